@@ -1,0 +1,3 @@
+DROP TABLE idempotency_keys;
+DROP TABLE slot_claims;
+DROP TABLE bookings;

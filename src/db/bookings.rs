@@ -1,0 +1,211 @@
+//! Bookings and the slot claims that hold their seats.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{bookings, slot_claims};
+use super::{is_unique_violation, DbConnection};
+use crate::domain::{BookingStatus, NewBooking, Reference};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = bookings)]
+pub struct BookingRow {
+    pub reference: String,
+    pub manage_token_hash: String,
+    pub status: String,
+    pub type_code: String,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+    pub name: String,
+    pub name_kana: Option<String>,
+    pub email: String,
+    pub phone: String,
+    pub first_visit: Option<bool>,
+    pub message: Option<String>,
+    pub source: Option<String>,
+    pub staff_note: Option<String>,
+    pub consent_at: NaiveDateTime,
+    pub consent_version: String,
+    pub sequence: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub cancelled_at: Option<NaiveDateTime>,
+}
+
+impl BookingRow {
+    pub fn status(&self) -> BookingStatus {
+        BookingStatus::parse(&self.status).unwrap_or(BookingStatus::Confirmed)
+    }
+}
+
+/// Stores a new booking under a fresh reference (retrying the rare
+/// collision) and claims its slots. Fails with `SlotUnavailable` when a slot
+/// it covers is full.
+pub fn insert(
+    conn: &mut DbConnection,
+    booking: &NewBooking,
+    slots: &[NaiveDateTime],
+    capacity: u32,
+    manage_token_hash: String,
+    consent_version: &str,
+    now: NaiveDateTime,
+) -> Result<BookingRow, ApiError> {
+    let start = booking.start.at();
+    let end = start + chrono::Duration::minutes(booking.kind.duration_minutes.into());
+    let mut row = BookingRow {
+        reference: String::new(),
+        manage_token_hash,
+        status: BookingStatus::Confirmed.as_str().to_string(),
+        type_code: booking.kind.code.clone(),
+        start_at: start.naive_utc(),
+        end_at: end.naive_utc(),
+        name: booking.name.as_str().to_string(),
+        name_kana: booking.name_kana.as_ref().map(|k| k.as_str().to_string()),
+        email: booking.email.as_str().to_string(),
+        phone: booking.phone.as_str().to_string(),
+        first_visit: booking.first_visit,
+        message: booking.message.as_ref().map(|m| m.as_str().to_string()),
+        source: booking.source.clone(),
+        staff_note: None,
+        consent_at: now,
+        consent_version: consent_version.to_string(),
+        sequence: 0,
+        created_at: now,
+        updated_at: now,
+        cancelled_at: None,
+    };
+    let mut attempts = 0;
+    loop {
+        row.reference = Reference::generate().to_string();
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(bookings::table)
+                .values(&row)
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => break,
+            Err(error) if is_unique_violation(&error) && attempts < 5 => attempts += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    claim_slots(conn, &row.reference, slots, capacity)?;
+    Ok(row)
+}
+
+/// Claims one free seat (1..=capacity) in each slot. The unique key on
+/// (slot_start, seat) makes the database the judge: of two transactions
+/// after the same last seat, one inserts and the other gets a unique
+/// violation, tries the next free seat, and finds none.
+pub fn claim_slots(
+    conn: &mut DbConnection,
+    reference: &str,
+    slots: &[NaiveDateTime],
+    capacity: u32,
+) -> Result<(), ApiError> {
+    let capacity = i32::try_from(capacity).unwrap_or(i32::MAX);
+    for slot in slots {
+        let taken: Vec<i32> = slot_claims::table
+            .filter(slot_claims::slot_start.eq(slot))
+            .select(slot_claims::seat)
+            .load(conn)?;
+        let mut claimed = false;
+        for seat in (1..=capacity).filter(|seat| !taken.contains(seat)) {
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(slot_claims::table)
+                    .values((
+                        slot_claims::slot_start.eq(slot),
+                        slot_claims::seat.eq(seat),
+                        slot_claims::booking_reference.eq(reference),
+                    ))
+                    .execute(conn)
+            });
+            match inserted {
+                Ok(_) => {
+                    claimed = true;
+                    break;
+                }
+                Err(error) if is_unique_violation(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if !claimed {
+            return Err(ApiError::SlotUnavailable {
+                alternatives: Vec::new(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Frees every seat a booking holds.
+pub fn release_slots(conn: &mut DbConnection, reference: &str) -> Result<(), ApiError> {
+    diesel::delete(slot_claims::table.filter(slot_claims::booking_reference.eq(reference)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, reference: &str) -> Result<Option<BookingRow>, ApiError> {
+    Ok(bookings::table
+        .find(reference)
+        .select(BookingRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// How many seats are taken in each slot starting in `[from, to)`.
+pub fn seats_taken(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<(NaiveDateTime, i64)>, ApiError> {
+    Ok(slot_claims::table
+        .filter(slot_claims::slot_start.ge(from))
+        .filter(slot_claims::slot_start.lt(to))
+        .group_by(slot_claims::slot_start)
+        .select((slot_claims::slot_start, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// Marks a booking cancelled and frees its slots.
+pub fn cancel(
+    conn: &mut DbConnection,
+    reference: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    release_slots(conn, reference)?;
+    diesel::update(bookings::table.find(reference))
+        .set((
+            bookings::status.eq(BookingStatus::Cancelled.as_str()),
+            bookings::cancelled_at.eq(Some(now)),
+            bookings::sequence.eq(bookings::sequence + 1),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves a confirmed booking: frees its seats, claims the new slots (failing
+/// with `SlotUnavailable`, which rolls the whole move back) and records the
+/// new times.
+pub fn reschedule(
+    conn: &mut DbConnection,
+    reference: &str,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    slots: &[NaiveDateTime],
+    capacity: u32,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    release_slots(conn, reference)?;
+    claim_slots(conn, reference, slots, capacity)?;
+    diesel::update(bookings::table.find(reference))
+        .set((
+            bookings::start_at.eq(start),
+            bookings::end_at.eq(end),
+            bookings::sequence.eq(bookings::sequence + 1),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

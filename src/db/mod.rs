@@ -1,0 +1,259 @@
+//! The database: SQLite (one file, the default) or PostgreSQL (shared by
+//! several instances), behind one connection type and one pool.
+
+pub mod bookings;
+pub mod idempotency;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::configuration::DatabaseSettings;
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Any lock id will do, as long as every instance uses the same one.
+const MIGRATION_LOCK_ID: i64 = 0x636c_696e_6963;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Where the data lives, read from `database.url`.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl Location {
+    /// `sqlite://PATH` (relative to the working directory) or
+    /// `postgres://...` / `postgresql://...`.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Location::Postgres(url.to_string()))
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(anyhow!("database.url {url:?} names no file"));
+            }
+            Ok(Location::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(anyhow!(
+                "database.url must start with sqlite:// or postgres:// (got {:?})",
+                url.split("://").next().unwrap_or("")
+            ))
+        }
+    }
+}
+
+/// Opens connections the way each backend needs them.
+#[derive(Debug, Clone)]
+pub struct ConnectionOpener {
+    location: Location,
+    busy_timeout_ms: u32,
+}
+
+impl ConnectionOpener {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.location {
+            Location::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Location::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn =
+                    SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers work beside the writer; FULL syncs the WAL
+                // on every commit, so an acknowledged booking survives a power
+                // cut; the busy timeout waits for a lock instead of failing.
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for ConnectionOpener {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type DbPool = Pool<ConnectionOpener>;
+pub type PooledDb = PooledConnection<ConnectionOpener>;
+
+/// The pools: reads go to `read`; writes go to `write`, which for SQLite is a
+/// single connection, so writers queue in the process instead of fighting
+/// over the file lock.
+#[derive(Clone)]
+pub struct Db {
+    read: DbPool,
+    write: DbPool,
+    is_sqlite: bool,
+}
+
+impl Db {
+    /// Opens the database, creating the SQLite file and its folder when
+    /// needed, and fails with the real reason when it cannot.
+    pub fn connect(settings: &DatabaseSettings, url: &str) -> anyhow::Result<Db> {
+        let location = Location::parse(url)?;
+        if let Location::Sqlite(path) = &location {
+            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the database folder {}", dir.display())
+                })?;
+            }
+        }
+        let opener = ConnectionOpener {
+            location: location.clone(),
+            busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        };
+        // Try once by hand so that the real reason reaches the operator.
+        opener.open().map_err(|error| match &location {
+            Location::Postgres(_) => anyhow!("cannot connect to PostgreSQL: {error}"),
+            Location::Sqlite(path) => {
+                anyhow!("cannot open SQLite database {}: {error}", path.display())
+            }
+        })?;
+        let build = |size: u32| {
+            Pool::builder()
+                .max_size(size.max(1))
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .test_on_check_out(false)
+                .build(opener.clone())
+                .context("cannot open the database pool")
+        };
+        let is_sqlite = matches!(location, Location::Sqlite(_));
+        let read = build(settings.pool_size)?;
+        let write = if is_sqlite { build(1)? } else { read.clone() };
+        Ok(Db {
+            read,
+            write,
+            is_sqlite,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.is_sqlite
+    }
+
+    /// Runs pending migrations, holding a lock so that instances starting
+    /// together do not race: an advisory lock on PostgreSQL; on SQLite the
+    /// single writer connection.
+    pub fn run_migrations(&self) -> anyhow::Result<usize> {
+        let mut conn = self
+            .write
+            .get()
+            .context("no database connection for migrations")?;
+        let applied = match &mut *conn {
+            DbConnection::Postgresql(pg) => {
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+                    .execute(pg)
+                    .context("cannot take the migration lock")?;
+                let result = pg
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len());
+                let unlock =
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+                        .execute(pg);
+                let applied = result.map_err(|e| anyhow!("migration failed: {e}"))?;
+                unlock.context("cannot release the migration lock")?;
+                applied
+            }
+            DbConnection::Sqlite(sqlite) => sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(|e| anyhow!("migration failed: {e}"))?,
+        };
+        Ok(applied)
+    }
+
+    /// Whether the schema is up to date (for readiness).
+    pub fn has_pending_migrations(conn: &mut DbConnection) -> anyhow::Result<bool> {
+        let pending = match conn {
+            DbConnection::Postgresql(pg) => pg.has_pending_migration(POSTGRES_MIGRATIONS),
+            DbConnection::Sqlite(sqlite) => sqlite.has_pending_migration(SQLITE_MIGRATIONS),
+        };
+        pending.map_err(|e| anyhow!("cannot read migrations: {e}"))
+    }
+
+    /// Runs `work` on a read connection, off the async threads.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.read.clone();
+        run_blocking(move || work(&mut *pool.get()?)).await
+    }
+
+    /// Runs `work` in one transaction on the write connection: everything it
+    /// does is committed together, or nothing is.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.write.clone();
+        run_blocking(move || {
+            let mut conn = pool.get()?;
+            DbConnection::transaction(&mut conn, work)
+        })
+        .await
+    }
+
+    /// A connection for command-line tools and tests.
+    pub fn connection(&self) -> anyhow::Result<PooledDb> {
+        self.write.get().context("no database connection")
+    }
+}
+
+async fn run_blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow!("database task failed: {e}")))?
+}
+
+/// Whether a database error is a unique-key violation (a lost race for a
+/// seat, a reused idempotency key, a reference collision).
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

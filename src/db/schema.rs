@@ -1,0 +1,49 @@
+//! The tables, as diesel sees them (the same on SQLite and PostgreSQL).
+
+diesel::table! {
+    bookings (reference) {
+        reference -> Text,
+        manage_token_hash -> Text,
+        status -> Text,
+        type_code -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        name -> Text,
+        name_kana -> Nullable<Text>,
+        email -> Text,
+        phone -> Text,
+        first_visit -> Nullable<Bool>,
+        message -> Nullable<Text>,
+        source -> Nullable<Text>,
+        staff_note -> Nullable<Text>,
+        consent_at -> Timestamp,
+        consent_version -> Text,
+        sequence -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    slot_claims (slot_start, seat) {
+        slot_start -> Timestamp,
+        seat -> Integer,
+        booking_reference -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        location -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(slot_claims -> bookings (booking_reference));
+diesel::allow_tables_to_appear_in_same_query!(bookings, slot_claims, idempotency_keys);

@@ -1,0 +1,377 @@
+//! How a patient or an inquirer is reached: name, kana, email, phone, and
+//! the free text they write to the clinic.
+
+use unicode_normalization::UnicodeNormalization;
+use validator::ValidateEmail;
+
+use super::FieldError;
+
+/// Trims ASCII and ideographic (full-width) spaces alike.
+fn trimmed(raw: &str) -> &str {
+    raw.trim_matches(|c: char| c.is_whitespace())
+}
+
+/// A person's name: trimmed, 1 to 100 characters, one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientName(String);
+
+impl PatientName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        // NFC, not NFKC: compatibility ideographs are how some people write
+        // their names, and must survive as entered.
+        let name: String = trimmed(raw).nfc().collect();
+        if name.is_empty() {
+            return Err(FieldError::new(field, "required"));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(field, "too_long"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new(field, "invalid"));
+        }
+        Ok(PatientName(name))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The reading of a name in katakana or hiragana (half-width katakana is
+/// accepted and stored full-width).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameKana(String);
+
+impl NameKana {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let kana: String = trimmed(raw).nfkc().collect();
+        if kana.chars().count() > PatientName::MAX_CHARS {
+            return Err(FieldError::new(field, "too_long"));
+        }
+        let is_kana = |c: char| {
+            matches!(c,
+                '\u{3041}'..='\u{3096}' // hiragana
+                | '\u{309D}'..='\u{309F}' // ゝゞゟ
+                | '\u{30A1}'..='\u{30FA}' // katakana
+                | '\u{30FB}'..='\u{30FF}' // ・ー ヽヾ
+                | ' ' | '\u{3000}')
+        };
+        if kana.is_empty() || !kana.chars().all(is_kana) {
+            return Err(FieldError::new(field, "invalid_kana"));
+        }
+        Ok(NameKana(kana))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, as typed but for full-width characters (which Japanese
+/// input methods produce easily) and a lower-cased domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let email: String = trimmed(raw).nfkc().collect();
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err(FieldError::new(field, "invalid_email"));
+        };
+        let email = format!("{local}@{}", domain.to_ascii_lowercase());
+        if email.len() > 254 || !email.validate_email() || email.chars().any(char::is_control) {
+            return Err(FieldError::new(field, "invalid_email"));
+        }
+        Ok(EmailAddress(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Japanese phone number, always stored hyphenated: `03-3289-0202`,
+/// `090-1234-5678`, `0120-123-456`. Full-width digits, any kind of dash,
+/// spaces, brackets and a `+81` prefix are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::normalise(raw)
+            .map(PhoneNumber)
+            .ok_or_else(|| FieldError::new(field, "invalid_phone"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn normalise(raw: &str) -> Option<String> {
+        let text: String = trimmed(raw).nfkc().collect();
+        let mut cleaned = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '0'..='9' | '+' => cleaned.push(c),
+                '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | 'ー' | ' ' | '(' | ')' | '.' => {
+                    cleaned.push('-')
+                }
+                _ => return None,
+            }
+        }
+        let mut groups: Vec<String> = cleaned
+            .split('-')
+            .filter(|group| !group.is_empty())
+            .map(str::to_string)
+            .collect();
+        let first = groups.first()?.clone();
+        if let Some(rest) = first.strip_prefix('+') {
+            let national = rest.strip_prefix("81")?;
+            groups.remove(0);
+            if !national.is_empty() {
+                groups.insert(0, national.to_string());
+            }
+            let lead = groups.first_mut()?;
+            if !lead.starts_with('0') {
+                lead.insert(0, '0');
+            }
+        }
+        if groups
+            .iter()
+            .any(|group| !group.chars().all(|c| c.is_ascii_digit()))
+        {
+            return None;
+        }
+        let digits: String = groups.concat();
+        if !Self::is_japanese_number(&digits) {
+            return None;
+        }
+        let as_typed = groups.len() == 3 && (2..=5).contains(&groups[0].len());
+        Some(if as_typed {
+            groups.join("-")
+        } else {
+            Self::hyphenate(&digits)
+        })
+    }
+
+    fn is_japanese_number(digits: &str) -> bool {
+        let bytes = digits.as_bytes();
+        if bytes.first() != Some(&b'0') {
+            return false;
+        }
+        match digits.len() {
+            // Fixed lines (0X-XXXX-XXXX and longer area codes) and 0120.
+            10 => bytes[1] != b'0',
+            // Mobiles, IP phones, 0800 free dial.
+            11 => {
+                ["020", "050", "060", "070", "080", "090"]
+                    .iter()
+                    .any(|prefix| digits.starts_with(prefix))
+                    || digits.starts_with("0800")
+            }
+            _ => false,
+        }
+    }
+
+    fn hyphenate(digits: &str) -> String {
+        let split = |sizes: [usize; 2]| {
+            let (a, rest) = digits.split_at(sizes[0]);
+            let (b, c) = rest.split_at(sizes[1]);
+            format!("{a}-{b}-{c}")
+        };
+        match digits.len() {
+            11 if digits.starts_with("0800") => split([4, 3]),
+            11 => split([3, 4]),
+            _ if digits.starts_with("0120") => split([4, 3]),
+            _ if digits.starts_with("03") || digits.starts_with("06") => split([2, 4]),
+            _ => split([3, 3]),
+        }
+    }
+}
+
+/// Free text a person writes to the clinic: line endings unified, other
+/// control characters dropped, at most `max_chars` characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeText(String);
+
+impl FreeText {
+    pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, FieldError> {
+        let text: String = raw
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .nfc()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect();
+        let text = trimmed(&text).to_string();
+        if text.is_empty() {
+            return Err(FieldError::new(field, "required"));
+        }
+        if text.chars().count() > max_chars {
+            return Err(FieldError::new(field, "too_long"));
+        }
+        Ok(FreeText(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn phone(raw: &str) -> Option<String> {
+        PhoneNumber::parse("phone", raw).ok().map(|p| p.0)
+    }
+
+    #[test]
+    fn full_width_digits_and_dashes_are_normalised() {
+        assert_eq!(
+            phone("０３−３２８９−０２０２").as_deref(),
+            Some("03-3289-0202")
+        );
+        assert_eq!(
+            phone("０３ー３２８９ー０２０２").as_deref(),
+            Some("03-3289-0202")
+        );
+        assert_eq!(phone("03-3289-0202").as_deref(), Some("03-3289-0202"));
+    }
+
+    #[test]
+    fn numbers_without_hyphens_are_grouped() {
+        assert_eq!(phone("0332890202").as_deref(), Some("03-3289-0202"));
+        assert_eq!(phone("09012345678").as_deref(), Some("090-1234-5678"));
+        assert_eq!(phone("0120123456").as_deref(), Some("0120-123-456"));
+        assert_eq!(phone("0451234567").as_deref(), Some("045-123-4567"));
+        assert_eq!(phone("08001234567").as_deref(), Some("0800-123-4567"));
+    }
+
+    #[test]
+    fn the_country_code_becomes_a_leading_zero() {
+        assert_eq!(phone("+81-3-3289-0202").as_deref(), Some("03-3289-0202"));
+        assert_eq!(phone("+81 90 1234 5678").as_deref(), Some("090-1234-5678"));
+        assert_eq!(phone("+819012345678").as_deref(), Some("090-1234-5678"));
+        assert_eq!(phone("(03) 3289-0202").as_deref(), Some("03-3289-0202"));
+    }
+
+    #[test]
+    fn foreign_short_or_lettered_numbers_are_invalid() {
+        for raw in [
+            "+1-212-555-0100",
+            "12345",
+            "03-3289-020",
+            "abc",
+            "03-3289-0202 ext 5",
+            "0000000000",
+            "",
+        ] {
+            assert_eq!(phone(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_kept_to_one_line() {
+        assert_eq!(
+            PatientName::parse("name", "　山田 太郎 ").unwrap().as_str(),
+            "山田 太郎"
+        );
+        assert_eq!(
+            PatientName::parse("name", "山田\r\nBcc: x@example.com")
+                .unwrap_err()
+                .code,
+            "invalid"
+        );
+        assert_eq!(
+            PatientName::parse("name", &"あ".repeat(101))
+                .unwrap_err()
+                .code,
+            "too_long"
+        );
+        assert_eq!(
+            PatientName::parse("name", "   ").unwrap_err().code,
+            "required"
+        );
+    }
+
+    #[test]
+    fn kana_may_be_katakana_hiragana_or_half_width() {
+        assert_eq!(
+            NameKana::parse("name_kana", "ヤマダ タロウ")
+                .unwrap()
+                .as_str(),
+            "ヤマダ タロウ"
+        );
+        assert_eq!(
+            NameKana::parse("name_kana", "やまだ たろう")
+                .unwrap()
+                .as_str(),
+            "やまだ たろう"
+        );
+        assert_eq!(
+            NameKana::parse("name_kana", "ﾔﾏﾀﾞ ﾀﾛｳ").unwrap().as_str(),
+            "ヤマダ タロウ"
+        );
+        assert_eq!(
+            NameKana::parse("name_kana", "山田").unwrap_err().code,
+            "invalid_kana"
+        );
+    }
+
+    #[test]
+    fn emails_accept_full_width_input_and_reject_nonsense() {
+        assert_eq!(
+            EmailAddress::parse("email", "ｔａｒｏ＠Example.JP")
+                .unwrap()
+                .as_str(),
+            "taro@example.jp"
+        );
+        for raw in [
+            "taro",
+            "taro@",
+            "@example.jp",
+            "a b@example.jp",
+            "taro@example.jp\r\nBcc: x@y.z",
+        ] {
+            assert_eq!(
+                EmailAddress::parse("email", raw).unwrap_err().code,
+                "invalid_email",
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn free_text_has_a_length_limit_counted_in_characters() {
+        assert!(FreeText::parse("message", &"膝".repeat(2000), 2000).is_ok());
+        assert_eq!(
+            FreeText::parse("message", &"膝".repeat(2001), 2000)
+                .unwrap_err()
+                .code,
+            "too_long"
+        );
+        assert_eq!(
+            FreeText::parse("message", "a\r\nb\u{7}", 2000)
+                .unwrap()
+                .as_str(),
+            "a\nb"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_normalised_phone_number_parses_to_itself(digits in "0[1-9][0-9]{8}") {
+            let once = phone(&digits).unwrap();
+            prop_assert_eq!(phone(&once), Some(once.clone()));
+            prop_assert_eq!(once.replace('-', ""), digits);
+        }
+
+        #[test]
+        fn phone_parsing_never_panics(raw in "\\PC{0,40}") {
+            let _ = phone(&raw);
+        }
+    }
+}

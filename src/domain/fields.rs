@@ -1,0 +1,94 @@
+//! The fields of a submitted body, whether it came as JSON or as an HTML
+//! form, read leniently so that every field's problem can be reported.
+
+use serde_json::{Map, Value};
+
+use super::FieldError;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields(Map<String, Value>);
+
+impl Fields {
+    pub fn from_json_object(map: Map<String, Value>) -> Self {
+        Fields(map)
+    }
+
+    /// Form fields arrive as strings; a repeated name keeps its last value.
+    pub fn from_form_pairs(pairs: Vec<(String, String)>) -> Self {
+        Fields(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value)))
+                .collect(),
+        )
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// A text field: `None` when absent, null or blank.
+    pub fn text(&self, name: &str) -> Result<Option<String>, FieldError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(FieldError::new(name, "invalid")),
+        }
+    }
+
+    /// A text field that must be present.
+    pub fn required_text(&self, name: &str) -> Result<String, FieldError> {
+        self.text(name)?
+            .ok_or_else(|| FieldError::new(name, "required"))
+    }
+
+    /// A yes/no field: JSON booleans, or the strings an HTML form sends
+    /// (`on` for a ticked checkbox, `true`/`false`, `1`/`0`).
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, FieldError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "" => Ok(None),
+                "true" | "on" | "1" | "yes" => Ok(Some(true)),
+                "false" | "off" | "0" | "no" => Ok(Some(false)),
+                _ => Err(FieldError::new(name, "invalid")),
+            },
+            Some(_) => Err(FieldError::new(name, "invalid")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn form_checkboxes_and_json_booleans_read_alike() {
+        let form = Fields::from_form_pairs(vec![("consent".into(), "on".into())]);
+        let json = Fields::from_json_object(json!({"consent": true}).as_object().unwrap().clone());
+        assert_eq!(form.flag("consent"), Ok(Some(true)));
+        assert_eq!(json.flag("consent"), Ok(Some(true)));
+        assert_eq!(form.flag("first_visit"), Ok(None));
+    }
+
+    #[test]
+    fn a_number_where_text_belongs_is_invalid() {
+        let json = Fields::from_json_object(json!({"name": 12}).as_object().unwrap().clone());
+        assert_eq!(json.text("name"), Err(FieldError::new("name", "invalid")));
+        assert_eq!(
+            json.required_text("email"),
+            Err(FieldError::new("email", "required"))
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The words people read: Japanese by default, English when the client's
+//! `Accept-Language` prefers it. Codes stay the same in both.
+
+use actix_web::http::header::{HeaderMap, ACCEPT_LANGUAGE};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// The language a client prefers among those we speak, by the q-values
+    /// of `Accept-Language`; Japanese when it names neither.
+    pub fn from_accept_language(headers: &HeaderMap) -> Lang {
+        let Some(value) = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+            return Lang::Ja;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in value.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let quality = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let lang = if tag == "ja" || tag.starts_with("ja-") {
+                Lang::Ja
+            } else if tag == "en" || tag.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
+                best = Some((quality, lang));
+            }
+        }
+        best.map(|(_, lang)| lang).unwrap_or(Lang::Ja)
+    }
+
+    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+}
+
+/// What a field is called on the forms.
+pub fn field_label(field: &str, lang: Lang) -> String {
+    let (ja, en) = match field {
+        "name" => ("お名前", "Name"),
+        "name_kana" => ("フリガナ", "Name (kana)"),
+        "email" => ("メールアドレス", "Email address"),
+        "phone" => ("電話番号", "Phone number"),
+        "start" => ("ご希望の日時", "Start time"),
+        "type" => ("診療メニュー", "Consultation type"),
+        "first_visit" => ("初診・再診", "First visit"),
+        "message" => ("ご相談内容", "Message"),
+        "consent" => ("同意", "Consent"),
+        "category" => ("お問い合わせ種別", "Category"),
+        "source" => ("参照元", "Source"),
+        "status" => ("状態", "Status"),
+        "staff_note" => ("スタッフメモ", "Staff note"),
+        "from" => ("開始日", "From"),
+        "to" => ("終了日", "To"),
+        "date" => ("日付", "Date"),
+        "limit" => ("件数", "Limit"),
+        "label" => ("名前", "Label"),
+        "reason" => ("理由", "Reason"),
+        other => return other.to_string(),
+    };
+    lang.pick(ja, en).to_string()
+}
+
+/// The sentence shown for an error code on a field.
+pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
+    let label = field_label(field, lang);
+    let (ja, en): (String, String) = match code {
+        "required" => (
+            format!("{label}を入力してください。"),
+            format!("{label} is required."),
+        ),
+        "too_long" => (
+            format!("{label}が長すぎます。"),
+            format!("{label} is too long."),
+        ),
+        "invalid_email" => (
+            "メールアドレスの形式が正しくありません。".into(),
+            "Enter a valid email address.".into(),
+        ),
+        "invalid_phone" => (
+            "電話番号の形式が正しくありません（例: 03-3289-0202、090-1234-5678）。".into(),
+            "Enter a Japanese phone number, e.g. 03-3289-0202.".into(),
+        ),
+        "invalid_kana" => (
+            "フリガナはカタカナまたはひらがなで入力してください。".into(),
+            "Enter the reading of the name in katakana or hiragana.".into(),
+        ),
+        "consent_required" => (
+            "個人情報・健康情報の取り扱いに同意してください。".into(),
+            "Please consent to the handling of your personal and health information.".into(),
+        ),
+        "unknown_type" => (
+            "選択された診療メニューはありません。".into(),
+            "Unknown consultation type.".into(),
+        ),
+        "closed_day" => (
+            "ご希望の日は休診日です。別の日をお選びください。".into(),
+            "The clinic is closed on that day.".into(),
+        ),
+        "outside_hours" => (
+            "診療時間外です。診療時間内に終わる時間をお選びください。".into(),
+            "That time is outside opening hours.".into(),
+        ),
+        "not_slot_aligned" => (
+            "予約枠の開始時刻（30分単位）をお選びください。".into(),
+            "Choose a start time on the slot grid.".into(),
+        ),
+        "too_soon" => (
+            "ご希望の日時は受付を締め切りました。もう少し先の日時をお選びください。".into(),
+            "That time is in the past or too soon to book.".into(),
+        ),
+        "too_far_ahead" => (
+            "ご希望の日時はまだ予約を受け付けていません。".into(),
+            "That time is too far ahead to book.".into(),
+        ),
+        "slot_unavailable" => (
+            "ご希望の枠はすでに埋まっています。別の時間をお選びください。".into(),
+            "That slot is already taken. Please choose another time.".into(),
+        ),
+        "idempotency_key_reused" => (
+            "この Idempotency-Key は別の内容のリクエストで使われています。".into(),
+            "This Idempotency-Key was already used for a different request.".into(),
+        ),
+        "invalid_status" => (
+            "現在の予約状態ではこの操作はできません。".into(),
+            "This is not possible in the current status.".into(),
+        ),
+        "too_late" => (
+            "開始時刻を過ぎた予約は変更・キャンセルできません。お電話でご連絡ください。".into(),
+            "A booking that has started can no longer be changed online.".into(),
+        ),
+        "range_too_long" => (
+            "期間は62日以内で指定してください。".into(),
+            "The range may span at most 62 days.".into(),
+        ),
+        "invalid_range" => (
+            "終了日は開始日以降の日付にしてください。".into(),
+            "The end date must not be before the start date.".into(),
+        ),
+        "unknown_field" => (
+            format!("{label} は変更できない項目です。"),
+            format!("{label} cannot be changed here."),
+        ),
+        _ => (
+            format!("{label}の内容が正しくありません。"),
+            format!("{label} is not valid."),
+        ),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+
+    fn lang(value: &str) -> Lang {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT_LANGUAGE, HeaderValue::from_str(value).unwrap());
+        Lang::from_accept_language(&headers)
+    }
+
+    #[test]
+    fn english_is_chosen_only_when_preferred() {
+        assert_eq!(lang("en"), Lang::En);
+        assert_eq!(lang("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(lang("ja,en;q=0.8"), Lang::Ja);
+        assert_eq!(lang("en;q=0.5,ja;q=0.9"), Lang::Ja);
+        assert_eq!(lang("fr"), Lang::Ja);
+        assert_eq!(Lang::from_accept_language(&HeaderMap::new()), Lang::Ja);
+    }
+}

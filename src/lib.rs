@@ -1,0 +1,14 @@
+//! clinic-booking: the reservation and inquiry backend of N2クリニック銀座本院.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod availability;
+pub mod booking;
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod i18n;
+pub mod routes;
+pub mod schedule;
+pub mod startup;
+pub mod telemetry;

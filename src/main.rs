@@ -1,0 +1,63 @@
+//! `clinic-booking` serves; `clinic-booking migrate` only migrates.
+
+use std::process::ExitCode;
+
+use clinic_booking::configuration::Settings;
+use clinic_booking::startup::{check_settings, open_database, Application};
+use clinic_booking::telemetry;
+
+const USAGE: &str = "usage: clinic-booking [serve | migrate]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["serve"] => serve().await,
+        ["migrate"] => migrate().await,
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(anyhow::anyhow!("unknown command\n{USAGE}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("clinic-booking: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let dir = std::env::current_dir()?;
+    Settings::load(&dir).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = settings()?;
+    let bind = settings.server.bind.clone();
+    let app = Application::build(settings).await?;
+    let host = bind
+        .rsplit_once(':')
+        .map(|(host, _)| host)
+        .unwrap_or("127.0.0.1");
+    tracing::info!("listening on http://{host}:{}", app.port());
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let settings = settings()?;
+    check_settings(&settings)?;
+    open_database(&settings).await?;
+    println!("database is up to date");
+    Ok(())
+}

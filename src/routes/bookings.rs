@@ -1,0 +1,184 @@
+//! The patient's bookings: create, view, cancel and reschedule (with the
+//! manage token from the confirmation).
+
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::idempotency::{create_once, Created, IdempotentRequest};
+use super::input::{idempotency_key, read_submission};
+use super::presented_token;
+use crate::availability::rfc3339;
+use crate::booking;
+use crate::db::bookings::BookingRow;
+use crate::domain::{Booker, NewBooking, SlotStart};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// A booking as the patient sees it.
+#[derive(Debug, Serialize)]
+pub struct BookingView {
+    pub reference: String,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub type_label: String,
+    pub start: String,
+    pub end: String,
+    pub name: String,
+    pub name_kana: Option<String>,
+    pub email: String,
+    pub phone: String,
+    pub first_visit: Option<bool>,
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl BookingView {
+    pub fn of(state: &AppState, row: &BookingRow, manage_url: Option<String>) -> Self {
+        let calendar = &state.calendar;
+        BookingView {
+            reference: row.reference.clone(),
+            status: row.status.clone(),
+            kind: row.type_code.clone(),
+            type_label: booking::kind_of(state, row).label.clone(),
+            start: rfc3339(calendar.local(row.start_at)),
+            end: rfc3339(calendar.local(row.end_at)),
+            name: row.name.clone(),
+            name_kana: row.name_kana.clone(),
+            email: row.email.clone(),
+            phone: row.phone.clone(),
+            first_visit: row.first_visit,
+            message: row.message.clone(),
+            manage_url,
+            created_at: rfc3339(calendar.local(row.created_at)),
+            updated_at: rfc3339(calendar.local(row.updated_at)),
+        }
+    }
+}
+
+fn private_json(view: &BookingView) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(view)
+}
+
+/// `POST /api/v1/bookings`
+pub async fn create(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let now = Utc::now();
+    let new_booking = NewBooking::parse(&submission.fields, &state.calendar, now)
+        .map_err(ApiError::Validation)?;
+    let (kind, around) = (new_booking.kind.clone(), new_booking.start.at());
+    let request = IdempotentRequest {
+        scope: "bookings",
+        key,
+        fingerprint: submission.fingerprint,
+    };
+    let work_state = state.clone();
+    let response = create_once(&state.db, request, move |conn| {
+        let booked = booking::book(conn, &work_state, &new_booking, now)?;
+        let manage_url = work_state.manage_url(&booked.row.reference, booked.manage_token.expose());
+        let view = BookingView::of(&work_state, &booked.row, Some(manage_url));
+        Ok(Created {
+            location: format!("/api/v1/bookings/{}", booked.row.reference),
+            body: serde_json::to_string(&view).map_err(anyhow::Error::from)?,
+        })
+    })
+    .await;
+    match response {
+        Ok(mut response) => {
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+        Err(error) => Err(booking::with_alternatives(&state, error, &kind, around, now).await),
+    }
+}
+
+/// `GET /api/v1/bookings/{reference}`
+pub async fn show(
+    req: HttpRequest,
+    reference: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = presented_token(&req);
+    let reference = reference.into_inner();
+    let row = state
+        .db
+        .read(move |conn| booking::find_with_token(conn, &reference, token.as_deref()))
+        .await?;
+    Ok(private_json(&BookingView::of(&state, &row, None)))
+}
+
+/// `POST /api/v1/bookings/{reference}/cancel`
+pub async fn cancel(
+    req: HttpRequest,
+    reference: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = presented_token(&req);
+    let reference = reference.into_inner();
+    let now = Utc::now();
+    let row = state
+        .db
+        .write(move |conn| {
+            let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+            booking::cancel_by_patient(conn, row, now)
+        })
+        .await?;
+    Ok(private_json(&BookingView::of(&state, &row, None)))
+}
+
+/// `POST /api/v1/bookings/{reference}/reschedule` with `{"start"}`.
+pub async fn reschedule(
+    req: HttpRequest,
+    reference: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let token = presented_token(&req);
+    let reference = reference.into_inner();
+    let now = Utc::now();
+    // Authorise before reading what is asked, so a stranger learns nothing.
+    let lookup_token = token.clone();
+    let lookup_reference = reference.clone();
+    let current = state
+        .db
+        .read(move |conn| {
+            booking::find_with_token(conn, &lookup_reference, lookup_token.as_deref())
+        })
+        .await?;
+    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    booking::ensure_not_started(&current, now)?;
+    let kind = booking::kind_of(&state, &current).clone();
+    let raw_start = submission
+        .fields
+        .text("start")
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let start = SlotStart::parse(raw_start, &kind, &state.calendar, now, Booker::Patient)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let work_state = state.clone();
+    let work_kind = kind.clone();
+    let moved = state
+        .db
+        .write(move |conn| {
+            let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+            booking::reschedule(conn, &work_state, row, start, &work_kind, now)
+        })
+        .await;
+    match moved {
+        Ok(row) => Ok(private_json(&BookingView::of(&state, &row, None))),
+        Err(error) => Err(booking::with_alternatives(&state, error, &kind, start.at(), now).await),
+    }
+}

@@ -1,0 +1,128 @@
+//! Builds the application from settings: database, migrations, routes and a
+//! bound HTTP server. `main` and the tests start the service the same way.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::{anyhow, Context};
+
+use crate::configuration::Settings;
+use crate::db::Db;
+use crate::schedule::ClinicCalendar;
+use crate::{routes, telemetry};
+
+/// What every request handler shares.
+pub struct AppState {
+    pub settings: Settings,
+    pub calendar: ClinicCalendar,
+    pub db: Db,
+}
+
+impl AppState {
+    /// The patient's link to see, cancel or move a booking.
+    pub fn manage_url(&self, reference: &str, token: &str) -> String {
+        format!(
+            "{}/manage/{reference}?token={token}",
+            self.settings.server.public_url.trim_end_matches('/')
+        )
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+/// Checks the settings that only fail later, so start-up stops at once with
+/// one clear message.
+pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
+    let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
+    let public_url = &settings.server.public_url;
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        return Err(anyhow!(
+            "invalid setting server.public_url: {public_url:?} must start with http:// or https://"
+        ));
+    }
+    if settings.server.body_limit_bytes < 1024 {
+        return Err(anyhow!(
+            "invalid setting server.body_limit_bytes: must be at least 1024"
+        ));
+    }
+    if settings.database.pool_size == 0 {
+        return Err(anyhow!(
+            "invalid setting database.pool_size: must be at least 1"
+        ));
+    }
+    Ok(calendar)
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        let db = Db::connect(&settings.database, settings.database_url())?;
+        let applied = db.run_migrations()?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        Ok::<_, anyhow::Error>(db)
+    })
+    .await
+    .context("database start-up task failed")?
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let calendar = check_settings(&settings)?;
+        let db = open_database(&settings).await?;
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            calendar,
+            db,
+        });
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(telemetry::localize_errors))
+                .wrap(from_fn(telemetry::trace_request))
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.server.shutdown_grace_seconds)
+        .client_request_timeout(Duration::from_secs(10))
+        .keep_alive(Duration::from_secs(30));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
