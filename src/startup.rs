@@ -42,7 +42,10 @@ pub struct Application {
 pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
     let public_url = &settings.server.public_url;
-    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+    let derived_or_http = public_url.is_empty()
+        || public_url.starts_with("http://")
+        || public_url.starts_with("https://");
+    if !derived_or_http {
         return Err(anyhow!(
             "invalid setting server.public_url: {public_url:?} must start with http:// or https://"
         ));
@@ -76,12 +79,16 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         let calendar = check_settings(&settings)?;
         let db = open_database(&settings).await?;
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
-        let port = listener.local_addr()?.port();
+        let address = listener.local_addr()?;
+        let port = address.port();
+        if settings.server.public_url.is_empty() {
+            settings.server.public_url = format!("http://{address}");
+        }
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             calendar,

@@ -75,6 +75,12 @@ where
     let remembered_fingerprint = fingerprint.clone();
     let outcome = db
         .write(move |conn| {
+            if let Some(key) = &remembered_key {
+                // A request with this key committed since we looked.
+                if idempotency::find(conn, scope, key)?.is_some() {
+                    return Err(ApiError::IdempotencyRace);
+                }
+            }
             let created = create(conn)?;
             if let Some(key) = remembered_key {
                 let response = StoredResponse {
@@ -102,10 +108,11 @@ where
             .insert_header((LOCATION, created.location))
             .content_type("application/json")
             .body(created.body)),
-        // A concurrent request with the same key committed first.
-        (Err(ApiError::IdempotencyRace), Some(key)) => match stored(db, scope, &key).await? {
+        // A concurrent request with the same key may have committed first
+        // (and taken the very slot this one wanted): answer as it was answered.
+        (Err(error), Some(key)) => match stored(db, scope, &key).await? {
             Some(previous) => replay(previous, &fingerprint),
-            None => Err(ApiError::IdempotencyRace),
+            None => Err(error),
         },
         (Err(error), _) => Err(error),
     }

@@ -640,7 +640,8 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_with_the_key_named() {
         let base = Settings::defaults().unwrap().schedule;
-        let cases: Vec<(&str, Box<dyn Fn(&mut ScheduleSettings)>)> = vec![
+        type Change = Box<dyn Fn(&mut ScheduleSettings)>;
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "schedule.capacity_per_slot",
                 Box::new(|s| s.capacity_per_slot = 0),

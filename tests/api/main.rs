@@ -1,1 +1,14 @@
+//! Black-box tests: the real application over HTTP, on SQLite and (with
+//! `TEST_DATABASE_URL`) PostgreSQL.
 
+mod helpers;
+
+mod availability;
+mod bookings;
+mod clinic;
+mod concurrency;
+mod health;
+mod idempotency;
+mod input;
+mod manage;
+mod startup;

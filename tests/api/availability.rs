@@ -1,0 +1,132 @@
+use chrono::Duration;
+use serde_json::Value;
+
+use crate::helpers::{assert_problem, local, open_day, spawn_app, sunday, today, Backend};
+
+async fn an_open_day_lists_every_slot_from_opening_to_the_last_start(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = open_day(3);
+    let response = app.availability(&format!("from={day}&to={day}")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["timezone"], "Asia/Tokyo");
+    assert_eq!(body["type"], "consultation");
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0]["date"], day.to_string());
+    assert_eq!(days[0]["open"], true);
+    let slots = days[0]["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 17, "10:00 to 18:00");
+    assert_eq!(slots[0]["start"], format!("{day}T10:00:00+09:00"));
+    assert_eq!(slots[0]["end"], format!("{day}T10:30:00+09:00"));
+    assert_eq!(slots[16]["start"], format!("{day}T18:00:00+09:00"));
+    assert!(slots
+        .iter()
+        .all(|s| s["available"] == true && s["remaining"] == 1));
+}
+
+async fn a_sixty_minute_type_lists_starts_that_end_by_closing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = open_day(3);
+    let body: Value = app
+        .availability(&format!("from={day}&to={day}&type=stem-cell"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let slots = body["days"][0]["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 16);
+    assert_eq!(slots[15]["end"], format!("{day}T18:30:00+09:00"));
+}
+
+async fn a_sunday_is_listed_closed_with_its_reason_and_no_slots(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = sunday(1);
+    let body: Value = app
+        .availability(&format!("from={day}&to={day}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["days"][0]["open"], false);
+    assert_eq!(body["days"][0]["closed_reason"], "closed_weekday");
+    assert_eq!(body["days"][0]["slots"].as_array().unwrap().len(), 0);
+}
+
+async fn slots_in_the_past_or_inside_the_notice_are_unavailable(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let yesterday = today() - Duration::days(1);
+    let body: Value = app
+        .availability(&format!("from={yesterday}&to={yesterday}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let slots = body["days"][0]["slots"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(slots.iter().all(|s| s["available"] == false));
+}
+
+async fn a_range_of_62_days_is_accepted_and_63_rejected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let from = today();
+    let ok = app
+        .availability(&format!("from={from}&to={}", from + Duration::days(61)))
+        .await;
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["days"].as_array().unwrap().len(), 62);
+    let too_long = app
+        .availability(&format!("from={from}&to={}", from + Duration::days(62)))
+        .await;
+    assert_problem(too_long, 422, "to", "range_too_long").await;
+}
+
+async fn a_range_that_ends_before_it_starts_is_rejected(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let from = open_day(3);
+    let response = app
+        .availability(&format!("from={from}&to={}", from - Duration::days(1)))
+        .await;
+    assert_problem(response, 422, "to", "invalid_range").await;
+}
+
+async fn a_malformed_date_is_a_400_problem(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.availability("from=2026-13-45&to=2026-12-01").await;
+    assert_problem(response, 400, "from", "invalid").await;
+}
+
+async fn an_unknown_type_is_rejected_with_unknown_type(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = open_day(3);
+    let response = app
+        .availability(&format!("from={day}&to={day}&type=massage"))
+        .await;
+    assert_problem(response, 422, "type", "unknown_type").await;
+}
+
+async fn a_booked_sixty_minute_treatment_blocks_both_its_slots(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = open_day(3);
+    let mut body = crate::helpers::booking_body(&local(day, "11:00"));
+    body["type"] = "stem-cell".into();
+    assert_eq!(app.post_booking(&body).await.status(), 201);
+    assert!(!app.slot_available(day, &format!("{day}T11:00")).await);
+    assert!(!app.slot_available(day, &format!("{day}T11:30")).await);
+    assert!(app.slot_available(day, &format!("{day}T12:00")).await);
+}
+
+crate::backend_tests!(
+    an_open_day_lists_every_slot_from_opening_to_the_last_start,
+    a_sixty_minute_type_lists_starts_that_end_by_closing,
+    a_sunday_is_listed_closed_with_its_reason_and_no_slots,
+    slots_in_the_past_or_inside_the_notice_are_unavailable,
+    a_range_of_62_days_is_accepted_and_63_rejected,
+    a_range_that_ends_before_it_starts_is_rejected,
+    a_malformed_date_is_a_400_problem,
+    an_unknown_type_is_rejected_with_unknown_type,
+    a_booked_sixty_minute_treatment_blocks_both_its_slots,
+);

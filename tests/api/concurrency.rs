@@ -1,0 +1,90 @@
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    booking_body, local, manage_token, open_day, spawn_app, spawn_on, Backend, TestApp,
+    TestDatabase,
+};
+
+/// Fires `count` bookings for one start at once, spread over `apps`, and
+/// returns how many got each status.
+async fn race(apps: &[&TestApp], start: &str, count: usize) -> BTreeMap<u16, usize> {
+    let requests = (0..count).map(|i| {
+        let app = apps[i % apps.len()];
+        let mut body = booking_body(start);
+        body["email"] = json!(format!("patient{i}@example.jp"));
+        async move { app.post_booking(&body).await.status().as_u16() }
+    });
+    let mut tally = BTreeMap::new();
+    for status in futures_util::future::join_all(requests).await {
+        *tally.entry(status).or_insert(0) += 1;
+    }
+    tally
+}
+
+async fn fifty_concurrent_requests_for_one_slot_make_exactly_one_booking(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let tally = race(&[&app], &local(open_day(3), "10:00"), 50).await;
+    assert_eq!(tally, BTreeMap::from([(201, 1), (409, 49)]));
+}
+
+async fn bookings_survive_a_restart(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let first = spawn_on(db.clone(), |_| {}).await;
+    let day = open_day(3);
+    let mut made = Vec::new();
+    for time in ["10:00", "11:00", "12:00"] {
+        made.push(first.book(&local(day, time)).await);
+    }
+    first.stop().await;
+    drop(first);
+    let second = spawn_on(db, |_| {}).await;
+    for booking in &made {
+        let reference = booking["reference"].as_str().unwrap();
+        let response = second
+            .get(&format!(
+                "/api/v1/bookings/{reference}?token={}",
+                manage_token(booking)
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+        let seen: Value = response.json().await.unwrap();
+        assert_eq!(seen["start"], booking["start"]);
+        assert_eq!(seen["status"], "confirmed");
+    }
+    assert!(!second.slot_available(day, &format!("{day}T11:00")).await);
+}
+
+crate::backend_tests!(
+    fifty_concurrent_requests_for_one_slot_make_exactly_one_booking,
+    bookings_survive_a_restart,
+);
+
+async fn two_instances_on_one_postgres_database(capacity: u32) {
+    if !Backend::Postgres.available() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let db = TestDatabase::create(Backend::Postgres);
+    let set_capacity =
+        |s: &mut clinic_booking::configuration::Settings| s.schedule.capacity_per_slot = capacity;
+    let one = spawn_on(db.clone(), set_capacity).await;
+    let two = spawn_on(db, set_capacity).await;
+    let tally = race(&[&one, &two], &local(open_day(3), "10:00"), 50).await;
+    let capacity = capacity as usize;
+    assert_eq!(
+        tally,
+        BTreeMap::from([(201, capacity), (409, 50 - capacity)])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_postgres_never_overbook_a_single_seat() {
+    two_instances_on_one_postgres_database(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_postgres_never_overbook_two_seats() {
+    two_instances_on_one_postgres_database(2).await;
+}

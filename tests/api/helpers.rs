@@ -1,0 +1,318 @@
+//! Spawns the real application on port 0 with a fresh database (a temporary
+//! SQLite file, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is
+//! set) and talks to it over HTTP.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono_tz::Asia::Tokyo;
+use clinic_booking::configuration::Settings;
+use clinic_booking::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use rand::Rng;
+use serde_json::{json, Value};
+
+/// Runs each named test once on SQLite and once on PostgreSQL (the latter
+/// only when `TEST_DATABASE_URL` is set; otherwise it passes as skipped).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::helpers::Backend::Postgres.available() {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    } else {
+                        eprintln!("skipped: TEST_DATABASE_URL is not set");
+                    }
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Sqlite => true,
+            Backend::Postgres => {
+                std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
+            }
+        }
+    }
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub fn create(backend: Backend) -> Arc<TestDatabase> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("clinic.db").display());
+                Arc::new(TestDatabase {
+                    url,
+                    postgres: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!("clinic_test_{:016x}", rand::rng().random::<u64>());
+                let mut admin = PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let (base, _) = admin_url
+                    .rsplit_once('/')
+                    .expect("database URL with a database name");
+                let url = format!("{base}/{name}");
+                Arc::new(TestDatabase {
+                    url,
+                    postgres: Some((admin_url, name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub db: Arc<TestDatabase>,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// The settings every test starts from: the built-in defaults, a free port.
+pub fn test_settings(db: &TestDatabase) -> Settings {
+    let mut settings = Settings::defaults().expect("default settings");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.public_url = String::new();
+    settings.server.workers = 2;
+    settings.server.shutdown_grace_seconds = 1;
+    settings.database.url = db.url.clone().into();
+    settings.database.pool_size = 4;
+    settings
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(TestDatabase::create(backend), configure).await
+}
+
+/// Starts an instance on an existing test database (a second instance, or
+/// the same database after a restart).
+pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(&db);
+    configure(&mut settings);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application builds");
+    let port = app.port();
+    let settings = app.state().settings.clone();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+        db,
+        settings,
+        handle,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Stops the server, letting in-flight requests finish.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_booking(&self, body: &Value) -> reqwest::Response {
+        self.post_json("/api/v1/bookings", body).await
+    }
+
+    /// Books `start`, asserting success; returns the response body.
+    pub async fn book(&self, start: &str) -> Value {
+        let response = self.post_booking(&booking_body(start)).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("json body");
+        assert_eq!(status, 201, "booking {start} failed: {body}");
+        body
+    }
+
+    pub async fn availability(&self, query: &str) -> reqwest::Response {
+        self.get(&format!("/api/v1/availability?{query}")).await
+    }
+
+    /// Whether `start` (RFC 3339 or local) is offered as available.
+    pub async fn slot_available(&self, date: NaiveDate, start: &str) -> bool {
+        let body: Value = self
+            .availability(&format!("from={date}&to={date}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        body["days"][0]["slots"]
+            .as_array()
+            .expect("slots")
+            .iter()
+            .find(|slot| slot["start"].as_str().is_some_and(|s| s.starts_with(start)))
+            .map(|slot| slot["available"].as_bool().expect("available"))
+            .unwrap_or(false)
+    }
+}
+
+/// The manage token inside a booking's `manage_url`.
+pub fn manage_token(booking: &Value) -> String {
+    let url = booking["manage_url"].as_str().expect("manage_url");
+    url.split("token=")
+        .nth(1)
+        .expect("token in manage_url")
+        .to_string()
+}
+
+/// A valid booking request for `start`.
+pub fn booking_body(start: &str) -> Value {
+    json!({
+        "name": "予約 太郎",
+        "name_kana": "ヨヤク タロウ",
+        "email": "taro@example.jp",
+        "phone": "090-1234-5678",
+        "start": start,
+        "type": "consultation",
+        "first_visit": true,
+        "message": "右膝が痛みます。",
+        "consent": true,
+    })
+}
+
+/// The clinic's date today.
+pub fn today() -> NaiveDate {
+    Utc::now().with_timezone(&Tokyo).date_naive()
+}
+
+/// An open weekday (not Sunday) at least `days` days from today, by default
+/// rules (national holidays are open unless configured otherwise).
+pub fn open_day(days: i64) -> NaiveDate {
+    let mut date = today() + Duration::days(days);
+    while date.weekday() == Weekday::Sun {
+        date += Duration::days(1);
+    }
+    date
+}
+
+/// The next Sunday at least `days` from today.
+pub fn sunday(days: i64) -> NaiveDate {
+    let mut date = today() + Duration::days(days);
+    while date.weekday() != Weekday::Sun {
+        date += Duration::days(1);
+    }
+    date
+}
+
+/// `date` at `time` (HH:MM) as the local value an HTML form sends.
+pub fn local(date: NaiveDate, time: &str) -> String {
+    format!("{date}T{time}")
+}
+
+/// The error codes of a problem response, as (field, code) pairs.
+pub fn error_codes(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or_default().to_string(),
+                        e["code"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts a problem+json response with `status` and one error `code` on `field`.
+pub async fn assert_problem(
+    response: reqwest::Response,
+    status: u16,
+    field: &str,
+    code: &str,
+) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.expect("problem body");
+    assert_eq!(problem["status"], status);
+    assert!(
+        error_codes(&problem).contains(&(field.to_string(), code.to_string())),
+        "expected {field}/{code} in {problem}"
+    );
+    problem
+}
