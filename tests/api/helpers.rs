@@ -111,10 +111,9 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub client: reqwest::Client,
-    pub db: Arc<TestDatabase>,
-    pub settings: Settings,
+    /// Kept so the database outlives the app.
+    _db: Arc<TestDatabase>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -147,18 +146,15 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
         .await
         .expect("application builds");
     let port = app.port();
-    let settings = app.state().settings.clone();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client"),
-        db,
-        settings,
+        _db: db,
         handle,
     }
 }
