@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod ics;
 pub mod routes;
 pub mod schedule;
 pub mod startup;
