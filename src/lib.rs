@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod ics;
+pub mod metrics;
 pub mod routes;
 pub mod schedule;
 pub mod startup;

@@ -69,12 +69,14 @@ pub async fn trace_request(
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    crate::metrics::record_request(&method, &route, status, elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             method,
             route,
             status,
-            latency_ms = started.elapsed().as_millis() as u64,
+            latency_ms = elapsed.as_millis() as u64,
             "request"
         )
     });

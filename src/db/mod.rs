@@ -257,3 +257,14 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+impl Db {
+    /// Connections open and idle in each pool, for metrics.
+    pub fn pool_stats(&self) -> Vec<(&'static str, r2d2::State)> {
+        if self.is_sqlite {
+            vec![("read", self.read.state()), ("write", self.write.state())]
+        } else {
+            vec![("shared", self.read.state())]
+        }
+    }
+}

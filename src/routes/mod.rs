@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(crate::metrics::endpoint))
     .service(
         web::scope("/api/v1")
             .route("/clinic", web::get().to(clinic::show))

@@ -11,4 +11,5 @@ mod health;
 mod idempotency;
 mod input;
 mod manage;
+mod metrics;
 mod startup;

@@ -1,0 +1,66 @@
+//! Prometheus metrics, served at `/metrics`. Requests are labelled by route
+//! pattern (`/api/v1/bookings/{reference}`), never by raw path, so no
+//! reference or token ends up in a label.
+
+use std::sync::OnceLock;
+
+use actix_web::{web, HttpResponse};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::startup::AppState;
+
+/// Latency buckets in seconds, from a fast cache hit to a slow fsync.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// The process-wide recorder (installed once, shared by every app in the
+/// process, as in the tests).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = || {
+            PrometheusBuilder::new()
+                .set_buckets(&LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+        };
+        builder()
+            .install_recorder()
+            // Another recorder is installed already: keep a private one so
+            // the endpoint still answers.
+            .unwrap_or_else(|_| builder().build_recorder().handle())
+    })
+}
+
+/// Counts one answered request.
+pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        &[("method", method.to_string()), ("route", route.to_string())]
+    )
+    .record(seconds);
+    if status == 409 {
+        metrics::counter!("booking_conflicts_total").increment(1);
+    }
+}
+
+/// `GET /metrics`
+pub async fn endpoint(state: web::Data<AppState>) -> HttpResponse {
+    let handle = handle();
+    for (pool, stats) in state.db.pool_stats() {
+        metrics::gauge!("db_pool_connections", "pool" => pool).set(f64::from(stats.connections));
+        metrics::gauge!("db_pool_in_use", "pool" => pool).set(f64::from(
+            stats.connections.saturating_sub(stats.idle_connections),
+        ));
+    }
+    handle.run_upkeep();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(handle.render())
+}
