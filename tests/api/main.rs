@@ -12,4 +12,5 @@ mod idempotency;
 mod input;
 mod manage;
 mod metrics;
+mod shutdown;
 mod startup;
