@@ -17,6 +17,7 @@ pub struct Settings {
     pub clinic: ClinicSettings,
     pub schedule: ScheduleSettings,
     pub privacy: PrivacySettings,
+    pub rate_limit: crate::rate_limit::RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,8 +11,9 @@ use anyhow::{anyhow, Context};
 
 use crate::configuration::Settings;
 use crate::db::Db;
+use crate::rate_limit::RateLimiter;
 use crate::schedule::ClinicCalendar;
-use crate::{routes, telemetry};
+use crate::{rate_limit, routes, telemetry};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -41,6 +42,7 @@ pub struct Application {
 /// one clear message.
 pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
+    RateLimiter::from_settings(&settings.rate_limit)?;
     let public_url = &settings.server.public_url;
     let derived_or_http = public_url.is_empty()
         || public_url.starts_with("http://")
@@ -95,10 +97,13 @@ impl Application {
             calendar,
             db,
         });
+        let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(limiter.clone())
+                .wrap(from_fn(rate_limit::limit))
                 .wrap(from_fn(telemetry::localize_errors))
                 .wrap(from_fn(telemetry::trace_request))
                 .configure(routes::configure)

@@ -12,5 +12,6 @@ mod idempotency;
 mod input;
 mod manage;
 mod metrics;
+mod rate_limits;
 mod shutdown;
 mod startup;

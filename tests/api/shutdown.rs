@@ -22,6 +22,7 @@ fn start(dir: &std::path::Path) -> (Child, String) {
         .env("CLINIC__SERVER__BIND", "127.0.0.1:0")
         .env("CLINIC__SERVER__PUBLIC_URL", "http://127.0.0.1")
         .env("CLINIC__SCHEDULE__CAPACITY_PER_SLOT", "100")
+        .env("CLINIC__RATE_LIMIT__ENABLED", "false")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()

@@ -1,0 +1,123 @@
+use serde_json::json;
+
+use crate::helpers::{booking_body, local, open_day, spawn_app_with, Backend, TestApp};
+
+async fn limited(backend: Backend, posts: u32, manage: u32, trusted: &[&str]) -> TestApp {
+    let trusted: Vec<String> = trusted.iter().map(|s| s.to_string()).collect();
+    spawn_app_with(backend, move |s| {
+        s.rate_limit.enabled = true;
+        s.rate_limit.public_posts_per_minute = posts;
+        s.rate_limit.manage_attempts_per_minute = manage;
+        s.rate_limit.trusted_proxies = trusted;
+    })
+    .await
+}
+
+async fn post_from(app: &TestApp, forwarded_for: Option<&str>, slot: &str) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/bookings"))
+        .json(&booking_body(&local(open_day(3), slot)));
+    if let Some(hop) = forwarded_for {
+        request = request.header("x-forwarded-for", hop);
+    }
+    request.send().await.unwrap()
+}
+
+async fn public_posts_over_the_budget_get_a_429_problem_with_retry_after(backend: Backend) {
+    let app = limited(backend, 3, 60, &[]).await;
+    for slot in ["10:00", "10:30", "11:00"] {
+        assert_eq!(post_from(&app, None, slot).await.status(), 201);
+    }
+    let refused = post_from(&app, None, "11:30").await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    // The refused booking was not made.
+    assert!(
+        app.slot_available(open_day(3), &format!("{}T11:30", open_day(3)))
+            .await
+    );
+}
+
+async fn guessing_manage_tokens_is_limited(backend: Backend) {
+    let app = limited(backend, 30, 5, &[]).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("/api/v1/bookings/ABCD-EFGH?token=guess")
+                .await
+                .status(),
+            404
+        );
+    }
+    assert_eq!(
+        app.get("/api/v1/bookings/ABCD-EFGH?token=guess")
+            .await
+            .status(),
+        429
+    );
+}
+
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(backend: Backend) {
+    let app = limited(backend, 2, 60, &[]).await;
+    assert_eq!(
+        post_from(&app, Some("203.0.113.1"), "10:00").await.status(),
+        201
+    );
+    assert_eq!(
+        post_from(&app, Some("203.0.113.2"), "10:30").await.status(),
+        201
+    );
+    assert_eq!(
+        post_from(&app, Some("203.0.113.3"), "11:00").await.status(),
+        429
+    );
+}
+
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(backend: Backend) {
+    let app = limited(backend, 1, 60, &["127.0.0.1"]).await;
+    assert_eq!(
+        post_from(&app, Some("203.0.113.1"), "10:00").await.status(),
+        201
+    );
+    assert_eq!(
+        post_from(&app, Some("203.0.113.2"), "10:30").await.status(),
+        201
+    );
+    assert_eq!(
+        post_from(&app, Some("203.0.113.1"), "11:00").await.status(),
+        429
+    );
+}
+
+async fn the_429_speaks_english_when_asked(backend: Backend) {
+    let app = limited(backend, 1, 60, &[]).await;
+    post_from(&app, None, "10:00").await;
+    let refused = app
+        .client
+        .post(app.url("/api/v1/bookings"))
+        .header("accept-language", "en")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["title"], "Too many requests");
+}
+
+crate::backend_tests!(
+    public_posts_over_the_budget_get_a_429_problem_with_retry_after,
+    guessing_manage_tokens_is_limited,
+    a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored,
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget,
+    the_429_speaks_english_when_asked,
+);
