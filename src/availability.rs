@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::SlotOffer;
 use crate::schedule::{ClinicCalendar, ConsultationType};
@@ -13,7 +14,8 @@ use crate::schedule::{ClinicCalendar, ConsultationType};
 /// Seats taken per slot start (UTC).
 pub type Occupancy = HashMap<NaiveDateTime, i64>;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One slot: free when `available` (not full, not too soon, not too far).
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct SlotAvailability {
     pub start: String,
     pub end: String,
@@ -21,10 +23,13 @@ pub struct SlotAvailability {
     pub remaining: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A day: open with its slots, or closed with a reason
+/// (`closed_weekday`, `closed_date`, `national_holiday`) and no slots.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct DayAvailability {
     pub date: String,
     pub open: bool,
+    #[schema(value_type = Option<String>)]
     pub closed_reason: Option<&'static str>,
     pub slots: Vec<SlotAvailability>,
 }

@@ -11,7 +11,7 @@ use crate::domain::FieldError;
 use crate::i18n::{field_message, Lang};
 
 /// A free start offered instead of a full one.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SlotOffer {
     pub start: String,
     pub end: String,
@@ -44,7 +44,7 @@ pub enum ApiError {
     #[error("rate limited")]
     RateLimited { retry_after_seconds: u64 },
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: &'static str },
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -75,7 +75,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency-key-reused",
             ApiError::IdempotencyRace => "request-in-progress",
             ApiError::RateLimited { .. } => "rate-limited",
-            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Unavailable(_) => "service-unavailable",
             ApiError::Internal(_) => "internal-error",
         }
@@ -101,7 +101,7 @@ impl ApiError {
                 "リクエストが多すぎます。しばらくしてからお試しください",
                 "Too many requests",
             ),
-            ApiError::MethodNotAllowed => ("この操作はできません", "Method not allowed"),
+            ApiError::MethodNotAllowed { .. } => ("この操作はできません", "Method not allowed"),
             ApiError::Unavailable(_) => ("ただいま一時的に利用できません", "Service unavailable"),
             ApiError::Internal(_) => ("サーバーでエラーが発生しました", "Internal server error"),
         };
@@ -149,7 +149,7 @@ impl ApiError {
                 Lang::Ja => format!("{retry_after_seconds}秒ほど待ってからお試しください。"),
                 Lang::En => format!("Try again in {retry_after_seconds} seconds."),
             },
-            ApiError::MethodNotAllowed => lang
+            ApiError::MethodNotAllowed { .. } => lang
                 .pick("このメソッドには対応していません。", "This method is not supported here.")
                 .into(),
             ApiError::Unavailable(_) | ApiError::Internal(_) => lang
@@ -209,6 +209,9 @@ impl ApiError {
         {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds)));
         }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, *allow));
+        }
         if let ApiError::Unauthorized = self {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
@@ -229,7 +232,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

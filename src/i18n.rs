@@ -150,6 +150,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             "終了日は開始日以降の日付にしてください。".into(),
             "The end date must not be before the start date.".into(),
         ),
+        "out_of_range" => (
+            format!("{label}は今日から10年以内の日付にしてください。"),
+            format!("{label} must be within ten years of today."),
+        ),
         "unknown_field" => (
             format!("{label} は変更できない項目です。"),
             format!("{label} cannot be changed here."),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod i18n;
 pub mod ics;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod schedule;

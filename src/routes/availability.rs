@@ -3,23 +3,43 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::availability::days;
+use crate::availability::{days, DayAvailability};
 use crate::booking::occupancy;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
 pub const MAX_RANGE_DAYS: i64 = 62;
+/// How far from today a queried date may be.
+const MAX_DISTANCE_DAYS: i64 = 3660;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
+    /// First date, YYYY-MM-DD (default: today in the clinic).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     from: Option<String>,
+    /// Last date, inclusive, at most 62 days after `from` (default: six days after it).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     to: Option<String>,
+    /// Consultation type code (default: the clinic's default type).
     #[serde(rename = "type")]
+    #[param(rename = "type")]
     kind: Option<String>,
+}
+
+/// Every day of the range with every slot of the open ones.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityResponse {
+    pub timezone: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+    pub days: Vec<DayAvailability>,
 }
 
 fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
@@ -31,6 +51,12 @@ fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/availability", operation_id = "getAvailability", tag = "public", params(AvailabilityQuery), responses(
+    (status = 200, description = "Slots per day", body = AvailabilityResponse),
+    (status = 400, description = "A malformed date", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`invalid_range`, `range_too_long`, `out_of_range` or `unknown_type`",
+        body = crate::openapi::Problem, content_type = "application/problem+json"),
+))]
 pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<AvailabilityQuery>,
@@ -42,12 +68,22 @@ pub async fn list(
         Some(raw) => parse_date("from", raw)?,
         None => calendar.today(now),
     };
+    // Dates far from today mean nothing to a clinic, and bounding them keeps
+    // date arithmetic away from the calendar's limits.
+    let today = calendar.today(now);
+    let sensible = |date: NaiveDate| (date - today).num_days().abs() <= MAX_DISTANCE_DAYS;
+    let mut errors = Vec::new();
+    if !sensible(from) {
+        errors.push(FieldError::new("from", "out_of_range"));
+        return Err(ApiError::Validation(errors));
+    }
     let to = match &query.to {
         Some(raw) => parse_date("to", raw)?,
         None => from + Duration::days(6),
     };
-    let mut errors = Vec::new();
-    if to < from {
+    if !sensible(to) {
+        errors.push(FieldError::new("to", "out_of_range"));
+    } else if to < from {
         errors.push(FieldError::new("to", "invalid_range"));
     } else if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
         errors.push(FieldError::new("to", "range_too_long"));
@@ -68,11 +104,11 @@ pub async fn list(
         return Err(ApiError::Validation(errors));
     };
     let occupancy = occupancy(&state, from, to).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "timezone": state.settings.clinic.timezone,
-        "type": kind.code,
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "days": days(calendar, &kind, from, to, &occupancy, now),
-    })))
+    Ok(HttpResponse::Ok().json(AvailabilityResponse {
+        timezone: state.settings.clinic.timezone.clone(),
+        kind: kind.code.clone(),
+        from: from.to_string(),
+        to: to.to_string(),
+        days: days(calendar, &kind, from, to, &occupancy, now),
+    }))
 }

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// A booking as the patient sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
     pub reference: String,
     pub status: String,
@@ -32,14 +32,19 @@ pub struct BookingView {
     pub phone: String,
     pub first_visit: Option<bool>,
     pub message: Option<String>,
+    /// Only in the answer to the booking's creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manage_url: Option<String>,
+    /// The secret of `manage_url`, for `Authorization: Bearer`; only in the
+    /// answer to the booking's creation (it is stored only as a hash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_token: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
 
 impl BookingView {
-    pub fn of(state: &AppState, row: &BookingRow, manage_url: Option<String>) -> Self {
+    pub fn of(state: &AppState, row: &BookingRow, manage_token: Option<&str>) -> Self {
         let calendar = &state.calendar;
         BookingView {
             reference: row.reference.clone(),
@@ -54,7 +59,8 @@ impl BookingView {
             phone: row.phone.clone(),
             first_visit: row.first_visit,
             message: row.message.clone(),
-            manage_url,
+            manage_url: manage_token.map(|token| state.manage_url(&row.reference, token)),
+            manage_token: manage_token.map(str::to_string),
             created_at: rfc3339(calendar.local(row.created_at)),
             updated_at: rfc3339(calendar.local(row.updated_at)),
         }
@@ -68,6 +74,24 @@ fn private_json(view: &BookingView) -> HttpResponse {
 }
 
 /// `POST /api/v1/bookings`
+#[utoipa::path(post, path = "/api/v1/bookings", operation_id = "createBooking", tag = "public",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
+        description = "Retries with the same key and body get the first response")),
+    request_body(content(
+        (crate::openapi::BookingRequest = "application/json"),
+        (crate::openapi::BookingRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Booked", body = BookingView,
+            headers(("Location" = String, description = "The booking's URL"))),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
@@ -87,8 +111,7 @@ pub async fn create(
     let work_state = state.clone();
     let response = create_once(&state.db, request, move |conn| {
         let booked = booking::book(conn, &work_state, &new_booking, now)?;
-        let manage_url = work_state.manage_url(&booked.row.reference, booked.manage_token.expose());
-        let view = BookingView::of(&work_state, &booked.row, Some(manage_url));
+        let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()));
         Ok(Created {
             location: format!("/api/v1/bookings/{}", booked.row.reference),
             body: serde_json::to_string(&view).map_err(anyhow::Error::from)?,
@@ -107,6 +130,18 @@ pub async fn create(
 }
 
 /// `GET /api/v1/bookings/{reference}`
+#[utoipa::path(get, path = "/api/v1/bookings/{reference}", operation_id = "getBooking", tag = "public",
+    params(
+        ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
+        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+    ),
+    security((), ("manage_token" = [])),
+    responses(
+        (status = 200, description = "The booking", body = BookingView),
+        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 pub async fn show(
     req: HttpRequest,
     reference: web::Path<String>,
@@ -122,6 +157,19 @@ pub async fn show(
 }
 
 /// `POST /api/v1/bookings/{reference}/cancel`
+#[utoipa::path(post, path = "/api/v1/bookings/{reference}/cancel", operation_id = "cancelBooking", tag = "public",
+    params(
+        ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
+        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+    ),
+    security((), ("manage_token" = [])),
+    responses(
+        (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
+        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 422, description = "`invalid_status` (completed) or `too_late` (started)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn cancel(
     req: HttpRequest,
     reference: web::Path<String>,
@@ -141,6 +189,27 @@ pub async fn cancel(
 }
 
 /// `POST /api/v1/bookings/{reference}/reschedule` with `{"start"}`.
+#[utoipa::path(post, path = "/api/v1/bookings/{reference}/reschedule", operation_id = "rescheduleBooking", tag = "public",
+    params(
+        ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
+        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+    ),
+    security((), ("manage_token" = [])),
+    request_body(content(
+        (crate::openapi::RescheduleRequest = "application/json"),
+        (crate::openapi::RescheduleRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Moved", body = BookingView),
+        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 pub async fn reschedule(
     req: HttpRequest,
     reference: web::Path<String>,

@@ -8,11 +8,18 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// The process is up.
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = crate::openapi::Status)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// The database answers and its schema is up to date.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations", responses(
+    (status = 200, description = "Ready to serve", body = crate::openapi::Status),
+    (status = 503, description = "Database unreachable or migrations pending",
+        body = crate::openapi::Problem, content_type = "application/problem+json"),
+))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pending = state
         .db

@@ -1,9 +1,9 @@
 //! HTTP routes, one module per resource; handlers stay thin.
 
-mod availability;
-mod bookings;
-mod clinic;
-mod health;
+pub mod availability;
+pub mod bookings;
+pub mod clinic;
+pub mod health;
 pub mod idempotency;
 pub mod input;
 
@@ -16,25 +16,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ApiError::bad_request(None, format!("The query string is malformed: {error}")).into()
     }))
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(crate::metrics::endpoint))
+    .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+    .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+    .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::endpoint)))
+    .service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+            .url("/api/v1/openapi.json", crate::openapi::document()),
+    )
+    .service(resource("/docs", "GET").route(web::get().to(docs_redirect)))
     .service(
         web::scope("/api/v1")
-            .route("/clinic", web::get().to(clinic::show))
-            .route("/availability", web::get().to(availability::list))
-            .route("/bookings", web::post().to(bookings::create))
-            .route("/bookings/{reference}", web::get().to(bookings::show))
-            .route(
-                "/bookings/{reference}/cancel",
-                web::post().to(bookings::cancel),
+            .service(resource("/clinic", "GET").route(web::get().to(clinic::show)))
+            .service(resource("/availability", "GET").route(web::get().to(availability::list)))
+            .service(resource("/bookings", "POST").route(web::post().to(bookings::create)))
+            .service(resource("/bookings/{reference}", "GET").route(web::get().to(bookings::show)))
+            .service(
+                resource("/bookings/{reference}/cancel", "POST")
+                    .route(web::post().to(bookings::cancel)),
             )
-            .route(
-                "/bookings/{reference}/reschedule",
-                web::post().to(bookings::reschedule),
+            .service(
+                resource("/bookings/{reference}/reschedule", "POST")
+                    .route(web::post().to(bookings::reschedule)),
             ),
     )
     .default_service(web::to(not_found));
+}
+
+/// A resource that answers 405 with `Allow` (not the app's 404) to a method
+/// it does not serve, as HTTP clients and the OpenAPI description expect.
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+    }))
+}
+
+/// `/docs` without the slash: the UI lives under `/docs/`.
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

@@ -317,7 +317,13 @@ impl ClinicCalendar {
     /// local date and time without offset (an HTML `datetime-local` value),
     /// read as clinic time.
     pub fn parse_start(&self, raw: &str) -> Option<DateTime<Tz>> {
-        let raw = raw.trim();
+        self.parse_any_start(raw.trim())
+            // Far-off years are typing mistakes (or probes), and keeping to
+            // sane years keeps date arithmetic away from chrono's limits.
+            .filter(|start| (1900..=2999).contains(&start.year()))
+    }
+
+    fn parse_any_start(&self, raw: &str) -> Option<DateTime<Tz>> {
         if let Ok(with_offset) = DateTime::parse_from_rfc3339(raw) {
             return Some(with_offset.with_timezone(&self.tz));
         }

@@ -12,6 +12,7 @@ mod idempotency;
 mod input;
 mod manage;
 mod metrics;
+mod openapi;
 mod rate_limits;
 mod shutdown;
 mod startup;
