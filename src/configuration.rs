@@ -18,6 +18,7 @@ pub struct Settings {
     pub schedule: ScheduleSettings,
     pub privacy: PrivacySettings,
     pub rate_limit: crate::rate_limit::RateLimitSettings,
+    pub http: crate::security::HttpSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +28,8 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub workers: usize,
     pub shutdown_grace_seconds: u64,
+    pub client_request_timeout_seconds: u64,
+    pub keep_alive_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,7 +101,9 @@ impl Settings {
                     .try_parsing(true)
                     .list_separator(",")
                     .with_list_parse_key("schedule.closed_weekdays")
-                    .with_list_parse_key("schedule.closed_dates"),
+                    .with_list_parse_key("schedule.closed_dates")
+                    .with_list_parse_key("rate_limit.trusted_proxies")
+                    .with_list_parse_key("http.cors_allowed_origins"),
             );
         if std::env::var_os("CLINIC__DATABASE__URL").is_none() {
             if let Ok(url) = std::env::var("DATABASE_URL") {

@@ -14,5 +14,6 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod schedule;
+pub mod security;
 pub mod startup;
 pub mod telemetry;

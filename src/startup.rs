@@ -13,7 +13,7 @@ use crate::configuration::Settings;
 use crate::db::Db;
 use crate::rate_limit::RateLimiter;
 use crate::schedule::ClinicCalendar;
-use crate::{rate_limit, routes, telemetry};
+use crate::{rate_limit, routes, security, telemetry};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -43,6 +43,7 @@ pub struct Application {
 pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
     RateLimiter::from_settings(&settings.rate_limit)?;
+    security::check(&settings.http)?;
     let public_url = &settings.server.public_url;
     let derived_or_http = public_url.is_empty()
         || public_url.starts_with("http://")
@@ -99,19 +100,24 @@ impl Application {
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();
+        let http = settings.http.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(limiter.clone())
                 .wrap(from_fn(rate_limit::limit))
                 .wrap(from_fn(telemetry::localize_errors))
+                .wrap(security::cors(&http))
+                .wrap(from_fn(security::headers))
                 .wrap(from_fn(telemetry::trace_request))
                 .configure(routes::configure)
         })
         .listen(listener)?
         .shutdown_timeout(settings.server.shutdown_grace_seconds)
-        .client_request_timeout(Duration::from_secs(10))
-        .keep_alive(Duration::from_secs(30));
+        .client_request_timeout(Duration::from_secs(
+            settings.server.client_request_timeout_seconds,
+        ))
+        .keep_alive(Duration::from_secs(settings.server.keep_alive_seconds));
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }

@@ -1,6 +1,7 @@
 //! Reading request bodies: JSON or an HTML form, within the size limit, into
 //! `Fields`; and the `Idempotency-Key` header.
 
+use actix_web::dev::Decompress;
 use actix_web::{web, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -51,10 +52,15 @@ pub async fn read_body(
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
+    // Count what the body inflates to, not what was sent: a small gzip body
+    // may expand enormously.
+    let mut payload = Decompress::from_headers(payload, req.headers());
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(None, format!("could not read the body: {e}")))?;
+        let chunk = chunk.map_err(|error| match error {
+            actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge { limit },
+            other => ApiError::bad_request(None, format!("The body could not be read: {other}")),
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }

@@ -14,5 +14,6 @@ mod manage;
 mod metrics;
 mod openapi;
 mod rate_limits;
+mod security;
 mod shutdown;
 mod startup;
