@@ -41,7 +41,7 @@ fn body_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
 /// bytes; more is a 413, whatever the headers claimed.
 pub async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<web::BytesMut, ApiError> {
     let declared = req
