@@ -6,6 +6,7 @@ mod clinic;
 mod health;
 pub mod idempotency;
 pub mod input;
+pub mod site;
 
 use actix_web::{web, HttpRequest};
 
@@ -31,8 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/bookings/{reference}/reschedule",
                 web::post().to(bookings::reschedule),
-            ),
+            )
+            .route("/articles", web::get().to(site::articles::list))
+            .route("/articles/{slug}", web::get().to(site::articles::show)),
     )
+    .configure(site::configure)
     .default_service(web::to(not_found));
 }
 

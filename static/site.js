@@ -1,0 +1,16 @@
+// Optional progressive enhancement; every page works without it.
+// A form's submit button is disabled once pressed, so a double tap on a slow
+// phone connection sends the booking only once.
+"use strict";
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var button = form.querySelector("[data-once]");
+  if (button) {
+    window.setTimeout(function () { button.disabled = true; }, 0);
+  }
+});
+// Move focus to the error summary when a form comes back with errors.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.querySelector(".error-summary");
+  if (summary) { summary.focus(); }
+});
