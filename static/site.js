@@ -2,6 +2,7 @@
 // A form's submit button is disabled once pressed, so a double tap on a slow
 // phone connection sends the booking only once.
 "use strict";
+document.documentElement.classList.add("js");
 document.addEventListener("submit", function (event) {
   var form = event.target;
   var button = form.querySelector("[data-once]");
