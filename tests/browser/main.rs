@@ -172,6 +172,21 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Clicks `css` and waits until the browser shows the next page (its old
+/// document is gone), so nothing is read from the page being left.
+async fn navigate_by(client: &Client, css: &str) {
+    let old = client.find(Locator::Css("html")).await.expect("html");
+    click(client, css).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "no new page after clicking {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn type_into(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await.expect(css);
     field.clear().await.expect("clear");
@@ -215,14 +230,14 @@ async fn journey(javascript: bool) {
         "JavaScript switched as asked"
     );
     screenshot(&client, &format!("{mode}-1-article")).await;
-    click(&client, ".cta a[href^='/reserve']").await;
+    navigate_by(&client, ".cta a[href^='/reserve']").await;
     text_of(&client, "form.booking-form").await;
     let url = client.current_url().await.expect("url");
     assert_eq!(url.path(), "/reserve");
     assert!(url.as_str().contains(&format!("source={SLUG}")));
 
     // Next week's slots, then the first free one.
-    click(&client, "a[rel='next']").await;
+    navigate_by(&client, "a[rel='next']").await;
     text_of(&client, "a[rel='prev']").await;
     let first_slot = client
         .find(Locator::Css(".day .slot-grid input[name='start']"))
@@ -243,7 +258,7 @@ async fn journey(javascript: bool) {
     type_into(&client, "#f-phone", "090-1234-5678").await;
     type_into(&client, "#f-message", "右膝が痛みます。").await;
     click(&client, "label[for='f-first_visit-yes']").await;
-    click(&client, "form.booking-form button[type='submit']").await;
+    navigate_by(&client, "form.booking-form button[type='submit']").await;
     let summary = text_of(&client, ".error-summary").await;
     assert!(
         summary.contains("メールアドレスの形式が正しくありません。"),
@@ -276,7 +291,7 @@ async fn journey(javascript: bool) {
     // Corrected and sent: the thank-you page with the reference.
     type_into(&client, "#f-email", "hanako@example.jp").await;
     click(&client, "#f-consent").await;
-    click(&client, "form.booking-form button[type='submit']").await;
+    navigate_by(&client, "form.booking-form button[type='submit']").await;
     let reference = text_of(&client, "#reference").await;
     assert_eq!(reference.len(), 9, "reference like K7QM-3XWD: {reference}");
     let when = text_of(&client, "#when").await;
@@ -284,10 +299,26 @@ async fn journey(javascript: bool) {
     screenshot(&client, &format!("{mode}-4-thanks")).await;
 
     // The manage page: cancel through its POST form.
-    click(&client, "a[href^='/manage/']").await;
+    navigate_by(&client, "a[href^='/manage/']").await;
     assert_eq!(text_of(&client, "#status").await, "ご予約確定");
     screenshot(&client, &format!("{mode}-5-manage")).await;
-    click(&client, "#cancel-button").await;
+
+    // Reschedule to another free slot through the manage page's form.
+    let other = client
+        .find(Locator::Css("details[open] input[name='start']"))
+        .await
+        .expect("a free slot to move to");
+    let new_start = other.attr("value").await.expect("value").expect("start");
+    let id = other.attr("id").await.expect("id").expect("id");
+    click(&client, &format!("label[for='{id}']")).await;
+    navigate_by(&client, "#reschedule-button").await;
+    assert!(text_of(&client, ".notice").await.contains("変更しました"));
+    let when = text_of(&client, "#when").await;
+    assert!(
+        when.contains(&new_start[11..16]),
+        "{when} shows {new_start}"
+    );
+    navigate_by(&client, "#cancel-button").await;
     let notice = text_of(&client, ".notice").await;
     assert!(notice.contains("キャンセルしました"));
     assert_eq!(text_of(&client, "#status").await, "キャンセル済み");
@@ -298,7 +329,7 @@ async fn journey(javascript: bool) {
         .goto(&format!("{address}/articles/{SLUG}"))
         .await
         .expect("open article");
-    click(&client, ".cta a[href^='/inquiry']").await;
+    navigate_by(&client, ".cta a[href^='/inquiry']").await;
     text_of(&client, "form.inquiry-form").await;
     screenshot(&client, &format!("{mode}-7-inquiry")).await;
 

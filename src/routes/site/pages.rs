@@ -169,6 +169,25 @@ pub async fn inquiry_form(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 }
 
 #[derive(Template)]
+#[template(path = "inquiry_thanks.html")]
+pub struct InquiryThanksPage {
+    pub layout: Layout,
+    pub reference: String,
+}
+
+/// The page after an inquiry was stored, showing its reference.
+pub fn inquiry_received(state: &AppState, reference: &str) -> HttpResponse {
+    page(
+        StatusCode::OK,
+        Privacy::Private,
+        &InquiryThanksPage {
+            layout: Layout::of(state),
+            reference: reference.to_string(),
+        },
+    )
+}
+
+#[derive(Template)]
 #[template(path = "rejected.html")]
 pub struct RejectedPage {
     pub layout: Layout,

@@ -35,6 +35,9 @@ pub struct DayView {
     /// Why there is nothing to choose (closed or full).
     pub note: Option<&'static str>,
     pub slots: Vec<SlotView>,
+    /// Shown unfolded: the day of the chosen slot, else the first with room.
+    /// The other days fold away so a week fits a phone screen.
+    pub open: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -79,37 +82,46 @@ pub async fn build(
     let to = (from + Duration::days(DAYS_SHOWN - 1)).min(last).max(from);
     let occupancy = booking::occupancy(state, from, to).await?;
     let chosen = local_value(chosen);
-    let days = availability::days(&state.calendar, kind, from, to, &occupancy, now)
-        .into_iter()
-        .map(|day| {
-            let date = NaiveDate::parse_from_str(&day.date, "%Y-%m-%d").unwrap_or(from);
-            let slots: Vec<SlotView> = day
-                .slots
-                .iter()
-                .filter(|slot| slot.available)
-                .map(|slot| {
-                    let value = local_value(&slot.start).to_string();
-                    SlotView {
-                        id: format!("slot-{}", value.replace(':', "")),
-                        label: value.get(11..16).unwrap_or(&value).to_string(),
-                        checked: value == chosen,
-                        value,
-                    }
-                })
-                .collect();
-            let note = match (day.open, slots.is_empty()) {
-                (false, _) => Some("休診日"),
-                (true, true) => Some("空きがありません"),
-                (true, false) => None,
-            };
-            DayView {
-                label: date_ja(date),
-                id: format!("day-{}", day.date),
-                note,
-                slots,
-            }
-        })
-        .collect();
+    let mut days: Vec<DayView> =
+        availability::days(&state.calendar, kind, from, to, &occupancy, now)
+            .into_iter()
+            .map(|day| {
+                let date = NaiveDate::parse_from_str(&day.date, "%Y-%m-%d").unwrap_or(from);
+                let slots: Vec<SlotView> = day
+                    .slots
+                    .iter()
+                    .filter(|slot| slot.available)
+                    .map(|slot| {
+                        let value = local_value(&slot.start).to_string();
+                        SlotView {
+                            id: format!("slot-{}", value.replace(':', "")),
+                            label: value.get(11..16).unwrap_or(&value).to_string(),
+                            checked: value == chosen,
+                            value,
+                        }
+                    })
+                    .collect();
+                let note = match (day.open, slots.is_empty()) {
+                    (false, _) => Some("休診日"),
+                    (true, true) => Some("空きがありません"),
+                    (true, false) => None,
+                };
+                DayView {
+                    label: date_ja(date),
+                    id: format!("day-{}", day.date),
+                    note,
+                    slots,
+                    open: false,
+                }
+            })
+            .collect();
+    let unfold = days
+        .iter()
+        .position(|day| day.slots.iter().any(|slot| slot.checked))
+        .or_else(|| days.iter().position(|day| !day.slots.is_empty()));
+    if let Some(index) = unfold {
+        days[index].open = true;
+    }
     let prev = from - Duration::days(DAYS_SHOWN);
     let next = from + Duration::days(DAYS_SHOWN);
     Ok(SlotPicker {

@@ -180,7 +180,7 @@ pub async fn submit(
             Ok(submission) => submission,
             Err(error) => return error_page(&state, &error),
         };
-    let fields = submission.fields;
+    let fields = without_bad_source(submission.fields);
     let now = Utc::now();
     if let Err(rejection) = guard::check(&fields, &state.settings.forms, now) {
         return super::pages::rejected(&state, rejection, "/reserve");
@@ -227,6 +227,17 @@ pub async fn submit(
     }
 }
 
+/// The form's hidden `source` is for statistics only: a tampered one is
+/// dropped rather than shown to the patient as an error they cannot fix.
+fn without_bad_source(fields: Fields) -> Fields {
+    if parse_source(&fields).is_ok() {
+        return fields;
+    }
+    let mut map = fields.as_map().clone();
+    map.remove("source");
+    Fields::from_json_object(map)
+}
+
 async fn invalid(
     state: &web::Data<AppState>,
     context: Context,
@@ -262,19 +273,18 @@ pub async fn thanks(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let token = query_map(req.query_string()).remove("token");
-    let reference = reference.into_inner();
+    let token = query_map(req.query_string())
+        .remove("token")
+        .unwrap_or_default();
+    let (reference, lookup_token) = (reference.into_inner(), token.clone());
     let found = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, token.as_deref()))
+        .read(move |conn| booking::find_with_token(conn, &reference, Some(&lookup_token)))
         .await;
     let row = match found {
         Ok(row) => row,
         Err(error) => return error_page(&state, &error),
     };
-    let token = query_map(req.query_string())
-        .remove("token")
-        .unwrap_or_default();
     let calendar = &state.calendar;
     page(
         StatusCode::OK,
