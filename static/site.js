@@ -15,3 +15,11 @@ document.addEventListener("DOMContentLoaded", function () {
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }
 });
+// Choosing another consultation type shows its free slots at once (without
+// JavaScript the patient presses the button next to the list).
+document.addEventListener("change", function (event) {
+  var select = event.target;
+  if (select.id === "f-type-choice" && select.form) {
+    select.form.submit();
+  }
+});

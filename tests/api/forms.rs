@@ -87,6 +87,8 @@ async fn the_reservation_form_books_and_redirects_to_a_thank_you_page(backend: B
         assert!(html.contains("10:00〜10:30"));
         assert!(html.contains("/manage/"));
     }
+    let wrong = app.get(&thanks.replace("token=", "token=x")).await;
+    assert_eq!(wrong.status(), 404);
     // Exactly one booking: the slot is taken, the next one is free.
     assert!(!app.slot_available(date, &local(date, "10:00")).await);
     assert!(app.slot_available(date, &local(date, "10:30")).await);

@@ -21,7 +21,7 @@ pub async fn list() -> Result<HttpResponse, ApiError> {
     let articles = articles::library()?.all();
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
-        .json(json!({ "items": articles })))
+        .json(json!({ "items": articles, "next": null })))
 }
 
 /// `GET /api/v1/articles/{slug}`
