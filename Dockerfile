@@ -4,7 +4,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev pkg-c
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src tests/api && echo 'fn main() {}' > src/main.rs && touch src/lib.rs tests/api/main.rs \
+RUN mkdir -p src tests/api tests/browser && echo 'fn main() {}' > src/main.rs && touch src/lib.rs tests/api/main.rs tests/browser/main.rs \
     && cargo build --release --locked && rm -rf src tests
 COPY . .
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked

@@ -19,6 +19,8 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     pub rate_limit: crate::rate_limit::RateLimitSettings,
     pub http: crate::security::HttpSettings,
+    #[serde(default)]
+    pub forms: FormSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +77,26 @@ pub struct ConsultationTypeSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrivacySettings {
     pub notice_version: String,
+}
+
+/// The HTML forms' defence against bots.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FormSettings {
+    /// Seconds a person needs at least to fill in a form; faster is a bot.
+    pub min_fill_seconds: u64,
+    /// Key that signs the forms' timestamps. Empty: a random key per process
+    /// (set one when several instances serve the forms).
+    pub token_secret: SecretString,
+}
+
+impl Default for FormSettings {
+    fn default() -> Self {
+        FormSettings {
+            min_fill_seconds: 3,
+            token_secret: SecretString::from(""),
+        }
+    }
 }
 
 impl Settings {

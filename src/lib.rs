@@ -1,6 +1,7 @@
 //! clinic-booking: the reservation and inquiry backend of N2クリニック銀座本院.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod articles;
 pub mod availability;
 pub mod booking;
 pub mod configuration;

@@ -85,6 +85,7 @@ impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         let calendar = check_settings(&settings)?;
         crate::metrics::handle();
+        crate::articles::library()?;
         let db = open_database(&settings).await?;
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;

@@ -6,6 +6,7 @@ pub mod clinic;
 pub mod health;
 pub mod idempotency;
 pub mod input;
+pub mod site;
 
 use actix_web::{web, HttpRequest};
 
@@ -37,8 +38,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/bookings/{reference}/reschedule", "POST")
                     .route(web::post().to(bookings::reschedule)),
+            )
+            .service(resource("/articles", "GET").route(web::get().to(site::articles::list)))
+            .service(
+                resource("/articles/{slug}", "GET").route(web::get().to(site::articles::show)),
             ),
     )
+    .configure(site::configure)
     .default_service(web::to(not_found));
 }
 

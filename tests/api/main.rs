@@ -3,10 +3,12 @@
 
 mod helpers;
 
+mod articles;
 mod availability;
 mod bookings;
 mod clinic;
 mod concurrency;
+mod forms;
 mod health;
 mod idempotency;
 mod input;

@@ -1,0 +1,57 @@
+//! The clinic's articles as JSON (`/api/v1/articles[/{slug}]`) and as pages
+//! (`/articles/{slug}`).
+
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde_json::json;
+
+use super::{date_ja, error_page, Layout, Privacy};
+use crate::articles::{self, Article, Block, Inline};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+fn find(slug: &str) -> Result<&'static Article, ApiError> {
+    articles::library()?.find(slug).ok_or(ApiError::NotFound)
+}
+
+/// `GET /api/v1/articles`
+pub async fn list() -> Result<HttpResponse, ApiError> {
+    let articles = articles::library()?.all();
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .json(json!({ "items": articles, "next": null })))
+}
+
+/// `GET /api/v1/articles/{slug}`
+pub async fn show(slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let article = find(&slug)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .json(article))
+}
+
+#[derive(Template)]
+#[template(path = "article.html")]
+pub struct ArticlePage {
+    pub layout: Layout,
+    pub article: &'static Article,
+    pub published: String,
+}
+
+/// `GET /articles/{slug}`
+pub async fn page(slug: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    match find(&slug) {
+        Ok(article) => super::page(
+            StatusCode::OK,
+            Privacy::Public,
+            &ArticlePage {
+                layout: Layout::of(&state),
+                article,
+                published: date_ja(article.published),
+            },
+        ),
+        Err(error) => error_page(&state, &error),
+    }
+}

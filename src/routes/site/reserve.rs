@@ -1,0 +1,304 @@
+//! The reservation form: `GET /reserve` shows it, `POST /reserve` books
+//! through the same parsing and workflow as `POST /api/v1/bookings`, then
+//! redirects (303) to a thank-you page so a reload cannot book twice.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::Utc;
+
+use super::guard;
+use super::picker::{self, FormErrors, SlotPicker, SlotView};
+use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
+use crate::booking;
+use crate::domain::{consultation_type, parse_source, FieldError, Fields, NewBooking};
+use crate::error::ApiError;
+use crate::routes::input::read_submission;
+use crate::schedule::ConsultationType;
+use crate::startup::AppState;
+
+#[derive(Debug, Clone)]
+pub struct TypeOption {
+    pub code: String,
+    pub label: String,
+    pub minutes: u32,
+    pub selected: bool,
+}
+
+/// What the patient typed, shown again when the form comes back.
+#[derive(Debug, Clone, Default)]
+pub struct BookingValues {
+    pub start: String,
+    pub name: String,
+    pub name_kana: String,
+    pub email: String,
+    pub phone: String,
+    /// `true`, `false` or empty.
+    pub first_visit: String,
+    pub message: String,
+    pub consent: bool,
+}
+
+impl BookingValues {
+    fn of(fields: &Fields) -> Self {
+        let text = |name: &str| fields.text(name).ok().flatten().unwrap_or_default();
+        BookingValues {
+            start: text("start"),
+            name: text("name"),
+            name_kana: text("name_kana"),
+            email: text("email"),
+            phone: text("phone"),
+            first_visit: match fields.flag("first_visit") {
+                Ok(Some(true)) => "true".into(),
+                Ok(Some(false)) => "false".into(),
+                _ => String::new(),
+            },
+            message: text("message"),
+            consent: fields.flag("consent").ok().flatten().unwrap_or(false),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reserve.html")]
+pub struct ReservePage {
+    pub layout: Layout,
+    pub types: Vec<TypeOption>,
+    pub kind: ConsultationType,
+    pub source: String,
+    pub picker: SlotPicker,
+    pub values: BookingValues,
+    pub errors: FormErrors,
+    pub alternatives: Vec<SlotView>,
+    pub form_token: String,
+    pub honeypot: &'static str,
+    pub token_field: &'static str,
+}
+
+/// The page's state that comes from the address or the hidden fields.
+struct Context {
+    kind: ConsultationType,
+    source: String,
+    from: Option<String>,
+}
+
+impl Context {
+    fn of(state: &AppState, fields: &Fields) -> Self {
+        Context {
+            kind: consultation_type(fields, &state.calendar)
+                .unwrap_or_else(|_| state.calendar.default_type().clone()),
+            source: parse_source(fields).ok().flatten().unwrap_or_default(),
+            from: fields.text("from").ok().flatten(),
+        }
+    }
+}
+
+async fn render(
+    state: &web::Data<AppState>,
+    status: StatusCode,
+    context: Context,
+    values: BookingValues,
+    errors: FormErrors,
+    alternatives: Vec<SlotView>,
+) -> HttpResponse {
+    let now = Utc::now();
+    let from = picker::first_day(state, context.from.as_deref(), now);
+    let (kind_code, source) = (context.kind.code.clone(), context.source.clone());
+    let week_href = move |date: chrono::NaiveDate| {
+        let date = date.to_string();
+        let mut pairs = vec![("type", kind_code.as_str()), ("from", date.as_str())];
+        if !source.is_empty() {
+            pairs.push(("source", source.as_str()));
+        }
+        format!("/reserve?{}#f-start", encode_query(&pairs))
+    };
+    let slot_picker =
+        match picker::build(state, &context.kind, from, &values.start, week_href).await {
+            Ok(slot_picker) => slot_picker,
+            Err(error) => return error_page(state, &error),
+        };
+    let types = state
+        .calendar
+        .consultation_types()
+        .iter()
+        .map(|kind| TypeOption {
+            code: kind.code.clone(),
+            label: kind.label.clone(),
+            minutes: kind.duration_minutes,
+            selected: kind.code == context.kind.code,
+        })
+        .collect();
+    // The form shows what was typed: it may carry personal data.
+    let privacy = if errors.is_empty() {
+        Privacy::Public
+    } else {
+        Privacy::Private
+    };
+    page(
+        status,
+        privacy,
+        &ReservePage {
+            layout: Layout::of(state),
+            types,
+            kind: context.kind,
+            source: context.source,
+            picker: slot_picker,
+            values,
+            errors,
+            alternatives,
+            form_token: guard::issue(&state.settings.forms, now),
+            honeypot: guard::HONEYPOT_FIELD,
+            token_field: guard::TOKEN_FIELD,
+        },
+    )
+}
+
+/// `GET /reserve[?type=&from=&source=]`
+pub async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let query = query_map(req.query_string());
+    let fields = Fields::from_form_pairs(query.into_iter().collect());
+    let context = Context::of(&state, &fields);
+    render(
+        &state,
+        StatusCode::OK,
+        context,
+        BookingValues::default(),
+        FormErrors::default(),
+        Vec::new(),
+    )
+    .await
+}
+
+/// `POST /reserve`: books, or shows the form again with every problem.
+pub async fn submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let submission =
+        match read_submission(&req, payload, state.settings.server.body_limit_bytes).await {
+            Ok(submission) => submission,
+            Err(error) => return error_page(&state, &error),
+        };
+    let fields = without_bad_source(submission.fields);
+    let now = Utc::now();
+    if let Err(rejection) = guard::check(&fields, &state.settings.forms, now) {
+        return super::pages::rejected(&state, rejection, "/reserve");
+    }
+    let context = Context::of(&state, &fields);
+    let values = BookingValues::of(&fields);
+    let new_booking = match NewBooking::parse(&fields, &state.calendar, now) {
+        Ok(new_booking) => new_booking,
+        Err(errors) => return invalid(&state, context, values, &errors).await,
+    };
+    let (kind, around) = (new_booking.kind.clone(), new_booking.start.at());
+    let work_state = state.clone();
+    let booked = state
+        .db
+        .write(move |conn| booking::book(conn, &work_state, &new_booking, now))
+        .await;
+    match booked {
+        Ok(booked) => {
+            let location = format!(
+                "/reserve/thanks/{}?{}",
+                booked.row.reference,
+                encode_query(&[("token", booked.manage_token.expose())])
+            );
+            see_other(&location, Privacy::Private)
+        }
+        Err(ApiError::SlotUnavailable { .. }) => {
+            let alternatives = booking::alternatives(&state, &kind, around, now)
+                .await
+                .unwrap_or_default();
+            let errors = FormErrors::of(&[FieldError::new("start", "slot_unavailable")]);
+            let offers = picker::offers(&alternatives, &state);
+            render(
+                &state,
+                StatusCode::CONFLICT,
+                context,
+                values,
+                errors,
+                offers,
+            )
+            .await
+        }
+        Err(ApiError::Validation(errors)) => invalid(&state, context, values, &errors).await,
+        Err(error) => error_page(&state, &error),
+    }
+}
+
+/// The form's hidden `source` is for statistics only: a tampered one is
+/// dropped rather than shown to the patient as an error they cannot fix.
+fn without_bad_source(fields: Fields) -> Fields {
+    if parse_source(&fields).is_ok() {
+        return fields;
+    }
+    let mut map = fields.as_map().clone();
+    map.remove("source");
+    Fields::from_json_object(map)
+}
+
+async fn invalid(
+    state: &web::Data<AppState>,
+    context: Context,
+    values: BookingValues,
+    errors: &[FieldError],
+) -> HttpResponse {
+    let errors = FormErrors::of(errors);
+    render(
+        state,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        context,
+        values,
+        errors,
+        Vec::new(),
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "thanks.html")]
+pub struct ThanksPage {
+    pub layout: Layout,
+    pub reference: String,
+    pub when: String,
+    pub type_label: String,
+    pub manage_href: String,
+}
+
+/// `GET /reserve/thanks/{reference}?token=`: shows the booking just made;
+/// only a read, so reloading it books nothing.
+pub async fn thanks(
+    req: HttpRequest,
+    reference: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let token = query_map(req.query_string())
+        .remove("token")
+        .unwrap_or_default();
+    let (reference, lookup_token) = (reference.into_inner(), token.clone());
+    let found = state
+        .db
+        .read(move |conn| booking::find_with_token(conn, &reference, Some(&lookup_token)))
+        .await;
+    let row = match found {
+        Ok(row) => row,
+        Err(error) => return error_page(&state, &error),
+    };
+    let calendar = &state.calendar;
+    page(
+        StatusCode::OK,
+        Privacy::Private,
+        &ThanksPage {
+            layout: Layout::of(&state),
+            when: span_ja(calendar.local(row.start_at), calendar.local(row.end_at)),
+            type_label: booking::kind_of(&state, &row).label.clone(),
+            manage_href: format!(
+                "/manage/{}?{}",
+                row.reference,
+                encode_query(&[("token", &token)])
+            ),
+            reference: row.reference,
+        },
+    )
+}

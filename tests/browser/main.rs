@@ -1,0 +1,347 @@
+//! Real-browser tests: headless Chromium driven over WebDriver, on a
+//! phone-sized window, with JavaScript switched off and on. A patient reads
+//! the article, follows its reservation link, picks a slot, sends an invalid
+//! form (and sees the messages and the kept values), books, and cancels on
+//! the manage page. Screenshots go to `target/browser-screenshots/`.
+//!
+//! Needs `chromedriver` (Debian `chromium` + `chromium-driver`) on PATH;
+//! without it the tests print "skipped" and pass.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clinic_booking::configuration::Settings;
+use clinic_booking::startup::Application;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Map};
+
+const SLUG: &str = "knee-pain-and-cartilage-regeneration";
+const PHONE: (u32, u32) = (390, 844);
+
+fn chromedriver_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|candidate| candidate.is_file())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// The chromedriver process, stopped when the test ends (even on panic).
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start(binary: &Path) -> Driver {
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real application on a free port with a fresh SQLite database.
+async fn start_app(dir: &Path) -> String {
+    let mut settings = Settings::defaults().expect("default settings");
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.public_url = String::new();
+    settings.server.workers = 2;
+    settings.server.shutdown_grace_seconds = 1;
+    settings.database.url = format!("sqlite://{}", dir.join("clinic.db").display()).into();
+    settings.forms.min_fill_seconds = 0;
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
+
+async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        format!("--window-size={},{}", PHONE.0, PHONE.1),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    args.push("--lang=ja".into());
+    let mut options = json!({
+        "args": args,
+        "prefs": {
+            "profile.managed_default_content_settings.javascript": if javascript { 1 } else { 2 },
+        },
+    });
+    if Path::new("/usr/bin/chromium").is_file() {
+        options["binary"] = "/usr/bin/chromium".into();
+    }
+    let mut capabilities = Map::new();
+    capabilities.insert("browserName".into(), "chrome".into());
+    capabilities.insert("goog:chromeOptions".into(), options);
+    let client = ClientBuilder::rustls()
+        .expect("rustls connector")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session");
+    client
+        .set_window_size(PHONE.0, PHONE.1)
+        .await
+        .expect("phone-sized window");
+    client
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("browser-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn value_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Clicks `css` and waits until the browser shows the next page (its old
+/// document is gone), so nothing is read from the page being left.
+async fn navigate_by(client: &Client, css: &str) {
+    let old = client.find(Locator::Css("html")).await.expect("html");
+    click(client, css).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while old.tag_name().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "no new page after clicking {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn type_into(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.expect(css);
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+/// The whole patient journey in one browser.
+async fn journey(javascript: bool) {
+    let Some(chromedriver) = chromedriver_path() else {
+        eprintln!("skipped: chromedriver is not on PATH");
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mode = if javascript { "js-on" } else { "js-off" };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let address = start_app(dir.path()).await;
+    let driver = Driver::start(&chromedriver);
+    let client = browser(&driver, javascript, &dir.path().join("profile")).await;
+    // The article, and its link to the reservation form.
+    client
+        .goto(&format!("{address}/articles/{SLUG}"))
+        .await
+        .expect("open article");
+    assert_eq!(
+        text_of(&client, "h1").await,
+        "痛みが軽くなる仕組みと軟骨再生の可能性"
+    );
+    assert!(text_of(&client, ".references").await.contains("Hunter DJ"));
+    // site.js marks the page; WebDriver's own scripts run either way, so
+    // this is how to tell that the page's JavaScript really was off or on.
+    let html_class = client
+        .find(Locator::Css("html"))
+        .await
+        .expect("html")
+        .attr("class")
+        .await
+        .expect("class");
+    assert_eq!(
+        html_class.as_deref() == Some("js"),
+        javascript,
+        "JavaScript switched as asked"
+    );
+    screenshot(&client, &format!("{mode}-1-article")).await;
+    navigate_by(&client, ".cta a[href^='/reserve']").await;
+    text_of(&client, "form.booking-form").await;
+    let url = client.current_url().await.expect("url");
+    assert_eq!(url.path(), "/reserve");
+    assert!(url.as_str().contains(&format!("source={SLUG}")));
+
+    // Next week's slots, then the first free one.
+    navigate_by(&client, "a[rel='next']").await;
+    text_of(&client, "a[rel='prev']").await;
+    let first_slot = client
+        .find(Locator::Css(".day .slot-grid input[name='start']"))
+        .await
+        .expect("a free slot");
+    let start = first_slot
+        .attr("value")
+        .await
+        .expect("value")
+        .expect("start");
+    let id = first_slot.attr("id").await.expect("id").expect("id");
+    click(&client, &format!("label[for='{id}']")).await;
+    screenshot(&client, &format!("{mode}-2-slots")).await;
+
+    // An invalid form: messages beside the fields, values kept.
+    type_into(&client, "#f-name", "山田 <b>花子</b>").await;
+    type_into(&client, "#f-email", "not-an-email").await;
+    type_into(&client, "#f-phone", "090-1234-5678").await;
+    type_into(&client, "#f-message", "右膝が痛みます。").await;
+    click(&client, "label[for='f-first_visit-yes']").await;
+    navigate_by(&client, "form.booking-form button[type='submit']").await;
+    let summary = text_of(&client, ".error-summary").await;
+    assert!(
+        summary.contains("メールアドレスの形式が正しくありません。"),
+        "{summary}"
+    );
+    assert!(text_of(&client, "#consent-error").await.contains("同意"));
+    assert_eq!(
+        client
+            .find(Locator::Css("#f-email"))
+            .await
+            .expect("email")
+            .attr("aria-describedby")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("email-error")
+    );
+    assert_eq!(value_of(&client, "#f-email").await, "not-an-email");
+    assert_eq!(value_of(&client, "#f-name").await, "山田 <b>花子</b>");
+    assert_eq!(
+        value_of(&client, "input[name='start']:checked").await,
+        start
+    );
+    assert!(client
+        .find(Locator::Css("#f-first_visit-yes:checked"))
+        .await
+        .is_ok());
+    screenshot(&client, &format!("{mode}-3-errors")).await;
+
+    // Corrected and sent: the thank-you page with the reference.
+    type_into(&client, "#f-email", "hanako@example.jp").await;
+    click(&client, "#f-consent").await;
+    navigate_by(&client, "form.booking-form button[type='submit']").await;
+    let reference = text_of(&client, "#reference").await;
+    assert_eq!(reference.len(), 9, "reference like K7QM-3XWD: {reference}");
+    let when = text_of(&client, "#when").await;
+    assert!(when.contains(&start[11..16]), "{when} shows {start}");
+    screenshot(&client, &format!("{mode}-4-thanks")).await;
+
+    // The manage page: cancel through its POST form.
+    navigate_by(&client, "a[href^='/manage/']").await;
+    assert_eq!(text_of(&client, "#status").await, "ご予約確定");
+    screenshot(&client, &format!("{mode}-5-manage")).await;
+
+    // Reschedule to another free slot through the manage page's form.
+    let other = client
+        .find(Locator::Css("details[open] input[name='start']"))
+        .await
+        .expect("a free slot to move to");
+    let new_start = other.attr("value").await.expect("value").expect("start");
+    let id = other.attr("id").await.expect("id").expect("id");
+    click(&client, &format!("label[for='{id}']")).await;
+    navigate_by(&client, "#reschedule-button").await;
+    assert!(text_of(&client, ".notice").await.contains("変更しました"));
+    let when = text_of(&client, "#when").await;
+    assert!(
+        when.contains(&new_start[11..16]),
+        "{when} shows {new_start}"
+    );
+    navigate_by(&client, "#cancel-button").await;
+    let notice = text_of(&client, ".notice").await;
+    assert!(notice.contains("キャンセルしました"));
+    assert_eq!(text_of(&client, "#status").await, "キャンセル済み");
+    screenshot(&client, &format!("{mode}-6-cancelled")).await;
+
+    // The inquiry form is reachable from the article too.
+    client
+        .goto(&format!("{address}/articles/{SLUG}"))
+        .await
+        .expect("open article");
+    navigate_by(&client, ".cta a[href^='/inquiry']").await;
+    text_of(&client, "form.inquiry-form").await;
+    screenshot(&client, &format!("{mode}-7-inquiry")).await;
+
+    client.close().await.expect("close browser");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_books_and_cancels_on_a_phone_without_javascript() {
+    journey(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_books_and_cancels_on_a_phone_with_javascript() {
+    journey(true).await;
+}
