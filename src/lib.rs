@@ -9,6 +9,8 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod ics;
+pub mod inquiry;
+pub mod mail;
 pub mod routes;
 pub mod schedule;
 pub mod startup;

@@ -11,6 +11,8 @@ use anyhow::{anyhow, Context};
 
 use crate::configuration::Settings;
 use crate::db::Db;
+use crate::mail::transport::Transport;
+use crate::mail::worker::MailWorker;
 use crate::schedule::ClinicCalendar;
 use crate::{routes, telemetry};
 
@@ -35,6 +37,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    mail_worker: MailWorker,
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
@@ -82,6 +85,7 @@ impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         let calendar = check_settings(&settings)?;
         let db = open_database(&settings).await?;
+        let mail_transport = Transport::from_settings(&settings.mail)?;
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         let address = listener.local_addr()?;
@@ -109,10 +113,12 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        let mail_worker = MailWorker::start(state.clone(), mail_transport);
         Ok(Application {
             port,
             server: server.run(),
             state,
+            mail_worker,
         })
     }
 
@@ -129,7 +135,11 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped, then lets the mail worker finish the message
+    /// in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.mail_worker.stop().await;
+        served
     }
 }

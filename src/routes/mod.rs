@@ -6,6 +6,7 @@ mod clinic;
 mod health;
 pub mod idempotency;
 pub mod input;
+mod inquiries;
 
 use actix_web::{web, HttpRequest};
 
@@ -31,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/bookings/{reference}/reschedule",
                 web::post().to(bookings::reschedule),
-            ),
+            )
+            .route("/inquiries", web::post().to(inquiries::create)),
     )
     .default_service(web::to(not_found));
 }

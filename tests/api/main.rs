@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
 mod helpers;
+mod smtp_sink;
 
 mod availability;
 mod bookings;
@@ -10,5 +11,7 @@ mod concurrency;
 mod health;
 mod idempotency;
 mod input;
+mod inquiries;
+mod mail;
 mod manage;
 mod startup;
