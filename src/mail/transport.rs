@@ -46,6 +46,13 @@ impl Transport {
             .clinic_inbox
             .parse::<Mailbox>()
             .map_err(|e| anyhow!("invalid setting mail.clinic_inbox: {e}"))?;
+        // A lease shorter than one SMTP conversation could let a second
+        // worker pick up a message that is still being sent.
+        if settings.lease_seconds <= settings.smtp_timeout_seconds {
+            return Err(anyhow!(
+                "invalid setting mail.lease_seconds: must be longer than mail.smtp_timeout_seconds"
+            ));
+        }
         let url = settings.smtp_url.trim();
         if url.is_empty() {
             std::fs::create_dir_all(&settings.file_dir)

@@ -450,6 +450,56 @@ async fn two_instances_on_one_database_never_send_a_message_twice(backend: Backe
     assert_eq!(ids.len(), 24);
 }
 
+async fn without_an_smtp_server_mail_is_written_as_eml_files(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail");
+    let file_dir = path.display().to_string();
+    let app = spawn_app_with(backend, |settings| {
+        settings.mail.smtp_url = String::new();
+        settings.mail.file_dir = file_dir;
+    })
+    .await;
+    let booking = app.book(&local(open_day(3), "17:00")).await;
+    let reference = booking["reference"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + WAIT;
+    let files = loop {
+        let files: Vec<Vec<u8>> = std::fs::read_dir(&path)
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().extension().is_some_and(|e| e == "eml"))
+            .map(|entry| std::fs::read(entry.path()).unwrap())
+            .collect();
+        if files.len() >= 2 || Instant::now() >= deadline {
+            break files;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(files.len(), 2);
+    let mails: Vec<Mail> = files
+        .into_iter()
+        .map(|raw| Mail {
+            from: String::new(),
+            to: Vec::new(),
+            raw,
+        })
+        .collect();
+    assert!(mails.iter().all(|m| m.subject().contains(&reference)));
+    assert!(mails.iter().any(|m| m.ics().is_some()));
+    assert!(app.mail.mails().is_empty(), "nothing went to SMTP");
+}
+
+async fn an_invalid_sender_address_stops_start_up(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let mut settings = crate::helpers::test_settings(&db);
+    settings.mail.from = "N2クリニック <not an address>".into();
+    let error = clinic_booking::startup::Application::build(settings)
+        .await
+        .err()
+        .expect("start-up fails")
+        .to_string();
+    assert!(error.contains("mail.from"), "{error}");
+}
+
 backend_tests!(
     a_booking_sends_a_confirmation_with_a_calendar_file_and_notifies_the_clinic,
     a_reschedule_and_a_cancellation_update_the_patients_calendar,
@@ -459,4 +509,6 @@ backend_tests!(
     a_reminder_goes_out_once_for_a_confirmed_booking,
     no_reminder_goes_out_for_a_cancelled_booking,
     two_instances_on_one_database_never_send_a_message_twice,
+    without_an_smtp_server_mail_is_written_as_eml_files,
+    an_invalid_sender_address_stops_start_up,
 );
