@@ -87,10 +87,12 @@ pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, Ap
         .get_result(conn)?)
 }
 
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
 /// Messages to `recipient` created since `since` that count against the
 /// per-recipient cap: patient messages that were (or will be) sent now.
 /// Reminders are scheduled for later and suppressed ones were never sent,
-/// so neither counts.
+/// so neither counts. Addresses differing only in case count together.
 pub fn recent_count_for(
     conn: &mut DbConnection,
     recipient: &str,
@@ -98,7 +100,7 @@ pub fn recent_count_for(
     since: NaiveDateTime,
 ) -> Result<i64, ApiError> {
     Ok(outbox::table
-        .filter(outbox::recipient.eq(recipient))
+        .filter(lower(outbox::recipient).eq(recipient.to_lowercase()))
         .filter(outbox::audience.eq("patient"))
         .filter(outbox::created_at.ge(since))
         .filter(outbox::status.ne(status::SUPPRESSED))

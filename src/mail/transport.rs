@@ -142,3 +142,39 @@ pub fn build_message(settings: &MailSettings, row: &OutboxRow) -> Result<Message
     };
     message.map_err(|e| invalid("builder", &e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Settings;
+
+    fn with_url(url: &str) -> anyhow::Result<Transport> {
+        let mut settings = Settings::defaults().unwrap().mail;
+        settings.smtp_url = url.to_string();
+        settings.smtp_username = Some("clinic".into());
+        settings.smtp_password = Some("secret".to_string().into());
+        Transport::from_settings(&settings)
+    }
+
+    #[tokio::test]
+    async fn plain_starttls_and_implicit_tls_urls_are_understood() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.jp:587?tls=starttls",
+            "smtp://mail.example.jp:587?tls=required",
+            "smtp://mail.example.jp?tls=opportunistic",
+            "smtps://mail.example.jp:465",
+        ] {
+            assert!(matches!(with_url(url), Ok(Transport::Smtp(_))), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_refused_with_the_key_named() {
+        let error = with_url("http://mail.example.jp")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("mail.smtp_url"), "{error}");
+    }
+}

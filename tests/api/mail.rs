@@ -307,8 +307,17 @@ async fn a_patient_gets_at_most_the_hourly_cap_but_the_clinic_hears_of_every_boo
     .await;
     let day = open_day(3);
     let mut references = Vec::new();
-    for time in ["10:00", "10:30", "11:00"] {
-        let booking = app.book(&local(day, time)).await;
+    // The same inbox, however its local part is capitalised.
+    for (time, email) in [
+        ("10:00", PATIENT),
+        ("10:30", PATIENT),
+        ("11:00", "TARO@example.jp"),
+    ] {
+        let mut body = booking_body(&local(day, time));
+        body["email"] = json!(email);
+        let response = app.post_booking(&body).await;
+        assert_eq!(response.status(), 201, "the booking stands over the cap");
+        let booking: Value = response.json().await.unwrap();
         references.push(booking["reference"].as_str().unwrap().to_string());
     }
     let clinic = app.mail.wait_for(3, WAIT, |m| m.is_to(CLINIC_INBOX)).await;
@@ -500,6 +509,33 @@ async fn an_invalid_sender_address_stops_start_up(backend: Backend) {
     assert!(error.contains("mail.from"), "{error}");
 }
 
+async fn stopping_the_service_stops_the_mail_worker(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let sink = SmtpSink::start().await;
+    let mut settings = crate::helpers::test_settings(&db);
+    settings.mail.smtp_url = sink.url();
+    let app = clinic_booking::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
+    let response = reqwest::Client::new()
+        .post(format!("{address}/api/v1/bookings"))
+        .json(&booking_body(&local(open_day(3), "10:00")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(sink.wait_for(2, WAIT, |_| true).await.len(), 2);
+    handle.stop(true).await;
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("server and mail worker stop in time")
+        .unwrap()
+        .unwrap();
+}
+
 backend_tests!(
     a_booking_sends_a_confirmation_with_a_calendar_file_and_notifies_the_clinic,
     a_reschedule_and_a_cancellation_update_the_patients_calendar,
@@ -511,4 +547,5 @@ backend_tests!(
     two_instances_on_one_database_never_send_a_message_twice,
     without_an_smtp_server_mail_is_written_as_eml_files,
     an_invalid_sender_address_stops_start_up,
+    stopping_the_service_stops_the_mail_worker,
 );
