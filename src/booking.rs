@@ -11,6 +11,7 @@ use crate::db::bookings::{self, BookingRow};
 use crate::db::DbConnection;
 use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
 use crate::error::{ApiError, SlotOffer};
+use crate::mail::outbox::{enqueue_booking_mail, BookingMail};
 use crate::schedule::ConsultationType;
 use crate::startup::AppState;
 
@@ -41,6 +42,15 @@ pub fn book(
         &state.settings.privacy.notice_version,
         now.naive_utc(),
     )?;
+    enqueue_booking_mail(
+        conn,
+        state,
+        &row,
+        BookingMail::Confirmed {
+            manage_token: Some(manage_token.expose()),
+        },
+        now,
+    )?;
     tracing::info!(reference = %row.reference, "booking confirmed");
     Ok(Booked { row, manage_token })
 }
@@ -69,9 +79,10 @@ fn has_started(row: &BookingRow, now: DateTime<Utc>) -> bool {
 
 /// Cancels a confirmed booking and frees its slots. Cancelling a cancelled
 /// booking changes nothing and is not an error; a patient cannot cancel one
-/// that has started or is finished.
+/// that has started or is finished. The patient and the clinic are mailed.
 pub fn cancel_by_patient(
     conn: &mut DbConnection,
+    state: &AppState,
     row: BookingRow,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
@@ -86,7 +97,9 @@ pub fn cancel_by_patient(
         BookingStatus::Confirmed => {
             bookings::cancel(conn, &row.reference, now.naive_utc())?;
             tracing::info!(reference = %row.reference, "booking cancelled");
-            reload(conn, &row.reference)
+            let cancelled = reload(conn, &row.reference)?;
+            enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
+            Ok(cancelled)
         }
     }
 }
@@ -116,7 +129,16 @@ pub fn reschedule(
         now.naive_utc(),
     )?;
     tracing::info!(reference = %row.reference, "booking rescheduled");
-    reload(conn, &row.reference)
+    let moved = reload(conn, &row.reference)?;
+    let previous = Some((row.start_at, row.end_at));
+    enqueue_booking_mail(
+        conn,
+        state,
+        &moved,
+        BookingMail::Rescheduled { previous },
+        now,
+    )?;
+    Ok(moved)
 }
 
 /// Patient-side guard before a reschedule: the booking must not have started.

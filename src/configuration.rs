@@ -21,6 +21,7 @@ pub struct Settings {
     pub http: crate::security::HttpSettings,
     #[serde(default)]
     pub forms: FormSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +98,28 @@ impl Default for FormSettings {
             token_secret: SecretString::from(""),
         }
     }
+}
+
+/// Outgoing email: transport, addresses, delivery retries and limits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    pub smtp_url: String,
+    #[serde(default)]
+    pub smtp_username: Option<String>,
+    #[serde(default)]
+    pub smtp_password: Option<SecretString>,
+    pub smtp_timeout_seconds: u64,
+    pub file_dir: String,
+    pub from: String,
+    pub clinic_inbox: String,
+    pub poll_interval_ms: u64,
+    pub retry_initial_seconds: f64,
+    pub retry_max_seconds: f64,
+    pub max_attempts: i32,
+    pub max_attempts_permanent: i32,
+    pub lease_seconds: u64,
+    pub reminder_hours_before: i64,
+    pub max_per_recipient_per_hour: i64,
 }
 
 impl Settings {

@@ -70,8 +70,12 @@ pub fn booking_event(
 
 /// A whole calendar object with the clinic's VTIMEZONE and `events`.
 pub fn calendar_object(name: &str, method: Method, events: Vec<Event>) -> String {
-    let mut calendar = Calendar::new();
+    // `Calendar::new()` brings its own PRODID, and RFC 5545 allows exactly
+    // one; strict calendar apps refuse a file with two.
+    let mut calendar = Calendar::empty();
+    calendar.append_property(("VERSION", "2.0"));
     calendar.append_property(("PRODID", "-//N2 Clinic Ginza//clinic-booking//JA"));
+    calendar.append_property(("CALSCALE", "GREGORIAN"));
     calendar.name(name);
     calendar.append_property((
         "METHOD",
@@ -146,6 +150,8 @@ mod tests {
         assert!(text.contains("DTEND;TZID=Asia/Tokyo:20261201T103000"));
         assert!(text.contains("METHOD:PUBLISH"));
         assert!(text.contains("STATUS:CONFIRMED"));
+        assert_eq!(text.matches("PRODID:").count(), 1, "{text}");
+        assert_eq!(text.matches("VERSION:2.0").count(), 1, "{text}");
         let parsed: Calendar = text.parse().unwrap();
         let event = parsed.events().next().unwrap();
         assert_eq!(event.get_uid(), Some("booking-K7QM-3XWD@clinic-booking"));

@@ -10,6 +10,8 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod ics;
+pub mod inquiry;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

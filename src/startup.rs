@@ -11,6 +11,8 @@ use anyhow::{anyhow, Context};
 
 use crate::configuration::Settings;
 use crate::db::Db;
+use crate::mail::transport::Transport;
+use crate::mail::worker::MailWorker;
 use crate::rate_limit::RateLimiter;
 use crate::schedule::ClinicCalendar;
 use crate::{rate_limit, routes, security, telemetry};
@@ -36,6 +38,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    mail_worker: MailWorker,
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
@@ -87,6 +90,7 @@ impl Application {
         crate::metrics::handle();
         crate::articles::library()?;
         let db = open_database(&settings).await?;
+        let mail_transport = Transport::from_settings(&settings.mail)?;
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
         let address = listener.local_addr()?;
@@ -122,10 +126,12 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        let mail_worker = MailWorker::start(state.clone(), mail_transport);
         Ok(Application {
             port,
             server: server.run(),
             state,
+            mail_worker,
         })
     }
 
@@ -142,7 +148,11 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped, then lets the mail worker finish the message
+    /// in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.mail_worker.stop().await;
+        served
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod bookings;
 pub mod idempotency;
+pub mod inquiries;
+pub mod outbox;
 pub mod schema;
 
 use std::path::PathBuf;

@@ -47,3 +47,43 @@ diesel::table! {
 
 diesel::joinable!(slot_claims -> bookings (booking_reference));
 diesel::allow_tables_to_appear_in_same_query!(bookings, slot_claims, idempotency_keys);
+
+diesel::table! {
+    inquiries (reference) {
+        reference -> Text,
+        status -> Text,
+        category -> Text,
+        name -> Text,
+        email -> Text,
+        phone -> Nullable<Text>,
+        message -> Text,
+        source -> Nullable<Text>,
+        staff_note -> Nullable<Text>,
+        consent_at -> Timestamp,
+        consent_version -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        audience -> Text,
+        reference -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        ics -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}

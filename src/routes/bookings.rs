@@ -178,11 +178,12 @@ pub async fn cancel(
     let token = presented_token(&req);
     let reference = reference.into_inner();
     let now = Utc::now();
+    let work_state = state.clone();
     let row = state
         .db
         .write(move |conn| {
             let row = booking::find_with_token(conn, &reference, token.as_deref())?;
-            booking::cancel_by_patient(conn, row, now)
+            booking::cancel_by_patient(conn, &work_state, row, now)
         })
         .await?;
     Ok(private_json(&BookingView::of(&state, &row, None)))

@@ -6,6 +6,7 @@ pub mod clinic;
 pub mod health;
 pub mod idempotency;
 pub mod input;
+mod inquiries;
 pub mod site;
 
 use actix_web::{web, HttpRequest};
@@ -40,9 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(bookings::reschedule)),
             )
             .service(resource("/articles", "GET").route(web::get().to(site::articles::list)))
-            .service(
-                resource("/articles/{slug}", "GET").route(web::get().to(site::articles::show)),
-            ),
+            .service(resource("/articles/{slug}", "GET").route(web::get().to(site::articles::show)))
+            .service(resource("/inquiries", "POST").route(web::post().to(inquiries::create))),
     )
     .configure(site::configure)
     .default_service(web::to(not_found));

@@ -12,6 +12,8 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::smtp_sink::SmtpSink;
+
 /// Runs each named test once on SQLite and once on PostgreSQL (the latter
 /// only when `TEST_DATABASE_URL` is set; otherwise it passes as skipped).
 #[macro_export]
@@ -115,6 +117,9 @@ pub struct TestApp {
     /// Kept so the database outlives the app.
     _db: Arc<TestDatabase>,
     handle: actix_web::dev::ServerHandle,
+    /// The SMTP server this app sends to (unless the test pointed
+    /// `mail.smtp_url` elsewhere).
+    pub mail: Arc<SmtpSink>,
 }
 
 /// The settings every test starts from: the built-in defaults, a free port.
@@ -129,6 +134,17 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     // Tests fire many requests from one address; the rate-limit tests turn
     // the limits back on.
     settings.rate_limit.enabled = false;
+    // Quick mail retries, and never a file in the repository.
+    settings.mail.file_dir = std::env::temp_dir()
+        .join("clinic-booking-test-mail")
+        .display()
+        .to_string();
+    settings.mail.poll_interval_ms = 20;
+    settings.mail.retry_initial_seconds = 0.05;
+    settings.mail.retry_max_seconds = 0.4;
+    settings.mail.max_attempts = 1000;
+    settings.mail.max_attempts_permanent = 3;
+    settings.mail.smtp_timeout_seconds = 5;
     settings
 }
 
@@ -144,6 +160,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// the same database after a restart).
 pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&db);
+    let mail = Arc::new(SmtpSink::start().await);
+    settings.mail.smtp_url = mail.url();
     configure(&mut settings);
     let app = Application::build(settings.clone())
         .await
@@ -159,10 +177,16 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
             .expect("http client"),
         _db: db,
         handle,
+        mail,
     }
 }
 
 impl TestApp {
+    /// The database this app runs on, for checks through the library.
+    pub fn database_url(&self) -> String {
+        self._db.url.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

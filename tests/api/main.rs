@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
 mod helpers;
+mod smtp_sink;
 
 mod articles;
 mod availability;
@@ -12,6 +13,8 @@ mod forms;
 mod health;
 mod idempotency;
 mod input;
+mod inquiries;
+mod mail;
 mod manage;
 mod metrics;
 mod openapi;

@@ -164,11 +164,12 @@ pub async fn cancel(
     let reference = reference.into_inner();
     let now = Utc::now();
     let work_token = token.clone();
+    let work_state = state.clone();
     let cancelled = state
         .db
         .write(move |conn| {
             let row = booking::find_with_token(conn, &reference, Some(&work_token))?;
-            booking::cancel_by_patient(conn, row, now)
+            booking::cancel_by_patient(conn, &work_state, row, now)
         })
         .await;
     match cancelled {

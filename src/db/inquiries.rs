@@ -1,0 +1,74 @@
+//! Inquiries sent from the website's form or the JSON API.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::inquiries;
+use super::{is_unique_violation, DbConnection};
+use crate::domain::{NewInquiry, Reference};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inquiries)]
+pub struct InquiryRow {
+    pub reference: String,
+    pub status: String,
+    pub category: String,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub message: String,
+    pub source: Option<String>,
+    pub staff_note: Option<String>,
+    pub consent_at: NaiveDateTime,
+    pub consent_version: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Stores a new inquiry as `received` under a fresh reference (retrying the
+/// rare collision), with the time and version of the consent given.
+pub fn insert(
+    conn: &mut DbConnection,
+    inquiry: &NewInquiry,
+    consent_version: &str,
+    now: NaiveDateTime,
+) -> Result<InquiryRow, ApiError> {
+    let mut row = InquiryRow {
+        reference: String::new(),
+        status: "received".to_string(),
+        category: inquiry.category.as_str().to_string(),
+        name: inquiry.name.as_str().to_string(),
+        email: inquiry.email.as_str().to_string(),
+        phone: inquiry.phone.as_ref().map(|p| p.as_str().to_string()),
+        message: inquiry.message.as_str().to_string(),
+        source: inquiry.source.clone(),
+        staff_note: None,
+        consent_at: now,
+        consent_version: consent_version.to_string(),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut attempts = 0;
+    loop {
+        row.reference = Reference::generate().to_string();
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(inquiries::table)
+                .values(&row)
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => return Ok(row),
+            Err(error) if is_unique_violation(&error) && attempts < 5 => attempts += 1,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+pub fn find(conn: &mut DbConnection, reference: &str) -> Result<Option<InquiryRow>, ApiError> {
+    Ok(inquiries::table
+        .find(reference)
+        .select(InquiryRow::as_select())
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,295 @@
+//! The outbox: every email, written in the transaction of the change that
+//! caused it, claimed and delivered by a mail worker. Also the queries staff
+//! use to see what was sent and what failed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::outbox;
+use super::DbConnection;
+use crate::error::ApiError;
+
+/// Where a message stands: `pending` until delivered (`sent`), given up
+/// (`failed`, after the configured attempts), over the per-recipient cap
+/// (`suppressed`, never sent) or no longer wanted (`cancelled`, e.g. the
+/// reminder of a cancelled booking).
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const SENT: &str = "sent";
+    pub const FAILED: &str = "failed";
+    pub const SUPPRESSED: &str = "suppressed";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub audience: String,
+    pub reference: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub ics: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub lease_owner: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// A message to store.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutboxRow {
+    pub kind: String,
+    pub audience: String,
+    pub reference: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub ics: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What staff may see of a message: no address and no body (the error text
+/// has addresses removed before it is stored).
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxSummary {
+    pub id: i64,
+    pub kind: String,
+    pub audience: String,
+    pub reference: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, ApiError> {
+    Ok(diesel::insert_into(outbox::table)
+        .values(message)
+        .returning(outbox::id)
+        .get_result(conn)?)
+}
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Messages to `recipient` created since `since` that count against the
+/// per-recipient cap: patient messages that were (or will be) sent now.
+/// Reminders are scheduled for later and suppressed ones were never sent,
+/// so neither counts. Addresses differing only in case count together.
+pub fn recent_count_for(
+    conn: &mut DbConnection,
+    recipient: &str,
+    reminder_kind: &str,
+    since: NaiveDateTime,
+) -> Result<i64, ApiError> {
+    Ok(outbox::table
+        .filter(lower(outbox::recipient).eq(recipient.to_lowercase()))
+        .filter(outbox::audience.eq("patient"))
+        .filter(outbox::created_at.ge(since))
+        .filter(outbox::status.ne(status::SUPPRESSED))
+        .filter(outbox::kind.ne(reminder_kind))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Withdraws the pending messages of one kind for a reference (a reminder
+/// when its booking is cancelled or moved).
+pub fn cancel_pending(
+    conn: &mut DbConnection,
+    reference: &str,
+    kind: &str,
+    now: NaiveDateTime,
+) -> Result<usize, ApiError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::reference.eq(reference))
+            .filter(outbox::kind.eq(kind))
+            .filter(outbox::status.eq(status::PENDING)),
+    )
+    .set((
+        outbox::status.eq(status::CANCELLED),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Claims the next due message for `owner` until `lease_until`, or `None`.
+///
+/// The claim is a conditional UPDATE that only succeeds while nobody else
+/// holds the row: on PostgreSQL a second worker racing for the same row
+/// waits for the first one's commit, re-checks the condition and updates
+/// nothing, so it moves on to the next candidate. Works the same on SQLite,
+/// where writers are serialised anyway.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> Result<Option<OutboxRow>, ApiError> {
+    let candidates: Vec<i64> = outbox::table
+        .filter(outbox::status.eq(status::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .filter(
+            outbox::locked_until
+                .is_null()
+                .or(outbox::locked_until.lt(now)),
+        )
+        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+        .select(outbox::id)
+        .limit(8)
+        .load(conn)?;
+    for id in candidates {
+        let claimed = diesel::update(
+            outbox::table
+                .filter(outbox::id.eq(id))
+                .filter(outbox::status.eq(status::PENDING))
+                .filter(
+                    outbox::locked_until
+                        .is_null()
+                        .or(outbox::locked_until.lt(now)),
+                ),
+        )
+        .set((
+            outbox::locked_until.eq(Some(lease_until)),
+            outbox::lease_owner.eq(Some(owner)),
+        ))
+        .execute(conn)?;
+        if claimed == 1 {
+            let row = outbox::table
+                .find(id)
+                .select(OutboxRow::as_select())
+                .first(conn)?;
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
+}
+
+/// The outcome of one delivery attempt, written by the worker that holds
+/// the lease.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent,
+    Retry {
+        at: NaiveDateTime,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// Not sent because it no longer applies (e.g. a reminder for a booking
+    /// that was cancelled meanwhile).
+    Cancelled {
+        reason: String,
+    },
+}
+
+/// Records an attempt on a message `owner` holds; `false` when the lease
+/// was lost (another worker took the row over after it expired).
+pub fn record_attempt(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: &str,
+    outcome: &Outcome,
+    now: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let mine = outbox::table
+        .filter(outbox::id.eq(id))
+        .filter(outbox::lease_owner.eq(owner))
+        .filter(outbox::status.eq(status::PENDING));
+    let release = (
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::updated_at.eq(now),
+    );
+    let updated = match outcome {
+        Outcome::Sent => diesel::update(mine)
+            .set((
+                outbox::status.eq(status::SENT),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::sent_at.eq(Some(now)),
+                release,
+            ))
+            .execute(conn)?,
+        Outcome::Retry { at, error } => diesel::update(mine)
+            .set((
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::next_attempt_at.eq(at),
+                outbox::last_error.eq(Some(error)),
+                release,
+            ))
+            .execute(conn)?,
+        Outcome::Failed { error } => diesel::update(mine)
+            .set((
+                outbox::status.eq(status::FAILED),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::last_error.eq(Some(error)),
+                release,
+            ))
+            .execute(conn)?,
+        Outcome::Cancelled { reason } => diesel::update(mine)
+            .set((
+                outbox::status.eq(status::CANCELLED),
+                outbox::last_error.eq(Some(reason)),
+                release,
+            ))
+            .execute(conn)?,
+    };
+    Ok(updated == 1)
+}
+
+/// Messages for staff, newest first, optionally of one status
+/// (`pending`, `sent`, `failed`, `suppressed`, `cancelled`).
+pub fn list(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxSummary>, ApiError> {
+    let mut query = outbox::table
+        .select(OutboxSummary::as_select())
+        .order(outbox::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(outbox::status.eq(status.to_string()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The messages of one booking or inquiry, oldest first.
+pub fn for_reference(
+    conn: &mut DbConnection,
+    reference: &str,
+) -> Result<Vec<OutboxSummary>, ApiError> {
+    Ok(outbox::table
+        .filter(outbox::reference.eq(reference))
+        .select(OutboxSummary::as_select())
+        .order(outbox::id.asc())
+        .load(conn)?)
+}
+
+/// How many messages are in each status (for staff and metrics).
+pub fn count_by_status(conn: &mut DbConnection) -> Result<Vec<(String, i64)>, ApiError> {
+    Ok(outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .order(outbox::status.asc())
+        .load(conn)?)
+}

@@ -1,0 +1,164 @@
+//! An inquiry from the website, parsed whole: every field checked, every
+//! problem collected.
+
+use super::{
+    collect, parse_source, EmailAddress, FieldError, Fields, FreeText, PatientName, PhoneNumber,
+};
+
+/// What an inquiry is about; `general` when the sender does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InquiryCategory {
+    General,
+    Treatment,
+    Reservation,
+    Other,
+}
+
+impl InquiryCategory {
+    pub const ALL: [InquiryCategory; 4] = [
+        InquiryCategory::General,
+        InquiryCategory::Treatment,
+        InquiryCategory::Reservation,
+        InquiryCategory::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InquiryCategory::General => "general",
+            InquiryCategory::Treatment => "treatment",
+            InquiryCategory::Reservation => "reservation",
+            InquiryCategory::Other => "other",
+        }
+    }
+
+    /// The category's name in the clinic's emails and forms.
+    pub fn label(self) -> &'static str {
+        match self {
+            InquiryCategory::General => "一般的なお問い合わせ",
+            InquiryCategory::Treatment => "治療について",
+            InquiryCategory::Reservation => "ご予約について",
+            InquiryCategory::Other => "その他",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|category| category.as_str() == raw)
+    }
+}
+
+/// The longest inquiry message accepted, in characters.
+pub const MAX_INQUIRY_MESSAGE_CHARS: usize = 4000;
+
+/// A valid inquiry with consent given.
+#[derive(Debug, Clone)]
+pub struct NewInquiry {
+    pub name: PatientName,
+    pub email: EmailAddress,
+    pub phone: Option<PhoneNumber>,
+    pub category: InquiryCategory,
+    pub message: FreeText,
+    pub source: Option<String>,
+}
+
+impl NewInquiry {
+    pub fn parse(fields: &Fields) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = collect(
+            &mut errors,
+            fields
+                .required_text("name")
+                .and_then(|raw| PatientName::parse("name", &raw)),
+        );
+        let email = collect(
+            &mut errors,
+            fields
+                .required_text("email")
+                .and_then(|raw| EmailAddress::parse("email", &raw)),
+        );
+        let phone = collect(
+            &mut errors,
+            fields
+                .text("phone")
+                .and_then(|raw| raw.map(|raw| PhoneNumber::parse("phone", &raw)).transpose()),
+        );
+        let category = collect(
+            &mut errors,
+            fields.text("category").and_then(|raw| match raw {
+                None => Ok(InquiryCategory::General),
+                Some(raw) => InquiryCategory::parse(raw.trim())
+                    .ok_or_else(|| FieldError::new("category", "invalid")),
+            }),
+        );
+        let message = collect(
+            &mut errors,
+            fields
+                .required_text("message")
+                .and_then(|raw| FreeText::parse("message", &raw, MAX_INQUIRY_MESSAGE_CHARS)),
+        );
+        let source = collect(&mut errors, parse_source(fields)).flatten();
+        match fields.flag("consent") {
+            Ok(Some(true)) => {}
+            Ok(_) => errors.push(FieldError::new("consent", "consent_required")),
+            Err(error) => errors.push(error),
+        }
+        match (name, email, phone, category, message) {
+            (Some(name), Some(email), Some(phone), Some(category), Some(message))
+                if errors.is_empty() =>
+            {
+                Ok(NewInquiry {
+                    name,
+                    email,
+                    phone,
+                    category,
+                    message,
+                    source,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(value: serde_json::Value) -> Fields {
+        Fields::from_json_object(value.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn a_complete_inquiry_parses_with_the_default_category() {
+        let inquiry = NewInquiry::parse(&fields(json!({
+            "name": "問合 花子", "email": "hanako@example.jp",
+            "message": "膝の治療について", "consent": true,
+        })))
+        .unwrap();
+        assert_eq!(inquiry.category, InquiryCategory::General);
+        assert!(inquiry.phone.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = NewInquiry::parse(&fields(json!({
+            "email": "nope", "phone": "12", "category": "spam",
+            "message": "あ".repeat(4001),
+        })))
+        .unwrap_err();
+        let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("name", "required"),
+                ("email", "invalid_email"),
+                ("phone", "invalid_phone"),
+                ("category", "invalid"),
+                ("message", "too_long"),
+                ("consent", "consent_required"),
+            ]
+        );
+    }
+}

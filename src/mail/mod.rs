@@ -1,0 +1,55 @@
+//! Email: messages are rendered and written to the outbox in the same
+//! transaction as the booking or inquiry that caused them (`outbox`), and a
+//! background worker delivers them over SMTP or into `.eml` files
+//! (`worker`, `transport`). A request never waits for a mail server.
+
+pub mod messages;
+pub mod outbox;
+pub mod transport;
+pub mod worker;
+
+/// The kinds of message, as stored in `outbox.kind`.
+pub mod kind {
+    pub const BOOKING_CONFIRMED: &str = "booking_confirmed";
+    pub const BOOKING_RESCHEDULED: &str = "booking_rescheduled";
+    pub const BOOKING_CANCELLED: &str = "booking_cancelled";
+    pub const BOOKING_REMINDER: &str = "booking_reminder";
+    pub const CLINIC_BOOKING_CONFIRMED: &str = "clinic_booking_confirmed";
+    pub const CLINIC_BOOKING_RESCHEDULED: &str = "clinic_booking_rescheduled";
+    pub const CLINIC_BOOKING_CANCELLED: &str = "clinic_booking_cancelled";
+    pub const INQUIRY_RECEIVED: &str = "inquiry_received";
+    pub const CLINIC_INQUIRY: &str = "clinic_inquiry";
+}
+
+/// Replaces anything that looks like an email address, so that error texts
+/// from a mail server can be stored and logged (servers like to quote the
+/// recipient: `550 5.1.1 <taro@example.jp>: user unknown`).
+pub fn redact_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "[address]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(500)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_removed_from_server_errors() {
+        assert_eq!(
+            redact_addresses("permanent error (550): 5.1.1 <taro@example.jp>: user unknown"),
+            "permanent error (550): 5.1.1 [address] user unknown"
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Writing messages to the outbox. Call these inside the transaction that
+//! makes the change: the messages are committed with it or not at all.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+
+use super::kind;
+use super::messages::{self, BookingChange, Rendered};
+use crate::db::bookings::BookingRow;
+use crate::db::inquiries::InquiryRow;
+use crate::db::outbox::{self, status, NewOutboxRow};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::ics::Method;
+use crate::startup::AppState;
+
+/// Which booking mail to send. The patient's confirmation carries the manage
+/// link, which exists only while the plain token is at hand (when the
+/// booking is made); a move or cancellation refers to the earlier mail and
+/// the clinic's phone instead.
+#[derive(Debug, Clone, Copy)]
+pub enum BookingMail<'a> {
+    /// A new booking; `manage_token` is the plain token just generated
+    /// (`None` when there is none, e.g. one entered by staff without a link).
+    Confirmed {
+        manage_token: Option<&'a str>,
+    },
+    /// Moved; `previous` is the old (start_at, end_at) in UTC, when known.
+    Rescheduled {
+        previous: Option<(NaiveDateTime, NaiveDateTime)>,
+    },
+    Cancelled,
+}
+
+fn render_error(error: askama::Error) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("cannot render an email: {error}"))
+}
+
+/// Queues the patient's message (unless the per-recipient cap is reached),
+/// the clinic's notification and, for a confirmed booking, its reminder;
+/// withdraws a pending reminder that no longer applies. `row` is the booking
+/// as it stands after the change.
+///
+/// Rule: a patient gets at most `mail.max_per_recipient_per_hour` messages
+/// an hour; more are recorded as `suppressed` and not sent, while the
+/// booking stands and the clinic is still told.
+pub fn enqueue_booking_mail(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    mail: BookingMail<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let settings = &state.settings;
+    let calendar = &state.calendar;
+    let (change, manage_url, patient_kind, clinic_kind, method) = match mail {
+        BookingMail::Confirmed { manage_token } => (
+            BookingChange::Booked,
+            manage_token.map(|token| state.manage_url(&row.reference, token)),
+            kind::BOOKING_CONFIRMED,
+            kind::CLINIC_BOOKING_CONFIRMED,
+            Method::Publish,
+        ),
+        BookingMail::Rescheduled { previous } => (
+            BookingChange::Rescheduled(previous),
+            None,
+            kind::BOOKING_RESCHEDULED,
+            kind::CLINIC_BOOKING_RESCHEDULED,
+            Method::Publish,
+        ),
+        BookingMail::Cancelled => (
+            BookingChange::Cancelled,
+            None,
+            kind::BOOKING_CANCELLED,
+            kind::CLINIC_BOOKING_CANCELLED,
+            Method::Cancel,
+        ),
+    };
+    if !matches!(mail, BookingMail::Confirmed { .. }) {
+        outbox::cancel_pending(
+            conn,
+            &row.reference,
+            kind::BOOKING_REMINDER,
+            now.naive_utc(),
+        )?;
+    }
+    let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
+        .map_err(render_error)?;
+    let ics = messages::patient_calendar(settings, calendar, row, method, now);
+    enqueue_patient(
+        conn,
+        state,
+        patient_kind,
+        &row.reference,
+        &row.email,
+        patient,
+        Some(ics),
+        now,
+    )?;
+    let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
+    enqueue_clinic(conn, state, clinic_kind, &row.reference, clinic, now)?;
+    if change != BookingChange::Cancelled {
+        enqueue_reminder(conn, state, row, now)?;
+    }
+    Ok(())
+}
+
+/// Queues the acknowledgement to an inquiry's sender (within the
+/// per-recipient cap) and the clinic's copy.
+pub fn enqueue_inquiry_mail(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &InquiryRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let acknowledgement =
+        messages::inquiry_received(&state.settings, &state.calendar, row).map_err(render_error)?;
+    enqueue_patient(
+        conn,
+        state,
+        kind::INQUIRY_RECEIVED,
+        &row.reference,
+        &row.email,
+        acknowledgement,
+        None,
+        now,
+    )?;
+    let clinic = messages::clinic_inquiry(&state.calendar, row).map_err(render_error)?;
+    enqueue_clinic(
+        conn,
+        state,
+        kind::CLINIC_INQUIRY,
+        &row.reference,
+        clinic,
+        now,
+    )
+}
+
+/// Rule: the reminder goes `mail.reminder_hours_before` hours before a
+/// confirmed booking; none when that moment has already passed (the patient
+/// has just been sent the confirmation). The worker checks again that the
+/// booking is still confirmed when it is due.
+fn enqueue_reminder(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let due = row.start_at - Duration::hours(state.settings.mail.reminder_hours_before);
+    if due <= now.naive_utc() {
+        return Ok(());
+    }
+    let reminder =
+        messages::booking_reminder(&state.settings, &state.calendar, row).map_err(render_error)?;
+    let id = outbox::insert(
+        conn,
+        &new_row(
+            kind::BOOKING_REMINDER,
+            "patient",
+            &row.reference,
+            &row.email,
+            reminder,
+            None,
+            status::PENDING,
+            due,
+            now,
+        ),
+    )?;
+    tracing::info!(reference = %row.reference, outbox_id = id, "reminder scheduled");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_row(
+    kind: &str,
+    audience: &str,
+    reference: &str,
+    recipient: &str,
+    rendered: Rendered,
+    ics: Option<String>,
+    status: &str,
+    due: NaiveDateTime,
+    now: DateTime<Utc>,
+) -> NewOutboxRow {
+    NewOutboxRow {
+        kind: kind.to_string(),
+        audience: audience.to_string(),
+        reference: reference.to_string(),
+        recipient: recipient.to_string(),
+        subject: rendered.subject,
+        body: rendered.body,
+        ics,
+        status: status.to_string(),
+        attempts: 0,
+        next_attempt_at: due,
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn enqueue_patient(
+    conn: &mut DbConnection,
+    state: &AppState,
+    kind: &str,
+    reference: &str,
+    recipient: &str,
+    rendered: Rendered,
+    ics: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let since = now.naive_utc() - Duration::hours(1);
+    let recent = outbox::recent_count_for(conn, recipient, kind::BOOKING_REMINDER, since)?;
+    let over_cap = recent >= state.settings.mail.max_per_recipient_per_hour;
+    let status = if over_cap {
+        status::SUPPRESSED
+    } else {
+        status::PENDING
+    };
+    let id = outbox::insert(
+        conn,
+        &new_row(
+            kind,
+            "patient",
+            reference,
+            recipient,
+            rendered,
+            ics,
+            status,
+            now.naive_utc(),
+            now,
+        ),
+    )?;
+    if over_cap {
+        tracing::warn!(
+            %reference,
+            outbox_id = id,
+            kind,
+            "patient mail suppressed: per-recipient hourly cap reached"
+        );
+    } else {
+        tracing::info!(%reference, outbox_id = id, kind, "mail queued");
+    }
+    Ok(())
+}
+
+fn enqueue_clinic(
+    conn: &mut DbConnection,
+    state: &AppState,
+    kind: &str,
+    reference: &str,
+    rendered: Rendered,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let id = outbox::insert(
+        conn,
+        &new_row(
+            kind,
+            "clinic",
+            reference,
+            &state.settings.mail.clinic_inbox,
+            rendered,
+            None,
+            status::PENDING,
+            now.naive_utc(),
+            now,
+        ),
+    )?;
+    tracing::info!(%reference, outbox_id = id, kind, "mail queued");
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Where messages go: an SMTP server (`mail.smtp_url`: plain, STARTTLS or
+//! implicit TLS, with optional credentials), or `.eml` files under
+//! `mail.file_dir` when no server is configured.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use super::redact_addresses;
+use crate::configuration::MailSettings;
+use crate::db::outbox::OutboxRow;
+
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// Why a delivery failed: `permanent` when the server refused the message
+/// for good (5xx), which is not worth many more tries.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub permanent: bool,
+    /// The reason, without addresses.
+    pub detail: String,
+}
+
+/// `smtp://host:port` (plain), `smtp://host:port?tls=required` or
+/// `?tls=starttls` (STARTTLS), `?tls=opportunistic`, `smtps://host:port`
+/// (implicit TLS). lettre knows all but the `starttls` spelling.
+fn normalised_smtp_url(url: &str) -> String {
+    url.replace("tls=starttls", "tls=required")
+}
+
+impl Transport {
+    pub fn from_settings(settings: &MailSettings) -> anyhow::Result<Transport> {
+        settings
+            .from
+            .parse::<Mailbox>()
+            .map_err(|e| anyhow!("invalid setting mail.from: {e}"))?;
+        settings
+            .clinic_inbox
+            .parse::<Mailbox>()
+            .map_err(|e| anyhow!("invalid setting mail.clinic_inbox: {e}"))?;
+        // A lease shorter than one SMTP conversation could let a second
+        // worker pick up a message that is still being sent.
+        if settings.lease_seconds <= settings.smtp_timeout_seconds {
+            return Err(anyhow!(
+                "invalid setting mail.lease_seconds: must be longer than mail.smtp_timeout_seconds"
+            ));
+        }
+        let url = settings.smtp_url.trim();
+        if url.is_empty() {
+            std::fs::create_dir_all(&settings.file_dir)
+                .with_context(|| format!("cannot create mail.file_dir {}", settings.file_dir))?;
+            return Ok(Transport::Files(AsyncFileTransport::new(
+                &settings.file_dir,
+            )));
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&normalised_smtp_url(url))
+            .map_err(|e| anyhow!("invalid setting mail.smtp_url: {e}"))?
+            .timeout(Some(Duration::from_secs(settings.smtp_timeout_seconds)));
+        if let Some(username) = settings.smtp_username.as_deref().filter(|u| !u.is_empty()) {
+            let password = settings
+                .smtp_password
+                .as_ref()
+                .map(|p| p.expose_secret().to_string())
+                .unwrap_or_default();
+            builder = builder.credentials(Credentials::new(username.to_string(), password));
+        }
+        Ok(Transport::Smtp(builder.build()))
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Transport::Smtp(_) => "smtp",
+            Transport::Files(_) => "eml files",
+        }
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| SendError {
+                permanent: e.is_permanent(),
+                detail: redact_addresses(&e.to_string()),
+            }),
+            Transport::Files(files) => {
+                files
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: false,
+                        detail: redact_addresses(&e.to_string()),
+                    })
+            }
+        }
+    }
+}
+
+/// The email of an outbox row, built with lettre's builders (which encode
+/// the Japanese subject and refuse line breaks in headers), plain text
+/// UTF-8, with the booking's `.ics` attached when it has one.
+pub fn build_message(settings: &MailSettings, row: &OutboxRow) -> Result<Message, SendError> {
+    let invalid = |what: &str, e: &dyn std::fmt::Display| SendError {
+        permanent: true,
+        detail: redact_addresses(&format!("cannot build the message ({what}): {e}")),
+    };
+    let from: Mailbox = settings.from.parse().map_err(|e| invalid("from", &e))?;
+    let to: Mailbox = row.recipient.parse().map_err(|e| invalid("to", &e))?;
+    let domain = from.email.domain().to_string();
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(row.subject.clone())
+        .message_id(Some(format!(
+            "<outbox-{}-{}-{}@{domain}>",
+            row.id,
+            row.reference,
+            row.created_at.and_utc().timestamp()
+        )));
+    let text = SinglePart::plain(row.body.clone());
+    let message = match &row.ics {
+        None => builder.singlepart(text),
+        Some(ics) => {
+            let method = if ics.contains("METHOD:CANCEL\r\n") {
+                "CANCEL"
+            } else {
+                "PUBLISH"
+            };
+            let content_type =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .map_err(|e| invalid("content type", &e))?;
+            let attachment =
+                Attachment::new("reservation.ics".to_string()).body(ics.clone(), content_type);
+            builder.multipart(MultiPart::mixed().singlepart(text).singlepart(attachment))
+        }
+    };
+    message.map_err(|e| invalid("builder", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Settings;
+
+    fn with_url(url: &str) -> anyhow::Result<Transport> {
+        let mut settings = Settings::defaults().unwrap().mail;
+        settings.smtp_url = url.to_string();
+        settings.smtp_username = Some("clinic".into());
+        settings.smtp_password = Some("secret".to_string().into());
+        Transport::from_settings(&settings)
+    }
+
+    #[tokio::test]
+    async fn plain_starttls_and_implicit_tls_urls_are_understood() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.jp:587?tls=starttls",
+            "smtp://mail.example.jp:587?tls=required",
+            "smtp://mail.example.jp?tls=opportunistic",
+            "smtps://mail.example.jp:465",
+        ] {
+            assert!(matches!(with_url(url), Ok(Transport::Smtp(_))), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_refused_with_the_key_named() {
+        let error = with_url("http://mail.example.jp")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("mail.smtp_url"), "{error}");
+    }
+}

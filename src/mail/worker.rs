@@ -1,0 +1,226 @@
+//! The mail worker: a background task of every instance that claims due
+//! outbox messages one at a time, delivers them and records the outcome,
+//! retrying with exponential backoff.
+
+use std::time::Duration;
+
+use actix_web::web;
+use chrono::{NaiveDateTime, Utc};
+use rand::Rng;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::kind;
+use super::transport::{build_message, SendError, Transport};
+use crate::configuration::MailSettings;
+use crate::db::bookings;
+use crate::db::outbox::{self, OutboxRow, Outcome};
+use crate::domain::BookingStatus;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// A running worker; `stop` lets it finish the message in hand.
+pub struct MailWorker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MailWorker {
+    pub fn start(state: web::Data<AppState>, transport: Transport) -> MailWorker {
+        let (stop, stopped) = watch::channel(false);
+        // Names this worker's leases; unique enough across instances.
+        let owner = format!("worker-{:016x}", rand::rng().random::<u64>());
+        tracing::info!(transport = transport.describe(), %owner, "mail worker started");
+        let task = tokio::spawn(run(state, transport, owner, stopped));
+        MailWorker { stop, task }
+    }
+
+    /// Asks the worker to stop and waits until it has: a message being sent
+    /// is finished and recorded first.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "mail worker ended abnormally");
+        }
+    }
+}
+
+async fn run(
+    state: web::Data<AppState>,
+    transport: Transport,
+    owner: String,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let poll = Duration::from_millis(state.settings.mail.poll_interval_ms.max(10));
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        let idle = match deliver_next(&state, &transport, &owner).await {
+            Ok(delivered) => !delivered,
+            Err(error) => {
+                tracing::error!(%error, "mail worker: database error");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+    tracing::info!(%owner, "mail worker stopped");
+}
+
+/// Rule: the n-th retry waits `retry_initial_seconds * 2^(n-1)`, at most
+/// `retry_max_seconds`.
+pub fn backoff(settings: &MailSettings, attempts_made: i32) -> Duration {
+    let exponent = attempts_made.saturating_sub(1).clamp(0, 30);
+    let seconds = settings.retry_initial_seconds.max(0.0) * 2f64.powi(exponent);
+    Duration::from_secs_f64(seconds.min(settings.retry_max_seconds.max(0.0)))
+}
+
+/// What to record after a failed attempt: retry later, or give up once the
+/// attempts allowed for this kind of failure are used up.
+pub fn after_failure(
+    settings: &MailSettings,
+    attempts_before: i32,
+    error: SendError,
+    now: NaiveDateTime,
+) -> Outcome {
+    let attempts_made = attempts_before + 1;
+    let allowed = if error.permanent {
+        settings.max_attempts_permanent
+    } else {
+        settings.max_attempts
+    };
+    if attempts_made >= allowed.max(1) {
+        Outcome::Failed {
+            error: error.detail,
+        }
+    } else {
+        let delay = chrono::Duration::from_std(backoff(settings, attempts_made))
+            .unwrap_or_else(|_| chrono::Duration::seconds(600));
+        Outcome::Retry {
+            at: now + delay,
+            error: error.detail,
+        }
+    }
+}
+
+/// Whether a reminder still applies: the booking is confirmed and has not
+/// started.
+async fn reminder_still_wanted(
+    state: &web::Data<AppState>,
+    row: &OutboxRow,
+) -> Result<bool, ApiError> {
+    let reference = row.reference.clone();
+    let booking = state
+        .db
+        .read(move |conn| bookings::find(conn, &reference))
+        .await?;
+    let now = Utc::now().naive_utc();
+    Ok(booking.is_some_and(|booking| {
+        booking.status() == BookingStatus::Confirmed && booking.start_at > now
+    }))
+}
+
+/// Claims and handles one due message; `false` when none was due.
+async fn deliver_next(
+    state: &web::Data<AppState>,
+    transport: &Transport,
+    owner: &str,
+) -> Result<bool, ApiError> {
+    let settings = &state.settings.mail;
+    let now = Utc::now().naive_utc();
+    let lease_until = now + chrono::Duration::seconds(settings.lease_seconds.max(1) as i64);
+    let claimer = owner.to_string();
+    let claimed = state
+        .db
+        .write(move |conn| outbox::claim_due(conn, &claimer, now, lease_until))
+        .await?;
+    let Some(row) = claimed else {
+        return Ok(false);
+    };
+    let outcome =
+        if row.kind == kind::BOOKING_REMINDER && !reminder_still_wanted(state, &row).await? {
+            Outcome::Cancelled {
+                reason: "booking no longer confirmed".to_string(),
+            }
+        } else {
+            let result = match build_message(settings, &row) {
+                Ok(message) => transport.send(message).await,
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(()) => Outcome::Sent,
+                Err(error) => after_failure(settings, row.attempts, error, Utc::now().naive_utc()),
+            }
+        };
+    match &outcome {
+        Outcome::Sent => {
+            tracing::info!(reference = %row.reference, outbox_id = row.id, kind = %row.kind, "mail sent")
+        }
+        Outcome::Retry { error, .. } => tracing::warn!(
+            reference = %row.reference, outbox_id = row.id, kind = %row.kind,
+            attempts = row.attempts + 1, %error, "mail delivery failed; will retry"
+        ),
+        Outcome::Failed { error } => tracing::error!(
+            reference = %row.reference, outbox_id = row.id, kind = %row.kind,
+            attempts = row.attempts + 1, %error, "mail delivery failed for good"
+        ),
+        Outcome::Cancelled { .. } => tracing::info!(
+            reference = %row.reference, outbox_id = row.id, kind = %row.kind,
+            "mail withdrawn: no longer applies"
+        ),
+    }
+    let recorder = owner.to_string();
+    let id = row.id;
+    let recorded = state
+        .db
+        .write(move |conn| {
+            outbox::record_attempt(conn, id, &recorder, &outcome, Utc::now().naive_utc())
+        })
+        .await?;
+    if !recorded {
+        tracing::warn!(reference = %row.reference, outbox_id = row.id, "mail lease lost before recording");
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::Settings;
+
+    #[test]
+    fn backoff_doubles_from_the_initial_delay_up_to_the_maximum() {
+        let settings = Settings::defaults().unwrap().mail;
+        let delays: Vec<u64> = (1..=10).map(|n| backoff(&settings, n).as_secs()).collect();
+        assert_eq!(delays, vec![5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+    }
+
+    #[test]
+    fn a_permanent_rejection_fails_after_its_own_attempt_limit() {
+        let settings = Settings::defaults().unwrap().mail;
+        let now = Utc::now().naive_utc();
+        let rejected = || SendError {
+            permanent: true,
+            detail: "550".into(),
+        };
+        assert!(matches!(
+            after_failure(&settings, 0, rejected(), now),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            after_failure(
+                &settings,
+                settings.max_attempts_permanent - 1,
+                rejected(),
+                now
+            ),
+            Outcome::Failed { .. }
+        ));
+    }
+}
