@@ -17,6 +17,7 @@ pub struct Settings {
     pub clinic: ClinicSettings,
     pub schedule: ScheduleSettings,
     pub privacy: PrivacySettings,
+    pub staff: StaffSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,4 +111,10 @@ impl Settings {
     pub fn database_url(&self) -> &str {
         self.database.url.expose_secret()
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StaffSettings {
+    pub feed_days_back: i64,
+    pub feed_days_ahead: i64,
 }

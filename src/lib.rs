@@ -3,6 +3,7 @@
 
 pub mod availability;
 pub mod booking;
+pub mod closures;
 pub mod configuration;
 pub mod db;
 pub mod domain;
@@ -11,5 +12,6 @@ pub mod i18n;
 pub mod ics;
 pub mod routes;
 pub mod schedule;
+pub mod staff;
 pub mod startup;
 pub mod telemetry;

@@ -1,9 +1,13 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (shared by
 //! several instances), behind one connection type and one pool.
 
+pub mod audit;
 pub mod bookings;
+pub mod closures;
 pub mod idempotency;
 pub mod schema;
+pub mod staff_bookings;
+pub mod staff_tokens;
 
 use std::path::PathBuf;
 use std::time::Duration;

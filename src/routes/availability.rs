@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::availability::days;
-use crate::booking::occupancy;
+use crate::booking::schedule_with_closures;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -67,12 +67,12 @@ pub async fn list(
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let occupancy = occupancy(&state, from, to).await?;
+    let (calendar, occupancy) = schedule_with_closures(&state, from, to).await?;
     Ok(HttpResponse::Ok().json(json!({
         "timezone": state.settings.clinic.timezone,
         "type": kind.code,
         "from": from.to_string(),
         "to": to.to_string(),
-        "days": days(calendar, &kind, from, to, &occupancy, now),
+        "days": days(&calendar, &kind, from, to, &occupancy, now),
     })))
 }

@@ -6,6 +6,7 @@ mod clinic;
 mod health;
 pub mod idempotency;
 pub mod input;
+pub mod staff;
 
 use actix_web::{web, HttpRequest};
 
@@ -31,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/bookings/{reference}/reschedule",
                 web::post().to(bookings::reschedule),
-            ),
+            )
+            .service(web::scope("/staff").configure(staff::configure)),
     )
     .default_service(web::to(not_found));
 }

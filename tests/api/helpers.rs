@@ -312,3 +312,10 @@ pub async fn assert_problem(
     );
     problem
 }
+
+impl TestApp {
+    /// The URL of this app's database (for tools that open it directly).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+}
