@@ -396,7 +396,7 @@ pub fn change_status_by_staff(
     let from = row.status();
     match (from, to) {
         _ if from == to => Ok(row),
-        (Confirmed, Cancelled) => cancel(conn, row, actor, now),
+        (Confirmed, Cancelled) => cancel_by_staff(conn, row, actor, now),
         (Cancelled, Confirmed) => reconfirm(conn, state, row, None, actor, now),
         (Confirmed, Completed | NoShow) | (Completed | NoShow, Confirmed | Completed | NoShow) => {
             // The seats stay claimed: the time was the patient's either way.
@@ -414,6 +414,24 @@ pub fn change_status_by_staff(
             reload(conn, &row.reference)
         }
         _ => Err(ApiError::field("status", "invalid_status")),
+    }
+}
+
+/// Staff cancel a booking: a confirmed one (started or not) is cancelled
+/// and its slots freed, the same way as by its patient; cancelling again
+/// changes nothing; a visit that took place (or was missed) cannot be.
+pub fn cancel_by_staff(
+    conn: &mut DbConnection,
+    row: BookingRow,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    match row.status() {
+        BookingStatus::Cancelled => Ok(row),
+        BookingStatus::Confirmed => cancel(conn, row, actor, now),
+        BookingStatus::Completed | BookingStatus::NoShow => {
+            Err(ApiError::field("status", "invalid_status"))
+        }
     }
 }
 

@@ -85,6 +85,8 @@ async fn a_live_token_opens_the_staff_routes_and_the_feed_takes_it_as_query(back
         .get(&format!("/api/v1/staff/calendar.ics?token={token}"))
         .await;
     assert_eq!(feed.status(), 200);
+    let wrong = app.get("/api/v1/staff/calendar.ics?token=wrong").await;
+    assert_unauthorized(wrong, "feed with a wrong ?token=").await;
 }
 
 backend_tests!(

@@ -46,6 +46,7 @@ async fn the_cli_prints_a_new_token_last_lists_without_it_and_revokes_it(backend
     assert!(ok);
     assert!(listed.contains("reception"), "{listed}");
     assert!(!listed.contains(&token));
+    assert!(!listed.contains("last used never"), "it was used: {listed}");
 
     let (again, _) = run(
         &app,

@@ -9,13 +9,14 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::page::{self, Cursor, PageRequest};
+use super::patch;
 use super::StaffAuth;
 use crate::availability::rfc3339;
 use crate::booking::{self, StaffChange};
 use crate::db::audit::{self, AuditRow};
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, BookingFilter, StatusTimes};
-use crate::domain::{Booker, BookingStatus, FieldError, Fields, FreeText, SlotStart};
+use crate::domain::{Booker, BookingStatus, FieldError, Fields, SlotStart};
 use crate::error::ApiError;
 use crate::routes::bookings::BookingView;
 use crate::routes::input::read_submission;
@@ -167,8 +168,6 @@ pub async fn list(
 /// Fields a staff PATCH may carry; anything else is refused, never ignored.
 const PATCHABLE: [&str; 3] = ["status", "start", "staff_note"];
 
-pub const MAX_STAFF_NOTE_CHARS: usize = 2000;
-
 /// One booking with its audit trail, read in the caller's transaction.
 fn full_view(
     conn: &mut crate::db::DbConnection,
@@ -221,22 +220,11 @@ fn parse_change(
     state: &AppState,
     current: &BookingRow,
 ) -> Result<StaffChange, ApiError> {
-    let mut errors: Vec<FieldError> = fields
-        .names()
-        .filter(|name| !PATCHABLE.contains(name))
-        .map(|name| FieldError::new(name, "unknown_field"))
-        .collect();
-    let mut change = StaffChange::default();
-    if fields.contains("status") {
-        match fields.text("status") {
-            Ok(Some(raw)) => match BookingStatus::parse(raw.trim()) {
-                Some(status) => change.status = Some(status),
-                None => errors.push(FieldError::new("status", "invalid")),
-            },
-            Ok(None) => errors.push(FieldError::new("status", "required")),
-            Err(error) => errors.push(error),
-        }
-    }
+    let mut errors = patch::unknown_fields(fields, &PATCHABLE);
+    let mut change = StaffChange {
+        status: patch::status(fields, &mut errors, BookingStatus::parse),
+        ..StaffChange::default()
+    };
     if fields.contains("start") {
         let kind = booking::kind_of(state, current);
         match fields
@@ -247,16 +235,7 @@ fn parse_change(
             Err(error) => errors.push(error),
         }
     }
-    if fields.contains("staff_note") {
-        match fields.text("staff_note") {
-            Ok(None) => change.staff_note = Some(None),
-            Ok(Some(raw)) => match FreeText::parse("staff_note", &raw, MAX_STAFF_NOTE_CHARS) {
-                Ok(note) => change.staff_note = Some(Some(note.as_str().to_string())),
-                Err(error) => errors.push(error),
-            },
-            Err(error) => errors.push(error),
-        }
-    }
+    change.staff_note = patch::staff_note(fields, &mut errors);
     if errors.is_empty() {
         Ok(change)
     } else {

@@ -66,11 +66,7 @@ struct ClosureRequest {
 
 fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, ApiError> {
     let calendar = &state.calendar;
-    let mut errors: Vec<FieldError> = fields
-        .names()
-        .filter(|name| !FIELDS.contains(name))
-        .map(|name| FieldError::new(name, "unknown_field"))
-        .collect();
+    let mut errors: Vec<FieldError> = super::patch::unknown_fields(fields, &FIELDS);
     let reason = collect(
         &mut errors,
         fields.text("reason").and_then(|raw| {

@@ -7,6 +7,7 @@ mod bookings;
 mod calendar;
 mod closures;
 pub mod page;
+pub mod patch;
 
 use actix_web::web;
 
