@@ -300,7 +300,7 @@ fn cancel(
         Some(&detail),
         now,
     )?;
-    tracing::info!(reference = %row.reference, actor = actor.name(), "booking cancelled");
+    tracing::info!(reference = %row.reference, "booking cancelled");
     reload(conn, &row.reference)
 }
 

@@ -95,8 +95,16 @@ pub async fn authenticate(db: &Db, presented: String) -> Result<String, ApiError
 /// `clinic-booking staff-token ...`: prints to stdout; a created token is
 /// the last line, so scripts can take it with `tail -n 1`.
 pub fn run_command(db: &Db, args: &[&str]) -> anyhow::Result<()> {
+    // `--label=NAME` and `--label NAME` alike.
+    let args: Vec<&str> = args
+        .iter()
+        .flat_map(|arg| match arg.strip_prefix("--label=") {
+            Some(label) => vec!["--label", label],
+            None => vec![*arg],
+        })
+        .collect();
     let mut conn = db.connection()?;
-    match args {
+    match args.as_slice() {
         ["create", "--label", label] => {
             let token = create_token(&mut conn, label, Utc::now())?;
             println!("Created a staff token labelled {:?}.", label.trim());

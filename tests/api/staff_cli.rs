@@ -58,7 +58,7 @@ async fn the_cli_prints_a_new_token_last_lists_without_it_and_revokes_it(backend
     let (ok, _) = run(
         &app,
         dir.path(),
-        &["staff-token", "revoke", "--label", "reception"],
+        &["staff-token", "revoke", "--label=reception"],
     );
     assert!(ok);
     assert_eq!(status(token).await, 401);

@@ -112,8 +112,8 @@ fn parse_statuses(raw: Option<&str>) -> Result<Vec<BookingStatus>, ApiError> {
 }
 
 /// `GET /api/v1/staff/bookings?from=&to=&status=&limit=&after=`: bookings
-/// starting on the clinic dates `from..=to` (either may be left open), by
-/// start.
+/// starting on the clinic dates `from..=to`, by start. `from` defaults to
+/// today (the desk's usual question); `to` may be left open.
 pub async fn list(
     auth: StaffAuth,
     req: HttpRequest,
@@ -121,7 +121,8 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let get = |name: &str| query.get(name).map(String::as_str);
-    let from = page::parse_date("from", get("from"))?;
+    let from =
+        page::parse_date("from", get("from"))?.or_else(|| Some(state.calendar.today(Utc::now())));
     let to = page::parse_date("to", get("to"))?;
     if let (Some(from), Some(to)) = (from, to) {
         if to < from {
