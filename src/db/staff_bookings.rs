@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::bookings::BookingRow;
 use super::schema::booking_status_times as times;
-use super::schema::{bookings, slot_claims};
+use super::schema::bookings;
 use super::DbConnection;
 use crate::domain::BookingStatus;
 use crate::error::ApiError;
@@ -147,14 +147,4 @@ pub fn confirmed_overlapping(
         .order((bookings::start_at, bookings::reference))
         .select(BookingRow::as_select())
         .load(conn)?)
-}
-
-/// Whether a booking holds any seat (a cancelled one that was re-confirmed
-/// must claim its slots again).
-pub fn holds_seats(conn: &mut DbConnection, reference: &str) -> Result<bool, ApiError> {
-    let held: i64 = slot_claims::table
-        .filter(slot_claims::booking_reference.eq(reference))
-        .count()
-        .get_result(conn)?;
-    Ok(held > 0)
 }

@@ -17,4 +17,5 @@ mod staff_calendar;
 mod staff_cli;
 mod staff_closures;
 mod staff_helpers;
+mod staff_input;
 mod startup;

@@ -87,7 +87,7 @@ fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, Ap
                 errors.push(FieldError::new("date", "invalid"));
                 None
             } else {
-                let day = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok();
+                let day = page::date(&raw);
                 let bounds = day.and_then(|day| {
                     let start = calendar.at(day, NaiveTime::MIN)?;
                     let end = calendar.at(day + Duration::days(1), NaiveTime::MIN)?;

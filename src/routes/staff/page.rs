@@ -127,12 +127,22 @@ pub fn respond<T: Serialize>(items: &[T], next: Option<String>) -> HttpResponse 
         .json(Page { items, next })
 }
 
+/// A `YYYY-MM-DD` date with a four-digit year (chrono would also read
+/// signed years up to its limits, where date arithmetic overflows).
+pub fn date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    let four_digit_year = raw.len() == 10 && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    four_digit_year
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 /// A `YYYY-MM-DD` query parameter; anything else is a 400 on that field.
 pub fn parse_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
     raw.map(str::trim)
         .filter(|raw| !raw.is_empty())
         .map(|raw| {
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+            date(raw).ok_or_else(|| {
                 ApiError::bad_request(
                     Some(field),
                     format!("{field} must be a date as YYYY-MM-DD."),
