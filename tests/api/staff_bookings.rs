@@ -326,7 +326,54 @@ async fn changes_are_in_the_audit_trail_with_who_made_them(backend: Backend) {
     assert!(log["next"].is_string());
 }
 
+async fn staff_moving_many_bookings_into_one_slot_at_once_fills_it_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app, "desk").await;
+    let day = open_day(3);
+    let mut references = Vec::new();
+    for time in ["10:00", "10:30", "11:00", "11:30", "12:00", "12:30"] {
+        references.push(reference(&app.book(&local(day, time)).await));
+    }
+    let target = local(day, "16:00");
+    // Staff and patients race for the same slot.
+    let staff = references.iter().map(|reference| {
+        let (app, token, target) = (&app, &token, target.clone());
+        async move {
+            staff_patch(app, token, reference, json!({ "start": target }))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let patients = (0..4).map(|_| {
+        let (app, target) = (&app, target.clone());
+        async move {
+            app.post_booking(&booking_body(&target))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let (staff, patients) = futures_util::future::join(
+        futures_util::future::join_all(staff),
+        futures_util::future::join_all(patients),
+    )
+    .await;
+    let won = staff
+        .iter()
+        .chain(&patients)
+        .filter(|s| **s == 200 || **s == 201)
+        .count();
+    let lost = staff.iter().chain(&patients).filter(|s| **s == 409).count();
+    assert_eq!(
+        (won, lost),
+        (1, 9),
+        "staff {staff:?}, patients {patients:?}"
+    );
+}
+
 backend_tests!(
+    staff_moving_many_bookings_into_one_slot_at_once_fills_it_once,
     the_list_is_ordered_by_start_with_patient_details_and_pages_by_cursor,
     every_allowed_status_transition_works_and_the_others_are_refused,
     confirming_a_cancelled_booking_again_needs_its_slot_free,

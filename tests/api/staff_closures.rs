@@ -97,6 +97,16 @@ async fn a_closed_time_range_blocks_the_slots_it_overlaps(backend: Backend) {
         let inside = start >= local(day, "14:00").as_str() && start < local(day, "16:00").as_str();
         assert!(!inside, "alternative {start} is inside the closure");
     }
+    // Staff cannot move a booking into it either.
+    let booking = app.book(&local(day, "10:00")).await;
+    let moved = staff_patch(
+        &app,
+        &token,
+        &reference(&booking),
+        json!({"start": local(day, "15:00")}),
+    )
+    .await;
+    assert_problem(moved, 409, "start", "slot_unavailable").await;
     // A 60-minute treatment at 13:30 would run into it too.
     let mut stem_cell = booking_body(&local(day, "13:30"));
     stem_cell["type"] = json!("stem-cell");
