@@ -6,7 +6,7 @@ use actix_web::web;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::availability::{self, Occupancy};
+use crate::availability::{self, rfc3339, Occupancy};
 use crate::db::bookings::{self, BookingRow};
 use crate::db::DbConnection;
 use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
@@ -30,6 +30,7 @@ pub fn book(
     now: DateTime<Utc>,
 ) -> Result<Booked, ApiError> {
     let manage_token = ManageToken::generate();
+    ensure_not_closed(conn, state, booking.start.at(), &booking.kind)?;
     let slots = state
         .calendar
         .covered_slots(booking.start.at(), &booking.kind);
@@ -41,6 +42,14 @@ pub fn book(
         manage_token.hash(),
         &state.settings.privacy.notice_version,
         now.naive_utc(),
+    )?;
+    audit(
+        conn,
+        &Actor::Patient,
+        "booking.created",
+        &row.reference,
+        None,
+        now,
     )?;
     enqueue_booking_mail(
         conn,
@@ -94,13 +103,7 @@ pub fn cancel_by_patient(
         BookingStatus::Confirmed if has_started(&row, now) => {
             Err(ApiError::field("start", "too_late"))
         }
-        BookingStatus::Confirmed => {
-            bookings::cancel(conn, &row.reference, now.naive_utc())?;
-            tracing::info!(reference = %row.reference, "booking cancelled");
-            let cancelled = reload(conn, &row.reference)?;
-            enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
-            Ok(cancelled)
-        }
+        BookingStatus::Confirmed => cancel(conn, state, row, &Actor::Patient, now),
     }
 }
 
@@ -114,9 +117,24 @@ pub fn reschedule(
     kind: &ConsultationType,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
+    reschedule_as(conn, state, row, start, kind, &Actor::Patient, now)
+}
+
+/// Every reschedule, by patient or staff: the new slots are checked against
+/// closures and claimed under the same capacity constraint.
+fn reschedule_as(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    start: SlotStart,
+    kind: &ConsultationType,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
     if row.status() != BookingStatus::Confirmed {
         return Err(ApiError::field("status", "invalid_status"));
     }
+    ensure_not_closed(conn, state, start.at(), kind)?;
     let slots = state.calendar.covered_slots(start.at(), kind);
     let end = state.calendar.end_of(start.at(), kind);
     bookings::reschedule(
@@ -127,6 +145,18 @@ pub fn reschedule(
         &slots,
         state.calendar.capacity_per_slot(),
         now.naive_utc(),
+    )?;
+    let detail = serde_json::json!({
+        "from": rfc3339(state.calendar.local(row.start_at)),
+        "to": rfc3339(start.at()),
+    });
+    audit(
+        conn,
+        actor,
+        "booking.rescheduled",
+        &row.reference,
+        Some(&detail),
+        now,
     )?;
     tracing::info!(reference = %row.reference, "booking rescheduled");
     let moved = reload(conn, &row.reference)?;
@@ -185,14 +215,9 @@ pub async fn alternatives(
     now: DateTime<Utc>,
 ) -> Result<Vec<SlotOffer>, ApiError> {
     let (from, to) = availability::search_window(&state.calendar, around, now);
-    let occupancy = occupancy(state, from, to).await?;
+    let (calendar, occupancy) = schedule_with_closures(state, from, to).await?;
     Ok(availability::nearest_free(
-        &state.calendar,
-        kind,
-        around,
-        &occupancy,
-        now,
-        3,
+        &calendar, kind, around, &occupancy, now, 3,
     ))
 }
 
@@ -211,4 +236,309 @@ pub async fn with_alternatives(
         },
         other => other,
     }
+}
+
+/// Who changed a booking, as the audit log names them: `patient`, or the
+/// label of the staff token used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Patient,
+    Staff(String),
+}
+
+impl Actor {
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Patient => "patient",
+            Actor::Staff(label) => label,
+        }
+    }
+}
+
+/// Records a change in the audit log (in the caller's transaction, so the
+/// entry exists exactly when the change does). `detail` must hold no
+/// personal data.
+pub fn audit(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &str,
+    reference: &str,
+    detail: Option<&serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let detail = detail.map(serde_json::Value::to_string);
+    crate::db::audit::record(
+        conn,
+        now.naive_utc(),
+        actor.name(),
+        action,
+        Some(reference),
+        detail.as_deref(),
+    )
+}
+
+/// Staff closures, checked in the transaction that claims the slots: a
+/// closed date refuses a start like any closed day (`closed_day`); a closed
+/// time range refuses it like a full slot.
+fn ensure_not_closed(
+    conn: &mut DbConnection,
+    state: &AppState,
+    start: DateTime<Tz>,
+    kind: &ConsultationType,
+) -> Result<(), ApiError> {
+    let end = state.calendar.end_of(start, kind);
+    let closures = crate::db::closures::overlapping(conn, start.naive_utc(), end.naive_utc())?;
+    if closures
+        .iter()
+        .any(|closure| closure.closed_date == Some(start.date_naive()))
+    {
+        return Err(ApiError::field("start", "closed_day"));
+    }
+    if !closures.is_empty() {
+        return Err(ApiError::SlotUnavailable {
+            alternatives: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+/// Cancels a confirmed booking and frees its slots: every cancellation,
+/// by patient or staff, goes through here.
+/// Every cancellation, by patient or staff: frees the slots, records it and
+/// tells the patient (with a calendar CANCEL) and the clinic.
+fn cancel(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    bookings::cancel(conn, &row.reference, now.naive_utc())?;
+    let detail = serde_json::json!({"from": row.status, "to": BookingStatus::Cancelled.as_str()});
+    audit(
+        conn,
+        actor,
+        "booking.cancelled",
+        &row.reference,
+        Some(&detail),
+        now,
+    )?;
+    tracing::info!(reference = %row.reference, "booking cancelled");
+    let cancelled = reload(conn, &row.reference)?;
+    enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
+    Ok(cancelled)
+}
+
+/// The calendar and the occupancy of the clinic dates `from..=to` with the
+/// staff closures applied: what availability and alternatives are read
+/// from.
+pub async fn schedule_with_closures(
+    state: &web::Data<AppState>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<(crate::schedule::ClinicCalendar, Occupancy), ApiError> {
+    let mut occupancy = occupancy(state, from, to).await?;
+    let (start, end) = availability::utc_range(&state.calendar, from, to);
+    let closures = state
+        .db
+        .read(move |conn| crate::db::closures::overlapping(conn, start, end))
+        .await?;
+    let calendar = crate::closures::apply(&state.calendar, &closures, from, to, &mut occupancy);
+    Ok((calendar, occupancy))
+}
+
+/// What staff change on a booking in one request; every part is optional.
+#[derive(Debug, Clone, Default)]
+pub struct StaffChange {
+    pub status: Option<BookingStatus>,
+    pub start: Option<SlotStart>,
+    /// `Some(None)` clears the note.
+    pub staff_note: Option<Option<String>>,
+}
+
+/// Applies a staff change to the booking `reference`, all or nothing (the
+/// caller's transaction). A cancelled booking asked to be `confirmed` (at
+/// its own or a new `start`) claims its slots again.
+pub fn change_by_staff(
+    conn: &mut DbConnection,
+    state: &AppState,
+    reference: &str,
+    change: StaffChange,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    let mut row = find_for_staff(conn, reference)?;
+    if change.status == Some(BookingStatus::Confirmed) && row.status() == BookingStatus::Cancelled {
+        row = reconfirm(conn, state, row, change.start, actor, now)?;
+    } else {
+        if let Some(start) = change.start {
+            row = reschedule_by_staff(conn, state, row, start, actor, now)?;
+        }
+        if let Some(status) = change.status {
+            row = change_status_by_staff(conn, state, row, status, actor, now)?;
+        }
+    }
+    if let Some(note) = change.staff_note {
+        row = set_staff_note(conn, row, note.as_deref(), actor, now)?;
+    }
+    Ok(row)
+}
+
+/// The booking a staff member names (any valid reference spelling).
+pub fn find_for_staff(conn: &mut DbConnection, reference: &str) -> Result<BookingRow, ApiError> {
+    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
+    bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)
+}
+
+/// Staff move a confirmed booking: the patient's rules except the minimum
+/// notice (`start` was parsed with `Booker::Staff`).
+pub fn reschedule_by_staff(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    start: SlotStart,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    let kind = kind_of(state, &row).clone();
+    reschedule_as(conn, state, row, start, &kind, actor, now)
+}
+
+/// The status changes staff may make: a confirmed booking may be cancelled,
+/// completed or marked a no-show; completed and no-show may be corrected
+/// into each other or back to confirmed; a cancelled booking may only be
+/// confirmed again (see `reconfirm`). Asking for the current status changes
+/// nothing. Anything else is `invalid_status`.
+pub fn change_status_by_staff(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    to: BookingStatus,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    use BookingStatus::{Cancelled, Completed, Confirmed, NoShow};
+    let from = row.status();
+    match (from, to) {
+        _ if from == to => Ok(row),
+        (Confirmed, Cancelled) => cancel_by_staff(conn, state, row, actor, now),
+        (Cancelled, Confirmed) => reconfirm(conn, state, row, None, actor, now),
+        (Confirmed, Completed | NoShow) | (Completed | NoShow, Confirmed | Completed | NoShow) => {
+            // The seats stay claimed: the time was the patient's either way.
+            crate::db::staff_bookings::set_status(conn, &row.reference, to, now.naive_utc())?;
+            let detail = serde_json::json!({"from": from.as_str(), "to": to.as_str()});
+            audit(
+                conn,
+                actor,
+                "booking.status_changed",
+                &row.reference,
+                Some(&detail),
+                now,
+            )?;
+            tracing::info!(reference = %row.reference, status = to.as_str(), "booking status changed");
+            reload(conn, &row.reference)
+        }
+        _ => Err(ApiError::field("status", "invalid_status")),
+    }
+}
+
+/// Staff cancel a booking: a confirmed one (started or not) is cancelled
+/// and its slots freed, the same way as by its patient; cancelling again
+/// changes nothing; a visit that took place (or was missed) cannot be.
+pub fn cancel_by_staff(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    match row.status() {
+        BookingStatus::Cancelled => Ok(row),
+        BookingStatus::Confirmed => cancel(conn, state, row, actor, now),
+        BookingStatus::Completed | BookingStatus::NoShow => {
+            Err(ApiError::field("status", "invalid_status"))
+        }
+    }
+}
+
+/// Confirms a cancelled booking again, at its own time or at `start`: its
+/// slots must be free (claimed under the capacity constraint, else
+/// `SlotUnavailable`) and not closed.
+pub fn reconfirm(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    start: Option<SlotStart>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    if row.status() != BookingStatus::Cancelled {
+        return Err(ApiError::field("status", "invalid_status"));
+    }
+    let kind = kind_of(state, &row).clone();
+    let at = start
+        .map(|start| start.at())
+        .unwrap_or_else(|| state.calendar.local(row.start_at));
+    ensure_not_closed(conn, state, at, &kind)?;
+    let slots = state.calendar.covered_slots(at, &kind);
+    bookings::claim_slots(
+        conn,
+        &row.reference,
+        &slots,
+        state.calendar.capacity_per_slot(),
+    )?;
+    let end = state.calendar.end_of(at, &kind);
+    crate::db::staff_bookings::set_times(conn, &row.reference, at.naive_utc(), end.naive_utc())?;
+    crate::db::staff_bookings::set_status(
+        conn,
+        &row.reference,
+        BookingStatus::Confirmed,
+        now.naive_utc(),
+    )?;
+    let detail = serde_json::json!({
+        "from": BookingStatus::Cancelled.as_str(),
+        "to": BookingStatus::Confirmed.as_str(),
+        "start": rfc3339(at),
+    });
+    audit(
+        conn,
+        actor,
+        "booking.reconfirmed",
+        &row.reference,
+        Some(&detail),
+        now,
+    )?;
+    tracing::info!(reference = %row.reference, "booking confirmed again");
+    let confirmed = reload(conn, &row.reference)?;
+    // A new confirmation (the manage token is not known any more: only its
+    // hash is stored), with an event whose SEQUENCE supersedes the CANCEL.
+    enqueue_booking_mail(
+        conn,
+        state,
+        &confirmed,
+        BookingMail::Confirmed { manage_token: None },
+        now,
+    )?;
+    Ok(confirmed)
+}
+
+/// Sets or clears the staff note (never sent to the patient; the audit
+/// entry does not copy it, as it may hold health information).
+pub fn set_staff_note(
+    conn: &mut DbConnection,
+    row: BookingRow,
+    note: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    crate::db::staff_bookings::set_staff_note(conn, &row.reference, note, now.naive_utc())?;
+    audit(
+        conn,
+        actor,
+        "booking.staff_note_changed",
+        &row.reference,
+        None,
+        now,
+    )?;
+    reload(conn, &row.reference)
 }

@@ -22,6 +22,7 @@ pub struct Settings {
     #[serde(default)]
     pub forms: FormSettings,
     pub mail: MailSettings,
+    pub staff: StaffSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,4 +162,10 @@ impl Settings {
     pub fn database_url(&self) -> &str {
         self.database.url.expose_secret()
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StaffSettings {
+    pub feed_days_back: i64,
+    pub feed_days_ahead: i64,
 }

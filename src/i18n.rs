@@ -69,6 +69,7 @@ pub fn field_label(field: &str, lang: Lang) -> String {
         "limit" => ("件数", "Limit"),
         "label" => ("名前", "Label"),
         "reason" => ("理由", "Reason"),
+        "end" => ("終了日時", "End"),
         other => return other.to_string(),
     };
     lang.pick(ja, en).to_string()

@@ -4,6 +4,7 @@
 pub mod articles;
 pub mod availability;
 pub mod booking;
+pub mod closures;
 pub mod configuration;
 pub mod db;
 pub mod domain;
@@ -18,5 +19,6 @@ pub mod rate_limit;
 pub mod routes;
 pub mod schedule;
 pub mod security;
+pub mod staff;
 pub mod startup;
 pub mod telemetry;

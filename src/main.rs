@@ -6,7 +6,7 @@ use clinic_booking::configuration::Settings;
 use clinic_booking::startup::{check_settings, open_database, Application};
 use clinic_booking::telemetry;
 
-const USAGE: &str = "usage: clinic-booking [serve | migrate]";
+const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ...]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
     {
         [] | ["serve"] => serve().await,
         ["migrate"] => migrate().await,
+        ["staff-token", rest @ ..] => staff_token(rest).await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -60,4 +61,11 @@ async fn migrate() -> anyhow::Result<()> {
     open_database(&settings).await?;
     println!("database is up to date");
     Ok(())
+}
+
+async fn staff_token(args: &[&str]) -> anyhow::Result<()> {
+    let settings = settings()?;
+    check_settings(&settings)?;
+    let db = open_database(&settings).await?;
+    clinic_booking::staff::run_command(&db, args)
 }

@@ -1,11 +1,15 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (shared by
 //! several instances), behind one connection type and one pool.
 
+pub mod audit;
 pub mod bookings;
+pub mod closures;
 pub mod idempotency;
 pub mod inquiries;
 pub mod outbox;
 pub mod schema;
+pub mod staff_bookings;
+pub mod staff_tokens;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -150,7 +154,10 @@ impl Db {
         let build = |size: u32| {
             Pool::builder()
                 .max_size(size.max(1))
-                .min_idle(Some(1))
+                // No idle minimum: r2d2 would keep opening connections on
+                // its worker threads, and a command that exits while one is
+                // half-open crashes inside libpq.
+                .min_idle(Some(0))
                 .connection_timeout(Duration::from_secs(10))
                 .test_on_check_out(false)
                 .build(opener.clone())

@@ -87,3 +87,47 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    staff_tokens (label) {
+        label -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    closures (id) {
+        id -> Integer,
+        closed_date -> Nullable<Date>,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        reason -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Integer,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        reference -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
+/// Status history of a booking (beside `created_at` and `cancelled_at`).
+pub mod booking_status_times {
+    diesel::table! {
+        bookings (reference) {
+            reference -> Text,
+            confirmed_at -> Nullable<Timestamp>,
+            completed_at -> Nullable<Timestamp>,
+            no_show_at -> Nullable<Timestamp>,
+        }
+    }
+}

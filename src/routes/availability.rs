@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::availability::{days, DayAvailability};
-use crate::booking::occupancy;
+use crate::booking::schedule_with_closures;
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -103,12 +103,12 @@ pub async fn list(
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let occupancy = occupancy(&state, from, to).await?;
+    let (calendar, occupancy) = schedule_with_closures(&state, from, to).await?;
     Ok(HttpResponse::Ok().json(AvailabilityResponse {
         timezone: state.settings.clinic.timezone.clone(),
         kind: kind.code.clone(),
         from: from.to_string(),
         to: to.to_string(),
-        days: days(calendar, &kind, from, to, &occupancy, now),
+        days: days(&calendar, &kind, from, to, &occupancy, now),
     }))
 }

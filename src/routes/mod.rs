@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod input;
 mod inquiries;
 pub mod site;
+pub mod staff;
 
 use actix_web::{web, HttpRequest};
 
@@ -42,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/articles", "GET").route(web::get().to(site::articles::list)))
             .service(resource("/articles/{slug}", "GET").route(web::get().to(site::articles::show)))
-            .service(resource("/inquiries", "POST").route(web::post().to(inquiries::create))),
+            .service(resource("/inquiries", "POST").route(web::post().to(inquiries::create)))
+            .service(web::scope("/staff").configure(staff::configure)),
     )
     .configure(site::configure)
     .default_service(web::to(not_found));

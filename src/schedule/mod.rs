@@ -467,6 +467,16 @@ impl ClinicCalendar {
     }
 }
 
+impl ClinicCalendar {
+    /// This calendar with `dates` closed as well (staff closures of whole
+    /// days), so every rule that reads closed days sees them.
+    pub fn with_closed_dates(&self, dates: impl IntoIterator<Item = NaiveDate>) -> Self {
+        let mut calendar = self.clone();
+        calendar.closed_dates.extend(dates);
+        calendar
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,94 @@
+//! Closures staff put in the calendar: a whole date or a time range.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::closures;
+use super::DbConnection;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = closures)]
+pub struct ClosureRow {
+    pub id: i32,
+    pub closed_date: Option<NaiveDate>,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub struct NewClosure<'a> {
+    pub closed_date: Option<NaiveDate>,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+    pub reason: &'a str,
+    pub created_by: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, closure: &NewClosure) -> Result<ClosureRow, ApiError> {
+    let id: i32 = diesel::insert_into(closures::table)
+        .values((
+            closures::closed_date.eq(closure.closed_date),
+            closures::start_at.eq(closure.start_at),
+            closures::end_at.eq(closure.end_at),
+            closures::reason.eq(closure.reason),
+            closures::created_by.eq(closure.created_by),
+            closures::created_at.eq(closure.created_at),
+        ))
+        .returning(closures::id)
+        .get_result(conn)?;
+    find(conn, id)?.ok_or(ApiError::NotFound)
+}
+
+pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<ClosureRow>, ApiError> {
+    Ok(closures::table
+        .find(id)
+        .select(ClosureRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn delete(conn: &mut DbConnection, id: i32) -> Result<bool, ApiError> {
+    Ok(diesel::delete(closures::table.find(id)).execute(conn)? > 0)
+}
+
+/// Every closure overlapping the instants `[from, to)`.
+pub fn overlapping(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<Vec<ClosureRow>, ApiError> {
+    Ok(closures::table
+        .filter(closures::start_at.lt(to))
+        .filter(closures::end_at.gt(from))
+        .order((closures::start_at, closures::id))
+        .select(ClosureRow::as_select())
+        .load(conn)?)
+}
+
+/// Up to `limit` closures ending after `from`, by start, after the cursor
+/// `(start_at, id)`.
+pub fn page(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    after: Option<(NaiveDateTime, i32)>,
+    limit: i64,
+) -> Result<Vec<ClosureRow>, ApiError> {
+    let mut query = closures::table
+        .filter(closures::end_at.gt(from))
+        .order((closures::start_at, closures::id))
+        .select(ClosureRow::as_select())
+        .limit(limit)
+        .into_boxed();
+    if let Some((start, id)) = after {
+        query = query.filter(
+            closures::start_at
+                .gt(start)
+                .or(closures::start_at.eq(start).and(closures::id.gt(id))),
+        );
+    }
+    Ok(query.load(conn)?)
+}

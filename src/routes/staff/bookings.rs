@@ -1,0 +1,285 @@
+//! Staff bookings: list by time, view one (with its audit trail), and
+//! change status, start or staff note.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::page::{self, Cursor, PageRequest};
+use super::patch;
+use super::StaffAuth;
+use crate::availability::rfc3339;
+use crate::booking::{self, StaffChange};
+use crate::db::audit::{self, AuditRow};
+use crate::db::bookings::BookingRow;
+use crate::db::staff_bookings::{self, BookingFilter, StatusTimes};
+use crate::domain::{Booker, BookingStatus, FieldError, Fields, SlotStart};
+use crate::error::ApiError;
+use crate::routes::bookings::BookingView;
+use crate::routes::input::read_submission;
+use crate::startup::AppState;
+
+/// A booking as staff see it: the patient's view plus where it came from,
+/// the staff note and when each status was reached.
+#[derive(Debug, Serialize)]
+pub struct StaffBookingView {
+    #[serde(flatten)]
+    pub booking: BookingView,
+    pub source: Option<String>,
+    pub staff_note: Option<String>,
+    pub confirmed_at: String,
+    pub cancelled_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub no_show_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Vec<AuditView>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub reference: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
+impl AuditView {
+    pub fn of(state: &AppState, row: &AuditRow) -> Self {
+        AuditView {
+            at: rfc3339(state.calendar.local(row.at)),
+            actor: row.actor.clone(),
+            action: row.action.clone(),
+            reference: row.reference.clone(),
+            detail: row
+                .detail
+                .as_deref()
+                .map(|d| serde_json::from_str(d).unwrap_or_else(|_| d.into())),
+        }
+    }
+}
+
+impl StaffBookingView {
+    pub fn of(state: &AppState, row: &BookingRow, times: Option<&StatusTimes>) -> Self {
+        let at = |t: Option<chrono::NaiveDateTime>| t.map(|t| rfc3339(state.calendar.local(t)));
+        let times = times.cloned().unwrap_or_default();
+        StaffBookingView {
+            booking: BookingView::of(state, row, None),
+            source: row.source.clone(),
+            staff_note: row.staff_note.clone(),
+            // A booking is confirmed when made, unless confirmed again later.
+            confirmed_at: rfc3339(
+                state
+                    .calendar
+                    .local(times.confirmed_at.unwrap_or(row.created_at)),
+            ),
+            cancelled_at: at(row.cancelled_at),
+            completed_at: at(times.completed_at),
+            no_show_at: at(times.no_show_at),
+            audit: None,
+        }
+    }
+}
+
+/// Loads the status times of `rows` and builds their views.
+pub fn views(
+    conn: &mut crate::db::DbConnection,
+    state: &AppState,
+    rows: &[BookingRow],
+) -> Result<Vec<StaffBookingView>, ApiError> {
+    let references: Vec<String> = rows.iter().map(|row| row.reference.clone()).collect();
+    let times: HashMap<String, StatusTimes> = staff_bookings::status_times(conn, &references)?;
+    Ok(rows
+        .iter()
+        .map(|row| StaffBookingView::of(state, row, times.get(&row.reference)))
+        .collect())
+}
+
+/// `?status=` as one status or several separated by commas.
+fn parse_statuses(raw: Option<&str>) -> Result<Vec<BookingStatus>, ApiError> {
+    raw.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            BookingStatus::parse(s)
+                .ok_or_else(|| ApiError::Validation(vec![FieldError::new("status", "invalid")]))
+        })
+        .collect()
+}
+
+/// `GET /api/v1/staff/bookings?from=&to=&status=&limit=&after=`: bookings
+/// starting on the clinic dates `from..=to`, by start. `from` defaults to
+/// today (the desk's usual question); `to` may be left open.
+pub async fn list(
+    auth: StaffAuth,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let get = |name: &str| query.get(name).map(String::as_str);
+    let from =
+        page::parse_date("from", get("from"))?.or_else(|| Some(state.calendar.today(Utc::now())));
+    let to = page::parse_date("to", get("to"))?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if to < from {
+            return Err(ApiError::field("to", "invalid_range"));
+        }
+    }
+    let statuses = parse_statuses(get("status"))?;
+    let page = PageRequest::from_query(get("limit"), get("after"))?;
+    let calendar = &state.calendar;
+    let filter = BookingFilter {
+        from: from.map(|from| crate::availability::utc_range(calendar, from, from).0),
+        to: to.map(|to| crate::availability::utc_range(calendar, to, to).1),
+        statuses,
+        after: page.after.clone().map(|cursor| (cursor.at, cursor.key)),
+        limit: page.fetch(),
+    };
+    let work_state = state.clone();
+    let actor = auth.actor();
+    let (items, next) = state
+        .db
+        .write(move |conn| {
+            let rows = staff_bookings::page(conn, &filter)?;
+            let (rows, next) = page.split(rows, |row| Cursor {
+                at: row.start_at,
+                key: row.reference.clone(),
+            });
+            let items = views(conn, &work_state, &rows)?;
+            // Reading patient data is on the record too.
+            let detail = serde_json::json!({"count": items.len()});
+            crate::db::audit::record(
+                conn,
+                Utc::now().naive_utc(),
+                actor.name(),
+                "bookings.listed",
+                None,
+                Some(&detail.to_string()),
+            )?;
+            Ok((items, next))
+        })
+        .await?;
+    Ok(page::respond(&items, page::next_url(&state, &req, next)))
+}
+
+/// Fields a staff PATCH may carry; anything else is refused, never ignored.
+const PATCHABLE: [&str; 3] = ["status", "start", "staff_note"];
+
+/// One booking with its audit trail, read in the caller's transaction.
+fn full_view(
+    conn: &mut crate::db::DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+) -> Result<StaffBookingView, ApiError> {
+    let mut view = views(conn, state, std::slice::from_ref(row))?
+        .pop()
+        .ok_or(ApiError::NotFound)?;
+    let trail = audit::for_reference(conn, &row.reference)?;
+    view.audit = Some(trail.iter().map(|r| AuditView::of(state, r)).collect());
+    Ok(view)
+}
+
+fn private_json(view: &StaffBookingView) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(view)
+}
+
+/// `GET /api/v1/staff/bookings/{reference}`
+pub async fn show(
+    auth: StaffAuth,
+    reference: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let work_state = state.clone();
+    let actor = auth.actor();
+    let view = state
+        .db
+        .write(move |conn| {
+            let row = booking::find_for_staff(conn, &reference)?;
+            booking::audit(
+                conn,
+                &actor,
+                "booking.viewed",
+                &row.reference,
+                None,
+                Utc::now(),
+            )?;
+            full_view(conn, &work_state, &row)
+        })
+        .await?;
+    Ok(private_json(&view))
+}
+
+/// Reads a PATCH body into a change, reporting every bad field at once.
+fn parse_change(
+    fields: &Fields,
+    state: &AppState,
+    current: &BookingRow,
+) -> Result<StaffChange, ApiError> {
+    let mut errors = patch::unknown_fields(fields, &PATCHABLE);
+    let mut change = StaffChange {
+        status: patch::status(fields, &mut errors, BookingStatus::parse),
+        ..StaffChange::default()
+    };
+    if fields.contains("start") {
+        let kind = booking::kind_of(state, current);
+        match fields
+            .text("start")
+            .and_then(|raw| SlotStart::parse(raw, kind, &state.calendar, Utc::now(), Booker::Staff))
+        {
+            Ok(start) => change.start = Some(start),
+            Err(error) => errors.push(error),
+        }
+    }
+    change.staff_note = patch::staff_note(fields, &mut errors);
+    if errors.is_empty() {
+        Ok(change)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// `PATCH /api/v1/staff/bookings/{reference}` with any of `status`, `start`,
+/// `staff_note`; the change is all or nothing.
+pub async fn update(
+    auth: StaffAuth,
+    req: HttpRequest,
+    reference: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let reference = reference.into_inner();
+    let lookup = reference.clone();
+    let current = state
+        .db
+        .read(move |conn| booking::find_for_staff(conn, &lookup))
+        .await?;
+    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let change = parse_change(&submission.fields, &state, &current)?;
+    let now = Utc::now();
+    let kind = booking::kind_of(&state, &current).clone();
+    let around = change
+        .start
+        .map(|start| start.at())
+        .unwrap_or_else(|| state.calendar.local(current.start_at));
+    let work_state = state.clone();
+    let actor = auth.actor();
+    let changed = state
+        .db
+        .write(move |conn| {
+            let row = booking::change_by_staff(conn, &work_state, &reference, change, &actor, now)?;
+            full_view(conn, &work_state, &row)
+        })
+        .await;
+    match changed {
+        Ok(view) => Ok(private_json(&view)),
+        // Alternatives follow the patient's rules (minimum notice
+        // included): what staff can offer a patient on the phone.
+        Err(error) => Err(booking::with_alternatives(&state, error, &kind, around, now).await),
+    }
+}

@@ -1,0 +1,168 @@
+//! Lists of the staff API: `{"items": [...], "next": URL or null}` with
+//! `?limit=` (default 100) and an opaque `?after=` cursor. Keyset paging
+//! (by a time and a unique key) so that a page never skips or repeats a row
+//! when rows are added meanwhile. Any list can use these helpers.
+
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+use crate::domain::FieldError;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 500;
+
+/// Where the previous page ended: the sort time and the unique key of its
+/// last row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: NaiveDateTime,
+    pub key: String,
+}
+
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.at.format(CURSOR_TIME), self.key))
+    }
+
+    /// A cursor from `?after=`; anything not made by `encode` is a 400.
+    pub fn decode(raw: &str) -> Result<Self, ApiError> {
+        let malformed = || ApiError::bad_request(Some("after"), "after is not a valid cursor.");
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| malformed())?;
+        let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+        let (at, key) = text.split_once('|').ok_or_else(malformed)?;
+        let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).map_err(|_| malformed())?;
+        Ok(Cursor {
+            at,
+            key: key.to_string(),
+        })
+    }
+}
+
+/// The page a list request asks for.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub after: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// Reads `limit` (1 to 500, default 100) and `after` from the query.
+    pub fn from_query(limit: Option<&str>, after: Option<&str>) -> Result<Self, ApiError> {
+        let limit = match limit.map(str::trim).filter(|raw| !raw.is_empty()) {
+            None => DEFAULT_LIMIT,
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| ApiError::Validation(vec![FieldError::new("limit", "invalid")]))?,
+        };
+        let after = after
+            .map(str::trim)
+            .filter(|raw| !raw.is_empty())
+            .map(Cursor::decode)
+            .transpose()?;
+        Ok(PageRequest { limit, after })
+    }
+
+    /// How many rows to load: one more than a page, to know whether there
+    /// is a next one.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Cuts the loaded rows to a page; the cursor after its last row when
+    /// more rows follow.
+    pub fn split<T>(
+        &self,
+        mut rows: Vec<T>,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> (Vec<T>, Option<Cursor>) {
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        if rows.len() > limit {
+            rows.truncate(limit);
+            let next = rows.last().map(cursor_of);
+            (rows, next)
+        } else {
+            (rows, None)
+        }
+    }
+}
+
+/// The absolute URL of the next page: this request's URL with `after`
+/// replaced.
+pub fn next_url(state: &AppState, req: &HttpRequest, next: Option<Cursor>) -> Option<String> {
+    let next = next?;
+    let mut pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    pairs.retain(|(name, _)| name != "after" && name != "token");
+    pairs.push(("after".into(), next.encode()));
+    let query = serde_urlencoded::to_string(&pairs).ok()?;
+    Some(format!(
+        "{}{}?{query}",
+        state.settings.server.public_url.trim_end_matches('/'),
+        req.path()
+    ))
+}
+
+#[derive(Serialize)]
+struct Page<'a, T: Serialize> {
+    items: &'a [T],
+    next: Option<String>,
+}
+
+/// The list response (never cached: it holds patient data).
+pub fn respond<T: Serialize>(items: &[T], next: Option<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(Page { items, next })
+}
+
+/// A `YYYY-MM-DD` date with a four-digit year (chrono would also read
+/// signed years up to its limits, where date arithmetic overflows).
+pub fn date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    let four_digit_year = raw.len() == 10 && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    four_digit_year
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+}
+
+/// A `YYYY-MM-DD` query parameter; anything else is a 400 on that field.
+pub fn parse_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    raw.map(str::trim)
+        .filter(|raw| !raw.is_empty())
+        .map(|raw| {
+            date(raw).ok_or_else(|| {
+                ApiError::bad_request(
+                    Some(field),
+                    format!("{field} must be a date as YYYY-MM-DD."),
+                )
+            })
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_survives_the_round_trip_and_garbage_is_refused() {
+        let cursor = Cursor {
+            at: NaiveDateTime::parse_from_str("2026-12-01 01:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+            key: "K7QM-3XWD".into(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(Cursor::decode("not a cursor!").is_err());
+    }
+}
