@@ -61,6 +61,7 @@ pub fn book(
         now,
     )?;
     tracing::info!(reference = %row.reference, "booking confirmed");
+    crate::metrics::booking_created();
     Ok(Booked { row, manage_token })
 }
 
@@ -324,6 +325,7 @@ fn cancel(
         now,
     )?;
     tracing::info!(reference = %row.reference, "booking cancelled");
+    crate::metrics::booking_cancelled();
     let cancelled = reload(conn, &row.reference)?;
     enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
     Ok(cancelled)

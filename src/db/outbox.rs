@@ -293,3 +293,11 @@ pub fn count_by_status(conn: &mut DbConnection) -> Result<Vec<(String, i64)>, Ap
         .order(outbox::status.asc())
         .load(conn)?)
 }
+
+/// When the oldest message still waiting was queued (for metrics).
+pub fn oldest_pending(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, ApiError> {
+    Ok(outbox::table
+        .filter(outbox::status.eq("pending"))
+        .select(diesel::dsl::min(outbox::created_at))
+        .first(conn)?)
+}
