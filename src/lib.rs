@@ -3,6 +3,7 @@
 
 pub mod articles;
 pub mod availability;
+pub mod backup;
 pub mod booking;
 pub mod closures;
 pub mod configuration;

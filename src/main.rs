@@ -6,7 +6,7 @@ use clinic_booking::configuration::Settings;
 use clinic_booking::startup::{check_settings, open_database, Application};
 use clinic_booking::telemetry;
 
-const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ...]";
+const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ... | backup PATH]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
         [] | ["serve"] => serve().await,
         ["migrate"] => migrate().await,
         ["staff-token", rest @ ..] => staff_token(rest).await,
+        ["backup", target] => backup(target),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -68,4 +69,12 @@ async fn staff_token(args: &[&str]) -> anyhow::Result<()> {
     check_settings(&settings)?;
     let db = open_database(&settings).await?;
     clinic_booking::staff::run_command(&db, args)
+}
+
+/// `backup PATH`: an online copy of the SQLite database.
+fn backup(target: &str) -> anyhow::Result<()> {
+    let settings = settings()?;
+    clinic_booking::backup::backup(settings.database_url(), std::path::Path::new(target))?;
+    println!("backed up to {target}");
+    Ok(())
 }

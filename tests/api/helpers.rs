@@ -100,6 +100,17 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// An existing SQLite file (e.g. a restored backup).
+    pub fn sqlite_at(path: std::path::PathBuf) -> Arc<TestDatabase> {
+        Arc::new(TestDatabase {
+            url: format!("sqlite://{}", path.display()),
+            postgres: None,
+            _dir: None,
+        })
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.postgres {

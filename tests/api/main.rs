@@ -6,6 +6,7 @@ mod smtp_sink;
 
 mod articles;
 mod availability;
+mod backup;
 mod bookings;
 mod clinic;
 mod concurrency;
