@@ -106,31 +106,10 @@ impl NewBooking {
         now: DateTime<Utc>,
     ) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let name = collect(
-            &mut errors,
-            fields
-                .required_text("name")
-                .and_then(|raw| PatientName::parse("name", &raw)),
-        );
-        let name_kana = collect(
-            &mut errors,
-            fields.text("name_kana").and_then(|raw| {
-                raw.map(|raw| NameKana::parse("name_kana", &raw))
-                    .transpose()
-            }),
-        );
-        let email = collect(
-            &mut errors,
-            fields
-                .required_text("email")
-                .and_then(|raw| EmailAddress::parse("email", &raw)),
-        );
-        let phone = collect(
-            &mut errors,
-            fields
-                .required_text("phone")
-                .and_then(|raw| PhoneNumber::parse("phone", &raw)),
-        );
+        let name = collect(&mut errors, fields.required("name", PatientName::parse));
+        let name_kana = collect(&mut errors, fields.optional("name_kana", NameKana::parse));
+        let email = collect(&mut errors, fields.required("email", EmailAddress::parse));
+        let phone = collect(&mut errors, fields.required("phone", PhoneNumber::parse));
         let kind = collect(&mut errors, consultation_type(fields, calendar));
         let raw_start = collect(&mut errors, fields.text("start"));
         let start = match (&kind, raw_start) {
@@ -158,11 +137,7 @@ impl NewBooking {
         )
         .flatten();
         let source = collect(&mut errors, parse_source(fields)).flatten();
-        match fields.flag("consent") {
-            Ok(Some(true)) => {}
-            Ok(_) => errors.push(FieldError::new("consent", "consent_required")),
-            Err(error) => errors.push(error),
-        }
+        collect(&mut errors, fields.consent());
         match (name, name_kana, email, phone, kind, start) {
             (Some(name), Some(name_kana), Some(email), Some(phone), Some(kind), Some(start))
                 if errors.is_empty() =>

@@ -51,6 +51,33 @@ impl Fields {
             .ok_or_else(|| FieldError::new(name, "required"))
     }
 
+    /// A required field, read by `parse` (which gets the field's name for
+    /// its error).
+    pub fn required<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+    ) -> Result<T, FieldError> {
+        self.required_text(name).and_then(|raw| parse(name, &raw))
+    }
+
+    /// An optional field, read by `parse` when it is given.
+    pub fn optional<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, FieldError>,
+    ) -> Result<Option<T>, FieldError> {
+        self.text(name)?.map(|raw| parse(name, &raw)).transpose()
+    }
+
+    /// The `consent` box: given only when ticked (`true`).
+    pub fn consent(&self) -> Result<(), FieldError> {
+        match self.flag("consent")? {
+            Some(true) => Ok(()),
+            _ => Err(FieldError::new("consent", "consent_required")),
+        }
+    }
+
     /// A yes/no field: JSON booleans, or the strings an HTML form sends
     /// (`on` for a ticked checkbox, `true`/`false`, `1`/`0`).
     pub fn flag(&self, name: &str) -> Result<Option<bool>, FieldError> {

@@ -65,24 +65,9 @@ pub struct NewInquiry {
 impl NewInquiry {
     pub fn parse(fields: &Fields) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let name = collect(
-            &mut errors,
-            fields
-                .required_text("name")
-                .and_then(|raw| PatientName::parse("name", &raw)),
-        );
-        let email = collect(
-            &mut errors,
-            fields
-                .required_text("email")
-                .and_then(|raw| EmailAddress::parse("email", &raw)),
-        );
-        let phone = collect(
-            &mut errors,
-            fields
-                .text("phone")
-                .and_then(|raw| raw.map(|raw| PhoneNumber::parse("phone", &raw)).transpose()),
-        );
+        let name = collect(&mut errors, fields.required("name", PatientName::parse));
+        let email = collect(&mut errors, fields.required("email", EmailAddress::parse));
+        let phone = collect(&mut errors, fields.optional("phone", PhoneNumber::parse));
         let category = collect(
             &mut errors,
             fields.text("category").and_then(|raw| match raw {
@@ -98,11 +83,7 @@ impl NewInquiry {
                 .and_then(|raw| FreeText::parse("message", &raw, MAX_INQUIRY_MESSAGE_CHARS)),
         );
         let source = collect(&mut errors, parse_source(fields)).flatten();
-        match fields.flag("consent") {
-            Ok(Some(true)) => {}
-            Ok(_) => errors.push(FieldError::new("consent", "consent_required")),
-            Err(error) => errors.push(error),
-        }
+        collect(&mut errors, fields.consent());
         match (name, email, phone, category, message) {
             (Some(name), Some(email), Some(phone), Some(category), Some(message))
                 if errors.is_empty() =>
