@@ -74,7 +74,7 @@ async fn record_outbox(state: &web::Data<AppState>) {
         .await;
     match outbox {
         Ok((counts, oldest)) => {
-            for status in ["pending", "sent", "failed", "suppressed"] {
+            for status in ["pending", "sent", "failed", "suppressed", "cancelled"] {
                 let count = counts
                     .iter()
                     .find(|(s, _)| s == status)

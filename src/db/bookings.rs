@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{bookings, slot_claims};
-use super::{is_unique_violation, DbConnection};
+use super::{is_contention, is_unique_violation, DbConnection};
 use crate::domain::{BookingStatus, NewBooking, Reference};
 use crate::error::ApiError;
 
@@ -126,6 +126,13 @@ pub fn claim_slots(
                     break;
                 }
                 Err(error) if is_unique_violation(&error) => continue,
+                // Two moves crossing each other's seats on PostgreSQL: one
+                // of them is told the slot is taken, as in any lost race.
+                Err(error) if is_contention(&error) => {
+                    return Err(ApiError::SlotUnavailable {
+                        alternatives: Vec::new(),
+                    })
+                }
                 Err(error) => return Err(error.into()),
             }
         }

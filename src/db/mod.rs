@@ -258,6 +258,21 @@ where
         .map_err(|e| ApiError::Internal(anyhow!("database task failed: {e}")))?
 }
 
+/// Whether PostgreSQL gave up a transaction because of a lock cycle or a
+/// serialization conflict with a concurrent one (which one loses is chance).
+pub fn is_contention(error: &diesel::result::Error) -> bool {
+    match error {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::SerializationFailure,
+            _,
+        ) => true,
+        diesel::result::Error::DatabaseError(_, info) => {
+            info.message().contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
 /// Whether a database error is a unique-key violation (a lost race for a
 /// seat, a reused idempotency key, a reference collision).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
