@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::idempotency::{create_once, Created, IdempotentRequest};
+use super::idempotency::{answer_once, create_once, Answer, Created, IdempotentRequest};
 use super::input::{idempotency_key, read_submission};
 use super::presented_token;
 use crate::availability::rfc3339;
@@ -104,7 +104,7 @@ pub async fn create(
         .map_err(ApiError::Validation)?;
     let (kind, around) = (new_booking.kind.clone(), new_booking.start.at());
     let request = IdempotentRequest {
-        scope: "bookings",
+        scope: "bookings".into(),
         key,
         fingerprint: submission.fingerprint,
     };
@@ -161,10 +161,13 @@ pub async fn show(
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
         ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
+            description = "Retries with the same key get the first response"),
     ),
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
+        (status = 400, description = "Malformed Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -176,17 +179,42 @@ pub async fn cancel(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = presented_token(&req);
-    let reference = reference.into_inner();
+    let key = idempotency_key(&req)?;
     let now = Utc::now();
+    // Authorise first: a remembered answer is only for the token's holder.
+    let reference = authorised(&state, reference.into_inner(), token.clone()).await?;
+    let request = IdempotentRequest {
+        scope: format!("bookings/{reference}/cancel"),
+        key,
+        fingerprint: String::new(),
+    };
     let work_state = state.clone();
+    answer_once(&state.db, request, move |conn| {
+        let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+        let row = booking::cancel_by_patient(conn, &work_state, row, now)?;
+        view_answer(&work_state, &row)
+    })
+    .await
+}
+
+/// The reference of the booking `token` opens, or the 404 of a stranger.
+async fn authorised(
+    state: &web::Data<AppState>,
+    reference: String,
+    token: Option<String>,
+) -> Result<String, ApiError> {
     let row = state
         .db
-        .write(move |conn| {
-            let row = booking::find_with_token(conn, &reference, token.as_deref())?;
-            booking::cancel_by_patient(conn, &work_state, row, now)
-        })
+        .read(move |conn| booking::find_with_token(conn, &reference, token.as_deref()))
         .await?;
-    Ok(private_json(&BookingView::of(&state, &row, None)))
+    Ok(row.reference)
+}
+
+fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
+    let view = BookingView::of(state, row, None);
+    Ok(Answer::ok(
+        serde_json::to_string(&view).map_err(anyhow::Error::from)?,
+    ))
 }
 
 /// `POST /api/v1/bookings/{reference}/reschedule` with `{"start"}`.
@@ -194,6 +222,8 @@ pub async fn cancel(
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
         ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
+            description = "Retries with the same key and body get the first response"),
     ),
     security((), ("manage_token" = [])),
     request_body(content(
@@ -202,11 +232,11 @@ pub async fn cancel(
     )),
     responses(
         (status = 200, description = "Moved", body = BookingView),
-        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -218,6 +248,7 @@ pub async fn reschedule(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = presented_token(&req);
+    let key = idempotency_key(&req)?;
     let reference = reference.into_inner();
     let now = Utc::now();
     // Authorise before reading what is asked, so a stranger learns nothing.
@@ -238,17 +269,21 @@ pub async fn reschedule(
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let start = SlotStart::parse(raw_start, &kind, &state.calendar, now, Booker::Patient)
         .map_err(|e| ApiError::Validation(vec![e]))?;
+    let request = IdempotentRequest {
+        scope: format!("bookings/{}/reschedule", current.reference),
+        key,
+        fingerprint: submission.fingerprint,
+    };
     let work_state = state.clone();
     let work_kind = kind.clone();
-    let moved = state
-        .db
-        .write(move |conn| {
-            let row = booking::find_with_token(conn, &reference, token.as_deref())?;
-            booking::reschedule(conn, &work_state, row, start, &work_kind, now)
-        })
-        .await;
+    let moved = answer_once(&state.db, request, move |conn| {
+        let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+        let row = booking::reschedule(conn, &work_state, row, start, &work_kind, now)?;
+        view_answer(&work_state, &row)
+    })
+    .await;
     match moved {
-        Ok(row) => Ok(private_json(&BookingView::of(&state, &row, None))),
+        Ok(response) => Ok(response),
         Err(error) => Err(booking::with_alternatives(&state, error, &kind, start.at(), now).await),
     }
 }

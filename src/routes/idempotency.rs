@@ -1,6 +1,6 @@
-//! `Idempotency-Key` for public creates: the record and the remembered
+//! `Idempotency-Key` for public POSTs: the change and the remembered
 //! response are committed in one transaction, so a retry gets the first
-//! response and never a second record.
+//! response and never a second record or a second change.
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use actix_web::http::StatusCode;
@@ -17,9 +17,45 @@ pub struct Created {
     pub body: String,
 }
 
-/// A key given with a request, and the fingerprint of that request's body.
+/// The JSON answer of a POST, as it is sent and remembered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl From<Created> for Answer {
+    fn from(created: Created) -> Self {
+        Answer {
+            status: StatusCode::CREATED,
+            location: Some(created.location),
+            body: created.body,
+        }
+    }
+}
+
+impl Answer {
+    pub fn ok(body: String) -> Self {
+        Answer {
+            status: StatusCode::OK,
+            location: None,
+            body,
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(location) = self.location {
+            response.insert_header((LOCATION, location));
+        }
+        response.content_type("application/json").body(self.body)
+    }
+}
+
+/// A key given with a request, the fingerprint of that request's body, and
+/// the scope keys are unique in (an endpoint, or one booking's endpoint).
 pub struct IdempotentRequest {
-    pub scope: &'static str,
+    pub scope: String,
     pub key: Option<String>,
     pub fingerprint: String,
 }
@@ -41,13 +77,9 @@ fn replay(stored: StoredResponse, fingerprint: &str) -> Result<HttpResponse, Api
     Ok(response.body(stored.response_body))
 }
 
-async fn stored(
-    db: &Db,
-    scope: &'static str,
-    key: &str,
-) -> Result<Option<StoredResponse>, ApiError> {
-    let key = key.to_string();
-    db.read(move |conn| idempotency::find(conn, scope, &key))
+async fn stored(db: &Db, scope: &str, key: &str) -> Result<Option<StoredResponse>, ApiError> {
+    let (scope, key) = (scope.to_string(), key.to_string());
+    db.read(move |conn| idempotency::find(conn, &scope, &key))
         .await
 }
 
@@ -61,35 +93,49 @@ pub async fn create_once<F>(
 where
     F: FnOnce(&mut DbConnection) -> Result<Created, ApiError> + Send + 'static,
 {
+    answer_once(db, request, move |conn| create(conn).map(Answer::from)).await
+}
+
+/// Runs `work` in one transaction, remembering its answer under the
+/// request's key; a repeated key with the same body answers that answer.
+pub async fn answer_once<F>(
+    db: &Db,
+    request: IdempotentRequest,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<Answer, ApiError> + Send + 'static,
+{
     let IdempotentRequest {
         scope,
         key,
         fingerprint,
     } = request;
     if let Some(key) = &key {
-        if let Some(previous) = stored(db, scope, key).await? {
+        if let Some(previous) = stored(db, &scope, key).await? {
             return replay(previous, &fingerprint);
         }
     }
+    let remembered_scope = scope.clone();
     let remembered_key = key.clone();
     let remembered_fingerprint = fingerprint.clone();
     let outcome = db
         .write(move |conn| {
             if let Some(key) = &remembered_key {
                 // A request with this key committed since we looked.
-                if idempotency::find(conn, scope, key)?.is_some() {
+                if idempotency::find(conn, &remembered_scope, key)?.is_some() {
                     return Err(ApiError::IdempotencyRace);
                 }
             }
-            let created = create(conn)?;
+            let answer = work(conn)?;
             if let Some(key) = remembered_key {
                 let response = StoredResponse {
-                    scope: scope.to_string(),
+                    scope: remembered_scope,
                     idempotency_key: key,
                     request_hash: remembered_fingerprint,
-                    status_code: 201,
-                    response_body: created.body.clone(),
-                    location: Some(created.location.clone()),
+                    status_code: i32::from(answer.status.as_u16()),
+                    response_body: answer.body.clone(),
+                    location: answer.location.clone(),
                     created_at: Utc::now().naive_utc(),
                 };
                 idempotency::remember(conn, &response).map_err(|error| {
@@ -100,17 +146,14 @@ where
                     }
                 })?;
             }
-            Ok(created)
+            Ok(answer)
         })
         .await;
     match (outcome, key) {
-        (Ok(created), _) => Ok(HttpResponse::Created()
-            .insert_header((LOCATION, created.location))
-            .content_type("application/json")
-            .body(created.body)),
+        (Ok(answer), _) => Ok(answer.into_response()),
         // A concurrent request with the same key may have committed first
         // (and taken the very slot this one wanted): answer as it was answered.
-        (Err(error), Some(key)) => match stored(db, scope, &key).await? {
+        (Err(error), Some(key)) => match stored(db, &scope, &key).await? {
             Some(previous) => replay(previous, &fingerprint),
             None => Err(error),
         },

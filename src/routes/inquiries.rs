@@ -30,7 +30,7 @@ pub async fn create(
     let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
     let new_inquiry = NewInquiry::parse(&submission.fields).map_err(ApiError::Validation)?;
     let request = IdempotentRequest {
-        scope: "inquiries",
+        scope: "inquiries".into(),
         key,
         fingerprint: submission.fingerprint,
     };
