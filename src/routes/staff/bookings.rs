@@ -36,6 +36,10 @@ pub struct StaffBookingView {
     pub no_show_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<Vec<AuditView>>,
+    /// The booking's emails and how their delivery stands (only when one
+    /// booking is asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<Vec<super::outbox::OutboxView>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +84,7 @@ impl StaffBookingView {
             completed_at: at(times.completed_at),
             no_show_at: at(times.no_show_at),
             audit: None,
+            mail: None,
         }
     }
 }
@@ -180,6 +185,11 @@ fn full_view(
         .ok_or(ApiError::NotFound)?;
     let trail = audit::for_reference(conn, &row.reference)?;
     view.audit = Some(trail.iter().map(|r| AuditView::of(state, r)).collect());
+    view.mail = Some(super::outbox::OutboxView::for_reference(
+        conn,
+        state,
+        &row.reference,
+    )?);
     Ok(view)
 }
 

@@ -6,6 +6,8 @@ pub mod auth;
 mod bookings;
 mod calendar;
 mod closures;
+pub mod inquiries;
+pub mod outbox;
 pub mod page;
 pub mod patch;
 
@@ -22,5 +24,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/closures/{id}", web::get().to(closures::show))
         .route("/closures/{id}", web::delete().to(closures::delete))
         .route("/calendar.ics", web::get().to(calendar::feed))
-        .route("/audit", web::get().to(audit::list));
+        .route("/audit", web::get().to(audit::list))
+        .route("/inquiries", web::get().to(inquiries::list))
+        .route("/inquiries/{reference}", web::get().to(inquiries::show))
+        .route("/inquiries/{reference}", web::patch().to(inquiries::update))
+        .route("/outbox", web::get().to(outbox::list));
 }

@@ -127,6 +127,25 @@ pub fn respond<T: Serialize>(items: &[T], next: Option<String>) -> HttpResponse 
         .json(Page { items, next })
 }
 
+/// A filter given as one value or several separated by commas
+/// (`?status=received,in_progress`); a value `parse` does not know is a 422
+/// `invalid` on `field`.
+pub fn parse_list<T>(
+    field: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
+    raw.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            parse(value)
+                .ok_or_else(|| ApiError::Validation(vec![FieldError::new(field, "invalid")]))
+        })
+        .collect()
+}
+
 /// A `YYYY-MM-DD` date with a four-digit year (chrono would also read
 /// signed years up to its limits, where date arithmetic overflows).
 pub fn date(raw: &str) -> Option<NaiveDate> {
