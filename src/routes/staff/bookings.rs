@@ -16,7 +16,7 @@ use crate::booking::{self, StaffChange};
 use crate::db::audit::{self, AuditRow};
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, BookingFilter, StatusTimes};
-use crate::domain::{Booker, BookingStatus, FieldError, Fields, SlotStart};
+use crate::domain::{Booker, BookingStatus, Fields, SlotStart};
 use crate::error::ApiError;
 use crate::routes::bookings::BookingView;
 use crate::routes::input::read_submission;
@@ -103,19 +103,6 @@ pub fn views(
         .collect())
 }
 
-/// `?status=` as one status or several separated by commas.
-fn parse_statuses(raw: Option<&str>) -> Result<Vec<BookingStatus>, ApiError> {
-    raw.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            BookingStatus::parse(s)
-                .ok_or_else(|| ApiError::Validation(vec![FieldError::new("status", "invalid")]))
-        })
-        .collect()
-}
-
 /// `GET /api/v1/staff/bookings?from=&to=&status=&limit=&after=`: bookings
 /// starting on the clinic dates `from..=to`, by start. `from` defaults to
 /// today (the desk's usual question); `to` may be left open.
@@ -134,7 +121,7 @@ pub async fn list(
             return Err(ApiError::field("to", "invalid_range"));
         }
     }
-    let statuses = parse_statuses(get("status"))?;
+    let statuses = page::parse_list("status", get("status"), BookingStatus::parse)?;
     let page = PageRequest::from_query(get("limit"), get("after"))?;
     let calendar = &state.calendar;
     let filter = BookingFilter {

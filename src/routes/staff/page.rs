@@ -184,4 +184,27 @@ mod tests {
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         assert!(Cursor::decode("not a cursor!").is_err());
     }
+
+    #[test]
+    fn a_filter_reads_one_or_several_values_and_refuses_unknown_ones() {
+        let known = |raw: &str| {
+            ["received", "closed"]
+                .contains(&raw)
+                .then(|| raw.to_string())
+        };
+        assert_eq!(
+            parse_list("status", None, known).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            parse_list("status", Some(" received, closed ,"), known).unwrap(),
+            ["received", "closed"]
+        );
+        match parse_list("status", Some("received,done"), known) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors, [FieldError::new("status", "invalid")])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
