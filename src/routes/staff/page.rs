@@ -7,7 +7,7 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use crate::domain::FieldError;
@@ -41,6 +41,11 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| malformed())?;
         let (at, key) = text.split_once('|').ok_or_else(malformed)?;
         let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).map_err(|_| malformed())?;
+        // chrono reads signed years far beyond what the databases store; a
+        // forged one must be a 400, not a database error.
+        if !(1..=9999).contains(&at.year()) {
+            return Err(malformed());
+        }
         Ok(Cursor {
             at,
             key: key.to_string(),
@@ -183,6 +188,8 @@ mod tests {
         };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
         assert!(Cursor::decode("not a cursor!").is_err());
+        let forged = URL_SAFE_NO_PAD.encode("-200000-01-01T00:00:00|K7QM-3XWD");
+        assert!(Cursor::decode(&forged).is_err());
     }
 
     #[test]
