@@ -343,6 +343,16 @@ async fn the_staff_inquiry_and_outbox_operations_are_described(backend: Backend)
         );
         assert!(operation["responses"]["200"]["content"]["application/json"].is_object());
     }
+    // A method the description does not list is a 405 with `Allow`.
+    for (path, allow) in [
+        ("/api/v1/staff/inquiries", "GET"),
+        ("/api/v1/staff/inquiries/K7QM-3XWD", "GET, PATCH"),
+        ("/api/v1/staff/outbox", "GET"),
+    ] {
+        let response = app.client.delete(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+    }
     for schema in [
         "StaffInquiryView",
         "InquiryList",

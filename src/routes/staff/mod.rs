@@ -13,6 +13,8 @@ pub mod patch;
 
 use actix_web::web;
 
+use crate::routes::resource;
+
 pub use auth::StaffAuth;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,8 +27,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/closures/{id}", web::delete().to(closures::delete))
         .route("/calendar.ics", web::get().to(calendar::feed))
         .route("/audit", web::get().to(audit::list))
-        .route("/inquiries", web::get().to(inquiries::list))
-        .route("/inquiries/{reference}", web::get().to(inquiries::show))
-        .route("/inquiries/{reference}", web::patch().to(inquiries::update))
-        .route("/outbox", web::get().to(outbox::list));
+        // `resource` answers other methods with 405 and `Allow`, as the
+        // OpenAPI description promises.
+        .service(resource("/inquiries", "GET").route(web::get().to(inquiries::list)))
+        .service(
+            resource("/inquiries/{reference}", "GET, PATCH")
+                .route(web::get().to(inquiries::show))
+                .route(web::patch().to(inquiries::update)),
+        )
+        .service(resource("/outbox", "GET").route(web::get().to(outbox::list)));
 }
