@@ -170,6 +170,10 @@ impl Modify for SecuritySchemes {
         routes::bookings::show,
         routes::bookings::cancel,
         routes::bookings::reschedule,
+        routes::staff::inquiries::list,
+        routes::staff::inquiries::show,
+        routes::staff::inquiries::update,
+        routes::staff::outbox::list,
     ),
     components(schemas(
         BookingRequest,

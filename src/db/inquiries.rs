@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::inquiries;
 use super::{is_unique_violation, DbConnection};
-use crate::domain::{NewInquiry, Reference};
+use crate::domain::{InquiryCategory, InquiryStatus, NewInquiry, Reference};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -71,4 +71,69 @@ pub fn find(conn: &mut DbConnection, reference: &str) -> Result<Option<InquiryRo
         .select(InquiryRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Which inquiries a staff list asks for: with one of `statuses` and one of
+/// `categories` (any when empty), after the cursor `(created_at, reference)`.
+pub struct InquiryFilter {
+    pub statuses: Vec<InquiryStatus>,
+    pub categories: Vec<InquiryCategory>,
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+/// One page of inquiries, newest first (by `created_at`, then reference
+/// descending: a stable order, so a cursor never skips or repeats one).
+pub fn page(conn: &mut DbConnection, filter: &InquiryFilter) -> Result<Vec<InquiryRow>, ApiError> {
+    let mut query = inquiries::table
+        .order((inquiries::created_at.desc(), inquiries::reference.desc()))
+        .select(InquiryRow::as_select())
+        .limit(filter.limit)
+        .into_boxed();
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        query = query.filter(inquiries::status.eq_any(statuses));
+    }
+    if !filter.categories.is_empty() {
+        let categories: Vec<&str> = filter.categories.iter().map(|c| c.as_str()).collect();
+        query = query.filter(inquiries::category.eq_any(categories));
+    }
+    if let Some((created, reference)) = &filter.after {
+        query = query.filter(
+            inquiries::created_at.lt(*created).or(inquiries::created_at
+                .eq(*created)
+                .and(inquiries::reference.lt(reference.clone()))),
+        );
+    }
+    Ok(query.load(conn)?)
+}
+
+pub fn set_status(
+    conn: &mut DbConnection,
+    reference: &str,
+    status: InquiryStatus,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::update(inquiries::table.find(reference))
+        .set((
+            inquiries::status.eq(status.as_str()),
+            inquiries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_staff_note(
+    conn: &mut DbConnection,
+    reference: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::update(inquiries::table.find(reference))
+        .set((
+            inquiries::staff_note.eq(note),
+            inquiries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -262,6 +262,17 @@ pub fn list(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OutboxSummary>, ApiError> {
+    page(conn, status, None, limit)
+}
+
+/// Like `list`, continuing below the message `before` (an id): the pages of
+/// the staff outbox list.
+pub fn page(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OutboxSummary>, ApiError> {
     let mut query = outbox::table
         .select(OutboxSummary::as_select())
         .order(outbox::id.desc())
@@ -269,6 +280,9 @@ pub fn list(
         .into_boxed();
     if let Some(status) = status {
         query = query.filter(outbox::status.eq(status.to_string()));
+    }
+    if let Some(before) = before {
+        query = query.filter(outbox::id.lt(before));
     }
     Ok(query.load(conn)?)
 }

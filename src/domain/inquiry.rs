@@ -48,6 +48,36 @@ impl InquiryCategory {
     }
 }
 
+/// Where staff are with an inquiry: `received` when it arrives, then
+/// `in_progress` and `closed`. Staff may move it to any of them (a closed
+/// inquiry can be reopened when the sender writes again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InquiryStatus {
+    Received,
+    InProgress,
+    Closed,
+}
+
+impl InquiryStatus {
+    pub const ALL: [InquiryStatus; 3] = [
+        InquiryStatus::Received,
+        InquiryStatus::InProgress,
+        InquiryStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InquiryStatus::Received => "received",
+            InquiryStatus::InProgress => "in_progress",
+            InquiryStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == raw)
+    }
+}
+
 /// The longest inquiry message accepted, in characters.
 pub const MAX_INQUIRY_MESSAGE_CHARS: usize = 4000;
 

@@ -14,7 +14,7 @@ pub use booking::{
 };
 pub use contact::{EmailAddress, FreeText, NameKana, PatientName, PhoneNumber};
 pub use fields::Fields;
-pub use inquiry::{InquiryCategory, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
+pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
 pub use reference::Reference;
 pub use token::{hash_token, token_matches, ManageToken};
 

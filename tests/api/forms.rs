@@ -1,11 +1,14 @@
 //! The HTML pages: the reservation form, the manage page, the inquiry form
-//! page and the privacy notice, as a browser without JavaScript uses them.
+//! and the privacy notice, as a browser without JavaScript uses them.
 
-use serde_json::Value;
+use std::time::Duration;
+
+use serde_json::{json, Value};
 
 use crate::helpers::{
     booking_body, error_codes, local, manage_token, open_day, spawn_app_with, Backend, TestApp,
 };
+use crate::staff_helpers::{staff_get, staff_token};
 
 /// An app whose forms accept a submission at once (no minimum fill time).
 async fn app(backend: Backend) -> TestApp {
@@ -360,6 +363,159 @@ async fn the_slot_picker_moves_between_weeks_without_javascript(backend: Backend
     );
 }
 
+fn inquiry_fields(token: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("form_token", token),
+        ("website", ""),
+        ("source", "knee-pain-and-cartilage-regeneration"),
+        ("category", "treatment"),
+        ("name", "問合 花子"),
+        ("email", "hanako@example.jp"),
+        ("phone", "03-3289-0202"),
+        ("message", "幹細胞治療の費用を教えてください。"),
+        ("consent", "true"),
+    ]
+}
+
+/// The inquiries staff see, newest first.
+async fn stored_inquiries(app: &TestApp) -> Vec<Value> {
+    let token = staff_token(app, "forms-check").await;
+    let list: Value = staff_get(app, &token, "/api/v1/staff/inquiries")
+        .await
+        .json()
+        .await
+        .unwrap();
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn the_inquiry_form_stores_the_inquiry_and_redirects_to_a_thank_you_page(backend: Backend) {
+    let app = app(backend).await;
+    let token = form_token(&app, "/inquiry?source=knee-pain-and-cartilage-regeneration").await;
+    let response = post_form(&app, "/inquiry", &inquiry_fields(&token)).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let thanks = location(&response);
+    let reference = thanks
+        .strip_prefix("/inquiry/thanks/")
+        .unwrap_or_else(|| panic!("{thanks}"))
+        .to_string();
+    for _reload in 0..2 {
+        let page = app.get(&thanks).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&format!("id=\"reference\">{reference}<")));
+        assert!(html.contains("お問い合わせを受け付けました"));
+    }
+    assert_eq!(
+        app.get("/inquiry/thanks/not-a-reference").await.status(),
+        404
+    );
+
+    // One inquiry, as the API would have stored it, with where it came from.
+    let stored = stored_inquiries(&app).await;
+    assert_eq!(stored.len(), 1, "reloads store nothing: {stored:?}");
+    let inquiry = &stored[0];
+    assert_eq!(inquiry["reference"], reference.as_str());
+    assert_eq!(inquiry["status"], "received");
+    assert_eq!(inquiry["category"], "treatment");
+    assert_eq!(inquiry["message"], "幹細胞治療の費用を教えてください。");
+    assert_eq!(inquiry["source"], "knee-pain-and-cartilage-regeneration");
+
+    let acknowledgement = app
+        .mail
+        .wait_for(1, Duration::from_secs(10), |m| m.is_to("hanako@example.jp"))
+        .await;
+    assert_eq!(acknowledgement.len(), 1);
+    assert!(acknowledgement[0].subject().contains(&reference));
+    assert!(acknowledgement[0].text().contains("問合 花子 様"));
+}
+
+async fn an_invalid_inquiry_form_comes_back_with_the_values_and_the_api_codes(backend: Backend) {
+    let app = app(backend).await;
+    let token = form_token(&app, "/inquiry").await;
+    let mut fields = inquiry_fields(&token);
+    fields.retain(|(name, _)| !matches!(*name, "consent" | "email" | "name" | "phone"));
+    fields.push(("email", "not-an-email"));
+    fields.push(("phone", "12"));
+    fields.push(("name", "<b>問合</b> 花子"));
+    let response = post_form(&app, "/inquiry", &fields).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    // Values kept (escaped), the chosen category and the source too.
+    assert!(html.contains("value=\"not-an-email\""));
+    assert!(html.contains("value=\"12\""));
+    assert!(html.contains("&#60;b&#62;問合&#60;/b&#62; 花子"));
+    assert!(!html.contains("<b>問合"));
+    assert!(html.contains("幹細胞治療の費用を教えてください。"));
+    assert!(html.contains("value=\"treatment\" selected"));
+    assert!(html.contains("name=\"source\" value=\"knee-pain-and-cartilage-regeneration\""));
+    // Messages beside their fields, and the same codes as the JSON API.
+    for field in ["email", "phone", "consent"] {
+        assert!(html.contains(&format!("id=\"{field}-error\"")), "{field}");
+        assert!(html.contains(&format!("aria-describedby=\"{field}-error\"")));
+    }
+    assert!(html.contains("メールアドレスの形式が正しくありません。"));
+    assert!(html.contains("error-summary"));
+    let problem: Value = app
+        .post_json(
+            "/api/v1/inquiries",
+            &json!({
+                "name": "<b>問合</b> 花子", "email": "not-an-email", "phone": "12",
+                "category": "treatment", "message": "幹細胞治療の費用を教えてください。",
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let codes = error_codes(&problem);
+    for field in ["email", "phone", "consent"] {
+        assert!(codes.iter().any(|(f, _)| f == field), "{problem}");
+    }
+    for (field, code) in codes {
+        assert!(
+            html.contains(&format!("href=\"#f-{field}\" data-code=\"{code}\"")),
+            "{field}/{code} missing"
+        );
+    }
+    // A message that is missing is reported where it belongs.
+    let mut fields = inquiry_fields(&token);
+    fields.retain(|(name, _)| *name != "message");
+    let response = post_form(&app, "/inquiry", &fields).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("href=\"#f-message\" data-code=\"required\""));
+    assert!(html.contains("value=\"hanako@example.jp\""));
+    assert!(stored_inquiries(&app).await.is_empty());
+}
+
+async fn a_honeypot_or_too_quick_inquiry_is_refused_politely_and_stores_nothing(backend: Backend) {
+    let app = app(backend).await;
+    let token = form_token(&app, "/inquiry").await;
+    let mut fields = inquiry_fields(&token);
+    fields.retain(|(name, _)| *name != "website");
+    fields.push(("website", "http://spam.example"));
+    let response = post_form(&app, "/inquiry", &fields).await;
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("送信できませんでした"));
+    assert!(html.contains("href=\"/inquiry\""));
+    let mut fields = inquiry_fields("12345.forged");
+    fields.retain(|(name, _)| *name != "website");
+    assert_eq!(post_form(&app, "/inquiry", &fields).await.status(), 400);
+
+    let slow = spawn_app_with(backend, |settings| settings.forms.min_fill_seconds = 60).await;
+    let token = form_token(&slow, "/inquiry").await;
+    let response = post_form(&slow, "/inquiry", &inquiry_fields(&token)).await;
+    assert_eq!(response.status(), 400);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(stored_inquiries(&app).await.is_empty());
+    assert!(stored_inquiries(&slow).await.is_empty());
+    assert!(app.mail.mails().is_empty() && slow.mail.mails().is_empty());
+}
+
 crate::backend_tests!(
     the_reservation_form_books_and_redirects_to_a_thank_you_page,
     an_invalid_form_comes_back_with_the_values_and_the_api_codes_beside_the_fields,
@@ -371,4 +527,7 @@ crate::backend_tests!(
     every_page_carries_the_security_headers_and_no_inline_script_or_style,
     the_inquiry_form_and_the_privacy_notice_are_served,
     the_slot_picker_moves_between_weeks_without_javascript,
+    the_inquiry_form_stores_the_inquiry_and_redirects_to_a_thank_you_page,
+    an_invalid_inquiry_form_comes_back_with_the_values_and_the_api_codes,
+    a_honeypot_or_too_quick_inquiry_is_refused_politely_and_stores_nothing,
 );

@@ -29,4 +29,6 @@ mod staff_cli;
 mod staff_closures;
 mod staff_helpers;
 mod staff_input;
+mod staff_inquiries;
+mod staff_outbox;
 mod startup;

@@ -15,6 +15,13 @@ fn staff_routes(reference: &str) -> Vec<(Method, String)> {
         (Method::DELETE, "/api/v1/staff/closures/1".into()),
         (Method::GET, "/api/v1/staff/calendar.ics".into()),
         (Method::GET, "/api/v1/staff/audit".into()),
+        (Method::GET, "/api/v1/staff/inquiries".into()),
+        (Method::GET, format!("/api/v1/staff/inquiries/{reference}")),
+        (
+            Method::PATCH,
+            format!("/api/v1/staff/inquiries/{reference}"),
+        ),
+        (Method::GET, "/api/v1/staff/outbox".into()),
     ]
 }
 

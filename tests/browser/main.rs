@@ -2,7 +2,8 @@
 //! phone-sized window, with JavaScript switched off and on. A patient reads
 //! the article, follows its reservation link, picks a slot, sends an invalid
 //! form (and sees the messages and the kept values), books, and cancels on
-//! the manage page. Screenshots go to `target/browser-screenshots/`.
+//! the manage page, then sends the inquiry form (invalid, then valid).
+//! Screenshots go to `target/browser-screenshots/`.
 //!
 //! Needs `chromedriver` (Debian `chromium` + `chromium-driver`) on PATH;
 //! without it the tests print "skipped" and pass.
@@ -332,6 +333,46 @@ async fn journey(javascript: bool) {
     navigate_by(&client, ".cta a[href^='/inquiry']").await;
     text_of(&client, "form.inquiry-form").await;
     screenshot(&client, &format!("{mode}-7-inquiry")).await;
+
+    // An invalid inquiry: messages beside the fields, values kept.
+    type_into(&client, "#f-name", "問合 花子").await;
+    type_into(&client, "#f-email", "hanako@").await;
+    type_into(&client, "#f-message", "幹細胞治療の費用を教えてください。").await;
+    navigate_by(&client, "form.inquiry-form button[type='submit']").await;
+    let summary = text_of(&client, ".error-summary").await;
+    assert!(
+        summary.contains("メールアドレスの形式が正しくありません。"),
+        "{summary}"
+    );
+    assert!(text_of(&client, "#consent-error").await.contains("同意"));
+    assert_eq!(value_of(&client, "#f-email").await, "hanako@");
+    assert_eq!(value_of(&client, "#f-name").await, "問合 花子");
+    assert_eq!(
+        value_of(&client, "#f-message").await,
+        "幹細胞治療の費用を教えてください。"
+    );
+    assert_eq!(
+        client
+            .find(Locator::Css("input[name='source']"))
+            .await
+            .expect("source kept")
+            .attr("value")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some(SLUG)
+    );
+    screenshot(&client, &format!("{mode}-8-inquiry-errors")).await;
+
+    // Corrected and sent: the thank-you page with the reference.
+    type_into(&client, "#f-email", "hanako@example.jp").await;
+    click(&client, "#f-consent").await;
+    navigate_by(&client, "form.inquiry-form button[type='submit']").await;
+    let reference = text_of(&client, "#reference").await;
+    assert_eq!(reference.len(), 9, "reference like K7QM-3XWD: {reference}");
+    let url = client.current_url().await.expect("url");
+    assert_eq!(url.path(), format!("/inquiry/thanks/{reference}"));
+    screenshot(&client, &format!("{mode}-9-inquiry-thanks")).await;
 
     client.close().await.expect("close browser");
 }

@@ -4,6 +4,7 @@
 
 pub mod articles;
 pub mod guard;
+pub mod inquiry;
 pub mod manage;
 pub mod pages;
 pub mod picker;
@@ -27,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(pages::home))
         .route("/privacy", web::get().to(pages::privacy))
         .route("/inquiry", web::get().to(pages::inquiry_form))
+        .route("/inquiry", web::post().to(inquiry::submit))
+        .route(
+            "/inquiry/thanks/{reference}",
+            web::get().to(inquiry::thanks),
+        )
         .route("/articles/{slug}", web::get().to(articles::page))
         .route("/reserve", web::get().to(reserve::form))
         .route("/reserve", web::post().to(reserve::submit))

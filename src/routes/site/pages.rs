@@ -1,5 +1,5 @@
 //! The simple pages: the home page, the privacy notice, the inquiry form
-//! (its POST belongs to the inquiries module), the polite refusal shown to
+//! (its POST is in `site::inquiry`), the polite refusal shown to
 //! bots, and the static assets built into the binary.
 
 use actix_web::http::header::{self, HeaderValue};

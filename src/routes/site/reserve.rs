@@ -228,8 +228,9 @@ pub async fn submit(
 }
 
 /// The form's hidden `source` is for statistics only: a tampered one is
-/// dropped rather than shown to the patient as an error they cannot fix.
-fn without_bad_source(fields: Fields) -> Fields {
+/// dropped rather than shown to the patient as an error they cannot fix
+/// (both forms do this).
+pub fn without_bad_source(fields: Fields) -> Fields {
     if parse_source(&fields).is_ok() {
         return fields;
     }

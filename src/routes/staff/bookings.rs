@@ -16,7 +16,7 @@ use crate::booking::{self, StaffChange};
 use crate::db::audit::{self, AuditRow};
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, BookingFilter, StatusTimes};
-use crate::domain::{Booker, BookingStatus, FieldError, Fields, SlotStart};
+use crate::domain::{Booker, BookingStatus, Fields, SlotStart};
 use crate::error::ApiError;
 use crate::routes::bookings::BookingView;
 use crate::routes::input::read_submission;
@@ -36,6 +36,10 @@ pub struct StaffBookingView {
     pub no_show_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<Vec<AuditView>>,
+    /// The booking's emails and how their delivery stands (only when one
+    /// booking is asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<Vec<super::outbox::OutboxView>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +84,7 @@ impl StaffBookingView {
             completed_at: at(times.completed_at),
             no_show_at: at(times.no_show_at),
             audit: None,
+            mail: None,
         }
     }
 }
@@ -96,19 +101,6 @@ pub fn views(
         .iter()
         .map(|row| StaffBookingView::of(state, row, times.get(&row.reference)))
         .collect())
-}
-
-/// `?status=` as one status or several separated by commas.
-fn parse_statuses(raw: Option<&str>) -> Result<Vec<BookingStatus>, ApiError> {
-    raw.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            BookingStatus::parse(s)
-                .ok_or_else(|| ApiError::Validation(vec![FieldError::new("status", "invalid")]))
-        })
-        .collect()
 }
 
 /// `GET /api/v1/staff/bookings?from=&to=&status=&limit=&after=`: bookings
@@ -129,7 +121,7 @@ pub async fn list(
             return Err(ApiError::field("to", "invalid_range"));
         }
     }
-    let statuses = parse_statuses(get("status"))?;
+    let statuses = page::parse_list("status", get("status"), BookingStatus::parse)?;
     let page = PageRequest::from_query(get("limit"), get("after"))?;
     let calendar = &state.calendar;
     let filter = BookingFilter {
@@ -180,6 +172,11 @@ fn full_view(
         .ok_or(ApiError::NotFound)?;
     let trail = audit::for_reference(conn, &row.reference)?;
     view.audit = Some(trail.iter().map(|r| AuditView::of(state, r)).collect());
+    view.mail = Some(super::outbox::OutboxView::for_reference(
+        conn,
+        state,
+        &row.reference,
+    )?);
     Ok(view)
 }
 

@@ -6,10 +6,14 @@ pub mod auth;
 mod bookings;
 mod calendar;
 mod closures;
+pub mod inquiries;
+pub mod outbox;
 pub mod page;
 pub mod patch;
 
 use actix_web::web;
+
+use crate::routes::resource;
 
 pub use auth::StaffAuth;
 
@@ -22,5 +26,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/closures/{id}", web::get().to(closures::show))
         .route("/closures/{id}", web::delete().to(closures::delete))
         .route("/calendar.ics", web::get().to(calendar::feed))
-        .route("/audit", web::get().to(audit::list));
+        .route("/audit", web::get().to(audit::list))
+        // `resource` answers other methods with 405 and `Allow`, as the
+        // OpenAPI description promises.
+        .service(resource("/inquiries", "GET").route(web::get().to(inquiries::list)))
+        .service(
+            resource("/inquiries/{reference}", "GET, PATCH")
+                .route(web::get().to(inquiries::show))
+                .route(web::patch().to(inquiries::update)),
+        )
+        .service(resource("/outbox", "GET").route(web::get().to(outbox::list)));
 }
