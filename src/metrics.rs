@@ -51,6 +51,9 @@ pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
 }
 
 /// `GET /metrics`
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn endpoint(state: web::Data<AppState>) -> HttpResponse {
     let handle = handle();
     for (pool, stats) in state.db.pool_stats() {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::idempotency::{create_once, Created, IdempotentRequest};
 use super::input::{idempotency_key, read_submission};
-use super::presented_token;
+use super::presented_tokens;
 use crate::availability::rfc3339;
 use crate::booking;
 use crate::db::bookings::BookingRow;
@@ -133,7 +133,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/bookings/{reference}", operation_id = "getBooking", tag = "public",
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
-        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("token" = Option<String>, Query, description = "The manage token (or send it as Authorization: Bearer)"),
     ),
     security((), ("manage_token" = [])),
     responses(
@@ -147,11 +147,11 @@ pub async fn show(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req);
+    let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
     let row = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, token.as_deref()))
+        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens))
         .await?;
     Ok(private_json(&BookingView::of(&state, &row, None)))
 }
@@ -160,7 +160,7 @@ pub async fn show(
 #[utoipa::path(post, path = "/api/v1/bookings/{reference}/cancel", operation_id = "cancelBooking", tag = "public",
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
-        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("token" = Option<String>, Query, description = "The manage token (or send it as Authorization: Bearer)"),
     ),
     security((), ("manage_token" = [])),
     responses(
@@ -175,14 +175,14 @@ pub async fn cancel(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req);
+    let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
     let now = Utc::now();
     let work_state = state.clone();
     let row = state
         .db
         .write(move |conn| {
-            let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+            let row = booking::find_with_any_token(conn, &reference, &tokens)?;
             booking::cancel_by_patient(conn, &work_state, row, now)
         })
         .await?;
@@ -193,7 +193,7 @@ pub async fn cancel(
 #[utoipa::path(post, path = "/api/v1/bookings/{reference}/reschedule", operation_id = "rescheduleBooking", tag = "public",
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
-        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("token" = Option<String>, Query, description = "The manage token (or send it as Authorization: Bearer)"),
     ),
     security((), ("manage_token" = [])),
     request_body(content(
@@ -217,17 +217,15 @@ pub async fn reschedule(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req);
+    let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
     let now = Utc::now();
     // Authorise before reading what is asked, so a stranger learns nothing.
-    let lookup_token = token.clone();
+    let lookup_tokens = tokens.clone();
     let lookup_reference = reference.clone();
     let current = state
         .db
-        .read(move |conn| {
-            booking::find_with_token(conn, &lookup_reference, lookup_token.as_deref())
-        })
+        .read(move |conn| booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens))
         .await?;
     let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
     booking::ensure_not_started(&current, now)?;
@@ -243,7 +241,7 @@ pub async fn reschedule(
     let moved = state
         .db
         .write(move |conn| {
-            let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+            let row = booking::find_with_any_token(conn, &reference, &tokens)?;
             booking::reschedule(conn, &work_state, row, start, &work_kind, now)
         })
         .await;

@@ -1,11 +1,11 @@
 //! The staff API under `/api/v1/staff`: every route needs a staff token
 //! (`StaffAuth`), one module per resource.
 
-mod audit;
+pub(crate) mod audit;
 pub mod auth;
-mod bookings;
-mod calendar;
-mod closures;
+pub(crate) mod bookings;
+pub(crate) mod calendar;
+pub(crate) mod closures;
 pub mod page;
 pub mod patch;
 
@@ -14,13 +14,23 @@ use actix_web::web;
 pub use auth::StaffAuth;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/bookings", web::get().to(bookings::list))
-        .route("/bookings/{reference}", web::get().to(bookings::show))
-        .route("/bookings/{reference}", web::patch().to(bookings::update))
-        .route("/closures", web::post().to(closures::create))
-        .route("/closures", web::get().to(closures::list))
-        .route("/closures/{id}", web::get().to(closures::show))
-        .route("/closures/{id}", web::delete().to(closures::delete))
-        .route("/calendar.ics", web::get().to(calendar::feed))
-        .route("/audit", web::get().to(audit::list));
+    use crate::routes::resource;
+    cfg.service(resource("/bookings", "GET").route(web::get().to(bookings::list)))
+        .service(
+            resource("/bookings/{reference}", "GET, PATCH")
+                .route(web::get().to(bookings::show))
+                .route(web::patch().to(bookings::update)),
+        )
+        .service(
+            resource("/closures", "GET, POST")
+                .route(web::post().to(closures::create))
+                .route(web::get().to(closures::list)),
+        )
+        .service(
+            resource("/closures/{id}", "GET, DELETE")
+                .route(web::get().to(closures::show))
+                .route(web::delete().to(closures::delete)),
+        )
+        .service(resource("/calendar.ics", "GET").route(web::get().to(calendar::feed)))
+        .service(resource("/audit", "GET").route(web::get().to(audit::list)));
 }
