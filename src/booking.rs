@@ -83,6 +83,25 @@ pub fn find_with_token(
     }
 }
 
+/// As `find_with_token`, for a request that presents several secrets (a
+/// bearer header and `?token=`): any one of them that matches opens it.
+pub fn find_with_any_token(
+    conn: &mut DbConnection,
+    reference: &str,
+    tokens: &[String],
+) -> Result<BookingRow, ApiError> {
+    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
+    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
+    if tokens
+        .iter()
+        .any(|token| token_matches(token, &row.manage_token_hash))
+    {
+        Ok(row)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 fn has_started(row: &BookingRow, now: DateTime<Utc>) -> bool {
     row.start_at <= now.naive_utc()
 }

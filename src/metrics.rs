@@ -96,6 +96,9 @@ async fn record_outbox(state: &web::Data<AppState>) {
 }
 
 /// `GET /metrics`
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub async fn endpoint(state: web::Data<AppState>) -> HttpResponse {
     let handle = handle();
     record_outbox(&state).await;

@@ -63,6 +63,120 @@ pub struct RescheduleRequest {
     pub start: String,
 }
 
+/// An inquiry (JSON, or an HTML form with the same field names).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "山田 太郎", "email": "taro@example.jp", "phone": "090-1234-5678",
+    "category": "treatment", "message": "膝の再生医療について伺いたいです。", "consent": true
+}))]
+pub struct InquiryRequest {
+    /// The sender's name, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[schema(max_length = 254)]
+    pub email: String,
+    /// A Japanese number, with or without hyphens, full-width digits or `+81`.
+    pub phone: Option<String>,
+    /// What the inquiry is about; absent, null or empty means `general`.
+    #[schema(schema_with = inquiry_category)]
+    pub category: Option<String>,
+    /// 1 to 4000 characters.
+    #[schema(min_length = 1, max_length = 4000)]
+    pub message: String,
+    /// Consent to the handling of personal and health information: must be true.
+    #[schema(schema_with = must_be_true)]
+    pub consent: bool,
+    /// The article the visitor came from.
+    #[schema(max_length = 100, pattern = "^[A-Za-z0-9_./-]*$")]
+    pub source: Option<String>,
+}
+
+/// `general`, `treatment`, `reservation`, `other`; empty or null for the default.
+fn inquiry_category() -> utoipa::openapi::Object {
+    let mut codes: Vec<serde_json::Value> = crate::domain::InquiryCategory::ALL
+        .iter()
+        .map(|category| category.as_str().into())
+        .collect();
+    codes.extend(["".into(), serde_json::Value::Null]);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .enum_values(Some(codes))
+        .build()
+}
+
+/// A staff change to a booking: any of its fields, all or nothing. Other
+/// fields are refused (`unknown_field`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "completed", "staff_note": "次回 2週間後"}))]
+pub struct StaffBookingChange {
+    #[schema(nullable = false, value_type = Option<BookingStatusCode>)]
+    pub status: Option<String>,
+    /// A new start (reschedule): RFC 3339 with any offset, or
+    /// `YYYY-MM-DDTHH:MM` read as clinic time. Staff may book inside the
+    /// minimum notice.
+    #[schema(nullable = false)]
+    pub start: Option<String>,
+    /// Up to 2000 characters; null or empty clears it.
+    #[schema(max_length = 2000)]
+    pub staff_note: Option<String>,
+}
+
+/// The states of a booking.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatusCode {
+    Confirmed,
+    Cancelled,
+    Completed,
+    NoShow,
+}
+
+/// A closure: a whole clinic date (`date`), or a time range (`start` and
+/// `end`), never both. Other fields are refused (`unknown_field`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"date": "2026-12-30", "reason": "年末休診"}))]
+pub struct ClosureRequest {
+    /// A clinic date, YYYY-MM-DD: closed from 00:00 to 24:00 clinic time.
+    #[schema(format = Date)]
+    pub date: Option<String>,
+    /// RFC 3339 with any offset, or `YYYY-MM-DDTHH:MM` read as clinic time.
+    pub start: Option<String>,
+    /// After `start`; same formats.
+    pub end: Option<String>,
+    /// Up to 200 characters.
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+}
+
+/// A page of bookings as staff see them.
+#[derive(Serialize, ToSchema)]
+pub struct StaffBookingList {
+    pub items: Vec<routes::staff::bookings::StaffBookingView>,
+    /// The URL of the next page, or null on the last.
+    pub next: Option<String>,
+}
+
+/// A page of closures.
+#[derive(Serialize, ToSchema)]
+pub struct ClosureList {
+    pub items: Vec<routes::staff::closures::ClosureView>,
+    /// The URL of the next page, or null on the last.
+    pub next: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditList {
+    pub items: Vec<routes::staff::bookings::AuditView>,
+    /// The URL of the next page, or null on the last.
+    pub next: Option<String>,
+}
+
 /// One invalid field of a problem.
 #[derive(Serialize, ToSchema)]
 pub struct ProblemFieldError {
@@ -122,6 +236,52 @@ impl Modify for BookingLinks {
                 ),
             );
         }
+        // What the desk does with a new booking.
+        for (name, operation_id) in [
+            ("GetStaffBooking", "getStaffBooking"),
+            ("UpdateStaffBooking", "updateStaffBooking"),
+        ] {
+            created.links.insert(
+                name.to_string(),
+                RefOr::T(
+                    LinkBuilder::new()
+                        .operation_id(operation_id)
+                        .parameter("reference", "$response.body#/reference")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// Links from a new closure to reading and deleting it.
+struct ClosureLinks;
+
+impl Modify for ClosureLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let created = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/staff/closures")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.responses.responses.get_mut("201"));
+        let Some(RefOr::T(created)) = created else {
+            return;
+        };
+        for (name, operation_id) in [
+            ("GetClosure", "getStaffClosure"),
+            ("DeleteClosure", "deleteStaffClosure"),
+        ] {
+            created.links.insert(
+                name.to_string(),
+                RefOr::T(
+                    LinkBuilder::new()
+                        .operation_id(operation_id)
+                        .parameter("id", "$response.body#/id")
+                        .build(),
+                ),
+            );
+        }
     }
 }
 
@@ -170,6 +330,19 @@ impl Modify for SecuritySchemes {
         routes::bookings::show,
         routes::bookings::cancel,
         routes::bookings::reschedule,
+        routes::inquiries::create,
+        routes::site::articles::list,
+        routes::site::articles::show,
+        crate::metrics::endpoint,
+        routes::staff::bookings::list,
+        routes::staff::bookings::show,
+        routes::staff::bookings::update,
+        routes::staff::closures::create,
+        routes::staff::closures::list,
+        routes::staff::closures::show,
+        routes::staff::closures::delete,
+        routes::staff::calendar::feed,
+        routes::staff::audit::list,
         routes::staff::inquiries::list,
         routes::staff::inquiries::show,
         routes::staff::inquiries::update,
@@ -187,11 +360,27 @@ impl Modify for SecuritySchemes {
         routes::bookings::BookingView,
         routes::clinic::ClinicInfo,
         routes::availability::AvailabilityResponse,
+        InquiryRequest,
+        routes::inquiries::InquiryReceipt,
+        crate::articles::Article,
+        crate::articles::Section,
+        crate::articles::Link,
+        routes::site::articles::ArticleList,
+        StaffBookingChange,
+        BookingStatusCode,
+        ClosureRequest,
+        StaffBookingList,
+        ClosureList,
+        AuditList,
+        routes::staff::bookings::StaffBookingView,
+        routes::staff::bookings::AuditView,
+        routes::staff::closures::ClosureView,
     )),
-    modifiers(&SecuritySchemes, &BookingLinks),
+    modifiers(&SecuritySchemes, &BookingLinks, &ClosureLinks),
     tags(
         (name = "public", description = "The clinic website and API callers"),
-        (name = "operations", description = "Health and readiness"),
+        (name = "operations", description = "Health, readiness and metrics"),
+        (name = "staff", description = "The clinic's staff: `Authorization: Bearer` with a staff token"),
     )
 )]
 pub struct ApiDoc;

@@ -21,14 +21,15 @@ pub use render::{Block, Inline};
 /// `(file name, contents)` of every file in `content/articles/`.
 const SOURCES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/articles.rs"));
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Link {
+    /// `reserve`, `inquiry`, `stemcell`, `faq`, `doctor`, `home`, ...
     pub rel: String,
     pub label: String,
     pub href: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Section {
     pub heading: String,
     /// The section's text as Markdown, links written out.
@@ -37,7 +38,7 @@ pub struct Section {
     pub blocks: Vec<Block>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Article {
     pub slug: String,
     pub title: String,

@@ -25,7 +25,8 @@ impl PatientName {
         if name.is_empty() {
             return Err(FieldError::new(field, "required"));
         }
-        if name.chars().count() > Self::MAX_CHARS {
+        // The limit holds for what was sent too, as the API describes it.
+        if name.chars().count() > Self::MAX_CHARS || raw.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new(field, "too_long"));
         }
         if name.chars().any(char::is_control) {
@@ -208,7 +209,10 @@ impl FreeText {
         if text.is_empty() {
             return Err(FieldError::new(field, "required"));
         }
-        if text.chars().count() > max_chars {
+        // The limit holds for what was sent too (a form's CRLF line break
+        // counting as one), not only for what remains after tidying.
+        let sent = raw.chars().count() - raw.matches("\r\n").count();
+        if text.chars().count() > max_chars || sent > max_chars {
             return Err(FieldError::new(field, "too_long"));
         }
         Ok(FreeText(text))
@@ -373,5 +377,21 @@ mod tests {
         fn phone_parsing_never_panics(raw in "\\PC{0,40}") {
             let _ = phone(&raw);
         }
+    }
+
+    #[test]
+    fn the_length_limit_counts_what_was_sent_but_a_crlf_as_one() {
+        let padded = format!("{}  ", "あ".repeat(10));
+        assert_eq!(
+            FreeText::parse("message", &padded, 10),
+            Err(FieldError::new("message", "too_long"))
+        );
+        let lines = "あ\r\nい\r\nう";
+        assert!(FreeText::parse("message", lines, 5).is_ok());
+        let name = format!("{} ", "山".repeat(PatientName::MAX_CHARS));
+        assert_eq!(
+            PatientName::parse("name", &name),
+            Err(FieldError::new("name", "too_long"))
+        );
     }
 }

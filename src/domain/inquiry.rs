@@ -98,13 +98,19 @@ impl NewInquiry {
         let name = collect(&mut errors, fields.required("name", PatientName::parse));
         let email = collect(&mut errors, fields.required("email", EmailAddress::parse));
         let phone = collect(&mut errors, fields.optional("phone", PhoneNumber::parse));
+        // Exactly a code, or nothing (absent, null or empty: a form's
+        // unselected option); as the API description says.
         let category = collect(
             &mut errors,
-            fields.text("category").and_then(|raw| match raw {
-                None => Ok(InquiryCategory::General),
-                Some(raw) => InquiryCategory::parse(raw.trim())
+            match fields.as_map().get("category") {
+                None | Some(serde_json::Value::Null) => Ok(InquiryCategory::General),
+                Some(serde_json::Value::String(raw)) if raw.is_empty() => {
+                    Ok(InquiryCategory::General)
+                }
+                Some(serde_json::Value::String(raw)) => InquiryCategory::parse(raw)
                     .ok_or_else(|| FieldError::new("category", "invalid")),
-            }),
+                Some(_) => Err(FieldError::new("category", "invalid")),
+            },
         );
         let message = collect(
             &mut errors,
@@ -171,5 +177,22 @@ mod tests {
                 ("consent", "consent_required"),
             ]
         );
+    }
+
+    #[test]
+    fn a_category_is_exactly_a_code_or_empty() {
+        let parse = |category: serde_json::Value| {
+            NewInquiry::parse(&fields(json!({
+                "name": "問合 花子", "email": "hanako@example.jp",
+                "message": "膝", "consent": true, "category": category,
+            })))
+            .map(|inquiry| inquiry.category)
+        };
+        assert_eq!(parse(json!("")).unwrap(), InquiryCategory::General);
+        assert_eq!(parse(json!(null)).unwrap(), InquiryCategory::General);
+        assert_eq!(parse(json!("other")).unwrap(), InquiryCategory::Other);
+        assert!(parse(json!(" other")).is_err());
+        assert!(parse(json!(" ")).is_err());
+        assert!(parse(json!(1)).is_err());
     }
 }

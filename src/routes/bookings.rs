@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::idempotency::{answer_once, create_once, Answer, Created, IdempotentRequest};
 use super::input::{idempotency_key, read_submission};
-use super::presented_token;
+use super::presented_tokens;
 use crate::availability::rfc3339;
 use crate::booking;
 use crate::db::bookings::BookingRow;
@@ -133,7 +133,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/bookings/{reference}", operation_id = "getBooking", tag = "public",
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
-        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("token" = Option<String>, Query, description = "The manage token (or send it as Authorization: Bearer)"),
     ),
     security((), ("manage_token" = [])),
     responses(
@@ -147,11 +147,11 @@ pub async fn show(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req);
+    let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
     let row = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, token.as_deref()))
+        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens))
         .await?;
     Ok(private_json(&BookingView::of(&state, &row, None)))
 }
@@ -160,7 +160,7 @@ pub async fn show(
 #[utoipa::path(post, path = "/api/v1/bookings/{reference}/cancel", operation_id = "cancelBooking", tag = "public",
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
-        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("token" = Option<String>, Query, description = "The manage token (or send it as Authorization: Bearer)"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
             description = "Retries with the same key get the first response"),
     ),
@@ -178,11 +178,11 @@ pub async fn cancel(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req);
+    let tokens = presented_tokens(&req);
     let key = idempotency_key(&req)?;
     let now = Utc::now();
     // Authorise first: a remembered answer is only for the token's holder.
-    let reference = authorised(&state, reference.into_inner(), token.clone()).await?;
+    let reference = authorised(&state, reference.into_inner(), tokens.clone()).await?;
     let request = IdempotentRequest {
         scope: format!("bookings/{reference}/cancel"),
         key,
@@ -190,22 +190,23 @@ pub async fn cancel(
     };
     let work_state = state.clone();
     answer_once(&state.db, request, move |conn| {
-        let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+        let row = booking::find_with_any_token(conn, &reference, &tokens)?;
         let row = booking::cancel_by_patient(conn, &work_state, row, now)?;
         view_answer(&work_state, &row)
     })
     .await
 }
 
-/// The reference of the booking `token` opens, or the 404 of a stranger.
+/// The reference of the booking one of `tokens` opens, or the 404 of a
+/// stranger.
 async fn authorised(
     state: &web::Data<AppState>,
     reference: String,
-    token: Option<String>,
+    tokens: Vec<String>,
 ) -> Result<String, ApiError> {
     let row = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, token.as_deref()))
+        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens))
         .await?;
     Ok(row.reference)
 }
@@ -221,7 +222,7 @@ fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
 #[utoipa::path(post, path = "/api/v1/bookings/{reference}/reschedule", operation_id = "rescheduleBooking", tag = "public",
     params(
         ("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD"),
-        ("token" = Option<String>, Query, description = "The manage token, when no Authorization header is sent"),
+        ("token" = Option<String>, Query, description = "The manage token (or send it as Authorization: Bearer)"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
             description = "Retries with the same key and body get the first response"),
     ),
@@ -247,18 +248,16 @@ pub async fn reschedule(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_token(&req);
+    let tokens = presented_tokens(&req);
     let key = idempotency_key(&req)?;
     let reference = reference.into_inner();
     let now = Utc::now();
     // Authorise before reading what is asked, so a stranger learns nothing.
-    let lookup_token = token.clone();
+    let lookup_tokens = tokens.clone();
     let lookup_reference = reference.clone();
     let current = state
         .db
-        .read(move |conn| {
-            booking::find_with_token(conn, &lookup_reference, lookup_token.as_deref())
-        })
+        .read(move |conn| booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens))
         .await?;
     let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
     booking::ensure_not_started(&current, now)?;
@@ -277,7 +276,7 @@ pub async fn reschedule(
     let work_state = state.clone();
     let work_kind = kind.clone();
     let moved = answer_once(&state.db, request, move |conn| {
-        let row = booking::find_with_token(conn, &reference, token.as_deref())?;
+        let row = booking::find_with_any_token(conn, &reference, &tokens)?;
         let row = booking::reschedule(conn, &work_state, row, start, &work_kind, now)?;
         view_answer(&work_state, &row)
     })

@@ -13,14 +13,36 @@ use crate::inquiry;
 use crate::startup::AppState;
 
 /// What the sender is told: the reference to quote, nothing they sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InquiryReceipt {
+    /// Quote it when calling the clinic.
     pub reference: String,
+    /// Always `received` for a new inquiry.
+    #[schema(example = "received")]
     pub status: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// `POST /api/v1/inquiries`
+#[utoipa::path(post, path = "/api/v1/inquiries", operation_id = "createInquiry", tag = "public",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
+        description = "Retries with the same key and body get the first response")),
+    request_body(content(
+        (crate::openapi::InquiryRequest = "application/json"),
+        (crate::openapi::InquiryRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Received; acknowledgement and clinic notification are queued", body = InquiryReceipt,
+            headers(("Location" = String, description = "Where staff find the inquiry"))),
+        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`request-in-progress`: a request with the same Idempotency-Key is being stored", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 pub async fn create(
     req: HttpRequest,
     payload: web::Payload,

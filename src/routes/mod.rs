@@ -6,7 +6,7 @@ pub mod clinic;
 pub mod health;
 pub mod idempotency;
 pub mod input;
-mod inquiries;
+pub(crate) mod inquiries;
 pub mod site;
 pub mod staff;
 
@@ -67,6 +67,18 @@ async fn docs_redirect() -> actix_web::HttpResponse {
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound)
+}
+
+/// Every secret a request presents, the bearer header's first, then
+/// `?token=`: a client may send a header meant for another API (a staff
+/// token) beside the manage link's own token.
+pub fn presented_tokens(req: &HttpRequest) -> Vec<String> {
+    let bearer = presented_token(req);
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|query| query.get("token").cloned());
+    bearer.into_iter().chain(query).collect()
 }
 
 /// A secret presented as `Authorization: Bearer ...` or, where a client

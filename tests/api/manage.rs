@@ -214,7 +214,33 @@ async fn a_cancelled_booking_cannot_be_rescheduled(backend: Backend) {
     assert_problem(response, 422, "status", "invalid_status").await;
 }
 
+async fn the_query_token_works_beside_a_bearer_header_meant_for_something_else(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let booking = app.book(&local(open_day(3), "10:00")).await;
+    let (reference, token) = (
+        booking["reference"].as_str().unwrap(),
+        manage_token(&booking),
+    );
+    let with_foreign_header = app
+        .client
+        .get(app.url(&format!("/api/v1/bookings/{reference}?token={token}")))
+        .bearer_auth("a-staff-token-or-anything-else")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_foreign_header.status(), 200);
+    let neither = app
+        .client
+        .get(app.url(&format!("/api/v1/bookings/{reference}?token=wrong")))
+        .bearer_auth("also-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(neither.status(), 404);
+}
+
 crate::backend_tests!(
+    the_query_token_works_beside_a_bearer_header_meant_for_something_else,
     the_patient_sees_their_booking_with_the_token_as_query_or_bearer,
     a_wrong_or_missing_token_is_the_same_404_as_an_unknown_reference,
     cancelling_frees_the_slot_for_someone_else,

@@ -2,6 +2,46 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, Backend};
 
+/// Every operation the app serves under `/api/v1`, but the document itself.
+/// A new route belongs here and in `src/openapi.rs`.
+const API_ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/clinic"),
+    ("get", "/api/v1/availability"),
+    ("post", "/api/v1/bookings"),
+    ("get", "/api/v1/bookings/{reference}"),
+    ("post", "/api/v1/bookings/{reference}/cancel"),
+    ("post", "/api/v1/bookings/{reference}/reschedule"),
+    ("post", "/api/v1/inquiries"),
+    ("get", "/api/v1/articles"),
+    ("get", "/api/v1/articles/{slug}"),
+    ("get", "/api/v1/staff/bookings"),
+    ("get", "/api/v1/staff/bookings/{reference}"),
+    ("patch", "/api/v1/staff/bookings/{reference}"),
+    ("post", "/api/v1/staff/closures"),
+    ("get", "/api/v1/staff/closures"),
+    ("get", "/api/v1/staff/closures/{id}"),
+    ("delete", "/api/v1/staff/closures/{id}"),
+    ("get", "/api/v1/staff/calendar.ics"),
+    ("get", "/api/v1/staff/audit"),
+    ("get", "/api/v1/staff/inquiries"),
+    ("get", "/api/v1/staff/inquiries/{reference}"),
+    ("patch", "/api/v1/staff/inquiries/{reference}"),
+    ("get", "/api/v1/staff/outbox"),
+];
+
+async fn description(app: &crate::helpers::TestApp) -> Value {
+    let response = app.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// A concrete URL for a path template.
+fn concrete(path: &str) -> String {
+    path.replace("{reference}", "AAAA-AAAA")
+        .replace("{slug}", "no-such-article")
+        .replace("{id}", "1")
+}
+
 async fn the_openapi_description_lists_every_public_operation(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.get("/api/v1/openapi.json").await;
@@ -22,6 +62,106 @@ async fn the_openapi_description_lists_every_public_operation(backend: Backend) 
     assert!(create["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
     assert!(create["responses"]["409"]["content"]["application/problem+json"].is_object());
     assert!(create["responses"]["201"]["links"]["GetBooking"].is_object());
+}
+
+async fn every_api_route_is_described_and_served(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let document = description(&app).await;
+    for (method, path) in API_ROUTES {
+        let operation = &document["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is described");
+        assert!(
+            operation["operationId"].is_string(),
+            "{method} {path} has an operationId"
+        );
+        // The app routes it: an unsupported method would be a 405, an
+        // unknown path the app's 404 for every method alike.
+        let response = app
+            .client
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                app.url(&concrete(path)),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), 405, "{method} {path} is served");
+    }
+    // The other way round: nothing is described that the list does not name
+    // (so the list stays complete as routes are added).
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                API_ROUTES.contains(&(method.as_str(), path.as_str())),
+                "{method} {path} is described: add it to API_ROUTES"
+            );
+        }
+    }
+}
+
+async fn every_staff_operation_needs_the_bearer_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let document = description(&app).await;
+    let scheme = &document["components"]["securitySchemes"]["staff_token"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    let staff: Vec<_> = API_ROUTES
+        .iter()
+        .filter(|(_, path)| path.starts_with("/api/v1/staff/"))
+        .collect();
+    assert!(!staff.is_empty());
+    for (method, path) in staff {
+        let operation = &document["paths"][path][method];
+        assert_eq!(
+            operation["security"],
+            serde_json::json!([{"staff_token": []}]),
+            "{method} {path} declares the staff bearer token, and only it"
+        );
+        assert!(
+            operation["responses"]["401"]["content"]["application/problem+json"].is_object(),
+            "{method} {path} documents its 401"
+        );
+        // And the service enforces it.
+        let response = app
+            .client
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                app.url(&concrete(path)),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {path} without a token");
+    }
+    let feed = &document["paths"]["/api/v1/staff/calendar.ics"]["get"];
+    assert!(feed["responses"]["200"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|media| media.starts_with("text/calendar")));
+    assert!(feed["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|parameter| parameter["name"] == "token" && parameter["in"] == "query"));
+    let closure = &document["paths"]["/api/v1/staff/closures"]["post"]["responses"]["201"];
+    assert!(closure["links"]["GetClosure"].is_object());
+    assert!(closure["links"]["DeleteClosure"].is_object());
+}
+
+async fn an_unsupported_method_on_a_staff_resource_is_a_405_with_allow(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app
+        .client
+        .put(app.url("/api/v1/staff/closures/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, DELETE");
 }
 
 async fn the_docs_ui_is_served_from_the_binary(backend: Backend) {
@@ -54,4 +194,7 @@ crate::backend_tests!(
     the_openapi_description_lists_every_public_operation,
     the_docs_ui_is_served_from_the_binary,
     an_unsupported_method_is_a_405_with_allow,
+    every_api_route_is_described_and_served,
+    every_staff_operation_needs_the_bearer_token,
+    an_unsupported_method_on_a_staff_resource_is_a_405_with_allow,
 );

@@ -84,4 +84,60 @@ async fn odd_staff_input_is_refused_without_a_server_error(backend: Backend) {
     assert!(!app.slot_available(day, &local(day, "11:00")).await);
 }
 
-backend_tests!(odd_staff_input_is_refused_without_a_server_error);
+/// A query parameter given empty is refused, not read as absent: a list
+/// never silently widens to the default.
+async fn empty_staff_query_parameters_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app, "desk").await;
+    for (path, status, field) in [
+        ("/api/v1/staff/bookings?to=", 400, "to"),
+        ("/api/v1/staff/bookings?from=", 400, "from"),
+        ("/api/v1/staff/closures?from=", 400, "from"),
+        ("/api/v1/staff/bookings?limit=", 422, "limit"),
+        ("/api/v1/staff/audit?after=", 400, "after"),
+        ("/api/v1/staff/bookings?from=%202026-12-01", 400, "from"),
+    ] {
+        let response = staff_get(&app, &token, path).await;
+        assert_eq!(response.status(), status, "{path}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{path}");
+    }
+}
+
+/// A cursor of the right alphabet that no page gave out is well-formed but
+/// invalid (422); other characters make it malformed (400).
+async fn an_unknown_cursor_is_a_422_and_a_malformed_one_a_400(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app, "desk").await;
+    for path in [
+        "/api/v1/staff/bookings?after=eHx5",
+        "/api/v1/staff/closures?after=MjAyNi0xMi0wMVQwMTowMDowMHxub3QtYW4taWQ",
+        "/api/v1/staff/audit?after=AAAA",
+    ] {
+        let response = staff_get(&app, &token, path).await;
+        assert_eq!(response.status(), 422, "{path}");
+    }
+    let malformed = staff_get(&app, &token, "/api/v1/staff/audit?after=%C3%A9t%C3%A9").await;
+    assert_eq!(malformed.status(), 400);
+}
+
+/// A whole-day closure with a start or end of any kind is refused.
+async fn a_closure_with_a_date_and_a_start_of_any_type_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app, "desk").await;
+    for body in [
+        json!({"date": "2026-12-30", "start": {}}),
+        json!({"date": "2026-12-30", "end": 12}),
+        json!({"date": "2026-12-30", "start": "2026-12-30T10:00"}),
+    ] {
+        let response = staff_post(&app, &token, "/api/v1/staff/closures", body.clone()).await;
+        assert_eq!(response.status(), 422, "{body}");
+    }
+}
+
+backend_tests!(
+    odd_staff_input_is_refused_without_a_server_error,
+    empty_staff_query_parameters_are_refused,
+    an_unknown_cursor_is_a_422_and_a_malformed_one_a_400,
+    a_closure_with_a_date_and_a_start_of_any_type_is_refused,
+);

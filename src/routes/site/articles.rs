@@ -5,7 +5,7 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{date_ja, error_page, Layout, Privacy};
 use crate::articles::{self, Article, Block, Inline};
@@ -16,15 +16,31 @@ fn find(slug: &str) -> Result<&'static Article, ApiError> {
     articles::library()?.find(slug).ok_or(ApiError::NotFound)
 }
 
+/// Every article, newest first, in the staff lists' shape (one page).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ArticleList {
+    pub items: &'static [Article],
+    /// Always null: every article fits on one page.
+    pub next: Option<String>,
+}
+
 /// `GET /api/v1/articles`
+#[utoipa::path(get, path = "/api/v1/articles", operation_id = "listArticles", tag = "public",
+    responses((status = 200, description = "Every article, newest first", body = ArticleList)))]
 pub async fn list() -> Result<HttpResponse, ApiError> {
-    let articles = articles::library()?.all();
+    let items = articles::library()?.all();
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
-        .json(json!({ "items": articles, "next": null })))
+        .json(ArticleList { items, next: None }))
 }
 
 /// `GET /api/v1/articles/{slug}`
+#[utoipa::path(get, path = "/api/v1/articles/{slug}", operation_id = "getArticle", tag = "public",
+    params(("slug" = String, Path, description = "e.g. knee-pain-and-cartilage-regeneration")),
+    responses(
+        (status = 200, description = "The article", body = Article),
+        (status = 404, description = "No article has this slug", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let article = find(&slug)?;
     Ok(HttpResponse::Ok()

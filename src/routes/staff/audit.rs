@@ -11,6 +11,19 @@ use crate::db::audit;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+#[utoipa::path(get, path = "/api/v1/staff/audit", operation_id = "listStaffAudit", tag = "staff",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor from `next`"),
+    ),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Audit entries, newest first", body = crate::openapi::AuditList),
+        (status = 400, description = "A malformed cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 422, description = "`limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     _auth: StaffAuth,
     req: HttpRequest,
@@ -19,13 +32,10 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let get = |name: &str| query.get(name).map(String::as_str);
     let page = PageRequest::from_query(get("limit"), get("after"))?;
-    let before =
-        match &page.after {
-            Some(cursor) => Some(cursor.key.parse::<i32>().map_err(|_| {
-                ApiError::bad_request(Some("after"), "after is not a valid cursor.")
-            })?),
-            None => None,
-        };
+    let before = match &page.after {
+        Some(cursor) => Some(cursor.key.parse::<i32>().map_err(|_| Cursor::invalid())?),
+        None => None,
+    };
     let fetch = page.fetch();
     let rows = state
         .db

@@ -24,17 +24,23 @@ use crate::startup::AppState;
 
 /// A booking as staff see it: the patient's view plus where it came from,
 /// the staff note and when each status was reached.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StaffBookingView {
     #[serde(flatten)]
     pub booking: BookingView,
     pub source: Option<String>,
     pub staff_note: Option<String>,
+    #[schema(format = DateTime)]
     pub confirmed_at: String,
+    #[schema(format = DateTime)]
     pub cancelled_at: Option<String>,
+    #[schema(format = DateTime)]
     pub completed_at: Option<String>,
+    #[schema(format = DateTime)]
     pub no_show_at: Option<String>,
+    /// The booking's audit trail, oldest first (only on a single booking).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub audit: Option<Vec<AuditView>>,
     /// The booking's emails and how their delivery stands (only when one
     /// booking is asked for).
@@ -42,12 +48,16 @@ pub struct StaffBookingView {
     pub mail: Option<Vec<super::outbox::OutboxView>>,
 }
 
-#[derive(Debug, Serialize)]
+/// One entry of the audit log: who did what, when.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditView {
+    #[schema(format = DateTime)]
     pub at: String,
     pub actor: String,
     pub action: String,
     pub reference: Option<String>,
+    /// What changed (any JSON; never patient details).
+    #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,
 }
 
@@ -106,6 +116,22 @@ pub fn views(
 /// `GET /api/v1/staff/bookings?from=&to=&status=&limit=&after=`: bookings
 /// starting on the clinic dates `from..=to`, by start. `from` defaults to
 /// today (the desk's usual question); `to` may be left open.
+#[utoipa::path(get, path = "/api/v1/staff/bookings", operation_id = "listStaffBookings", tag = "staff",
+    params(
+        ("from" = Option<chrono::NaiveDate>, Query, description = "First clinic date (default: today)"),
+        ("to" = Option<chrono::NaiveDate>, Query, description = "Last clinic date, inclusive (default: open)"),
+        ("status" = Option<String>, Query, description = "One status or several separated by commas: confirmed, cancelled, completed, no_show"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor from `next`"),
+    ),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Bookings by start", body = crate::openapi::StaffBookingList),
+        (status = 400, description = "A malformed date or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 422, description = "`invalid_range`, or an unknown status or limit (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     auth: StaffAuth,
     req: HttpRequest,
@@ -187,6 +213,15 @@ fn private_json(view: &StaffBookingView) -> HttpResponse {
 }
 
 /// `GET /api/v1/staff/bookings/{reference}`
+#[utoipa::path(get, path = "/api/v1/staff/bookings/{reference}", operation_id = "getStaffBooking", tag = "staff",
+    params(("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "The booking with its audit trail", body = StaffBookingView),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No booking has this reference", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(
     auth: StaffAuth,
     reference: web::Path<String>,
@@ -243,6 +278,24 @@ fn parse_change(
 
 /// `PATCH /api/v1/staff/bookings/{reference}` with any of `status`, `start`,
 /// `staff_note`; the change is all or nothing.
+#[utoipa::path(patch, path = "/api/v1/staff/bookings/{reference}", operation_id = "updateStaffBooking", tag = "staff",
+    params(("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD")),
+    security(("staff_token" = [])),
+    request_body(content(
+        (crate::openapi::StaffBookingChange = "application/json"),
+        (crate::openapi::StaffBookingChange = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The changed booking with its audit trail", body = StaffBookingView),
+        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No booking has this reference", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable` (new start), with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them): `unknown_field`, `invalid`, start rules, `invalid_transition`, ...", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn update(
     auth: StaffAuth,
     req: HttpRequest,

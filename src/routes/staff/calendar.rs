@@ -53,6 +53,15 @@ fn description(row: &BookingRow) -> String {
 /// The feed: every booking starting from `staff.feed_days_back` days before
 /// today to `staff.feed_days_ahead` days after, cancelled ones as
 /// `STATUS:CANCELLED`. The token may come as `?token=` here only.
+#[utoipa::path(get, path = "/api/v1/staff/calendar.ics", operation_id = "getStaffCalendar", tag = "staff",
+    params(("token" = Option<String>, Query, description = "A staff token, for calendar apps that cannot send headers")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "An RFC 5545 calendar of the bookings around today", body = String,
+            content_type = "text/calendar; charset=utf-8"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+    ))]
 pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&req, true).await?;
     let now = Utc::now();

@@ -26,17 +26,25 @@ use crate::startup::AppState;
 const FIELDS: [&str; 4] = ["date", "start", "end", "reason"];
 const MAX_REASON_CHARS: usize = 200;
 
-#[derive(Debug, Serialize)]
+/// A closed date or time range.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClosureView {
     pub id: i32,
     /// The closed clinic date, for a whole-day closure; else null.
+    #[schema(format = Date)]
     pub date: Option<String>,
+    #[schema(format = DateTime)]
     pub start: String,
+    #[schema(format = DateTime)]
     pub end: String,
     pub reason: String,
+    /// The label of the staff token that made it.
     pub created_by: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Only when created: the confirmed bookings inside it (they stay booked).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub affected_bookings: Option<Vec<StaffBookingView>>,
 }
 
@@ -80,9 +88,9 @@ fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, Ap
     let date = collect(&mut errors, fields.text("date")).flatten();
     let range = match date {
         Some(raw) => {
-            if fields.text("start").ok().flatten().is_some()
-                || fields.text("end").ok().flatten().is_some()
-            {
+            let start = collect(&mut errors, fields.text("start")).flatten();
+            let end = collect(&mut errors, fields.text("end")).flatten();
+            if start.is_some() || end.is_some() {
                 // One or the other: a date, or a start and an end.
                 errors.push(FieldError::new("date", "invalid"));
                 None
@@ -138,6 +146,22 @@ fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, Ap
 
 /// `POST /api/v1/staff/closures`: 201 with the closure and the confirmed
 /// bookings it overlaps (`affected_bookings`), which stay booked.
+#[utoipa::path(post, path = "/api/v1/staff/closures", operation_id = "createStaffClosure", tag = "staff",
+    security(("staff_token" = [])),
+    request_body(content(
+        (crate::openapi::ClosureRequest = "application/json"),
+        (crate::openapi::ClosureRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "Closed; with `affected_bookings`", body = ClosureView,
+            headers(("Location" = String, description = "The closure's URL"))),
+        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them): `required`, `invalid`, `invalid_range`, `too_long`, `unknown_field`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     auth: StaffAuth,
     req: HttpRequest,
@@ -203,6 +227,20 @@ pub async fn create(
 
 /// `GET /api/v1/staff/closures?from=&limit=&after=`: closures that end on
 /// or after the clinic date `from` (default today), by start.
+#[utoipa::path(get, path = "/api/v1/staff/closures", operation_id = "listStaffClosures", tag = "staff",
+    params(
+        ("from" = Option<chrono::NaiveDate>, Query, description = "Closures ending on or after this clinic date (default: today)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor from `next`"),
+    ),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Closures by start", body = crate::openapi::ClosureList),
+        (status = 400, description = "A malformed date or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 422, description = "`limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list(
     _auth: StaffAuth,
     req: HttpRequest,
@@ -216,9 +254,7 @@ pub async fn list(
     let after = match &page.after {
         Some(cursor) => Some((
             cursor.at,
-            cursor.key.parse::<i32>().map_err(|_| {
-                ApiError::bad_request(Some("after"), "after is not a valid cursor.")
-            })?,
+            cursor.key.parse::<i32>().map_err(|_| Cursor::invalid())?,
         )),
         None => None,
     };
@@ -240,6 +276,15 @@ pub async fn list(
 }
 
 /// `GET /api/v1/staff/closures/{id}`
+#[utoipa::path(get, path = "/api/v1/staff/closures/{id}", operation_id = "getStaffClosure", tag = "staff",
+    params(("id" = i32, Path, description = "The closure id")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "The closure", body = ClosureView),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No closure has this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn show(
     _auth: StaffAuth,
     id: web::Path<i32>,
@@ -257,6 +302,15 @@ pub async fn show(
 }
 
 /// `DELETE /api/v1/staff/closures/{id}`: 204; the time is bookable again.
+#[utoipa::path(delete, path = "/api/v1/staff/closures/{id}", operation_id = "deleteStaffClosure", tag = "staff",
+    params(("id" = i32, Path, description = "The closure id")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 204, description = "Deleted; the time is bookable again"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No closure has this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn delete(
     auth: StaffAuth,
     id: web::Path<i32>,

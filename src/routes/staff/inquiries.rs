@@ -100,7 +100,7 @@ pub struct InquiryPatch {
         ("status" = Option<String>, Query, description = "`received`, `in_progress`, `closed`, or several separated by commas"),
         ("category" = Option<String>, Query, description = "`general`, `treatment`, `reservation`, `other`, or several separated by commas"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
-        ("after" = Option<String>, Query, description = "The cursor of the `next` URL"),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor of the `next` URL"),
     ),
     security(("staff_token" = [])),
     responses(

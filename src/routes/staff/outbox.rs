@@ -98,7 +98,7 @@ pub struct OutboxList {
     params(
         ("status" = Option<String>, Query, description = "Only messages in this status: `failed`, `pending`, `sent`, `suppressed` or `cancelled`"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
-        ("after" = Option<String>, Query, description = "The cursor of the `next` URL"),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor of the `next` URL"),
     ),
     security(("staff_token" = [])),
     responses(

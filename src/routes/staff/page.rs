@@ -32,12 +32,21 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(format!("{}|{}", self.at.format(CURSOR_TIME), self.key))
     }
 
-    /// A cursor from `?after=`; anything not made by `encode` is a 400.
+    /// A cursor from `?after=`: anything but URL-safe base64 is malformed
+    /// (400); well-formed text that `encode` did not make is invalid (422).
     pub fn decode(raw: &str) -> Result<Self, ApiError> {
-        let malformed = || ApiError::bad_request(Some("after"), "after is not a valid cursor.");
-        let bytes = URL_SAFE_NO_PAD
-            .decode(raw.trim())
-            .map_err(|_| malformed())?;
+        let well_formed = !raw.is_empty()
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(ApiError::bad_request(
+                Some("after"),
+                "after is not a valid cursor.",
+            ));
+        }
+        let malformed = Cursor::invalid;
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| malformed())?;
         let text = String::from_utf8(bytes).map_err(|_| malformed())?;
         let (at, key) = text.split_once('|').ok_or_else(malformed)?;
         let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).map_err(|_| malformed())?;
@@ -51,6 +60,11 @@ impl Cursor {
             key: key.to_string(),
         })
     }
+
+    /// A well-formed cursor that no page ever gave out.
+    pub fn invalid() -> ApiError {
+        ApiError::field("after", "invalid")
+    }
 }
 
 /// The page a list request asks for.
@@ -61,9 +75,10 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Reads `limit` (1 to 500, default 100) and `after` from the query.
+    /// Reads `limit` (1 to 500, default 100) and `after` from the query;
+    /// a parameter given empty is refused, not taken as absent.
     pub fn from_query(limit: Option<&str>, after: Option<&str>) -> Result<Self, ApiError> {
-        let limit = match limit.map(str::trim).filter(|raw| !raw.is_empty()) {
+        let limit = match limit {
             None => DEFAULT_LIMIT,
             Some(raw) => raw
                 .parse::<i64>()
@@ -71,11 +86,7 @@ impl PageRequest {
                 .filter(|limit| (1..=MAX_LIMIT).contains(limit))
                 .ok_or_else(|| ApiError::Validation(vec![FieldError::new("limit", "invalid")]))?,
         };
-        let after = after
-            .map(str::trim)
-            .filter(|raw| !raw.is_empty())
-            .map(Cursor::decode)
-            .transpose()?;
+        let after = after.map(Cursor::decode).transpose()?;
         Ok(PageRequest { limit, after })
     }
 
@@ -154,26 +165,24 @@ pub fn parse_list<T>(
 /// A `YYYY-MM-DD` date with a four-digit year (chrono would also read
 /// signed years up to its limits, where date arithmetic overflows).
 pub fn date(raw: &str) -> Option<NaiveDate> {
-    let raw = raw.trim();
     let four_digit_year = raw.len() == 10 && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit);
     four_digit_year
         .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
         .flatten()
 }
 
-/// A `YYYY-MM-DD` query parameter; anything else is a 400 on that field.
+/// A `YYYY-MM-DD` query parameter; anything else (empty too) is a 400 on
+/// that field.
 pub fn parse_date(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
-    raw.map(str::trim)
-        .filter(|raw| !raw.is_empty())
-        .map(|raw| {
-            date(raw).ok_or_else(|| {
-                ApiError::bad_request(
-                    Some(field),
-                    format!("{field} must be a date as YYYY-MM-DD."),
-                )
-            })
+    raw.map(|raw| {
+        date(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                Some(field),
+                format!("{field} must be a date as YYYY-MM-DD."),
+            )
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 #[cfg(test)]
