@@ -6,7 +6,8 @@ use clinic_booking::configuration::Settings;
 use clinic_booking::startup::{check_settings, open_database, Application};
 use clinic_booking::telemetry;
 
-const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ...]";
+const USAGE: &str =
+    "usage: clinic-booking [serve | migrate | staff-token ... | purge --older-than DAYS]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,6 +22,7 @@ async fn main() -> ExitCode {
         [] | ["serve"] => serve().await,
         ["migrate"] => migrate().await,
         ["staff-token", rest @ ..] => staff_token(rest).await,
+        ["purge", rest @ ..] => purge(rest).await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -68,4 +70,11 @@ async fn staff_token(args: &[&str]) -> anyhow::Result<()> {
     check_settings(&settings)?;
     let db = open_database(&settings).await?;
     clinic_booking::staff::run_command(&db, args)
+}
+
+async fn purge(args: &[&str]) -> anyhow::Result<()> {
+    let settings = settings()?;
+    check_settings(&settings)?;
+    let db = open_database(&settings).await?;
+    clinic_booking::privacy::run_command(&db, &settings, args).await
 }

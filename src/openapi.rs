@@ -170,6 +170,8 @@ impl Modify for SecuritySchemes {
         routes::bookings::show,
         routes::bookings::cancel,
         routes::bookings::reschedule,
+        routes::staff::privacy::erase_booking,
+        routes::staff::privacy::erase_inquiry,
     ),
     components(schemas(
         BookingRequest,
@@ -188,6 +190,7 @@ impl Modify for SecuritySchemes {
     tags(
         (name = "public", description = "The clinic website and API callers"),
         (name = "operations", description = "Health and readiness"),
+        (name = "staff", description = "Clinic staff, with a staff token"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ mod calendar;
 mod closures;
 pub mod page;
 pub mod patch;
+pub mod privacy;
 
 use actix_web::web;
 
@@ -22,5 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/closures/{id}", web::get().to(closures::show))
         .route("/closures/{id}", web::delete().to(closures::delete))
         .route("/calendar.ics", web::get().to(calendar::feed))
-        .route("/audit", web::get().to(audit::list));
+        .route("/audit", web::get().to(audit::list))
+        .route(
+            "/bookings/{reference}/personal-data",
+            web::delete().to(privacy::erase_booking),
+        )
+        .route(
+            "/inquiries/{reference}/personal-data",
+            web::delete().to(privacy::erase_inquiry),
+        );
 }
