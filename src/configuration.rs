@@ -79,7 +79,7 @@ pub struct ConsultationTypeSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrivacySettings {
     pub notice_version: String,
-    /// Days after its end that a finished booking is anonymised; 0: never.
+    /// Days after its end that a booking is anonymised; 0: never.
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
     /// Days after its last change that a closed inquiry is anonymised; 0: never.

@@ -32,9 +32,6 @@ use crate::startup::AppState;
 /// manage link of an erased booking answers 404.
 pub const ERASED_TOKEN_HASH: &str = "erased";
 
-/// Statuses after which a booking needs no contact data any more.
-const FINISHED: [&str; 3] = ["completed", "no_show", "cancelled"];
-
 /// How many records one purge transaction anonymises (keeps each short).
 const BATCH: i64 = 200;
 
@@ -68,7 +65,7 @@ impl std::fmt::Display for PurgeSummary {
     }
 }
 
-/// What a purge anonymises: finished bookings that ended before `bookings`,
+/// What a purge anonymises: bookings that ended before `bookings`,
 /// closed inquiries last changed before `inquiries`, and idempotency
 /// records stored before `idempotency` (each `None`: nothing of that kind).
 #[derive(Debug, Clone, Copy, Default)]
@@ -184,8 +181,10 @@ fn purge_batch(
     let mut summary = PurgeSummary::default();
     let mut references = Vec::new();
     if let Some(cutoff) = cutoffs.bookings {
+        // Every booking that ended before the cutoff is finished, whatever
+        // its status says (completed, no_show, cancelled, or a confirmed
+        // one nobody marked): none of them needs its contact data.
         let due: Vec<String> = bookings::table
-            .filter(bookings::status.eq_any(FINISHED))
             .filter(bookings::end_at.lt(cutoff))
             .filter(bookings::manage_token_hash.ne(ERASED_TOKEN_HASH))
             .order(bookings::end_at)

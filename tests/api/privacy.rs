@@ -405,30 +405,35 @@ async fn the_purge_command_anonymises_what_is_finished_and_old_only(backend: Bac
     let old = Canary::new("old");
     let recent = Canary::new("recent");
     let active = Canary::new("active");
+    let stale = Canary::new("stale");
     let old_inquiry = Canary::new("oldinq");
     let open_inquiry = Canary::new("openinq");
     let old_ref = reference(&book(&app, &old, &local(date, "10:00")).await);
     let recent_ref = reference(&book(&app, &recent, &local(date, "11:00")).await);
     let active_ref = reference(&book(&app, &active, &local(date, "12:00")).await);
+    let stale_ref = reference(&book(&app, &stale, &local(date, "14:00")).await);
     let old_inq_ref = inquire(&app, &old_inquiry).await;
     inquire(&app, &open_inquiry).await;
-    mails_delivered(&app, 10).await;
+    mails_delivered(&app, 12).await;
     finish_in_the_past(&db, &old_ref, "no_show", 40).await;
+    // Left confirmed, never marked: ended long ago all the same.
+    finish_in_the_past(&db, &stale_ref, "confirmed", 40).await;
     finish_in_the_past(&db, &recent_ref, "completed", 10).await;
     close_in_the_past(&db, &old_inq_ref, 40).await;
 
     let (ok, printed) = run_purge(&database.url, "30");
     assert!(ok, "{printed}");
     assert!(
-        printed.contains("anonymised 1 bookings and 1 inquiries"),
+        printed.contains("anonymised 2 bookings and 1 inquiries"),
         "{printed}"
     );
-    for canary in [&old, &recent, &active, &old_inquiry, &open_inquiry] {
+    for canary in [&old, &stale, &recent, &active, &old_inquiry, &open_inquiry] {
         for value in canary.values() {
             assert!(!printed.contains(value), "the summary names no one");
         }
     }
     assert_nothing_of(&db, &old).await;
+    assert_nothing_of(&db, &stale).await;
     assert_nothing_of(&db, &old_inquiry).await;
     let text = everything(&db).await;
     for kept in [&recent, &active, &open_inquiry] {
