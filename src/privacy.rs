@@ -166,8 +166,8 @@ fn forget_traces(conn: &mut DbConnection, reference: &str) -> Result<PurgeSummar
     })
 }
 
-/// Whether a booking's personal fields were already replaced.
-fn booking_is_anonymised(row: &BookingRow) -> bool {
+/// Whether a booking's personal fields were replaced (by erasure or purge).
+pub fn is_erased(row: &BookingRow) -> bool {
     row.manage_token_hash == ERASED_TOKEN_HASH
 }
 
@@ -310,7 +310,7 @@ pub fn erase_booking(
     if row.status() == BookingStatus::Confirmed {
         row = booking::cancel_by_staff(conn, state, row, actor, now)?;
     }
-    let already = booking_is_anonymised(&row);
+    let already = is_erased(&row);
     anonymise_booking(conn, &row.reference, now.naive_utc())?;
     let mut summary = forget_traces(conn, &row.reference)?;
     summary.bookings = 1;
@@ -442,5 +442,44 @@ async fn run(state: web::Data<AppState>, mut stopped: watch::Receiver<bool>) {
             changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
             _ = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_mail_files_that_name_an_erased_reference_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+        write(
+            "a.eml",
+            "Message-ID: <outbox-1-K7QM-3XWD-1700000000@example.jp>\r\n",
+        );
+        write(
+            "b.eml",
+            "Message-ID: <outbox-2-ABCD-EFGH-1700000000@example.jp>\r\n",
+        );
+        write("c.txt", "K7QM-3XWD");
+        let deleted = delete_mail_files(dir.path(), &["K7QM-3XWD".to_string()]);
+        assert_eq!(deleted, 1);
+        assert!(!dir.path().join("a.eml").exists());
+        assert!(dir.path().join("b.eml").exists());
+        assert!(dir.path().join("c.txt").exists(), "only .eml files");
+        assert_eq!(
+            delete_mail_files(&dir.path().join("missing"), &["X".into()]),
+            0
+        );
+    }
+
+    #[test]
+    fn the_command_takes_a_whole_number_of_days() {
+        let now = Utc::now();
+        let cutoffs = Cutoffs::older_than_days(30, now);
+        let expected = now.naive_utc() - chrono::Duration::days(30);
+        assert_eq!(cutoffs.bookings, Some(expected));
+        assert_eq!(cutoffs.inquiries, Some(expected));
+        assert_eq!(cutoffs.idempotency, Some(expected));
     }
 }

@@ -283,6 +283,15 @@ async fn erasing_a_future_booking_cancels_it_frees_its_slot_and_keeps_statistics
     )
     .await;
     assert_eq!(again.status(), 200, "erasing twice is not an error");
+    let changed = crate::staff_helpers::staff_patch(
+        &app,
+        &token,
+        &reference,
+        json!({"status": "confirmed", "staff_note": canary.name}),
+    )
+    .await;
+    assert_eq!(changed.status(), 422, "an erased booking stays as it is");
+    assert_nothing_of(&db, &canary).await;
 }
 
 async fn erasing_a_completed_booking_keeps_its_status_and_seats(backend: Backend) {
