@@ -389,6 +389,10 @@ pub fn change_by_staff(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
     let mut row = find_for_staff(conn, reference)?;
+    // An erased booking stays as it is: no one to mail, nothing to note.
+    if crate::privacy::is_erased(&row) {
+        return Err(ApiError::field("status", "invalid_status"));
+    }
     if change.status == Some(BookingStatus::Confirmed) && row.status() == BookingStatus::Cancelled {
         row = reconfirm(conn, state, row, change.start, actor, now)?;
     } else {

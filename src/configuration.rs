@@ -79,6 +79,33 @@ pub struct ConsultationTypeSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrivacySettings {
     pub notice_version: String,
+    /// Days after its end that a booking is anonymised; 0: never.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Days after its last change that a closed inquiry is anonymised; 0: never.
+    #[serde(default = "default_inquiry_retention_days")]
+    pub inquiry_retention_days: u32,
+    /// Hours an idempotency record is kept; 0: until its record is purged.
+    #[serde(default = "default_idempotency_retention_hours")]
+    pub idempotency_retention_hours: u32,
+    #[serde(default = "default_purge_interval_minutes")]
+    pub purge_interval_minutes: u64,
+}
+
+fn default_retention_days() -> u32 {
+    1825
+}
+
+fn default_inquiry_retention_days() -> u32 {
+    365
+}
+
+fn default_idempotency_retention_hours() -> u32 {
+    24
+}
+
+fn default_purge_interval_minutes() -> u64 {
+    60
 }
 
 /// The HTML forms' defence against bots.

@@ -6,7 +6,7 @@ use clinic_booking::configuration::Settings;
 use clinic_booking::startup::{check_settings, open_database, Application};
 use clinic_booking::telemetry;
 
-const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ... | backup PATH]";
+const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ... | backup PATH | purge --older-than DAYS]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,6 +22,7 @@ async fn main() -> ExitCode {
         ["migrate"] => migrate().await,
         ["staff-token", rest @ ..] => staff_token(rest).await,
         ["backup", target] => backup(target),
+        ["purge", rest @ ..] => purge(rest).await,
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -77,4 +78,12 @@ fn backup(target: &str) -> anyhow::Result<()> {
     clinic_booking::backup::backup(settings.database_url(), std::path::Path::new(target))?;
     println!("backed up to {target}");
     Ok(())
+}
+
+/// `purge --older-than DAYS`: anonymise what has outlived its retention.
+async fn purge(args: &[&str]) -> anyhow::Result<()> {
+    let settings = settings()?;
+    check_settings(&settings)?;
+    let db = open_database(&settings).await?;
+    clinic_booking::privacy::run_command(&db, &settings, args).await
 }

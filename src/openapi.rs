@@ -347,6 +347,8 @@ impl Modify for SecuritySchemes {
         routes::staff::inquiries::show,
         routes::staff::inquiries::update,
         routes::staff::outbox::list,
+        routes::staff::privacy::erase_booking,
+        routes::staff::privacy::erase_inquiry,
     ),
     components(schemas(
         BookingRequest,

@@ -13,6 +13,7 @@ use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
+use crate::privacy::RetentionWorker;
 use crate::rate_limit::RateLimiter;
 use crate::schedule::ClinicCalendar;
 use crate::{rate_limit, routes, security, telemetry};
@@ -39,6 +40,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     mail_worker: MailWorker,
+    retention_worker: RetentionWorker,
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
@@ -127,11 +129,13 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let mail_worker = MailWorker::start(state.clone(), mail_transport);
+        let retention_worker = RetentionWorker::start(state.clone());
         Ok(Application {
             port,
             server: server.run(),
             state,
             mail_worker,
+            retention_worker,
         })
     }
 
@@ -149,10 +153,11 @@ impl Application {
     }
 
     /// Serves until stopped, then lets the mail worker finish the message
-    /// in hand.
+    /// in hand and the retention purge its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.mail_worker.stop().await;
+        self.retention_worker.stop().await;
         served
     }
 }

@@ -27,6 +27,11 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/staff/inquiries/{reference}"),
     ("patch", "/api/v1/staff/inquiries/{reference}"),
     ("get", "/api/v1/staff/outbox"),
+    ("delete", "/api/v1/staff/bookings/{reference}/personal-data"),
+    (
+        "delete",
+        "/api/v1/staff/inquiries/{reference}/personal-data",
+    ),
 ];
 
 async fn description(app: &crate::helpers::TestApp) -> Value {

@@ -10,6 +10,7 @@ pub mod inquiries;
 pub mod outbox;
 pub mod page;
 pub mod patch;
+pub mod privacy;
 
 use actix_web::web;
 
@@ -42,5 +43,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(inquiries::show))
                 .route(web::patch().to(inquiries::update)),
         )
-        .service(resource("/outbox", "GET").route(web::get().to(outbox::list)));
+        .service(resource("/outbox", "GET").route(web::get().to(outbox::list)))
+        .service(
+            resource("/bookings/{reference}/personal-data", "DELETE")
+                .route(web::delete().to(privacy::erase_booking)),
+        )
+        .service(
+            resource("/inquiries/{reference}/personal-data", "DELETE")
+                .route(web::delete().to(privacy::erase_inquiry)),
+        );
 }

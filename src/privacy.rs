@@ -1,0 +1,485 @@
+//! Personal data under the APPI: erasure of one patient's data on request,
+//! and retention, the purge that anonymises what is no longer needed (by
+//! `clinic-booking purge --older-than DAYS` and, hourly, inside the service).
+//!
+//! Anonymising keeps a record for statistics (reference, type, times,
+//! status, first_visit, consent time and version) and replaces everything
+//! that names or describes the person: name, kana, email, phone, message,
+//! staff note, source and the manage token's hash. The record's emails
+//! (outbox rows) and stored idempotency responses are deleted, and so are
+//! `.eml` files that mention its reference.
+
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::web;
+use anyhow::{anyhow, bail, Context};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::booking::{self, Actor};
+use crate::configuration::Settings;
+use crate::db::bookings::BookingRow;
+use crate::db::schema::{bookings, idempotency_keys, inquiries, outbox};
+use crate::db::{Db, DbConnection};
+use crate::domain::{BookingStatus, Reference};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// What the manage token's hash becomes: no token hashes to it, so the
+/// manage link of an erased booking answers 404.
+pub const ERASED_TOKEN_HASH: &str = "erased";
+
+/// How many records one purge transaction anonymises (keeps each short).
+const BATCH: i64 = 200;
+
+/// Counts of what a purge or an erasure did; never any personal data.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeSummary {
+    pub bookings: usize,
+    pub inquiries: usize,
+    pub outbox_rows: usize,
+    pub idempotency_records: usize,
+    pub mail_files: usize,
+}
+
+impl PurgeSummary {
+    fn add(&mut self, other: PurgeSummary) {
+        self.bookings += other.bookings;
+        self.inquiries += other.inquiries;
+        self.outbox_rows += other.outbox_rows;
+        self.idempotency_records += other.idempotency_records;
+        self.mail_files += other.mail_files;
+    }
+}
+
+impl std::fmt::Display for PurgeSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "anonymised {} bookings and {} inquiries; deleted {} outbox rows, {} idempotency records and {} mail files",
+            self.bookings, self.inquiries, self.outbox_rows, self.idempotency_records, self.mail_files
+        )
+    }
+}
+
+/// What a purge anonymises: bookings that ended before `bookings`,
+/// closed inquiries last changed before `inquiries`, and idempotency
+/// records stored before `idempotency` (each `None`: nothing of that kind).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cutoffs {
+    pub bookings: Option<NaiveDateTime>,
+    pub inquiries: Option<NaiveDateTime>,
+    pub idempotency: Option<NaiveDateTime>,
+}
+
+impl Cutoffs {
+    /// Everything older than `days` days (the command line).
+    pub fn older_than_days(days: u32, now: DateTime<Utc>) -> Cutoffs {
+        let cutoff = Some(now.naive_utc() - chrono::Duration::days(days.into()));
+        Cutoffs {
+            bookings: cutoff,
+            inquiries: cutoff,
+            idempotency: cutoff,
+        }
+    }
+
+    /// The configured retention; a setting of 0 keeps that kind for ever.
+    pub fn from_settings(settings: &Settings, now: DateTime<Utc>) -> Cutoffs {
+        let privacy = &settings.privacy;
+        let days =
+            |days: u32| (days > 0).then(|| now.naive_utc() - chrono::Duration::days(days.into()));
+        Cutoffs {
+            bookings: days(privacy.retention_days),
+            inquiries: days(privacy.inquiry_retention_days),
+            idempotency: (privacy.idempotency_retention_hours > 0).then(|| {
+                now.naive_utc()
+                    - chrono::Duration::hours(privacy.idempotency_retention_hours.into())
+            }),
+        }
+    }
+}
+
+/// Replaces the personal fields of one booking with neutral values.
+fn anonymise_booking(
+    conn: &mut DbConnection,
+    reference: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::update(bookings::table.find(reference))
+        .set((
+            bookings::name.eq(""),
+            bookings::name_kana.eq(None::<String>),
+            bookings::email.eq(""),
+            bookings::phone.eq(""),
+            bookings::message.eq(None::<String>),
+            bookings::source.eq(None::<String>),
+            bookings::staff_note.eq(None::<String>),
+            bookings::manage_token_hash.eq(ERASED_TOKEN_HASH),
+            bookings::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the personal fields of one inquiry with neutral values.
+fn anonymise_inquiry(
+    conn: &mut DbConnection,
+    reference: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::update(inquiries::table.find(reference))
+        .set((
+            inquiries::name.eq(""),
+            inquiries::email.eq(""),
+            inquiries::phone.eq(None::<String>),
+            inquiries::message.eq(""),
+            inquiries::source.eq(None::<String>),
+            inquiries::staff_note.eq(None::<String>),
+            inquiries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the emails (sent, pending or failed: all carry the data) and the
+/// stored idempotency responses of `reference`.
+fn forget_traces(conn: &mut DbConnection, reference: &str) -> Result<PurgeSummary, ApiError> {
+    let outbox_rows =
+        diesel::delete(outbox::table.filter(outbox::reference.eq(reference))).execute(conn)?;
+    // A stored response names its record in `location` (bookings) or in
+    // its body (`"reference":"K7QM-3XWD"`, inquiries).
+    let idempotency_records = diesel::delete(
+        idempotency_keys::table.filter(
+            idempotency_keys::location
+                .eq(format!("/api/v1/bookings/{reference}"))
+                .or(idempotency_keys::response_body.like(format!("%\"{reference}\"%"))),
+        ),
+    )
+    .execute(conn)?;
+    Ok(PurgeSummary {
+        outbox_rows,
+        idempotency_records,
+        ..PurgeSummary::default()
+    })
+}
+
+/// Whether a booking's personal fields were replaced (by erasure or purge).
+pub fn is_erased(row: &BookingRow) -> bool {
+    row.manage_token_hash == ERASED_TOKEN_HASH
+}
+
+/// One batch of the purge, in the caller's transaction: the references it
+/// anonymised (so the caller can delete their mail files) and the counts.
+fn purge_batch(
+    conn: &mut DbConnection,
+    cutoffs: Cutoffs,
+    now: DateTime<Utc>,
+) -> Result<(Vec<String>, PurgeSummary), ApiError> {
+    let mut summary = PurgeSummary::default();
+    let mut references = Vec::new();
+    if let Some(cutoff) = cutoffs.bookings {
+        // Every booking that ended before the cutoff is finished, whatever
+        // its status says (completed, no_show, cancelled, or a confirmed
+        // one nobody marked): none of them needs its contact data.
+        let due: Vec<String> = bookings::table
+            .filter(bookings::end_at.lt(cutoff))
+            .filter(bookings::manage_token_hash.ne(ERASED_TOKEN_HASH))
+            .order(bookings::end_at)
+            .select(bookings::reference)
+            .limit(BATCH)
+            .load(conn)?;
+        for reference in due {
+            anonymise_booking(conn, &reference, now.naive_utc())?;
+            summary.add(forget_traces(conn, &reference)?);
+            summary.bookings += 1;
+            references.push(reference);
+        }
+    }
+    if let Some(cutoff) = cutoffs.inquiries {
+        let due: Vec<String> = inquiries::table
+            .filter(inquiries::status.eq("closed"))
+            .filter(inquiries::updated_at.lt(cutoff))
+            .filter(inquiries::email.ne(""))
+            .order(inquiries::updated_at)
+            .select(inquiries::reference)
+            .limit(BATCH)
+            .load(conn)?;
+        for reference in due {
+            anonymise_inquiry(conn, &reference, now.naive_utc())?;
+            summary.add(forget_traces(conn, &reference)?);
+            summary.inquiries += 1;
+            references.push(reference);
+        }
+    }
+    if let Some(cutoff) = cutoffs.idempotency {
+        summary.idempotency_records +=
+            diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
+                .execute(conn)?;
+    }
+    if summary.bookings + summary.inquiries > 0 {
+        let detail = serde_json::json!({
+            "bookings": summary.bookings,
+            "inquiries": summary.inquiries,
+        });
+        crate::db::audit::record(
+            conn,
+            now.naive_utc(),
+            "retention",
+            "personal_data.purged",
+            None,
+            Some(&detail.to_string()),
+        )?;
+    }
+    Ok((references, summary))
+}
+
+/// Anonymises everything `cutoffs` select, batch by batch (each batch one
+/// transaction), then deletes the `.eml` files under `mail_dir` that
+/// mention an anonymised reference.
+pub async fn purge(
+    db: &Db,
+    cutoffs: Cutoffs,
+    mail_dir: Option<&Path>,
+    now: DateTime<Utc>,
+) -> Result<PurgeSummary, ApiError> {
+    let mut summary = PurgeSummary::default();
+    loop {
+        let (references, batch) = db
+            .write(move |conn| purge_batch(conn, cutoffs, now))
+            .await?;
+        summary.add(batch);
+        if let Some(dir) = mail_dir {
+            summary.mail_files += delete_mail_files(dir, &references);
+        }
+        let full = i64::try_from(batch.bookings.max(batch.inquiries)).unwrap_or(i64::MAX) >= BATCH;
+        if !full {
+            return Ok(summary);
+        }
+    }
+}
+
+/// Deletes the `.eml` files (written when no SMTP server is configured)
+/// whose Message-ID or text names one of `references`. Returns how many.
+pub fn delete_mail_files(dir: &Path, references: &[String]) -> usize {
+    if references.is_empty() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut deleted = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+            continue;
+        }
+        let Ok(text) = std::fs::read(&path) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&text);
+        if references.iter().any(|r| text.contains(r.as_str())) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted += 1,
+                Err(error) => tracing::warn!(%error, "cannot delete a mail file"),
+            }
+        }
+    }
+    deleted
+}
+
+/// Erases the personal data of booking `reference` at the patient's
+/// request, leaving an anonymised record for statistics.
+///
+/// Rule: a booking still `confirmed` is first cancelled through the usual
+/// workflow, so its slots are free again (whether or not its time has
+/// passed: a visit that took place is `completed`). No mail tells the
+/// patient: every email of the booking, the cancellation notice included,
+/// is deleted with the data, so nothing pending goes out with it. Erasing
+/// twice changes nothing more.
+pub fn erase_booking(
+    conn: &mut DbConnection,
+    state: &AppState,
+    reference: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(BookingRow, PurgeSummary), ApiError> {
+    let mut row = booking::find_for_staff(conn, reference)?;
+    if row.status() == BookingStatus::Confirmed {
+        row = booking::cancel_by_staff(conn, state, row, actor, now)?;
+    }
+    let already = is_erased(&row);
+    anonymise_booking(conn, &row.reference, now.naive_utc())?;
+    let mut summary = forget_traces(conn, &row.reference)?;
+    summary.bookings = 1;
+    if !already {
+        booking::audit(
+            conn,
+            actor,
+            "booking.personal_data_erased",
+            &row.reference,
+            None,
+            now,
+        )?;
+        tracing::info!(reference = %row.reference, "booking personal data erased");
+    }
+    let row = crate::db::bookings::find(conn, &row.reference)?.ok_or(ApiError::NotFound)?;
+    Ok((row, summary))
+}
+
+/// Erases the personal data of inquiry `reference` on request. The inquiry
+/// is closed (nobody can be answered any more) and keeps its reference,
+/// category and times for statistics; its emails are deleted.
+pub fn erase_inquiry(
+    conn: &mut DbConnection,
+    reference: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<PurgeSummary, ApiError> {
+    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
+    let row = crate::db::inquiries::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
+    anonymise_inquiry(conn, &row.reference, now.naive_utc())?;
+    diesel::update(inquiries::table.find(&row.reference))
+        .set(inquiries::status.eq("closed"))
+        .execute(conn)?;
+    let mut summary = forget_traces(conn, &row.reference)?;
+    summary.inquiries = 1;
+    booking::audit(
+        conn,
+        actor,
+        "inquiry.personal_data_erased",
+        &row.reference,
+        None,
+        now,
+    )?;
+    tracing::info!(reference = %row.reference, "inquiry personal data erased");
+    Ok(summary)
+}
+
+/// The folder of `.eml` files, when mail goes there (no SMTP server).
+pub fn mail_dir(settings: &Settings) -> Option<&Path> {
+    settings
+        .mail
+        .smtp_url
+        .trim()
+        .is_empty()
+        .then(|| Path::new(&settings.mail.file_dir))
+}
+
+/// `clinic-booking purge --older-than DAYS`: prints a summary (counts only).
+pub async fn run_command(db: &Db, settings: &Settings, args: &[&str]) -> anyhow::Result<()> {
+    let days = match args {
+        ["--older-than", days] => *days,
+        [arg] if arg.starts_with("--older-than=") => &arg["--older-than=".len()..],
+        _ => bail!("usage: clinic-booking purge --older-than DAYS"),
+    };
+    let days: u32 = days
+        .parse()
+        .map_err(|_| anyhow!("--older-than takes a whole number of days, e.g. 1825"))?;
+    let now = Utc::now();
+    let summary = purge(
+        db,
+        Cutoffs::older_than_days(days, now),
+        mail_dir(settings),
+        now,
+    )
+    .await
+    .map_err(|error| match error {
+        ApiError::Internal(error) => error,
+        other => anyhow!("{other}"),
+    })
+    .context("purge failed")?;
+    println!("purged data older than {days} days: {summary}");
+    Ok(())
+}
+
+/// The retention purge running inside the service, every
+/// `privacy.purge_interval_minutes` (first right after start).
+pub struct RetentionWorker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RetentionWorker {
+    pub fn start(state: web::Data<AppState>) -> RetentionWorker {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(run(state, stopped));
+        RetentionWorker { stop, task }
+    }
+
+    /// Stops the worker, letting a running purge batch commit.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "retention worker ended abnormally");
+        }
+    }
+}
+
+async fn run(state: web::Data<AppState>, mut stopped: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.settings.privacy.purge_interval_minutes.max(1) * 60);
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        let now = Utc::now();
+        let cutoffs = Cutoffs::from_settings(&state.settings, now);
+        match purge(&state.db, cutoffs, mail_dir(&state.settings), now).await {
+            Ok(summary) if summary == PurgeSummary::default() => {}
+            Ok(summary) => tracing::info!(
+                bookings = summary.bookings,
+                inquiries = summary.inquiries,
+                outbox_rows = summary.outbox_rows,
+                idempotency_records = summary.idempotency_records,
+                mail_files = summary.mail_files,
+                "retention purge"
+            ),
+            Err(error) => tracing::warn!(%error, "retention purge failed; will retry"),
+        }
+        tokio::select! {
+            changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_mail_files_that_name_an_erased_reference_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).unwrap();
+        write(
+            "a.eml",
+            "Message-ID: <outbox-1-K7QM-3XWD-1700000000@example.jp>\r\n",
+        );
+        write(
+            "b.eml",
+            "Message-ID: <outbox-2-ABCD-EFGH-1700000000@example.jp>\r\n",
+        );
+        write("c.txt", "K7QM-3XWD");
+        let deleted = delete_mail_files(dir.path(), &["K7QM-3XWD".to_string()]);
+        assert_eq!(deleted, 1);
+        assert!(!dir.path().join("a.eml").exists());
+        assert!(dir.path().join("b.eml").exists());
+        assert!(dir.path().join("c.txt").exists(), "only .eml files");
+        assert_eq!(
+            delete_mail_files(&dir.path().join("missing"), &["X".into()]),
+            0
+        );
+    }
+
+    #[test]
+    fn the_command_takes_a_whole_number_of_days() {
+        let now = Utc::now();
+        let cutoffs = Cutoffs::older_than_days(30, now);
+        let expected = now.naive_utc() - chrono::Duration::days(30);
+        assert_eq!(cutoffs.bookings, Some(expected));
+        assert_eq!(cutoffs.inquiries, Some(expected));
+        assert_eq!(cutoffs.idempotency, Some(expected));
+    }
+}
