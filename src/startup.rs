@@ -22,6 +22,7 @@ pub struct AppState {
     pub settings: Settings,
     pub calendar: ClinicCalendar,
     pub db: Db,
+    pub availability_cache: crate::routes::availability::AnswerCache,
 }
 
 impl AppState {
@@ -102,6 +103,7 @@ impl Application {
             settings: settings.clone(),
             calendar,
             db,
+            availability_cache: Default::default(),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();
