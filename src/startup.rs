@@ -23,6 +23,7 @@ pub struct AppState {
     pub settings: Settings,
     pub calendar: ClinicCalendar,
     pub db: Db,
+    pub availability_cache: crate::routes::availability::AnswerCache,
 }
 
 impl AppState {
@@ -104,6 +105,7 @@ impl Application {
             settings: settings.clone(),
             calendar,
             db,
+            availability_cache: Default::default(),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();

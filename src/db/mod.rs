@@ -12,6 +12,7 @@ pub mod staff_bookings;
 pub mod staff_tokens;
 
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -118,14 +119,81 @@ impl ManageConnection for ConnectionOpener {
 pub type DbPool = Pool<ConnectionOpener>;
 pub type PooledDb = PooledConnection<ConnectionOpener>;
 
-/// The pools: reads go to `read`; writes go to `write`, which for SQLite is a
-/// single connection, so writers queue in the process instead of fighting
+/// The pools: reads go to `read`; writes go to `write`, or for SQLite to the
+/// single writer thread, so writers queue in the process instead of fighting
 /// over the file lock.
 #[derive(Clone)]
 pub struct Db {
     read: DbPool,
     write: DbPool,
     is_sqlite: bool,
+    writer: Option<mpsc::Sender<WriteJob>>,
+    /// Bumped after every committed write, so caches of what was read can
+    /// tell they are stale.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// One unit of work for the SQLite writer: it runs in its own savepoint and
+/// returns what to do once the batch's commit is known (`true`: committed).
+type WriteJob = Box<dyn FnOnce(&mut DbConnection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+/// Units of work that share one commit at most.
+const MAX_GROUP_COMMIT: usize = 128;
+
+/// SQLite's writer: one thread owning one connection. What arrives while a
+/// commit is being synced to disk goes into the next batch, and a batch
+/// shares one transaction and one fsync (group commit). Each unit runs in
+/// its own savepoint, so one that fails is rolled back alone, and nobody
+/// hears back before the commit that holds their change is durable.
+fn run_sqlite_writer(opener: ConnectionOpener, jobs: mpsc::Receiver<WriteJob>) {
+    let mut conn: Option<DbConnection> = None;
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP_COMMIT {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let open = match conn.take() {
+            Some(open) => Ok(open),
+            None => opener.open(),
+        };
+        let mut open = match open {
+            Ok(open) => open,
+            Err(error) => {
+                // Dropping the batch answers every caller with an error.
+                tracing::error!(%error, "the SQLite writer cannot open its connection");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut finishers = Vec::with_capacity(batch.len());
+            let committed =
+                DbConnection::transaction::<_, diesel::result::Error, _>(&mut open, |conn| {
+                    for job in batch {
+                        finishers.push(job(conn));
+                    }
+                    Ok(())
+                });
+            if let Err(error) = &committed {
+                tracing::error!(%error, "a group commit failed");
+            }
+            (finishers, committed.is_ok())
+        }));
+        match ran {
+            Ok((finishers, committed)) => {
+                conn = Some(open);
+                for finish in finishers {
+                    finish(committed);
+                }
+            }
+            // The connection (and its open transaction) is dropped, which
+            // rolls the batch back; its callers get an error.
+            Err(_) => tracing::error!("a database write panicked; its batch was rolled back"),
+        }
+    }
 }
 
 impl Db {
@@ -166,10 +234,22 @@ impl Db {
         let is_sqlite = matches!(location, Location::Sqlite(_));
         let read = build(settings.pool_size)?;
         let write = if is_sqlite { build(1)? } else { read.clone() };
+        let writer = if is_sqlite {
+            let (sender, jobs) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || run_sqlite_writer(opener, jobs))
+                .context("cannot start the SQLite writer")?;
+            Some(sender)
+        } else {
+            None
+        };
         Ok(Db {
             read,
             write,
             is_sqlite,
+            writer,
+            generation: Default::default(),
         })
     }
 
@@ -228,18 +308,54 @@ impl Db {
     }
 
     /// Runs `work` in one transaction on the write connection: everything it
-    /// does is committed together, or nothing is.
+    /// does is committed together, or nothing is. On SQLite the transaction
+    /// is a savepoint in the writer's next group commit.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(writer) = &self.writer {
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let job: WriteJob = Box::new(move |conn| {
+                let result = DbConnection::transaction(conn, work);
+                Box::new(move |committed: bool| {
+                    let result = match result {
+                        Ok(_) if !committed => Err(ApiError::Internal(anyhow!(
+                            "the group commit holding this write failed"
+                        ))),
+                        result => result,
+                    };
+                    let _ = answer.send(result);
+                })
+            });
+            writer
+                .send(job)
+                .map_err(|_| ApiError::Internal(anyhow!("the SQLite writer has stopped")))?;
+            let result = answered
+                .await
+                .map_err(|_| ApiError::Internal(anyhow!("the SQLite writer dropped a write")))?;
+            self.bump_generation();
+            return result;
+        }
         let pool = self.write.clone();
-        run_blocking(move || {
+        let result = run_blocking(move || {
             let mut conn = pool.get()?;
             DbConnection::transaction(&mut conn, work)
         })
-        .await
+        .await;
+        self.bump_generation();
+        result
+    }
+
+    fn bump_generation(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Changes with every write this process makes (committed or not).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A connection for command-line tools and tests.

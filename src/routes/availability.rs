@@ -1,6 +1,11 @@
 //! `GET /api/v1/availability?from=&to=&type=`: every slot of every day in a
 //! range of at most 62 days.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -40,6 +45,57 @@ pub struct AvailabilityResponse {
     pub from: String,
     pub to: String,
     pub days: Vec<DayAvailability>,
+}
+
+/// Recent answers, serialised, by (from, to, type). One is served again only
+/// while this process has written nothing since and for at most a second
+/// (slots pass their notice time; another instance may have booked), so a
+/// rush on the calendar costs one database read a second instead of one per
+/// request.
+#[derive(Default)]
+pub struct AnswerCache {
+    answers: Mutex<HashMap<(NaiveDate, NaiveDate, String), CachedAnswer>>,
+}
+
+struct CachedAnswer {
+    generation: u64,
+    at: Instant,
+    body: Bytes,
+}
+
+const CACHE_SECONDS: f64 = 1.0;
+/// Distinct ranges kept at most (a crawler cannot grow the cache).
+const CACHE_ENTRIES: usize = 256;
+
+impl AnswerCache {
+    fn get(&self, key: &(NaiveDate, NaiveDate, String), generation: u64) -> Option<Bytes> {
+        let answers = self.answers.lock().ok()?;
+        let cached = answers.get(key)?;
+        (cached.generation == generation && cached.at.elapsed().as_secs_f64() < CACHE_SECONDS)
+            .then(|| cached.body.clone())
+    }
+
+    fn put(&self, key: (NaiveDate, NaiveDate, String), generation: u64, body: Bytes) {
+        if let Ok(mut answers) = self.answers.lock() {
+            if answers.len() >= CACHE_ENTRIES {
+                answers.clear();
+            }
+            answers.insert(
+                key,
+                CachedAnswer {
+                    generation,
+                    at: Instant::now(),
+                    body,
+                },
+            );
+        }
+    }
+}
+
+fn json_answer(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(body)
 }
 
 fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
@@ -103,12 +159,22 @@ pub async fn list(
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
+    let key = (from, to, kind.code.clone());
+    // Read before the database, so a write that lands meanwhile makes this
+    // answer stale rather than cached as fresh.
+    let generation = state.db.generation();
+    if let Some(body) = state.availability_cache.get(&key, generation) {
+        return Ok(json_answer(body));
+    }
     let (calendar, occupancy) = schedule_with_closures(&state, from, to).await?;
-    Ok(HttpResponse::Ok().json(AvailabilityResponse {
+    let answer = AvailabilityResponse {
         timezone: state.settings.clinic.timezone.clone(),
         kind: kind.code.clone(),
         from: from.to_string(),
         to: to.to_string(),
         days: days(&calendar, &kind, from, to, &occupancy, now),
-    }))
+    };
+    let body = Bytes::from(serde_json::to_vec(&answer).map_err(anyhow::Error::from)?);
+    state.availability_cache.put(key, generation, body.clone());
+    Ok(json_answer(body))
 }

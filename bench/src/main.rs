@@ -1,0 +1,1092 @@
+//! The load benchmark of issue 7: starts the service in-process on loopback
+//! (SQLite in a temp file, then a fresh PostgreSQL database), an SMTP sink,
+//! and same-run baselines, runs bounded loads and prints every figure as a
+//! ratio against its baseline, plus a JSON summary. `--write-markdown`
+//! writes `BENCHMARKS.md` at the repository root.
+
+mod baseline;
+mod load;
+mod seed;
+mod smtp_sink;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use chrono::{Datelike, Duration as Days, NaiveDate, Utc, Weekday};
+use chrono_tz_free::tokyo_today;
+use clinic_booking::configuration::Settings;
+use clinic_booking::startup::{open_database, Application};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use serde_json::{json, Value};
+
+use load::{LoadPlan, LoadResult};
+use smtp_sink::SmtpSink;
+
+/// The clinic's date without pulling chrono-tz in: Tokyo has no DST.
+mod chrono_tz_free {
+    use chrono::{Duration, NaiveDate, Utc};
+    pub fn tokyo_today() -> NaiveDate {
+        (Utc::now() + Duration::hours(9)).date_naive()
+    }
+}
+
+struct Options {
+    quick: bool,
+    write_markdown: bool,
+    postgres_url: Option<String>,
+    connections: usize,
+    duration: Duration,
+    seed: u64,
+    mail_wait: Duration,
+    pg_scale: bool,
+}
+
+impl Options {
+    fn parse() -> anyhow::Result<Options> {
+        let mut options = Options {
+            quick: false,
+            write_markdown: false,
+            postgres_url: Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
+            connections: 64,
+            duration: Duration::from_secs(8),
+            seed: 1_000_000,
+            mail_wait: Duration::from_secs(30),
+            pg_scale: true,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => {
+                    options.quick = true;
+                    options.duration = Duration::from_secs(2);
+                    options.seed = 50_000;
+                    options.mail_wait = Duration::from_secs(15);
+                }
+                "--write-markdown" => options.write_markdown = true,
+                "--no-postgres" => options.postgres_url = None,
+                "--no-pg-scale" => options.pg_scale = false,
+                "--postgres" => options.postgres_url = args.next(),
+                "--seconds" => {
+                    options.duration =
+                        Duration::from_secs_f64(args.next().context("--seconds N")?.parse()?)
+                }
+                "--seed" => options.seed = args.next().context("--seed N")?.parse()?,
+                "--help" | "-h" => {
+                    println!(
+                        "clinic-booking-bench [--quick] [--write-markdown] [--seconds N] [--seed N]\n\
+                         \x20                    [--postgres URL | --no-postgres] [--no-pg-scale]"
+                    );
+                    std::process::exit(0);
+                }
+                other => return Err(anyhow!("unknown argument {other:?} (try --help)")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// Bookable slot starts (RFC 3339, clinic time): every 30 minutes from
+/// 10:00 to 18:00 on every day but Sunday, from two days ahead on, so no
+/// reminder is due during the run. Each load takes slots nobody else uses.
+struct SlotSupply {
+    slots: Vec<String>,
+    next: usize,
+}
+
+impl SlotSupply {
+    fn new(window_days: i64) -> SlotSupply {
+        let first = tokyo_today() + Days::days(2);
+        let mut slots = Vec::new();
+        for offset in 0..window_days - 3 {
+            let day: NaiveDate = first + Days::days(offset);
+            if day.weekday() == Weekday::Sun {
+                continue;
+            }
+            for k in 0..17 {
+                let minutes = 600 + 30 * k;
+                slots.push(format!(
+                    "{day}T{:02}:{:02}:00+09:00",
+                    minutes / 60,
+                    minutes % 60
+                ));
+            }
+        }
+        SlotSupply { slots, next: 0 }
+    }
+
+    fn take(&mut self, count: usize) -> Arc<Vec<String>> {
+        let end = (self.next + count).min(self.slots.len());
+        let taken = self.slots[self.next..end].to_vec();
+        self.next = end;
+        Arc::new(taken)
+    }
+}
+
+const CAPACITY: u32 = 4;
+const WINDOW_DAYS: i64 = 3650;
+
+fn bench_settings(url: &str, smtp_url: &str, pool_size: u32) -> anyhow::Result<Settings> {
+    let mut settings = Settings::defaults()?;
+    settings.server.bind = "127.0.0.1:0".into();
+    settings.server.public_url = String::new();
+    settings.server.workers = 2;
+    settings.server.shutdown_grace_seconds = 1;
+    settings.database.url = url.to_string().into();
+    settings.database.pool_size = pool_size;
+    settings.rate_limit.enabled = false;
+    settings.schedule.capacity_per_slot = CAPACITY;
+    settings.schedule.booking_window_days = WINDOW_DAYS;
+    settings.mail.smtp_url = smtp_url.to_string();
+    settings.mail.file_dir = std::env::temp_dir()
+        .join("clinic-booking-bench-mail")
+        .display()
+        .to_string();
+    Ok(settings)
+}
+
+struct Running {
+    address: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(settings: Settings) -> anyhow::Result<Running> {
+        let app = Application::build(settings).await?;
+        let address = SocketAddr::from(([127, 0, 0, 1], app.port()));
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Ok(Running {
+            address,
+            handle,
+            task,
+        })
+    }
+
+    async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+fn availability_path() -> String {
+    let from = tokyo_today() + Days::days(3);
+    format!(
+        "/api/v1/availability?from={from}&to={}",
+        from + Days::days(6)
+    )
+}
+
+fn booking_email(tag: &str, seq: u64) -> String {
+    format!("p{seq}.{tag}@example.jp")
+}
+
+fn booking_request(tag: &'static str, slots: Arc<Vec<String>>) -> Arc<load::RequestFn> {
+    Arc::new(move |seq: u64| {
+        let start = &slots[(seq as usize) % slots.len().max(1)];
+        let body = json!({
+            "name": "予約 太郎",
+            "name_kana": "ヨヤク タロウ",
+            "email": booking_email(tag, seq),
+            "phone": "090-1234-5678",
+            "start": start,
+            "type": "consultation",
+            "first_visit": true,
+            "message": "右膝が痛みます。",
+            "consent": true,
+        });
+        load::post_json("/api/v1/bookings", &body.to_string())
+    })
+}
+
+/// Latencies from each 201 to the SMTP sink's acceptance of that patient's
+/// confirmation; waits at most `wait` after the load for stragglers.
+struct MailLatency {
+    delivered_us: Vec<u32>,
+    undelivered: usize,
+    waited: Duration,
+}
+
+impl MailLatency {
+    /// Seconds; infinite when the percentile falls on a message that was
+    /// not delivered within the wait.
+    fn percentile_s(&self, p: f64) -> f64 {
+        let mut all: Vec<u32> = self.delivered_us.clone();
+        all.extend(std::iter::repeat_n(u32::MAX, self.undelivered));
+        let ms = load::percentile_ms(&all, p);
+        if ms >= u32::MAX as f64 / 1000.0 {
+            f64::INFINITY
+        } else {
+            ms / 1000.0
+        }
+    }
+
+    fn p99_s(&self) -> f64 {
+        self.percentile_s(99.0)
+    }
+
+    fn p50_s(&self) -> f64 {
+        self.percentile_s(50.0)
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "p50_s": finite(self.p50_s()),
+            "p99_s": finite(self.p99_s()),
+            "delivered": self.delivered_us.len(),
+            "undelivered_within_wait": self.undelivered,
+            "waited_s": self.waited.as_secs_f64(),
+        })
+    }
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() && x < 1e6 {
+        json!((x * 1000.0).round() / 1000.0)
+    } else {
+        Value::Null
+    }
+}
+
+async fn mail_latency(
+    sink: &SmtpSink,
+    tag: &str,
+    result: &LoadResult,
+    wait: Duration,
+) -> MailLatency {
+    let started = Instant::now();
+    let deadline = started + wait;
+    loop {
+        let missing = result
+            .completions
+            .iter()
+            .filter(|(seq, _)| sink.accepted_at(&booking_email(tag, *seq)).is_none())
+            .count();
+        if missing == 0 || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut delivered_us = Vec::new();
+    let mut undelivered = 0;
+    for (seq, done) in &result.completions {
+        match sink.accepted_at(&booking_email(tag, *seq)) {
+            Some(at) => delivered_us.push(at.saturating_duration_since(*done).as_micros() as u32),
+            None => undelivered += 1,
+        }
+    }
+    MailLatency {
+        delivered_us,
+        undelivered,
+        waited: started.elapsed(),
+    }
+}
+
+fn load_json(result: &LoadResult) -> Value {
+    json!({
+        "requests_per_s": finite(result.rate()),
+        "ok": result.ok,
+        "errors": result.errors,
+        "statuses": result.statuses,
+        "p50_ms": finite(result.percentile_ms(50.0)),
+        "p99_ms": finite(result.percentile_ms(99.0)),
+        "seconds": result.elapsed.as_secs_f64(),
+    })
+}
+
+struct Bench {
+    options: Options,
+    slots: SlotSupply,
+    report: serde_json::Map<String, Value>,
+    plans: Vec<(String, Vec<(String, String)>)>,
+    notes: Vec<String>,
+}
+
+impl Bench {
+    fn plan(
+        &self,
+        targets: Vec<SocketAddr>,
+        request: Arc<load::RequestFn>,
+        max: u64,
+        expected: u16,
+    ) -> LoadPlan {
+        LoadPlan {
+            targets,
+            connections: self.options.connections,
+            duration: self.options.duration,
+            max_requests: max,
+            expected_status: expected,
+            request,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        eprintln!(
+            "[bench {:>8.1}s] {line}",
+            START.with(|s| s.elapsed().as_secs_f64())
+        );
+    }
+
+    /// The SQLite figures, on an empty database or after seeding history.
+    async fn sqlite_phase(&mut self, seeded: bool) -> anyhow::Result<()> {
+        let label = if seeded { "sqlite_1m" } else { "sqlite_empty" };
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("clinic.db").display().to_string();
+        let url = format!("sqlite://{path}");
+        let sink = SmtpSink::start().await?;
+        let settings = bench_settings(&url, &sink.url(), 8)?;
+        let mut phase = serde_json::Map::new();
+        if seeded {
+            open_database(&settings).await?;
+            let count = self.options.seed;
+            self.say(&format!(
+                "{label}: seeding {count} bookings with claims and outbox rows"
+            ));
+            let started = Instant::now();
+            let seed_path = path.clone();
+            let base = format!("{} 00:00:00", tokyo_today() - Days::days(1));
+            tokio::task::spawn_blocking(move || seed::sqlite(&seed_path, count, &base)).await??;
+            phase.insert("seeded_bookings".into(), json!(count));
+            phase.insert(
+                "seed_seconds".into(),
+                json!(started.elapsed().as_secs_f64()),
+            );
+        }
+
+        // Baseline 1: the durable single-row insert, no HTTP.
+        let base_path = dir.path().join("baseline.db").display().to_string();
+        open_database(&bench_settings(&format!("sqlite://{base_path}"), "", 1)?).await?;
+        let duration = self.options.duration;
+        self.say(&format!("{label}: baseline durable inserts"));
+        let (insert_rate, inserts) = tokio::task::spawn_blocking(move || {
+            baseline::sqlite_inserts(&base_path, "BEFORE", duration)
+        })
+        .await??;
+        phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
+        phase.insert("baseline_inserts".into(), json!(inserts));
+
+        let app = Running::start(settings).await?;
+        let path_7d = availability_path();
+        let (status, body) = load::fetch(app.address, &load::get(&path_7d)).await?;
+        if status != 200 {
+            return Err(anyhow!("availability answered {status}: {body}"));
+        }
+        let body_json: Value = serde_json::from_str(&body)?;
+
+        // Baseline 2: a bare handler with a body of the same size.
+        let (bare, bare_handle) = baseline::bare_server(body_json, 2)?;
+        self.say(&format!("{label}: bare handler ({} byte body)", body.len()));
+        let bare_result = load::run(self.plan(
+            vec![bare],
+            Arc::new(|_: u64| load::get("/bare")),
+            u64::MAX,
+            200,
+        ))
+        .await?;
+        bare_handle.stop(true).await;
+
+        self.say(&format!("{label}: availability GET (7 days)"));
+        let request = Arc::new(move |_: u64| load::get(&path_7d));
+        let availability = load::run(self.plan(vec![app.address], request, u64::MAX, 200)).await?;
+
+        self.say(&format!("{label}: booking POST"));
+        let slots = self.slots.take(self.slots.slots.len() / 6);
+        let max = slots.len() as u64;
+        let booking =
+            load::run(self.plan(vec![app.address], booking_request(label, slots), max, 201))
+                .await?;
+        // The insert baseline again, and the mean of both: the disk is shared.
+        let base_path = dir.path().join("baseline.db").display().to_string();
+        let (insert_after, _) = tokio::task::spawn_blocking(move || {
+            baseline::sqlite_inserts(&base_path, "AFTER", duration)
+        })
+        .await??;
+        phase.insert("baseline_insert_before_per_s".into(), json!(insert_rate));
+        phase.insert("baseline_insert_after_per_s".into(), json!(insert_after));
+        let insert_rate = (insert_rate + insert_after) / 2.0;
+        phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
+        self.say(&format!("{label}: waiting for mail"));
+        let mail = mail_latency(&sink, label, &booking, self.options.mail_wait).await;
+        app.stop().await;
+
+        phase.insert("body_bytes".into(), json!(body.len()));
+        phase.insert("bare_handler".into(), load_json(&bare_result));
+        phase.insert("availability".into(), load_json(&availability));
+        phase.insert(
+            "availability_vs_bare".into(),
+            json!(availability.rate() / bare_result.rate()),
+        );
+        phase.insert("booking".into(), load_json(&booking));
+        phase.insert(
+            "booking_vs_insert".into(),
+            json!(booking.rate() / insert_rate),
+        );
+        phase.insert("mail".into(), mail.json());
+        let queries = seed::hot_queries(
+            &(tokyo_today() + Days::days(3)).to_string(),
+            &(tokyo_today() + Days::days(10)).to_string(),
+            "p1.x@example.jp",
+            &Utc::now()
+                .naive_utc()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+        );
+        if seeded {
+            let plan_path = path.clone();
+            let plans =
+                tokio::task::spawn_blocking(move || seed::sqlite_plans(&plan_path, &queries))
+                    .await??;
+            self.plans.push((
+                format!("SQLite, {} bookings stored", self.options.seed),
+                plans,
+            ));
+        }
+        self.report.insert(label.into(), Value::Object(phase));
+        Ok(())
+    }
+
+    async fn postgres_phase(&mut self, admin_url: &str) -> anyhow::Result<()> {
+        let tag = format!("clinic_bench_{:08x}", rand::random::<u32>());
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .context("a database name in the URL")?;
+        let app_db = format!("{tag}_app");
+        let base_db = format!("{tag}_baseline");
+        let mut admin = PgConnection::establish(admin_url).context("PostgreSQL")?;
+        for db in [&app_db, &base_db] {
+            diesel::sql_query(format!("CREATE DATABASE {db}")).execute(&mut admin)?;
+        }
+        let result = self
+            .postgres_runs(&format!("{base}/{app_db}"), &format!("{base}/{base_db}"))
+            .await;
+        for db in [&app_db, &base_db] {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+        result
+    }
+
+    async fn postgres_runs(&mut self, url: &str, base_url: &str) -> anyhow::Result<()> {
+        const POOL: u32 = 16;
+        let mut phase = serde_json::Map::new();
+        let sink = SmtpSink::start().await?;
+        let settings = bench_settings(url, &sink.url(), POOL)?;
+        open_database(&settings).await?;
+        open_database(&bench_settings(base_url, "", 1)?).await?;
+        self.say("postgres: baseline durable inserts");
+        let (base_url, duration) = (base_url.to_string(), self.options.duration);
+        let (insert_rate, inserts) = tokio::task::spawn_blocking(move || {
+            baseline::postgres_inserts(&base_url, POOL as usize, duration)
+        })
+        .await??;
+        phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
+        phase.insert("baseline_inserts".into(), json!(inserts));
+        phase.insert("baseline_writers".into(), json!(POOL));
+
+        let one = Running::start(settings.clone()).await?;
+        self.say("postgres: availability GET, one instance");
+        let path_7d = availability_path();
+        let availability = load::run(self.plan(
+            vec![one.address],
+            Arc::new(move |_: u64| load::get(&path_7d)),
+            u64::MAX,
+            200,
+        ))
+        .await?;
+        self.say("postgres: booking POST, one instance");
+        let slots = self.slots.take(self.slots.slots.len() / 6);
+        let max = slots.len() as u64;
+        let single =
+            load::run(self.plan(vec![one.address], booking_request("pg1", slots), max, 201))
+                .await?;
+        let mail_single = mail_latency(&sink, "pg1", &single, self.options.mail_wait).await;
+
+        // Each load starts without the previous one's mail backlog.
+        clear_mail_backlog(url)?;
+        self.say("postgres: booking POST, two instances round robin");
+        let two = Running::start(settings.clone()).await?;
+        let slots = self.slots.take(self.slots.slots.len() / 6);
+        let max = slots.len() as u64;
+        let double = load::run(self.plan(
+            vec![one.address, two.address],
+            booking_request("pg2", slots),
+            max,
+            201,
+        ))
+        .await?;
+        let mail_double = mail_latency(&sink, "pg2", &double, self.options.mail_wait).await;
+
+        // A race: 256 requests for 8 slots of 4 seats, across both instances.
+        self.say("postgres: race for 8 slots across two instances");
+        let race_slots = self.slots.take(8);
+        let race = load::run(LoadPlan {
+            duration: Duration::from_secs(60),
+            ..self.plan(
+                vec![one.address, two.address],
+                booking_request("race", race_slots),
+                256,
+                201,
+            )
+        })
+        .await?;
+        one.stop().await;
+        two.stop().await;
+        let race_409 = race.statuses.get("409").copied().unwrap_or(0);
+        let race_errors = race.errors - race_409;
+        let check = overbooking(url)?;
+        let expected_confirmed = single.ok + double.ok + race.ok;
+
+        phase.insert("availability".into(), load_json(&availability));
+        phase.insert("booking_one_instance".into(), load_json(&single));
+        phase.insert(
+            "booking_one_vs_insert".into(),
+            json!(single.rate() / insert_rate),
+        );
+        phase.insert("mail_one_instance".into(), mail_single.json());
+        phase.insert("booking_two_instances".into(), load_json(&double));
+        phase.insert("mail_two_instances".into(), mail_double.json());
+        phase.insert("two_vs_one".into(), json!(double.rate() / single.rate()));
+        phase.insert(
+            "race".into(),
+            json!({
+                "requests": race.ok + race.errors,
+                "created": race.ok,
+                "conflicts_409": race_409,
+                "other_errors": race_errors,
+                "expected_created": 8 * CAPACITY,
+            }),
+        );
+        phase.insert(
+            "overbooking".into(),
+            json!({
+                "duplicate_seat_claims": check.duplicate_seats,
+                "slots_over_capacity_by_claims": check.over_capacity_claims,
+                "slots_over_capacity_by_bookings": check.over_capacity_bookings,
+                "confirmed_bookings": check.confirmed,
+                "created_201": expected_confirmed,
+            }),
+        );
+
+        if self.options.pg_scale {
+            let count = self.options.seed;
+            self.say(&format!("postgres: seeding {count} bookings"));
+            let started = Instant::now();
+            let (seed_url, base) = (
+                url.to_string(),
+                format!("{} 00:00:00", tokyo_today() - Days::days(1)),
+            );
+            tokio::task::spawn_blocking(move || seed::postgres(&seed_url, count, &base)).await??;
+            phase.insert(
+                "seed_seconds".into(),
+                json!(started.elapsed().as_secs_f64()),
+            );
+            clear_mail_backlog(url)?;
+            let app = Running::start(settings.clone()).await?;
+            self.say("postgres: availability GET, one instance, seeded");
+            let path_7d = availability_path();
+            let availability = load::run(self.plan(
+                vec![app.address],
+                Arc::new(move |_: u64| load::get(&path_7d)),
+                u64::MAX,
+                200,
+            ))
+            .await?;
+            self.say("postgres: booking POST, one instance, seeded");
+            let slots = self.slots.take(self.slots.slots.len() / 6);
+            let max = slots.len() as u64;
+            let booking =
+                load::run(self.plan(vec![app.address], booking_request("pg1m", slots), max, 201))
+                    .await?;
+            let mail = mail_latency(&sink, "pg1m", &booking, self.options.mail_wait).await;
+            app.stop().await;
+            phase.insert("availability_1m".into(), load_json(&availability));
+            phase.insert("booking_1m".into(), load_json(&booking));
+            phase.insert("mail_1m".into(), mail.json());
+        }
+        let queries = seed::hot_queries(
+            &(tokyo_today() + Days::days(3)).to_string(),
+            &(tokyo_today() + Days::days(10)).to_string(),
+            "p1.x@example.jp",
+            &Utc::now()
+                .naive_utc()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+        );
+        let plan_url = url.to_string();
+        let plans = tokio::task::spawn_blocking(move || seed::postgres_plans(&plan_url, &queries))
+            .await??;
+        let stored = if self.options.pg_scale {
+            format!("{} bookings stored", self.options.seed)
+        } else {
+            "after the loads".into()
+        };
+        self.plans.push((format!("PostgreSQL, {stored}"), plans));
+        self.report.insert("postgres".into(), Value::Object(phase));
+        Ok(())
+    }
+}
+
+struct Overbooking {
+    duplicate_seats: i64,
+    over_capacity_claims: i64,
+    over_capacity_bookings: i64,
+    confirmed: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Withdraws the messages a previous load left unsent, so that their
+/// delivery does not compete with the next load.
+fn clear_mail_backlog(url: &str) -> anyhow::Result<()> {
+    let mut conn = PgConnection::establish(url)?;
+    diesel::sql_query("UPDATE outbox SET status = 'cancelled' WHERE status = 'pending'")
+        .execute(&mut conn)?;
+    Ok(())
+}
+
+fn overbooking(url: &str) -> anyhow::Result<Overbooking> {
+    let mut conn = PgConnection::establish(url)?;
+    let mut count = |sql: &str| -> anyhow::Result<i64> {
+        let rows: Vec<Count> = diesel::sql_query(sql).load(&mut conn)?;
+        Ok(rows.first().map(|r| r.n).unwrap_or(0))
+    };
+    Ok(Overbooking {
+        duplicate_seats: count(
+            "SELECT COUNT(*) AS n FROM (SELECT slot_start, seat FROM slot_claims \
+             GROUP BY slot_start, seat HAVING COUNT(*) > 1) d",
+        )?,
+        over_capacity_claims: count(&format!(
+            "SELECT COUNT(*) AS n FROM (SELECT slot_start FROM slot_claims \
+             GROUP BY slot_start HAVING COUNT(*) > {CAPACITY} OR MAX(seat) > {CAPACITY}) d"
+        ))?,
+        over_capacity_bookings: count(&format!(
+            "SELECT COUNT(*) AS n FROM (SELECT start_at FROM bookings WHERE status = 'confirmed' \
+             GROUP BY start_at HAVING COUNT(*) > {CAPACITY}) d"
+        ))?,
+        confirmed: count("SELECT COUNT(*) AS n FROM bookings WHERE status = 'confirmed'")?,
+    })
+}
+
+thread_local! {
+    static START: Instant = Instant::now();
+}
+
+fn machine() -> Value {
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory": memory,
+        "loadavg_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
+}
+
+fn get<'a>(report: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(report, |v, k| v.get(k))
+}
+
+fn num(report: &Value, path: &[&str]) -> f64 {
+    get(report, path)
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::NAN)
+}
+
+/// One line per target: (what, measured, target, met).
+fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
+    let mut rows = Vec::new();
+    let mut add = |what: &str, measured: String, target: &str, met: bool| {
+        rows.push((what.to_string(), measured, target.to_string(), met));
+    };
+    if report.get("sqlite_empty").is_some() {
+        let r = num(report, &["sqlite_empty", "booking_vs_insert"]);
+        add(
+            "SQLite booking POST / durable insert",
+            format!("{r:.2}×"),
+            "≥ 0.8×",
+            r >= 0.8,
+        );
+        let p = num(report, &["sqlite_empty", "booking", "p99_ms"]);
+        add(
+            "SQLite booking p99 at 64 connections",
+            format!("{p:.1} ms"),
+            "≤ 50 ms",
+            p <= 50.0,
+        );
+        let errors = num(report, &["sqlite_empty", "booking", "errors"])
+            + num(report, &["sqlite_empty", "availability", "errors"]);
+        add(
+            "errors (SQLite, empty)",
+            format!("{errors}"),
+            "0",
+            errors == 0.0,
+        );
+        let r = num(report, &["sqlite_empty", "availability_vs_bare"]);
+        add(
+            "availability GET / bare handler",
+            format!("{r:.2}×"),
+            "≥ 0.5×",
+            r >= 0.5,
+        );
+        let m = num(report, &["sqlite_empty", "mail", "p99_s"]);
+        add(
+            "mail p99, 201 → SMTP accepted (SQLite)",
+            if m.is_nan() {
+                format!(
+                    "> {:.0} s wait (not all delivered)",
+                    num(report, &["sqlite_empty", "mail", "waited_s"])
+                )
+            } else {
+                format!("{m:.2} s")
+            },
+            "≤ 2 s",
+            m <= 2.0,
+        );
+    }
+    if report.get("sqlite_1m").is_some() {
+        for (what, key) in [("booking", "booking"), ("availability", "availability")] {
+            for p in ["p50_ms", "p99_ms"] {
+                let full = num(report, &["sqlite_1m", key, p]);
+                let empty = num(report, &["sqlite_empty", key, p]);
+                let r = full / empty;
+                add(
+                    &format!("SQLite {what} {} with history / empty", &p[..3]),
+                    format!("{r:.2}× ({full:.1} vs {empty:.1} ms)"),
+                    "≤ 1.5×",
+                    r <= 1.5,
+                );
+            }
+        }
+        let errors = num(report, &["sqlite_1m", "booking", "errors"])
+            + num(report, &["sqlite_1m", "availability", "errors"]);
+        add(
+            "errors (SQLite, with history)",
+            format!("{errors}"),
+            "0",
+            errors == 0.0,
+        );
+    }
+    if report.get("postgres").is_some() {
+        let r = num(report, &["postgres", "two_vs_one"]);
+        add(
+            "PostgreSQL two instances / one",
+            format!("{r:.2}×"),
+            "≥ 1.6×",
+            r >= 1.6,
+        );
+        let over = num(
+            report,
+            &["postgres", "overbooking", "duplicate_seat_claims"],
+        ) + num(
+            report,
+            &["postgres", "overbooking", "slots_over_capacity_by_claims"],
+        ) + num(
+            report,
+            &["postgres", "overbooking", "slots_over_capacity_by_bookings"],
+        );
+        let consistent = num(report, &["postgres", "overbooking", "confirmed_bookings"])
+            == num(report, &["postgres", "overbooking", "created_201"]);
+        add(
+            "PostgreSQL overbooked slots (and 201s = stored)",
+            format!("{over} ({})", if consistent { "equal" } else { "differ" }),
+            "0",
+            over == 0.0 && consistent,
+        );
+        let race = num(report, &["postgres", "race", "created"]);
+        add(
+            "PostgreSQL race: 256 requests for 8×4 seats",
+            format!("{race} created"),
+            "32",
+            race == 32.0,
+        );
+        let errors = num(report, &["postgres", "booking_one_instance", "errors"])
+            + num(report, &["postgres", "booking_two_instances", "errors"])
+            + num(report, &["postgres", "race", "other_errors"]);
+        add(
+            "errors (PostgreSQL)",
+            format!("{errors}"),
+            "0",
+            errors == 0.0,
+        );
+        let m = num(report, &["postgres", "mail_one_instance", "p99_s"]);
+        add(
+            "mail p99 (PostgreSQL, one instance)",
+            if m.is_nan() {
+                "not all delivered in the wait".into()
+            } else {
+                format!("{m:.2} s")
+            },
+            "≤ 2 s",
+            m <= 2.0,
+        );
+        if report
+            .get("postgres")
+            .and_then(|p| p.get("booking_1m"))
+            .is_some()
+        {
+            for (what, key, key_1m) in [
+                ("booking", "booking_one_instance", "booking_1m"),
+                ("availability", "availability", "availability_1m"),
+            ] {
+                let full = num(report, &["postgres", key_1m, "p99_ms"]);
+                let empty = num(report, &["postgres", key, "p99_ms"]);
+                let r = full / empty;
+                add(
+                    &format!("PostgreSQL {what} p99 with history / empty"),
+                    format!("{r:.2}× ({full:.1} vs {empty:.1} ms)"),
+                    "≤ 1.5×",
+                    r <= 1.5,
+                );
+            }
+        }
+    }
+    rows
+}
+
+fn figures_table(report: &Value) -> String {
+    let mut out = String::from("| run | load | req/s | p50 ms | p99 ms | ok | errors | baseline | ratio |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n");
+    let mut row = |run: &str, load: &str, key: &[&str], baseline: String, ratio: f64| {
+        let _ = writeln!(
+            out,
+            "| {run} | {load} | {:.0} | {:.1} | {:.1} | {} | {} | {baseline} | {} |",
+            num(report, &[key, &["requests_per_s"]].concat()),
+            num(report, &[key, &["p50_ms"]].concat()),
+            num(report, &[key, &["p99_ms"]].concat()),
+            num(report, &[key, &["ok"]].concat()),
+            num(report, &[key, &["errors"]].concat()),
+            if ratio.is_nan() {
+                "".to_string()
+            } else {
+                format!("{ratio:.2}×")
+            },
+        );
+    };
+    for phase in ["sqlite_empty", "sqlite_1m"] {
+        if report.get(phase).is_none() {
+            continue;
+        }
+        let ins = num(report, &[phase, "baseline_insert_per_s"]);
+        let bare = num(report, &[phase, "bare_handler", "requests_per_s"]);
+        row(
+            phase,
+            "booking POST",
+            &[phase, "booking"],
+            format!("durable insert {ins:.0}/s"),
+            num(report, &[phase, "booking_vs_insert"]),
+        );
+        row(
+            phase,
+            "availability GET 7 d",
+            &[phase, "availability"],
+            format!("bare handler {bare:.0}/s"),
+            num(report, &[phase, "availability_vs_bare"]),
+        );
+        row(
+            phase,
+            "bare handler",
+            &[phase, "bare_handler"],
+            String::new(),
+            f64::NAN,
+        );
+    }
+    if report.get("postgres").is_some() {
+        let ins = num(report, &["postgres", "baseline_insert_per_s"]);
+        row(
+            "postgres",
+            "booking POST, 1 instance",
+            &["postgres", "booking_one_instance"],
+            format!("durable insert {ins:.0}/s"),
+            num(report, &["postgres", "booking_one_vs_insert"]),
+        );
+        let one = num(
+            report,
+            &["postgres", "booking_one_instance", "requests_per_s"],
+        );
+        row(
+            "postgres",
+            "booking POST, 2 instances",
+            &["postgres", "booking_two_instances"],
+            format!("1 instance {one:.0}/s"),
+            num(report, &["postgres", "two_vs_one"]),
+        );
+        row(
+            "postgres",
+            "availability GET 7 d",
+            &["postgres", "availability"],
+            String::new(),
+            f64::NAN,
+        );
+        if report
+            .get("postgres")
+            .and_then(|p| p.get("booking_1m"))
+            .is_some()
+        {
+            row(
+                "postgres_1m",
+                "booking POST, 1 instance",
+                &["postgres", "booking_1m"],
+                String::new(),
+                f64::NAN,
+            );
+            row(
+                "postgres_1m",
+                "availability GET 7 d",
+                &["postgres", "availability_1m"],
+                String::new(),
+                f64::NAN,
+            );
+        }
+    }
+    let mut mail = String::from("\n| mail (201 → SMTP accepted) | p50 s | p99 s | delivered | not delivered in wait |\n|---|---:|---:|---:|---:|\n");
+    for (name, path) in [
+        ("SQLite, empty", vec!["sqlite_empty", "mail"]),
+        ("SQLite, with history", vec!["sqlite_1m", "mail"]),
+        (
+            "PostgreSQL, 1 instance",
+            vec!["postgres", "mail_one_instance"],
+        ),
+        (
+            "PostgreSQL, 2 instances",
+            vec!["postgres", "mail_two_instances"],
+        ),
+        ("PostgreSQL, with history", vec!["postgres", "mail_1m"]),
+    ] {
+        if let Some(m) = get(report, &path) {
+            let f = |k: &str| {
+                m.get(k)
+                    .and_then(Value::as_f64)
+                    .map(|x| format!("{x:.2}"))
+                    .unwrap_or("—".into())
+            };
+            let _ = writeln!(
+                mail,
+                "| {name} | {} | {} | {} | {} |",
+                f("p50_s"),
+                f("p99_s"),
+                m["delivered"],
+                m["undelivered_within_wait"]
+            );
+        }
+    }
+    out + &mail
+}
+
+fn targets_table(report: &Value) -> String {
+    let mut out = String::from("| target | measured | wanted | met |\n|---|---|---|---|\n");
+    for (what, measured, target, met) in targets(report) {
+        let _ = writeln!(
+            out,
+            "| {what} | {measured} | {target} | {} |",
+            if met { "yes" } else { "**no**" }
+        );
+    }
+    out
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    START.with(|_| ());
+    let options = Options::parse()?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let mut bench = Bench {
+        slots: SlotSupply::new(WINDOW_DAYS),
+        options,
+        report: serde_json::Map::new(),
+        plans: Vec::new(),
+        notes: Vec::new(),
+    };
+    let started = Utc::now();
+    bench.report.insert("machine".into(), machine());
+    bench.sqlite_phase(false).await?;
+    bench.sqlite_phase(true).await?;
+    if let Some(url) = bench.options.postgres_url.clone() {
+        if let Err(error) = bench.postgres_phase(&url).await {
+            bench
+                .notes
+                .push(format!("PostgreSQL figures missing: {error:#}"));
+            eprintln!("PostgreSQL phase failed: {error:#}");
+        }
+    }
+    bench.report.insert(
+        "settings".into(),
+        json!({
+            "connections": bench.options.connections,
+            "seconds_per_load": bench.options.duration.as_secs_f64(),
+            "seeded_bookings": bench.options.seed,
+            "quick": bench.options.quick,
+            "capacity_per_slot": CAPACITY,
+            "http_workers": 2,
+        }),
+    );
+    let report = Value::Object(bench.report.clone());
+    let mut table = figures_table(&report);
+    table.push('\n');
+    table.push_str(&targets_table(&report));
+    println!("{table}");
+    for (title, plans) in &bench.plans {
+        println!("Query plans, {title}:");
+        for (name, plan) in plans {
+            println!("  {name}:\n    {}", plan.replace('\n', "\n    "));
+        }
+    }
+    for note in &bench.notes {
+        println!("note: {note}");
+    }
+    let summary = serde_json::to_string_pretty(&report)?;
+    println!("JSON summary:\n{summary}");
+    if bench.options.write_markdown {
+        let mut md = String::new();
+        let _ = writeln!(md, "# Benchmarks\n");
+        let _ = writeln!(md, "Written by the benchmark (`bench/`, issue 7); the figures below are from one run, each ratio against a baseline measured in the same run.\n");
+        let _ = writeln!(md, "- date: {}", started.format("%Y-%m-%d %H:%M UTC"));
+        let _ = writeln!(md, "- machine: {} CPU cores (nproc), {} memory, load average at start {} (the cores are shared with other builds, hence ratios)", report["machine"]["nproc"], report["machine"]["memory"].as_str().unwrap_or(""), report["machine"]["loadavg_at_start"].as_str().unwrap_or(""));
+        let _ = writeln!(
+            md,
+            "- command: `cd bench && cargo run --release -- {}`",
+            command.split_once(' ').map(|(_, a)| a).unwrap_or("")
+        );
+        let _ = writeln!(md, "- {} connections, {} s per load, capacity {CAPACITY} per slot, 2 HTTP workers, rate limits off\n", bench.options.connections, bench.options.duration.as_secs_f64());
+        let _ = writeln!(
+            md,
+            "## Figures\n\n{}\n## Targets\n\n{}",
+            figures_table(&report),
+            targets_table(&report)
+        );
+        for note in &bench.notes {
+            let _ = writeln!(md, "- note: {note}");
+        }
+        let _ = writeln!(md, "## Query plans of the hot queries\n");
+        for (title, plans) in &bench.plans {
+            let _ = writeln!(md, "### {title}\n");
+            for (name, plan) in plans {
+                let _ = writeln!(md, "{name}:\n\n```\n{plan}\n```\n");
+            }
+        }
+        let _ = writeln!(md, "## JSON summary\n\n```json\n{summary}\n```");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+        // Hand-written analysis (from "## Analysis" on) survives a rewrite.
+        if let Ok(old) = std::fs::read_to_string(path) {
+            if let Some(at) = old.find("\n## Analysis") {
+                md.push_str(&old[at..]);
+            }
+        }
+        std::fs::write(path, md).with_context(|| format!("cannot write {path}"))?;
+        eprintln!("wrote {path}");
+    }
+    Ok(())
+}
