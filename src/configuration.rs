@@ -146,6 +146,8 @@ pub struct MailSettings {
     pub max_attempts: i32,
     pub max_attempts_permanent: i32,
     pub lease_seconds: u64,
+    #[serde(default = "default_concurrent_deliveries")]
+    pub concurrent_deliveries: usize,
     pub reminder_hours_before: i64,
     pub max_per_recipient_per_hour: i64,
 }
@@ -195,4 +197,8 @@ impl Settings {
 pub struct StaffSettings {
     pub feed_days_back: i64,
     pub feed_days_ahead: i64,
+}
+
+fn default_concurrent_deliveries() -> usize {
+    4
 }

@@ -131,6 +131,9 @@ pub struct Db {
     /// Bumped after every committed write, so caches of what was read can
     /// tell they are stale.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Woken after every write, so background workers (mail) need not wait
+    /// for their next poll to see new work.
+    written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// One unit of work for the SQLite writer: it runs in its own savepoint and
@@ -250,6 +253,7 @@ impl Db {
             is_sqlite,
             writer,
             generation: Default::default(),
+            written: Default::default(),
         })
     }
 
@@ -351,6 +355,12 @@ impl Db {
     fn bump_generation(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.written.notify_waiters();
+    }
+
+    /// Resolves after the next write this process makes.
+    pub async fn next_write(&self) {
+        self.written.notified().await;
     }
 
     /// Changes with every write this process makes (committed or not).

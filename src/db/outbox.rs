@@ -315,3 +315,20 @@ pub fn oldest_pending(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, 
         .select(diesel::dsl::min(outbox::created_at))
         .first(conn)?)
 }
+
+/// Whether any message is due now (a read, so that idle workers polling for
+/// work write nothing).
+pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiError> {
+    let due: Option<i64> = outbox::table
+        .filter(outbox::status.eq(status::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .filter(
+            outbox::locked_until
+                .is_null()
+                .or(outbox::locked_until.lt(now)),
+        )
+        .select(outbox::id)
+        .first(conn)
+        .optional()?;
+    Ok(due.is_some())
+}

@@ -1,6 +1,8 @@
-//! The mail worker: a background task of every instance that claims due
-//! outbox messages one at a time, delivers them and records the outcome,
-//! retrying with exponential backoff.
+//! The mail worker: background tasks of every instance that claim due
+//! outbox messages, deliver them and record the outcome, retrying with
+//! exponential backoff. `mail.concurrent_deliveries` tasks work side by side
+//! (a claim is a conditional update, so two never take the same message),
+//! and an idle task wakes at the next write of its instance or poll.
 
 use std::time::Duration;
 
@@ -19,10 +21,10 @@ use crate::domain::BookingStatus;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// A running worker; `stop` lets it finish the message in hand.
+/// A running worker; `stop` lets it finish the messages in hand.
 pub struct MailWorker {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl MailWorker {
@@ -30,24 +32,37 @@ impl MailWorker {
         let (stop, stopped) = watch::channel(false);
         // Names this worker's leases; unique enough across instances.
         let owner = format!("worker-{:016x}", rand::rng().random::<u64>());
-        tracing::info!(transport = transport.describe(), %owner, "mail worker started");
-        let task = tokio::spawn(run(state, transport, owner, stopped));
-        MailWorker { stop, task }
+        let deliveries = state.settings.mail.concurrent_deliveries.max(1);
+        tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
+        let transport = std::sync::Arc::new(transport);
+        let tasks = (0..deliveries)
+            .map(|_| {
+                tokio::spawn(run(
+                    state.clone(),
+                    transport.clone(),
+                    owner.clone(),
+                    stopped.clone(),
+                ))
+            })
+            .collect();
+        MailWorker { stop, tasks }
     }
 
     /// Asks the worker to stop and waits until it has: a message being sent
     /// is finished and recorded first.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "mail worker ended abnormally");
+        for task in self.tasks {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "mail worker ended abnormally");
+            }
         }
     }
 }
 
 async fn run(
     state: web::Data<AppState>,
-    transport: Transport,
+    transport: std::sync::Arc<Transport>,
     owner: String,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -67,6 +82,7 @@ async fn run(
             tokio::select! {
                 changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
                 _ = tokio::time::sleep(poll) => {}
+                _ = state.db.next_write() => {}
             }
         }
     }
@@ -135,6 +151,13 @@ async fn deliver_next(
     let settings = &state.settings.mail;
     let now = Utc::now().naive_utc();
     let lease_until = now + chrono::Duration::seconds(settings.lease_seconds.max(1) as i64);
+    if !state
+        .db
+        .read(move |conn| outbox::has_due(conn, now))
+        .await?
+    {
+        return Ok(false);
+    }
     let claimer = owner.to_string();
     let claimed = state
         .db
