@@ -143,7 +143,7 @@ pub fn claim_due(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> Result<Option<OutboxRow>, ApiError> {
-    let candidates: Vec<i64> = outbox::table
+    let candidates: Vec<(i64, String, String)> = outbox::table
         .filter(outbox::status.eq(status::PENDING))
         .filter(outbox::next_attempt_at.le(now))
         .filter(
@@ -152,10 +152,27 @@ pub fn claim_due(
                 .or(outbox::locked_until.lt(now)),
         )
         .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
-        .select(outbox::id)
+        .select((outbox::id, outbox::reference, outbox::recipient))
         .limit(8)
         .load(conn)?;
-    for id in candidates {
+    for (id, reference, recipient) in candidates {
+        // One person hears about one booking in order (confirmed, moved,
+        // cancelled), even with several deliveries at once: a message waits
+        // while an earlier one to the same address about the same booking
+        // is still pending (retries included).
+        let earlier: Option<i64> = outbox::table
+            .filter(outbox::reference.eq(&reference))
+            .filter(outbox::recipient.eq(&recipient))
+            .filter(outbox::status.eq(status::PENDING))
+            .filter(outbox::id.lt(id))
+            // A reminder waits for its day; it must hold nothing up.
+            .filter(outbox::kind.ne(crate::mail::kind::BOOKING_REMINDER))
+            .select(outbox::id)
+            .first(conn)
+            .optional()?;
+        if earlier.is_some() {
+            continue;
+        }
         let claimed = diesel::update(
             outbox::table
                 .filter(outbox::id.eq(id))
