@@ -100,8 +100,14 @@ impl EmailAddress {
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// Characters accepted as typed (digits and separators): as the API
+    /// description says.
+    pub const MAX_CHARS: usize = 40;
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        Self::normalise(raw)
+        Some(raw)
+            .filter(|raw| raw.chars().count() <= Self::MAX_CHARS)
+            .and_then(Self::normalise)
             .map(PhoneNumber)
             .ok_or_else(|| FieldError::new(field, "invalid_phone"))
     }
@@ -260,6 +266,12 @@ mod tests {
         assert_eq!(phone("+81 90 1234 5678").as_deref(), Some("090-1234-5678"));
         assert_eq!(phone("+819012345678").as_deref(), Some("090-1234-5678"));
         assert_eq!(phone("(03) 3289-0202").as_deref(), Some("03-3289-0202"));
+    }
+
+    #[test]
+    fn a_number_padded_past_forty_characters_is_invalid() {
+        let padded = format!("03-3289-0202{}", " ".repeat(40));
+        assert_eq!(phone(&padded), None);
     }
 
     #[test]
