@@ -186,7 +186,11 @@ fn purge_batch(
         // one nobody marked): none of them needs its contact data.
         let due: Vec<String> = bookings::table
             .filter(bookings::end_at.lt(cutoff))
-            .filter(bookings::manage_token_hash.ne(ERASED_TOKEN_HASH))
+            // Written out (not bound) so the planner can match the partial
+            // index `bookings_to_purge`.
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "manage_token_hash <> 'erased'",
+            ))
             .order(bookings::end_at)
             .select(bookings::reference)
             .limit(BATCH)
@@ -200,9 +204,10 @@ fn purge_batch(
     }
     if let Some(cutoff) = cutoffs.inquiries {
         let due: Vec<String> = inquiries::table
-            .filter(inquiries::status.eq("closed"))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "status = 'closed' AND email <> ''",
+            ))
             .filter(inquiries::updated_at.lt(cutoff))
-            .filter(inquiries::email.ne(""))
             .order(inquiries::updated_at)
             .select(inquiries::reference)
             .limit(BATCH)
@@ -426,7 +431,14 @@ async fn run(state: web::Data<AppState>, mut stopped: watch::Receiver<bool>) {
         }
         let now = Utc::now();
         let cutoffs = Cutoffs::from_settings(&state.settings, now);
-        match purge(&state.db, cutoffs, mail_dir(&state.settings), now).await {
+        // A long first purge (years of history) must not hold up a
+        // shutdown: stopping drops it between batches, each of which has
+        // committed on its own.
+        let purged = tokio::select! {
+            purged = purge(&state.db, cutoffs, mail_dir(&state.settings), now) => purged,
+            _ = stopped.changed() => break,
+        };
+        match purged {
             Ok(summary) if summary == PurgeSummary::default() => {}
             Ok(summary) => tracing::info!(
                 bookings = summary.bookings,

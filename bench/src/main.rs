@@ -137,6 +137,10 @@ fn bench_settings(url: &str, smtp_url: &str, pool_size: u32) -> anyhow::Result<S
     settings.database.url = url.to_string().into();
     settings.database.pool_size = pool_size;
     settings.rate_limit.enabled = false;
+    // The seeded history spans decades; the retention purge (a background
+    // job with its own schedule) would anonymise it during the loads.
+    settings.privacy.retention_days = 0;
+    settings.privacy.inquiry_retention_days = 0;
     settings.schedule.capacity_per_slot = CAPACITY;
     settings.schedule.booking_window_days = WINDOW_DAYS;
     settings.mail.smtp_url = smtp_url.to_string();
