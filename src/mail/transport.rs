@@ -8,15 +8,16 @@ use anyhow::{anyhow, Context};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use super::redact_addresses;
+use super::smtp::SmtpSender;
 use crate::configuration::MailSettings;
 use crate::db::outbox::OutboxRow;
 
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpSender),
     Files(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -27,13 +28,6 @@ pub struct SendError {
     pub permanent: bool,
     /// The reason, without addresses.
     pub detail: String,
-}
-
-/// `smtp://host:port` (plain), `smtp://host:port?tls=required` or
-/// `?tls=starttls` (STARTTLS), `?tls=opportunistic`, `smtps://host:port`
-/// (implicit TLS). lettre knows all but the `starttls` spelling.
-fn normalised_smtp_url(url: &str) -> String {
-    url.replace("tls=starttls", "tls=required")
 }
 
 impl Transport {
@@ -61,18 +55,29 @@ impl Transport {
                 &settings.file_dir,
             )));
         }
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&normalised_smtp_url(url))
-            .map_err(|e| anyhow!("invalid setting mail.smtp_url: {e}"))?
-            .timeout(Some(Duration::from_secs(settings.smtp_timeout_seconds)));
-        if let Some(username) = settings.smtp_username.as_deref().filter(|u| !u.is_empty()) {
-            let password = settings
-                .smtp_password
-                .as_ref()
-                .map(|p| p.expose_secret().to_string())
-                .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(username.to_string(), password));
-        }
-        Ok(Transport::Smtp(builder.build()))
+        let credentials = settings
+            .smtp_username
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|username| {
+                let password = settings
+                    .smtp_password
+                    .as_ref()
+                    .map(|p| p.expose_secret().to_string())
+                    .unwrap_or_default();
+                Credentials::new(username.to_string(), password)
+            });
+        // `smtp://host:port` (plain), `smtp://host:port?tls=required` or
+        // `?tls=starttls` (STARTTLS), `?tls=opportunistic`,
+        // `smtps://host:port` (implicit TLS).
+        let sender = SmtpSender::from_url(
+            url,
+            credentials,
+            Duration::from_secs(settings.smtp_timeout_seconds),
+            settings.concurrent_deliveries.max(1),
+        )
+        .map_err(|e| anyhow!("invalid setting mail.smtp_url: {e}"))?;
+        Ok(Transport::Smtp(sender))
     }
 
     pub fn describe(&self) -> &'static str {
@@ -84,10 +89,13 @@ impl Transport {
 
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| SendError {
-                permanent: e.is_permanent(),
-                detail: redact_addresses(&e.to_string()),
-            }),
+            Transport::Smtp(smtp) => smtp
+                .send(message.envelope(), &message.formatted())
+                .await
+                .map_err(|e| SendError {
+                    permanent: e.permanent,
+                    detail: redact_addresses(&e.detail),
+                }),
             Transport::Files(files) => {
                 files
                     .send(message)
