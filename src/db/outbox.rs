@@ -130,9 +130,10 @@ pub fn cancel_pending(
     .execute(conn)?)
 }
 
-/// Claims the next due message for `owner` until `lease_until`, or `None`.
+/// Claims up to `limit` due messages for `owner` until `lease_until`,
+/// oldest first (none: nothing is due, or others hold it all).
 ///
-/// The claim is a conditional UPDATE that only succeeds while nobody else
+/// Each claim is a conditional UPDATE that only succeeds while nobody else
 /// holds the row: on PostgreSQL a second worker racing for the same row
 /// waits for the first one's commit, re-checks the condition and updates
 /// nothing, so it moves on to the next candidate. Works the same on SQLite,
@@ -142,7 +143,9 @@ pub fn claim_due(
     owner: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
-) -> Result<Option<OutboxRow>, ApiError> {
+    limit: usize,
+) -> Result<Vec<OutboxRow>, ApiError> {
+    let limit = limit.max(1);
     let candidates: Vec<(i64, String, String)> = outbox::table
         .filter(outbox::status.eq(status::PENDING))
         .filter(outbox::next_attempt_at.le(now))
@@ -153,13 +156,17 @@ pub fn claim_due(
         )
         .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
         .select((outbox::id, outbox::reference, outbox::recipient))
-        .limit(8)
+        .limit(i64::try_from(limit * 2).unwrap_or(i64::MAX))
         .load(conn)?;
+    let mut claimed = Vec::with_capacity(limit);
     for (id, reference, recipient) in candidates {
+        if claimed.len() == limit {
+            break;
+        }
         // One person hears about one booking in order (confirmed, moved,
         // cancelled), even with several deliveries at once: a message waits
         // while an earlier one to the same address about the same booking
-        // is still pending (retries included).
+        // is still pending (retries included, and claimed in this batch).
         let earlier: Option<i64> = outbox::table
             .filter(outbox::reference.eq(&reference))
             .filter(outbox::recipient.eq(&recipient))
@@ -173,7 +180,7 @@ pub fn claim_due(
         if earlier.is_some() {
             continue;
         }
-        let claimed = diesel::update(
+        let updated = diesel::update(
             outbox::table
                 .filter(outbox::id.eq(id))
                 .filter(outbox::status.eq(status::PENDING))
@@ -188,15 +195,37 @@ pub fn claim_due(
             outbox::lease_owner.eq(Some(owner)),
         ))
         .execute(conn)?;
-        if claimed == 1 {
-            let row = outbox::table
-                .find(id)
-                .select(OutboxRow::as_select())
-                .first(conn)?;
-            return Ok(Some(row));
+        if updated == 1 {
+            claimed.push(id);
         }
     }
-    Ok(None)
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(outbox::table
+        .filter(outbox::id.eq_any(&claimed))
+        .select(OutboxRow::as_select())
+        .order(outbox::id.asc())
+        .load(conn)?)
+}
+
+/// Gives back messages `owner` claimed but did not try (their batch was
+/// cut short), untouched: no attempt is counted.
+pub fn release(conn: &mut DbConnection, ids: &[i64], owner: &str) -> Result<usize, ApiError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::lease_owner.eq(owner))
+            .filter(outbox::status.eq(status::PENDING)),
+    )
+    .set((
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+    ))
+    .execute(conn)?)
 }
 
 /// The outcome of one delivery attempt, written by the worker that holds

@@ -142,7 +142,15 @@ async fn reminder_still_wanted(
     }))
 }
 
-/// Claims and handles one due message; `false` when none was due.
+/// Messages one task claims at a time.
+const BATCH: usize = 8;
+
+/// Claims a batch of due messages, delivers them one after the other and
+/// records the outcomes together; `false` when none was due. The batch
+/// stops early at a temporary failure (the server is likely down for the
+/// rest too) or once a quarter of the lease is used (so a slow server cannot
+/// make it outlive the lease), and what was not tried is given back
+/// untouched.
 async fn deliver_next(
     state: &web::Data<AppState>,
     transport: &Transport,
@@ -159,29 +167,87 @@ async fn deliver_next(
         return Ok(false);
     }
     let claimer = owner.to_string();
+    let claimed_at = std::time::Instant::now();
     let claimed = state
         .db
-        .write(move |conn| outbox::claim_due(conn, &claimer, now, lease_until))
+        .write(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, BATCH))
         .await?;
-    let Some(row) = claimed else {
+    if claimed.is_empty() {
         return Ok(false);
-    };
-    let outcome =
-        if row.kind == kind::BOOKING_REMINDER && !reminder_still_wanted(state, &row).await? {
-            Outcome::Cancelled {
-                reason: "booking no longer confirmed".to_string(),
-            }
-        } else {
-            let result = match build_message(settings, &row) {
-                Ok(message) => transport.send(message).await,
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => Outcome::Sent,
-                Err(error) => after_failure(settings, row.attempts, error, Utc::now().naive_utc()),
-            }
+    }
+    let mut outcomes = Vec::with_capacity(claimed.len());
+    let mut untried = Vec::new();
+    let mut rows = claimed.into_iter();
+    let budget = Duration::from_secs(settings.lease_seconds.max(1)) / 4;
+    while claimed_at.elapsed() < budget {
+        let Some(row) = rows.next() else { break };
+        let Some(outcome) = attempt(state, transport, &row).await else {
+            untried.push(row.id);
+            break;
         };
-    match &outcome {
+        log_outcome(&row, &outcome);
+        let stop = matches!(outcome, Outcome::Retry { .. });
+        outcomes.push((row, outcome));
+        if stop {
+            break;
+        }
+    }
+    untried.extend(rows.map(|row| row.id));
+    let recorder = owner.to_string();
+    let lost = state
+        .db
+        .write(move |conn| {
+            let now = Utc::now().naive_utc();
+            let mut lost = Vec::new();
+            for (row, outcome) in &outcomes {
+                if !outbox::record_attempt(conn, row.id, &recorder, outcome, now)? {
+                    lost.push((row.reference.clone(), row.id));
+                }
+            }
+            outbox::release(conn, &untried, &recorder)?;
+            Ok(lost)
+        })
+        .await?;
+    for (reference, id) in lost {
+        tracing::warn!(%reference, outbox_id = id, "mail lease lost before recording");
+    }
+    Ok(true)
+}
+
+/// Delivers one claimed message; `None` when it cannot be decided now (the
+/// database did not answer whether a reminder still applies).
+async fn attempt(
+    state: &web::Data<AppState>,
+    transport: &Transport,
+    row: &OutboxRow,
+) -> Option<Outcome> {
+    let settings = &state.settings.mail;
+    if row.kind == kind::BOOKING_REMINDER {
+        match reminder_still_wanted(state, row).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Some(Outcome::Cancelled {
+                    reason: "booking no longer confirmed".to_string(),
+                })
+            }
+            Err(error) => {
+                tracing::error!(%error, reference = %row.reference, "mail worker: database error");
+                return None;
+            }
+        }
+    }
+    let result = match build_message(settings, row) {
+        Ok(message) => transport.send(message).await,
+        Err(error) => Err(error),
+    };
+    Some(match result {
+        Ok(()) => Outcome::Sent,
+        Err(error) => after_failure(settings, row.attempts, error, Utc::now().naive_utc()),
+    })
+}
+
+fn log_outcome(row: &OutboxRow, outcome: &Outcome) {
+    match outcome {
         Outcome::Sent => {
             tracing::info!(reference = %row.reference, outbox_id = row.id, kind = %row.kind, "mail sent")
         }
@@ -198,18 +264,6 @@ async fn deliver_next(
             "mail withdrawn: no longer applies"
         ),
     }
-    let recorder = owner.to_string();
-    let id = row.id;
-    let recorded = state
-        .db
-        .write(move |conn| {
-            outbox::record_attempt(conn, id, &recorder, &outcome, Utc::now().naive_utc())
-        })
-        .await?;
-    if !recorded {
-        tracing::warn!(reference = %row.reference, outbox_id = row.id, "mail lease lost before recording");
-    }
-    Ok(true)
 }
 
 #[cfg(test)]

@@ -459,6 +459,77 @@ async fn two_instances_on_one_database_never_send_a_message_twice(backend: Backe
     assert_eq!(ids.len(), 24);
 }
 
+/// The worker's batch claim, on the database alone: a batch never holds two
+/// messages to one person about one booking, respects its size, and what a
+/// worker gives back untried is claimable again with no attempt counted.
+async fn a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried(
+    backend: Backend,
+) {
+    let test_db = TestDatabase::create(backend);
+    let db = Db::connect(&Settings::defaults().unwrap().database, &test_db.url).unwrap();
+    db.run_migrations().unwrap();
+    let mut conn = db.connection().unwrap();
+    let now = Utc::now().naive_utc();
+    let lease = now + chrono::Duration::seconds(300);
+    let mut add = |kind: &str, reference: &str, recipient: &str| {
+        outbox::insert(
+            &mut conn,
+            &outbox::NewOutboxRow {
+                kind: kind.into(),
+                audience: if recipient == CLINIC_INBOX {
+                    "clinic"
+                } else {
+                    "patient"
+                }
+                .into(),
+                reference: reference.into(),
+                recipient: recipient.into(),
+                subject: "件名".into(),
+                body: "本文".into(),
+                ics: None,
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now - chrono::Duration::seconds(1),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .unwrap()
+    };
+    let confirmed = add("booking_confirmed", "S0000000001", PATIENT);
+    let clinic = add("clinic_booking_confirmed", "S0000000001", CLINIC_INBOX);
+    let cancelled = add("booking_cancelled", "S0000000001", PATIENT);
+    let other = add("booking_confirmed", "S0000000002", "hanako@example.jp");
+    let ids = |rows: Vec<outbox::OutboxRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    assert_eq!(
+        ids(outbox::claim_due(&mut conn, "one", now, lease, 2).unwrap()),
+        vec![confirmed, clinic],
+        "the batch size is respected"
+    );
+    assert_eq!(
+        ids(outbox::claim_due(&mut conn, "two", now, lease, 8).unwrap()),
+        vec![other],
+        "the cancellation waits for the confirmation still in hand"
+    );
+    assert_eq!(
+        outbox::release(&mut conn, &[confirmed], "two").unwrap(),
+        0,
+        "not its lease"
+    );
+    assert_eq!(outbox::release(&mut conn, &[confirmed], "one").unwrap(), 1);
+    assert_eq!(
+        ids(outbox::claim_due(&mut conn, "three", now, lease, 8).unwrap()),
+        vec![confirmed],
+        "given back, and still ahead of the cancellation"
+    );
+    let again = outbox::for_reference(&mut conn, "S0000000001").unwrap();
+    assert!(again
+        .iter()
+        .all(|m| m.attempts == 0 && m.status == "pending"));
+    assert!(again.iter().any(|m| m.id == cancelled));
+}
+
 async fn without_an_smtp_server_mail_is_written_as_eml_files(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail");
@@ -545,6 +616,7 @@ backend_tests!(
     a_reminder_goes_out_once_for_a_confirmed_booking,
     no_reminder_goes_out_for_a_cancelled_booking,
     two_instances_on_one_database_never_send_a_message_twice,
+    a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried,
     without_an_smtp_server_mail_is_written_as_eml_files,
     an_invalid_sender_address_stops_start_up,
     stopping_the_service_stops_the_mail_worker,
