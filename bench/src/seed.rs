@@ -162,6 +162,9 @@ pub fn sqlite_plans(
     queries: &[(&'static str, String)],
 ) -> anyhow::Result<Vec<(String, String)>> {
     let mut conn = SqliteConnection::establish(path)?;
+    // The service may still be closing the file (its last connection
+    // checkpoints the WAL): wait for that instead of failing.
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA busy_timeout = 10000;")?;
     let mut plans = Vec::new();
     for (name, sql) in queries {
         let rows: Vec<SqlitePlanRow> =

@@ -78,7 +78,7 @@ pub fn insert(
     let mut attempts = 0;
     loop {
         row.reference = Reference::generate().to_string();
-        let inserted = conn.transaction(|conn| {
+        let inserted = super::recoverable(conn, |conn| {
             diesel::insert_into(bookings::table)
                 .values(&row)
                 .execute(conn)
@@ -111,7 +111,7 @@ pub fn claim_slots(
             .load(conn)?;
         let mut claimed = false;
         for seat in (1..=capacity).filter(|seat| !taken.contains(seat)) {
-            let inserted = conn.transaction(|conn| {
+            let inserted = super::recoverable(conn, |conn| {
                 diesel::insert_into(slot_claims::table)
                     .values((
                         slot_claims::slot_start.eq(slot),

@@ -52,7 +52,7 @@ pub fn insert(
     let mut attempts = 0;
     loop {
         row.reference = Reference::generate().to_string();
-        let inserted = conn.transaction(|conn| {
+        let inserted = super::recoverable(conn, |conn| {
             diesel::insert_into(inquiries::table)
                 .values(&row)
                 .execute(conn)

@@ -19,7 +19,7 @@ pub struct StaffTokenRow {
 
 /// Stores a token; `Ok(false)` when the label is already taken.
 pub fn insert(conn: &mut DbConnection, row: &StaffTokenRow) -> Result<bool, ApiError> {
-    let inserted = conn.transaction(|conn| {
+    let inserted = super::recoverable(conn, |conn| {
         diesel::insert_into(staff_tokens::table)
             .values(row)
             .execute(conn)

@@ -56,9 +56,46 @@ async fn bookings_survive_a_restart(backend: Backend) {
     assert!(!second.slot_available(day, &format!("{day}T11:00")).await);
 }
 
+/// A statement that loses a unique race (a seat, a reference, a label)
+/// fails alone: what the same transaction did before and does after is
+/// committed. (PostgreSQL needs a savepoint for that, SQLite does not.)
+async fn a_lost_unique_race_leaves_the_rest_of_its_transaction_intact(backend: Backend) {
+    use clinic_booking::db::staff_tokens::{self, StaffTokenRow};
+    let test_db = TestDatabase::create(backend);
+    let settings = clinic_booking::configuration::Settings::defaults().unwrap();
+    let db = clinic_booking::db::Db::connect(&settings.database, &test_db.url).unwrap();
+    db.run_migrations().unwrap();
+    let token = |label: &str| StaffTokenRow {
+        label: label.into(),
+        token_hash: format!("hash-of-{label}"),
+        created_at: chrono::Utc::now().naive_utc(),
+        last_used_at: None,
+    };
+    let outcomes = db
+        .write(move |conn| {
+            Ok(vec![
+                staff_tokens::insert(conn, &token("reception"))?,
+                staff_tokens::insert(conn, &token("reception"))?,
+                staff_tokens::insert(conn, &token("tablet"))?,
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![true, false, true]);
+    let mut conn = db.connection().unwrap();
+    let labels: Vec<String> = staff_tokens::list(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.label)
+        .collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(labels.contains(&"reception".to_string()) && labels.contains(&"tablet".to_string()));
+}
+
 crate::backend_tests!(
     fifty_concurrent_requests_for_one_slot_make_exactly_one_booking,
     bookings_survive_a_restart,
+    a_lost_unique_race_leaves_the_rest_of_its_transaction_intact,
 );
 
 async fn two_instances_on_one_postgres_database(capacity: u32) {
