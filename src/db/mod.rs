@@ -139,6 +139,8 @@ pub struct Db {
     /// Woken after every write, so background workers (mail) need not wait
     /// for their next poll to see new work.
     written: std::sync::Arc<tokio::sync::Notify>,
+    /// Held by every handle; SQLite's checkpointer stops when it is gone.
+    _alive: std::sync::Arc<()>,
 }
 
 /// One unit of work for the SQLite writer: it runs in its own savepoint and
@@ -165,7 +167,13 @@ fn run_sqlite_writer(opener: ConnectionOpener, jobs: mpsc::Receiver<WriteJob>) {
         }
         let open = match conn.take() {
             Some(open) => Ok(open),
-            None => opener.open(),
+            // The checkpointer thread moves the WAL into the database file,
+            // so commits here do not stop to do it.
+            None => opener.open().and_then(|mut open| {
+                open.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(open)
+            }),
         };
         let mut open = match open {
             Ok(open) => open,
@@ -200,6 +208,39 @@ fn run_sqlite_writer(opener: ConnectionOpener, jobs: mpsc::Receiver<WriteJob>) {
             // The connection (and its open transaction) is dropped, which
             // rolls the batch back; its callers get an error.
             Err(_) => tracing::error!("a database write panicked; its batch was rolled back"),
+        }
+    }
+}
+
+/// How often the checkpointer copies committed pages from the WAL into the
+/// database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// SQLite's checkpointer: a thread with its own connection that copies the
+/// WAL into the database file (a passive checkpoint never blocks the writer
+/// or readers), so that the writer thread does not do it inside a commit.
+/// It stops once every `Db` handle is gone.
+fn run_sqlite_checkpointer(opener: ConnectionOpener, alive: std::sync::Weak<()>) {
+    let mut conn: Option<DbConnection> = None;
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if alive.upgrade().is_none() {
+            return;
+        }
+        let open = match conn.take() {
+            Some(open) => open,
+            None => match opener.open() {
+                Ok(open) => open,
+                Err(error) => {
+                    tracing::warn!(%error, "the SQLite checkpointer cannot open its connection");
+                    continue;
+                }
+            },
+        };
+        let mut open = open;
+        match open.batch_execute("PRAGMA wal_checkpoint(PASSIVE);") {
+            Ok(()) => conn = Some(open),
+            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
         }
     }
 }
@@ -242,12 +283,19 @@ impl Db {
         let is_sqlite = matches!(location, Location::Sqlite(_));
         let read = build(settings.pool_size)?;
         let write = if is_sqlite { build(1)? } else { read.clone() };
+        let alive = std::sync::Arc::new(());
         let writer = if is_sqlite {
             let (sender, jobs) = mpsc::channel();
+            let checkpointer = opener.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
                 .spawn(move || run_sqlite_writer(opener, jobs))
                 .context("cannot start the SQLite writer")?;
+            let weak = std::sync::Arc::downgrade(&alive);
+            std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || run_sqlite_checkpointer(checkpointer, weak))
+                .context("cannot start the SQLite checkpointer")?;
             Some(sender)
         } else {
             None
@@ -259,6 +307,7 @@ impl Db {
             writer,
             generation: Default::default(),
             written: Default::default(),
+            _alive: alive,
         })
     }
 

@@ -63,3 +63,41 @@ fn backup_refuses_postgres_and_points_to_pg_dump() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("pg_dump"));
 }
+
+/// SQLite's writer leaves the WAL to a checkpointer thread: committed
+/// bookings still reach the database file itself, shortly after. (Opened
+/// `immutable`, SQLite reads only that file and ignores the WAL.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_writes_reach_the_sqlite_file_itself_not_only_its_wal() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    let db = TestDatabase::create(Backend::Sqlite);
+    let app = spawn_on(db.clone(), |_| {}).await;
+    let day = open_day(3);
+    for time in ["10:00", "10:30", "11:00"] {
+        app.book(&local(day, time)).await;
+    }
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut file_only =
+            SqliteConnection::establish(&format!("file:{path}?immutable=1")).unwrap();
+        let counted: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM bookings")
+            .load(&mut file_only)
+            .unwrap_or_default();
+        if counted.first().map(|c| c.n) == Some(3) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bookings never left the WAL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
