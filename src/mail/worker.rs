@@ -143,7 +143,7 @@ async fn reminder_still_wanted(
 }
 
 /// Messages one task claims at a time.
-const BATCH: usize = 8;
+const BATCH: usize = 32;
 
 /// Claims a batch of due messages, delivers them one after the other and
 /// records the outcomes together; `false` when none was due. The batch
