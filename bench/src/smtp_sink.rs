@@ -10,36 +10,58 @@ use tokio::net::{TcpListener, TcpStream};
 
 type Accepted = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// The sink runs on its own thread and runtime, as a mail server would in
+/// its own process: it must not queue behind the load generator's tasks.
 pub struct SmtpSink {
     pub port: u16,
     accepted: Accepted,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
 impl SmtpSink {
     pub async fn start() -> anyhow::Result<SmtpSink> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let accepted: Accepted = Arc::default();
         let shared = accepted.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, shared).await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("smtp-sink".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let accept = async {
+                        while let Ok((stream, _)) = listener.accept().await {
+                            let shared = shared.clone();
+                            tokio::spawn(async move {
+                                let _ = serve(stream, shared).await;
+                            });
+                        }
+                    };
+                    tokio::select! {
+                        _ = accept => {}
+                        _ = stopped => {}
+                    }
                 });
-            }
-        });
+            })?;
         Ok(SmtpSink {
             port,
             accepted,
-            task,
+            stop: Some(stop),
         })
     }
 
