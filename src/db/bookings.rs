@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{bookings, slot_claims};
-use super::{is_contention, is_unique_violation, DbConnection};
+use super::{each_backend, is_contention, DbConnection};
 use crate::domain::{BookingStatus, NewBooking, Reference};
 use crate::error::ApiError;
 
@@ -75,18 +75,23 @@ pub fn insert(
         updated_at: now,
         cancelled_at: None,
     };
+    // A reference already taken inserts nothing (no error, so PostgreSQL
+    // needs no savepoint) and the next one is tried.
     let mut attempts = 0;
     loop {
         row.reference = Reference::generate().to_string();
-        let inserted = super::recoverable(conn, |conn| {
-            diesel::insert_into(bookings::table)
-                .values(&row)
-                .execute(conn)
-        });
-        match inserted {
-            Ok(_) => break,
-            Err(error) if is_unique_violation(&error) && attempts < 5 => attempts += 1,
-            Err(error) => return Err(error.into()),
+        let inserted = each_backend!(conn, c => diesel::insert_into(bookings::table)
+            .values(&row)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+        if inserted == 1 {
+            break;
+        }
+        attempts += 1;
+        if attempts > 5 {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "no free booking reference after {attempts} tries"
+            )));
         }
     }
     claim_slots(conn, &row.reference, slots, capacity)?;
@@ -95,8 +100,9 @@ pub fn insert(
 
 /// Claims one free seat (1..=capacity) in each slot. The unique key on
 /// (slot_start, seat) makes the database the judge: of two transactions
-/// after the same last seat, one inserts and the other gets a unique
-/// violation, tries the next free seat, and finds none.
+/// after the same last seat, one inserts and the other inserts nothing
+/// (`ON CONFLICT DO NOTHING` waits for the first one's commit, then sees
+/// the conflict), tries the next free seat, and finds none.
 pub fn claim_slots(
     conn: &mut DbConnection,
     reference: &str,
@@ -111,21 +117,20 @@ pub fn claim_slots(
             .load(conn)?;
         let mut claimed = false;
         for seat in (1..=capacity).filter(|seat| !taken.contains(seat)) {
-            let inserted = super::recoverable(conn, |conn| {
-                diesel::insert_into(slot_claims::table)
-                    .values((
-                        slot_claims::slot_start.eq(slot),
-                        slot_claims::seat.eq(seat),
-                        slot_claims::booking_reference.eq(reference),
-                    ))
-                    .execute(conn)
-            });
+            let inserted = each_backend!(conn, c => diesel::insert_into(slot_claims::table)
+                .values((
+                    slot_claims::slot_start.eq(slot),
+                    slot_claims::seat.eq(seat),
+                    slot_claims::booking_reference.eq(reference),
+                ))
+                .on_conflict_do_nothing()
+                .execute(c));
             match inserted {
-                Ok(_) => {
+                Ok(1) => {
                     claimed = true;
                     break;
                 }
-                Err(error) if is_unique_violation(&error) => continue,
+                Ok(_) => continue,
                 // Two moves crossing each other's seats on PostgreSQL: one
                 // of them is told the slot is taken, as in any lost race.
                 Err(error) if is_contention(&error) => {

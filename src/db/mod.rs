@@ -453,6 +453,20 @@ pub fn is_contention(error: &diesel::result::Error) -> bool {
     }
 }
 
+/// Runs the same diesel query on whichever backend `$conn` holds, for SQL
+/// that both speak but diesel's multi-backend connection does not offer
+/// (`ON CONFLICT DO NOTHING`, `RETURNING`): `$body` is compiled once per
+/// backend with `$c` the backend's own connection.
+macro_rules! each_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use each_backend;
+
 /// Runs one statement whose failure the caller handles (a unique violation:
 /// a lost seat, a reference collision) and carries on with the transaction.
 /// PostgreSQL aborts the whole transaction at an error, so there the

@@ -76,13 +76,16 @@ pub fn enqueue_booking_mail(
         ),
     };
     // Whatever changed, the reminder queued for the old state no longer
-    // applies (a new one is queued below for a confirmed booking).
-    outbox::cancel_pending(
-        conn,
-        &row.reference,
-        kind::BOOKING_REMINDER,
-        now.naive_utc(),
-    )?;
+    // applies (a new one is queued below for a confirmed booking). A booking
+    // still at sequence 0 has just been made and has none.
+    if row.sequence > 0 {
+        outbox::cancel_pending(
+            conn,
+            &row.reference,
+            kind::BOOKING_REMINDER,
+            now.naive_utc(),
+        )?;
+    }
     let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
         .map_err(render_error)?;
     let ics = messages::patient_calendar(settings, calendar, row, method, now);
