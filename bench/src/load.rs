@@ -27,6 +27,24 @@ pub struct LoadResult {
     pub latencies_us: Vec<u32>,
     /// (request number, when its expected answer was read).
     pub completions: Vec<(u64, Instant)>,
+    /// Share of the machine's CPU time (all cores, every process) that was
+    /// busy during the load, 0..=1; NaN where /proc/stat cannot be read.
+    pub cpu_busy: f64,
+}
+
+/// (busy, total) CPU time of the whole machine so far, in clock ticks.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0);
+    Some((total - idle, total))
 }
 
 impl LoadResult {
@@ -72,6 +90,7 @@ struct ConnectionResult {
 
 pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
     let next = Arc::new(AtomicU64::new(0));
+    let ticks_before = cpu_ticks();
     let start = Instant::now();
     let deadline = start + plan.duration;
     let mut tasks = Vec::with_capacity(plan.connections);
@@ -97,6 +116,12 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
         result.completions.extend(one.completions);
     }
     result.elapsed = start.elapsed();
+    result.cpu_busy = match (ticks_before, cpu_ticks()) {
+        (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
+            (busy1 - busy0) as f64 / (total1 - total0) as f64
+        }
+        _ => f64::NAN,
+    };
     Ok(result)
 }
 

@@ -337,6 +337,7 @@ fn load_json(result: &LoadResult) -> Value {
         "p50_ms": finite(result.percentile_ms(50.0)),
         "p99_ms": finite(result.percentile_ms(99.0)),
         "seconds": result.elapsed.as_secs_f64(),
+        "cpu_busy_pct": finite(result.cpu_busy * 100.0),
     })
 }
 
@@ -902,16 +903,17 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
 }
 
 fn figures_table(report: &Value) -> String {
-    let mut out = String::from("| run | load | req/s | p50 ms | p99 ms | ok | errors | baseline | ratio |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n");
+    let mut out = String::from("| run | load | req/s | p50 ms | p99 ms | ok | errors | CPU busy | baseline | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n");
     let mut row = |run: &str, load: &str, key: &[&str], baseline: String, ratio: f64| {
         let _ = writeln!(
             out,
-            "| {run} | {load} | {:.0} | {:.1} | {:.1} | {} | {} | {baseline} | {} |",
+            "| {run} | {load} | {:.0} | {:.1} | {:.1} | {} | {} | {:.0} % | {baseline} | {} |",
             num(report, &[key, &["requests_per_s"]].concat()),
             num(report, &[key, &["p50_ms"]].concat()),
             num(report, &[key, &["p99_ms"]].concat()),
             num(report, &[key, &["ok"]].concat()),
             num(report, &[key, &["errors"]].concat()),
+            num(report, &[key, &["cpu_busy_pct"]].concat()),
             if ratio.is_nan() {
                 "".to_string()
             } else {
