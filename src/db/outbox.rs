@@ -131,13 +131,14 @@ pub fn cancel_pending(
 }
 
 /// Claims up to `limit` due messages for `owner` until `lease_until`,
-/// oldest first (none: nothing is due, or others hold it all).
+/// oldest first (none: nothing is due, or others hold it all). Three
+/// statements whatever the batch size: the candidates, the pending mail of
+/// their bookings (for the order rule below), and one UPDATE ... RETURNING.
 ///
-/// Each claim is a conditional UPDATE that only succeeds while nobody else
-/// holds the row: on PostgreSQL a second worker racing for the same row
-/// waits for the first one's commit, re-checks the condition and updates
-/// nothing, so it moves on to the next candidate. Works the same on SQLite,
-/// where writers are serialised anyway.
+/// On PostgreSQL the candidates are locked as they are read (`FOR UPDATE
+/// SKIP LOCKED`): another worker claiming at the same moment gets other
+/// rows instead of waiting for these. On SQLite writers are serialised
+/// anyway. The UPDATE still checks that each row is pending and free.
 pub fn claim_due(
     conn: &mut DbConnection,
     owner: &str,
@@ -146,67 +147,73 @@ pub fn claim_due(
     limit: usize,
 ) -> Result<Vec<OutboxRow>, ApiError> {
     let limit = limit.max(1);
-    let candidates: Vec<(i64, String, String)> = outbox::table
-        .filter(outbox::status.eq(status::PENDING))
-        .filter(outbox::next_attempt_at.le(now))
-        .filter(
-            outbox::locked_until
-                .is_null()
-                .or(outbox::locked_until.lt(now)),
-        )
-        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
-        .select((outbox::id, outbox::reference, outbox::recipient))
-        .limit(i64::try_from(limit * 2).unwrap_or(i64::MAX))
-        .load(conn)?;
-    let mut claimed = Vec::with_capacity(limit);
-    for (id, reference, recipient) in candidates {
-        if claimed.len() == limit {
-            break;
-        }
-        // One person hears about one booking in order (confirmed, moved,
-        // cancelled), even with several deliveries at once: a message waits
-        // while an earlier one to the same address about the same booking
-        // is still pending (retries included, and claimed in this batch).
-        let earlier: Option<i64> = outbox::table
-            .filter(outbox::reference.eq(&reference))
-            .filter(outbox::recipient.eq(&recipient))
-            .filter(outbox::status.eq(status::PENDING))
-            .filter(outbox::id.lt(id))
-            // A reminder waits for its day; it must hold nothing up.
-            .filter(outbox::kind.ne(crate::mail::kind::BOOKING_REMINDER))
-            .select(outbox::id)
-            .first(conn)
-            .optional()?;
-        if earlier.is_some() {
-            continue;
-        }
-        let updated = diesel::update(
+    // Exactly `limit` candidates: on PostgreSQL each one read is locked
+    // until this claim commits, and others skip it meanwhile.
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX);
+    macro_rules! due {
+        () => {
             outbox::table
-                .filter(outbox::id.eq(id))
                 .filter(outbox::status.eq(status::PENDING))
+                .filter(outbox::next_attempt_at.le(now))
                 .filter(
                     outbox::locked_until
                         .is_null()
                         .or(outbox::locked_until.lt(now)),
-                ),
-        )
-        .set((
-            outbox::locked_until.eq(Some(lease_until)),
-            outbox::lease_owner.eq(Some(owner)),
-        ))
-        .execute(conn)?;
-        if updated == 1 {
-            claimed.push(id);
-        }
+                )
+                .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+                .select((outbox::id, outbox::reference, outbox::recipient))
+                .limit(fetch)
+        };
     }
-    if claimed.is_empty() {
+    let candidates: Vec<(i64, String, String)> = match conn {
+        DbConnection::Postgresql(pg) => due!().for_update().skip_locked().load(pg)?,
+        DbConnection::Sqlite(sqlite) => due!().load(sqlite)?,
+    };
+    if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(outbox::table
-        .filter(outbox::id.eq_any(&claimed))
-        .select(OutboxRow::as_select())
-        .order(outbox::id.asc())
-        .load(conn)?)
+    // One person hears about one booking in order (confirmed, moved,
+    // cancelled), even with several deliveries at once: a message waits
+    // while an earlier one to the same address about the same booking is
+    // still pending (retries included, and whoever holds it). A reminder
+    // waits for its day; it holds nothing up.
+    let references: Vec<&str> = candidates.iter().map(|(_, r, _)| r.as_str()).collect();
+    let pending: Vec<(i64, String, String)> = outbox::table
+        .filter(outbox::reference.eq_any(&references))
+        .filter(outbox::status.eq(status::PENDING))
+        .filter(outbox::kind.ne(crate::mail::kind::BOOKING_REMINDER))
+        .select((outbox::id, outbox::reference, outbox::recipient))
+        .load(conn)?;
+    let chosen: Vec<i64> = candidates
+        .iter()
+        .filter(|(id, reference, recipient)| {
+            !pending
+                .iter()
+                .any(|(other, r, to)| other < id && r == reference && to == recipient)
+        })
+        .map(|(id, _, _)| *id)
+        .collect();
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut claimed: Vec<OutboxRow> = super::each_backend!(conn, c => diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(&chosen))
+            .filter(outbox::status.eq(status::PENDING))
+            .filter(
+                outbox::locked_until
+                    .is_null()
+                    .or(outbox::locked_until.lt(now)),
+            ),
+    )
+    .set((
+        outbox::locked_until.eq(Some(lease_until)),
+        outbox::lease_owner.eq(Some(owner)),
+    ))
+    .returning(OutboxRow::as_returning())
+    .get_results(c))?;
+    claimed.sort_by_key(|row| row.id);
+    Ok(claimed)
 }
 
 /// Gives back messages `owner` claimed but did not try (their batch was
@@ -245,6 +252,35 @@ pub enum Outcome {
     Cancelled {
         reason: String,
     },
+}
+
+/// Records that the messages `ids` (held by `owner`) were sent, in one
+/// statement; returns the ids it recorded (a lease lost meanwhile is not).
+pub fn record_sent(
+    conn: &mut DbConnection,
+    ids: &[i64],
+    owner: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<i64>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(super::each_backend!(conn, c => diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::lease_owner.eq(owner))
+            .filter(outbox::status.eq(status::PENDING)),
+    )
+    .set((
+        outbox::status.eq(status::SENT),
+        outbox::attempts.eq(outbox::attempts + 1),
+        outbox::sent_at.eq(Some(now)),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::updated_at.eq(now),
+    ))
+    .returning(outbox::id)
+    .get_results(c))?)
 }
 
 /// Records an attempt on a message `owner` holds; `false` when the lease

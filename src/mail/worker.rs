@@ -198,9 +198,19 @@ async fn deliver_next(
         .db
         .write(move |conn| {
             let now = Utc::now().naive_utc();
+            let sent: Vec<i64> = outcomes
+                .iter()
+                .filter(|(_, outcome)| matches!(outcome, Outcome::Sent))
+                .map(|(row, _)| row.id)
+                .collect();
+            let recorded = outbox::record_sent(conn, &sent, &recorder, now)?;
             let mut lost = Vec::new();
             for (row, outcome) in &outcomes {
-                if !outbox::record_attempt(conn, row.id, &recorder, outcome, now)? {
+                let kept = match outcome {
+                    Outcome::Sent => recorded.contains(&row.id),
+                    _ => outbox::record_attempt(conn, row.id, &recorder, outcome, now)?,
+                };
+                if !kept {
                     lost.push((row.reference.clone(), row.id));
                 }
             }

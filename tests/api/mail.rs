@@ -459,6 +459,82 @@ async fn two_instances_on_one_database_never_send_a_message_twice(backend: Backe
     assert_eq!(ids.len(), 24);
 }
 
+/// A pending message, due a second ago.
+fn due_message(
+    conn: &mut clinic_booking::db::DbConnection,
+    kind: &str,
+    reference: &str,
+    recipient: &str,
+) -> i64 {
+    let now = Utc::now().naive_utc();
+    outbox::insert(
+        conn,
+        &outbox::NewOutboxRow {
+            kind: kind.into(),
+            audience: if recipient == CLINIC_INBOX {
+                "clinic"
+            } else {
+                "patient"
+            }
+            .into(),
+            reference: reference.into(),
+            recipient: recipient.into(),
+            subject: "件名".into(),
+            body: "本文".into(),
+            ics: None,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now - chrono::Duration::seconds(1),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .unwrap()
+}
+
+/// Two workers claiming at the same moment on PostgreSQL get different
+/// messages, and the second does not wait for the first one's commit.
+async fn concurrent_claims_on_postgres_skip_each_others_rows(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    if backend != Backend::Postgres {
+        return;
+    }
+    let test_db = TestDatabase::create(backend);
+    let db = Db::connect(&Settings::defaults().unwrap().database, &test_db.url).unwrap();
+    db.run_migrations().unwrap();
+    let mut first = db.connection().unwrap();
+    let ids: Vec<i64> = (1..=4)
+        .map(|i| {
+            due_message(
+                &mut first,
+                "booking_confirmed",
+                &format!("S000000000{i}"),
+                &format!("p{i}@example.jp"),
+            )
+        })
+        .collect();
+    let mut second = db.connection().unwrap();
+    // Without SKIP LOCKED the second claim would wait for the first one's
+    // transaction, which this thread holds open: fail instead of hanging.
+    second
+        .batch_execute("SET statement_timeout = '3s'")
+        .unwrap();
+    let now = Utc::now().naive_utc();
+    let lease = now + chrono::Duration::seconds(300);
+    let (mine, theirs) = first
+        .transaction::<_, diesel::result::Error, _>(|first| {
+            let mine = outbox::claim_due(first, "one", now, lease, 2).unwrap();
+            let theirs = outbox::claim_due(&mut second, "two", now, lease, 8)
+                .expect("the second claim does not wait for the first");
+            Ok((mine, theirs))
+        })
+        .unwrap();
+    let ids_of = |rows: &[outbox::OutboxRow]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids_of(&mine), ids[..2].to_vec());
+    assert_eq!(ids_of(&theirs), ids[2..].to_vec());
+}
+
 /// The worker's batch claim, on the database alone: a batch never holds two
 /// messages to one person about one booking, respects its size, and what a
 /// worker gives back untried is claimable again with no attempt counted.
@@ -472,29 +548,7 @@ async fn a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_
     let now = Utc::now().naive_utc();
     let lease = now + chrono::Duration::seconds(300);
     let mut add = |kind: &str, reference: &str, recipient: &str| {
-        outbox::insert(
-            &mut conn,
-            &outbox::NewOutboxRow {
-                kind: kind.into(),
-                audience: if recipient == CLINIC_INBOX {
-                    "clinic"
-                } else {
-                    "patient"
-                }
-                .into(),
-                reference: reference.into(),
-                recipient: recipient.into(),
-                subject: "件名".into(),
-                body: "本文".into(),
-                ics: None,
-                status: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now - chrono::Duration::seconds(1),
-                created_at: now,
-                updated_at: now,
-            },
-        )
-        .unwrap()
+        due_message(&mut conn, kind, reference, recipient)
     };
     let confirmed = add("booking_confirmed", "S0000000001", PATIENT);
     let clinic = add("clinic_booking_confirmed", "S0000000001", CLINIC_INBOX);
@@ -617,6 +671,7 @@ backend_tests!(
     no_reminder_goes_out_for_a_cancelled_booking,
     two_instances_on_one_database_never_send_a_message_twice,
     a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried,
+    concurrent_claims_on_postgres_skip_each_others_rows,
     without_an_smtp_server_mail_is_written_as_eml_files,
     an_invalid_sender_address_stops_start_up,
     stopping_the_service_stops_the_mail_worker,
