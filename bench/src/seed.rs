@@ -139,8 +139,14 @@ pub fn hot_queries(
             format!(
                 "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= '{now}' \
                  AND (locked_until IS NULL OR locked_until < '{now}') \
-                 ORDER BY next_attempt_at ASC, id ASC LIMIT 8"
+                 ORDER BY next_attempt_at ASC, id ASC LIMIT 32"
             ),
+        ),
+        (
+            "mail worker: the mail of the claimed messages' bookings (order rule)",
+            "SELECT id, reference, recipient, status, kind FROM outbox \
+             WHERE reference IN ('S0000000042', 'S0000000043', 'S0000000044')"
+                .to_string(),
         ),
     ]
 }

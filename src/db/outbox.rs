@@ -177,19 +177,30 @@ pub fn claim_due(
     // while an earlier one to the same address about the same booking is
     // still pending (retries included, and whoever holds it). A reminder
     // waits for its day; it holds nothing up.
+    // (Filtered by reference alone, so that the planner takes the reference
+    // index: `status = 'pending'` would tempt SQLite into walking the whole
+    // backlog by the due index. A booking has a handful of messages.)
     let references: Vec<&str> = candidates.iter().map(|(_, r, _)| r.as_str()).collect();
-    let pending: Vec<(i64, String, String)> = outbox::table
+    let mail_of_bookings: Vec<(i64, String, String, String, String)> = outbox::table
         .filter(outbox::reference.eq_any(&references))
-        .filter(outbox::status.eq(status::PENDING))
-        .filter(outbox::kind.ne(crate::mail::kind::BOOKING_REMINDER))
-        .select((outbox::id, outbox::reference, outbox::recipient))
+        .select((
+            outbox::id,
+            outbox::reference,
+            outbox::recipient,
+            outbox::status,
+            outbox::kind,
+        ))
         .load(conn)?;
     let chosen: Vec<i64> = candidates
         .iter()
         .filter(|(id, reference, recipient)| {
-            !pending
-                .iter()
-                .any(|(other, r, to)| other < id && r == reference && to == recipient)
+            !mail_of_bookings.iter().any(|(other, r, to, state, kind)| {
+                other < id
+                    && r == reference
+                    && to == recipient
+                    && state == status::PENDING
+                    && kind != crate::mail::kind::BOOKING_REMINDER
+            })
         })
         .map(|(id, _, _)| *id)
         .collect();
