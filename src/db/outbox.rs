@@ -46,7 +46,7 @@ pub struct OutboxRow {
 
 /// A message to store.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 pub struct NewOutboxRow {
     pub kind: String,
     pub audience: String,
@@ -85,6 +85,22 @@ pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, Ap
         .values(message)
         .returning(outbox::id)
         .get_result(conn)?)
+}
+
+/// Stores several messages with one statement; (id, kind, status) of each.
+pub fn insert_all(
+    conn: &mut DbConnection,
+    messages: &[NewOutboxRow],
+) -> Result<Vec<(i64, String, String)>, ApiError> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(
+        super::each_backend!(conn, c => diesel::insert_into(outbox::table)
+        .values(messages)
+        .returning((outbox::id, outbox::kind, outbox::status))
+        .get_results(c))?,
+    )
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);

@@ -89,7 +89,7 @@ pub fn enqueue_booking_mail(
     let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
         .map_err(render_error)?;
     let ics = messages::patient_calendar(settings, calendar, row, method, now);
-    enqueue_patient(
+    let mut rows = vec![patient_row(
         conn,
         state,
         patient_kind,
@@ -98,13 +98,13 @@ pub fn enqueue_booking_mail(
         patient,
         Some(ics),
         now,
-    )?;
+    )?];
     let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
-    enqueue_clinic(conn, state, clinic_kind, &row.reference, clinic, now)?;
+    rows.push(clinic_row(state, clinic_kind, &row.reference, clinic, now));
     if change != BookingChange::Cancelled {
-        enqueue_reminder(conn, state, row, now)?;
+        rows.extend(reminder_row(state, row, now)?);
     }
-    Ok(())
+    store(conn, &row.reference, &rows)
 }
 
 /// Queues the acknowledgement to an inquiry's sender (within the
@@ -117,7 +117,7 @@ pub fn enqueue_inquiry_mail(
 ) -> Result<(), ApiError> {
     let acknowledgement =
         messages::inquiry_received(&state.settings, &state.calendar, row).map_err(render_error)?;
-    enqueue_patient(
+    let patient = patient_row(
         conn,
         state,
         kind::INQUIRY_RECEIVED,
@@ -128,48 +128,56 @@ pub fn enqueue_inquiry_mail(
         now,
     )?;
     let clinic = messages::clinic_inquiry(&state.calendar, row).map_err(render_error)?;
-    enqueue_clinic(
-        conn,
-        state,
-        kind::CLINIC_INQUIRY,
-        &row.reference,
-        clinic,
-        now,
-    )
+    let clinic = clinic_row(state, kind::CLINIC_INQUIRY, &row.reference, clinic, now);
+    store(conn, &row.reference, &[patient, clinic])
+}
+
+/// Stores the messages of one change with one statement, and says so in
+/// the log (by reference and outbox id, never by address).
+fn store(conn: &mut DbConnection, reference: &str, rows: &[NewOutboxRow]) -> Result<(), ApiError> {
+    for (id, kind, status) in outbox::insert_all(conn, rows)? {
+        match status.as_str() {
+            status::SUPPRESSED => tracing::warn!(
+                %reference,
+                outbox_id = id,
+                kind,
+                "patient mail suppressed: per-recipient hourly cap reached"
+            ),
+            _ if kind == kind::BOOKING_REMINDER => {
+                tracing::info!(%reference, outbox_id = id, "reminder scheduled")
+            }
+            _ => tracing::info!(%reference, outbox_id = id, kind, "mail queued"),
+        }
+    }
+    Ok(())
 }
 
 /// Rule: the reminder goes `mail.reminder_hours_before` hours before a
 /// confirmed booking; none when that moment has already passed (the patient
 /// has just been sent the confirmation). The worker checks again that the
 /// booking is still confirmed when it is due.
-fn enqueue_reminder(
-    conn: &mut DbConnection,
+fn reminder_row(
     state: &AppState,
     row: &BookingRow,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<Option<NewOutboxRow>, ApiError> {
     let due = row.start_at - Duration::hours(state.settings.mail.reminder_hours_before);
     if due <= now.naive_utc() {
-        return Ok(());
+        return Ok(None);
     }
     let reminder =
         messages::booking_reminder(&state.settings, &state.calendar, row).map_err(render_error)?;
-    let id = outbox::insert(
-        conn,
-        &new_row(
-            kind::BOOKING_REMINDER,
-            "patient",
-            &row.reference,
-            &row.email,
-            reminder,
-            None,
-            status::PENDING,
-            due,
-            now,
-        ),
-    )?;
-    tracing::info!(reference = %row.reference, outbox_id = id, "reminder scheduled");
-    Ok(())
+    Ok(Some(new_row(
+        kind::BOOKING_REMINDER,
+        "patient",
+        &row.reference,
+        &row.email,
+        reminder,
+        None,
+        status::PENDING,
+        due,
+        now,
+    )))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -200,8 +208,10 @@ fn new_row(
     }
 }
 
+/// The patient's message, `suppressed` when the per-recipient cap is
+/// reached.
 #[allow(clippy::too_many_arguments)]
-fn enqueue_patient(
+fn patient_row(
     conn: &mut DbConnection,
     state: &AppState,
     kind: &str,
@@ -210,64 +220,43 @@ fn enqueue_patient(
     rendered: Rendered,
     ics: Option<String>,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
+) -> Result<NewOutboxRow, ApiError> {
     let since = now.naive_utc() - Duration::hours(1);
     let recent = outbox::recent_count_for(conn, recipient, kind::BOOKING_REMINDER, since)?;
-    let over_cap = recent >= state.settings.mail.max_per_recipient_per_hour;
-    let status = if over_cap {
+    let status = if recent >= state.settings.mail.max_per_recipient_per_hour {
         status::SUPPRESSED
     } else {
         status::PENDING
     };
-    let id = outbox::insert(
-        conn,
-        &new_row(
-            kind,
-            "patient",
-            reference,
-            recipient,
-            rendered,
-            ics,
-            status,
-            now.naive_utc(),
-            now,
-        ),
-    )?;
-    if over_cap {
-        tracing::warn!(
-            %reference,
-            outbox_id = id,
-            kind,
-            "patient mail suppressed: per-recipient hourly cap reached"
-        );
-    } else {
-        tracing::info!(%reference, outbox_id = id, kind, "mail queued");
-    }
-    Ok(())
+    Ok(new_row(
+        kind,
+        "patient",
+        reference,
+        recipient,
+        rendered,
+        ics,
+        status,
+        now.naive_utc(),
+        now,
+    ))
 }
 
-fn enqueue_clinic(
-    conn: &mut DbConnection,
+fn clinic_row(
     state: &AppState,
     kind: &str,
     reference: &str,
     rendered: Rendered,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let id = outbox::insert(
-        conn,
-        &new_row(
-            kind,
-            "clinic",
-            reference,
-            &state.settings.mail.clinic_inbox,
-            rendered,
-            None,
-            status::PENDING,
-            now.naive_utc(),
-            now,
-        ),
-    )?;
-    tracing::info!(%reference, outbox_id = id, kind, "mail queued");
-    Ok(())
+) -> NewOutboxRow {
+    new_row(
+        kind,
+        "clinic",
+        reference,
+        &state.settings.mail.clinic_inbox,
+        rendered,
+        None,
+        status::PENDING,
+        now.naive_utc(),
+        now,
+    )
 }
