@@ -78,6 +78,10 @@ pub struct LoadPlan {
     pub max_requests: u64,
     pub expected_status: u16,
     pub request: Arc<RequestFn>,
+    /// `Some(rate)`: an open-loop load of `rate` requests per second in all
+    /// (each connection sends on its own fixed schedule) instead of as fast
+    /// as answers come back.
+    pub rate: Option<f64>,
 }
 
 struct ConnectionResult {
@@ -100,8 +104,16 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
         let request = plan.request.clone();
         let max = plan.max_requests;
         let expected = plan.expected_status;
+        // Connection i sends at start + offset_i + k * interval.
+        let pace = plan.rate.filter(|r| *r > 0.0).map(|rate| {
+            let interval = Duration::from_secs_f64(plan.connections as f64 / rate);
+            (
+                interval,
+                interval.mul_f64(index as f64 / plan.connections as f64),
+            )
+        });
         tasks.push(tokio::spawn(async move {
-            drive(target, next, request, max, expected, deadline).await
+            drive(target, next, request, max, expected, deadline, start, pace).await
         }));
     }
     let mut result = LoadResult::default();
@@ -125,6 +137,7 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
     Ok(result)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     target: SocketAddr,
     next: Arc<AtomicU64>,
@@ -132,6 +145,8 @@ async fn drive(
     max: u64,
     expected: u16,
     deadline: Instant,
+    start: Instant,
+    pace: Option<(Duration, Duration)>,
 ) -> ConnectionResult {
     let mut out = ConnectionResult {
         ok: 0,
@@ -142,7 +157,16 @@ async fn drive(
     };
     let mut stream: Option<TcpStream> = None;
     let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut sends = 0u32;
     while Instant::now() < deadline {
+        if let Some((interval, offset)) = pace {
+            let due = start + offset + interval * sends;
+            sends += 1;
+            if due >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(due.into()).await;
+        }
         let seq = next.fetch_add(1, Ordering::Relaxed);
         if seq >= max {
             break;

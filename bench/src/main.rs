@@ -126,6 +126,9 @@ impl SlotSupply {
 }
 
 const CAPACITY: u32 = 4;
+/// Bookings a second in the paced rush: a campaign or TV mention far above
+/// what one clinic sees, yet below what the service saturates at.
+const RUSH_PER_S: f64 = 200.0;
 const WINDOW_DAYS: i64 = 3650;
 
 fn bench_settings(url: &str, smtp_url: &str, pool_size: u32) -> anyhow::Result<Settings> {
@@ -213,6 +216,14 @@ fn availability_path() -> String {
 
 fn booking_email(tag: &str, seq: u64) -> String {
     format!("p{seq}.{tag}@example.jp")
+}
+
+/// Requests a booking load may make on its slots: every seat of each, one
+/// pass over the slots per seat (request `n` goes to slot `n % len`), so no
+/// slot is ever asked for more seats than it has and every answer should
+/// be 201.
+fn seat_budget(slots: &[String]) -> u64 {
+    slots.len() as u64 * u64::from(CAPACITY)
 }
 
 fn booking_request(tag: &'static str, slots: Arc<Vec<String>>) -> Arc<load::RequestFn> {
@@ -364,7 +375,32 @@ impl Bench {
             max_requests: max,
             expected_status: expected,
             request,
+            rate: None,
         }
+    }
+
+    /// A paced rush of `RUSH_PER_S` bookings a second for one load's
+    /// duration, starting with no mail backlog: how long confirmations take
+    /// when the service is busy but not saturated.
+    async fn rush(
+        &mut self,
+        target: SocketAddr,
+        url: &str,
+        sink: &SmtpSink,
+        tag: &'static str,
+    ) -> anyhow::Result<Value> {
+        clear_mail_backlog(url)?;
+        self.say(&format!("{tag}: {RUSH_PER_S} bookings a second"));
+        let count = (RUSH_PER_S * self.options.duration.as_secs_f64()).ceil() as usize;
+        let slots = self.slots.take(count / CAPACITY as usize + 1);
+        let max = seat_budget(&slots);
+        let result = load::run(LoadPlan {
+            rate: Some(RUSH_PER_S),
+            ..self.plan(vec![target], booking_request(tag, slots), max, 201)
+        })
+        .await?;
+        let mail = mail_latency(sink, tag, &result, self.options.mail_wait).await;
+        Ok(json!({ "booking": load_json(&result), "mail": mail.json() }))
     }
 
     fn say(&self, line: &str) {
@@ -438,11 +474,19 @@ impl Bench {
 
         self.say(&format!("{label}: booking POST"));
         let slots = self.slots.take(self.slots.slots.len() / 6);
-        let max = slots.len() as u64;
+        let max = seat_budget(&slots);
         let booking =
             load::run(self.plan(vec![app.address], booking_request(label, slots), max, 201))
                 .await?;
-        // The insert baseline again, and the mean of both: the disk is shared.
+        self.say(&format!("{label}: waiting for mail"));
+        let mail = mail_latency(&sink, label, &booking, self.options.mail_wait).await;
+        if !seeded {
+            let rush = self.rush(app.address, &url, &sink, "sqlite_rush").await?;
+            phase.insert("rush".into(), rush);
+        }
+        app.stop().await;
+        // The insert baseline again, once the service is stopped (not while
+        // its mail backlog drains), and the mean of both: the disk is shared.
         let base_path = dir.path().join("baseline.db").display().to_string();
         let (insert_after, _) = tokio::task::spawn_blocking(move || {
             baseline::sqlite_inserts(&base_path, "AFTER", duration)
@@ -452,9 +496,6 @@ impl Bench {
         phase.insert("baseline_insert_after_per_s".into(), json!(insert_after));
         let insert_rate = (insert_rate + insert_after) / 2.0;
         phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
-        self.say(&format!("{label}: waiting for mail"));
-        let mail = mail_latency(&sink, label, &booking, self.options.mail_wait).await;
-        app.stop().await;
 
         phase.insert("body_bytes".into(), json!(body.len()));
         phase.insert("bare_handler".into(), load_json(&bare_result));
@@ -542,18 +583,19 @@ impl Bench {
         .await?;
         self.say("postgres: booking POST, one instance");
         let slots = self.slots.take(self.slots.slots.len() / 6);
-        let max = slots.len() as u64;
+        let max = seat_budget(&slots);
         let single =
             load::run(self.plan(vec![one.address], booking_request("pg1", slots), max, 201))
                 .await?;
         let mail_single = mail_latency(&sink, "pg1", &single, self.options.mail_wait).await;
+        let rush = self.rush(one.address, url, &sink, "pg_rush").await?;
 
         // Each load starts without the previous one's mail backlog.
         clear_mail_backlog(url)?;
         self.say("postgres: booking POST, two instances round robin");
         let two = Running::start(settings.clone()).await?;
         let slots = self.slots.take(self.slots.slots.len() / 6);
-        let max = slots.len() as u64;
+        let max = seat_budget(&slots);
         let double = load::run(self.plan(
             vec![one.address, two.address],
             booking_request("pg2", slots),
@@ -581,7 +623,8 @@ impl Bench {
         let race_409 = race.statuses.get("409").copied().unwrap_or(0);
         let race_errors = race.errors - race_409;
         let check = overbooking(url)?;
-        let expected_confirmed = single.ok + double.ok + race.ok;
+        let rush_created = rush["booking"]["ok"].as_u64().unwrap_or(0);
+        let expected_confirmed = single.ok + double.ok + race.ok + rush_created;
 
         phase.insert("availability".into(), load_json(&availability));
         phase.insert("booking_one_instance".into(), load_json(&single));
@@ -590,6 +633,7 @@ impl Bench {
             json!(single.rate() / insert_rate),
         );
         phase.insert("mail_one_instance".into(), mail_single.json());
+        phase.insert("rush".into(), rush);
         phase.insert("booking_two_instances".into(), load_json(&double));
         phase.insert("mail_two_instances".into(), mail_double.json());
         phase.insert("two_vs_one".into(), json!(double.rate() / single.rate()));
@@ -640,7 +684,7 @@ impl Bench {
             .await?;
             self.say("postgres: booking POST, one instance, seeded");
             let slots = self.slots.take(self.slots.slots.len() / 6);
-            let max = slots.len() as u64;
+            let max = seat_budget(&slots);
             let booking =
                 load::run(self.plan(vec![app.address], booking_request("pg1m", slots), max, 201))
                     .await?;
@@ -689,9 +733,20 @@ struct Count {
 /// Withdraws the messages a previous load left unsent, so that their
 /// delivery does not compete with the next load.
 fn clear_mail_backlog(url: &str) -> anyhow::Result<()> {
-    let mut conn = PgConnection::establish(url)?;
-    diesel::sql_query("UPDATE outbox SET status = 'cancelled' WHERE status = 'pending'")
-        .execute(&mut conn)?;
+    let clear = "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending'";
+    match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path)?;
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                "PRAGMA busy_timeout = 10000;",
+            )?;
+            diesel::sql_query(clear).execute(&mut conn)?;
+        }
+        None => {
+            diesel::sql_query(clear).execute(&mut PgConnection::establish(url)?)?;
+        }
+    }
     Ok(())
 }
 
@@ -796,7 +851,18 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
                     num(report, &["sqlite_empty", "mail", "waited_s"])
                 )
             } else {
-                format!("{m:.2} s")
+                format!("{m:.3} s")
+            },
+            "≤ 2 s",
+            m <= 2.0,
+        );
+        let m = num(report, &["sqlite_empty", "rush", "mail", "p99_s"]);
+        add(
+            "mail p99, paced rush of 200 bookings/s (SQLite)",
+            if m.is_nan() {
+                "not all delivered in the wait".into()
+            } else {
+                format!("{m:.3} s")
             },
             "≤ 2 s",
             m <= 2.0,
@@ -873,7 +939,18 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             if m.is_nan() {
                 "not all delivered in the wait".into()
             } else {
-                format!("{m:.2} s")
+                format!("{m:.3} s")
+            },
+            "≤ 2 s",
+            m <= 2.0,
+        );
+        let m = num(report, &["postgres", "rush", "mail", "p99_s"]);
+        add(
+            "mail p99, paced rush of 200 bookings/s (PostgreSQL)",
+            if m.is_nan() {
+                "not all delivered in the wait".into()
+            } else {
+                format!("{m:.3} s")
             },
             "≤ 2 s",
             m <= 2.0,
@@ -948,6 +1025,15 @@ fn figures_table(report: &Value) -> String {
             String::new(),
             f64::NAN,
         );
+        if get(report, &[phase, "rush"]).is_some() {
+            row(
+                phase,
+                "booking POST, paced 200/s",
+                &[phase, "rush", "booking"],
+                String::new(),
+                f64::NAN,
+            );
+        }
     }
     if report.get("postgres").is_some() {
         let ins = num(report, &["postgres", "baseline_insert_per_s"]);
@@ -976,6 +1062,15 @@ fn figures_table(report: &Value) -> String {
             String::new(),
             f64::NAN,
         );
+        if get(report, &["postgres", "rush"]).is_some() {
+            row(
+                "postgres",
+                "booking POST, paced 200/s",
+                &["postgres", "rush", "booking"],
+                String::new(),
+                f64::NAN,
+            );
+        }
         if report
             .get("postgres")
             .and_then(|p| p.get("booking_1m"))
@@ -1002,6 +1097,10 @@ fn figures_table(report: &Value) -> String {
         ("SQLite, empty", vec!["sqlite_empty", "mail"]),
         ("SQLite, with history", vec!["sqlite_1m", "mail"]),
         (
+            "SQLite, paced rush of 200 bookings/s",
+            vec!["sqlite_empty", "rush", "mail"],
+        ),
+        (
             "PostgreSQL, 1 instance",
             vec!["postgres", "mail_one_instance"],
         ),
@@ -1010,12 +1109,16 @@ fn figures_table(report: &Value) -> String {
             vec!["postgres", "mail_two_instances"],
         ),
         ("PostgreSQL, with history", vec!["postgres", "mail_1m"]),
+        (
+            "PostgreSQL, paced rush of 200 bookings/s",
+            vec!["postgres", "rush", "mail"],
+        ),
     ] {
         if let Some(m) = get(report, &path) {
             let f = |k: &str| {
                 m.get(k)
                     .and_then(Value::as_f64)
-                    .map(|x| format!("{x:.2}"))
+                    .map(|x| format!("{x:.3}"))
                     .unwrap_or("—".into())
             };
             let _ = writeln!(
