@@ -35,16 +35,17 @@ pub fn sqlite(path: &str, count: u64, base: &str) -> anyhow::Result<()> {
                 1, NULL, NULL, {slot}, '2026-11-01', 0, {slot}, {slot} FROM n;
             {n} INSERT INTO slot_claims (slot_start, seat, booking_reference)
               SELECT {slot}, i % {SEATS} + 1, printf('S%010d', i) FROM n;
-            {n} INSERT INTO outbox (kind, audience, reference, recipient, subject, body, ics, status,
+            {n} INSERT INTO outbox (kind, audience, reference, recipient, status,
                 attempts, next_attempt_at, created_at, updated_at, sent_at)
               SELECT 'booking_confirmed', 'patient', printf('S%010d', i), printf('s%d@example.jp', i),
-                'ご予約を承りました', 'ご予約ありがとうございます。', NULL, 'sent', 1, {slot}, {slot}, {slot}, {slot}
+                'sent', 1, {slot}, {slot}, {slot}, {slot}
               FROM n;
-            {n} INSERT INTO outbox (kind, audience, reference, recipient, subject, body, ics, status,
+            {n} INSERT INTO outbox (kind, audience, reference, recipient, status,
                 attempts, next_attempt_at, created_at, updated_at, sent_at)
               SELECT 'clinic_booking_confirmed', 'clinic', printf('S%010d', i), 'info@n2clinic-ginza.com',
-                '新規予約', '新規予約がありました。', NULL, 'sent', 1, {slot}, {slot}, {slot}, {slot}
+                'sent', 1, {slot}, {slot}, {slot}, {slot}
               FROM n;
+            {CONTENTS}
             COMMIT;"
         ))?;
         from = to;
@@ -52,6 +53,15 @@ pub fn sqlite(path: &str, count: u64, base: &str) -> anyhow::Result<()> {
     conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
     Ok(())
 }
+
+/// What the seeded messages say: the rows added since the last batch (both
+/// backends).
+const CONTENTS: &str = "INSERT INTO outbox_contents (outbox_id, subject, body, ics)
+              SELECT id,
+                CASE audience WHEN 'patient' THEN 'ご予約を承りました' ELSE '新規予約' END,
+                CASE audience WHEN 'patient' THEN 'ご予約ありがとうございます。' ELSE '新規予約がありました。' END,
+                NULL
+              FROM outbox WHERE id > (SELECT COALESCE(MAX(outbox_id), 0) FROM outbox_contents);";
 
 /// The same history on PostgreSQL.
 pub fn postgres(url: &str, count: u64, base: &str) -> anyhow::Result<()> {
@@ -77,14 +87,15 @@ pub fn postgres(url: &str, count: u64, base: &str) -> anyhow::Result<()> {
                 TRUE, NULL, NULL, {slot}, '2026-11-01', 0, {slot}, {slot} {n};
             INSERT INTO slot_claims (slot_start, seat, booking_reference)
               SELECT {slot}, (i % {SEATS} + 1)::int, {reference} {n};
-            INSERT INTO outbox (kind, audience, reference, recipient, subject, body, ics, status,
+            INSERT INTO outbox (kind, audience, reference, recipient, status,
                 attempts, next_attempt_at, created_at, updated_at, sent_at)
               SELECT 'booking_confirmed', 'patient', {reference}, 's' || i || '@example.jp',
-                'ご予約を承りました', 'ご予約ありがとうございます。', NULL, 'sent', 1, {slot}, {slot}, {slot}, {slot} {n};
-            INSERT INTO outbox (kind, audience, reference, recipient, subject, body, ics, status,
+                'sent', 1, {slot}, {slot}, {slot}, {slot} {n};
+            INSERT INTO outbox (kind, audience, reference, recipient, status,
                 attempts, next_attempt_at, created_at, updated_at, sent_at)
               SELECT 'clinic_booking_confirmed', 'clinic', {reference}, 'info@n2clinic-ginza.com',
-                '新規予約', '新規予約がありました。', NULL, 'sent', 1, {slot}, {slot}, {slot}, {slot} {n};
+                'sent', 1, {slot}, {slot}, {slot}, {slot} {n};
+            {CONTENTS}
             COMMIT;"
         ))?;
         from = to;
@@ -140,6 +151,22 @@ pub fn hot_queries(
                 "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= '{now}' \
                  AND (locked_until IS NULL OR locked_until < '{now}') \
                  ORDER BY next_attempt_at ASC, id ASC LIMIT 32"
+            ),
+        ),
+        (
+            "mail worker: claim the chosen messages (by id; the status test is kept off the due index)",
+            format!(
+                "UPDATE outbox SET locked_until = '{now}', lease_owner = 'worker-1' \
+                 WHERE id IN (42, 43, 44) AND (status || '') = 'pending' \
+                 AND (locked_until IS NULL OR locked_until < '{now}')"
+            ),
+        ),
+        (
+            "mail worker: record sent messages (by id)",
+            format!(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = '{now}', \
+                 locked_until = NULL, lease_owner = NULL, updated_at = '{now}' \
+                 WHERE id IN (42, 43, 44) AND lease_owner = 'worker-1' AND (status || '') = 'pending'"
             ),
         ),
         (

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::outbox;
+use super::schema::{outbox, outbox_contents};
 use super::DbConnection;
 use crate::error::ApiError;
 
@@ -22,6 +22,7 @@ pub mod status {
     pub const CANCELLED: &str = "cancelled";
 }
 
+/// A message's delivery state (what it says is in `OutboxContent`).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
@@ -30,9 +31,6 @@ pub struct OutboxRow {
     pub audience: String,
     pub reference: String,
     pub recipient: String,
-    pub subject: String,
-    pub body: String,
-    pub ics: Option<String>,
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
@@ -44,9 +42,19 @@ pub struct OutboxRow {
     pub sent_at: Option<NaiveDateTime>,
 }
 
-/// A message to store.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = outbox, treat_none_as_default_value = false)]
+/// What a message says: written once, beside its `outbox` row, and never
+/// changed (so that claims and outcomes rewrite only the small state row).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox_contents, treat_none_as_default_value = false)]
+pub struct OutboxContent {
+    pub outbox_id: i64,
+    pub subject: String,
+    pub body: String,
+    pub ics: Option<String>,
+}
+
+/// A message to store: its state and what it says.
+#[derive(Debug, Clone)]
 pub struct NewOutboxRow {
     pub kind: String,
     pub audience: String,
@@ -60,6 +68,46 @@ pub struct NewOutboxRow {
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The `outbox` row of a `NewOutboxRow`.
+#[derive(Insertable)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
+struct NewState<'a> {
+    kind: &'a str,
+    audience: &'a str,
+    reference: &'a str,
+    recipient: &'a str,
+    status: &'a str,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl NewOutboxRow {
+    fn state(&self) -> NewState<'_> {
+        NewState {
+            kind: &self.kind,
+            audience: &self.audience,
+            reference: &self.reference,
+            recipient: &self.recipient,
+            status: &self.status,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    fn content(&self, outbox_id: i64) -> OutboxContent {
+        OutboxContent {
+            outbox_id,
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            ics: self.ics.clone(),
+        }
+    }
 }
 
 /// What staff may see of a message: no address and no body (the error text
@@ -81,29 +129,94 @@ pub struct OutboxSummary {
 }
 
 pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, ApiError> {
-    Ok(diesel::insert_into(outbox::table)
-        .values(message)
-        .returning(outbox::id)
-        .get_result(conn)?)
+    let stored = insert_all(conn, std::slice::from_ref(message))?;
+    Ok(stored[0].0)
 }
 
-/// Stores several messages with one statement; (id, kind, status) of each.
+/// Stores several messages; (id, kind, status) of each, in the order given.
+///
+/// PostgreSQL gets two statements whatever the number (the states, then
+/// what they say: each statement is a round trip). SQLite runs in-process,
+/// where prepared single-row statements are cheaper: a multi-row INSERT is
+/// parsed and planned afresh every time (it was a third of the SQLite
+/// writer's time), and `RETURNING` builds a temporary table per statement
+/// where `last_insert_rowid()` reads a number.
 pub fn insert_all(
     conn: &mut DbConnection,
+    messages: &[NewOutboxRow],
+) -> Result<Vec<(i64, String, String)>, ApiError> {
+    match conn {
+        DbConnection::Postgresql(pg) => insert_all_at_once(pg, messages),
+        DbConnection::Sqlite(sqlite) => {
+            let mut stored = Vec::with_capacity(messages.len());
+            for message in messages {
+                diesel::insert_into(outbox::table)
+                    .values(message.state())
+                    .execute(sqlite)?;
+                let id: i64 = diesel::select(last_insert_rowid()).get_result(sqlite)?;
+                diesel::insert_into(outbox_contents::table)
+                    .values(message.content(id))
+                    .execute(sqlite)?;
+                stored.push((id, message.kind.clone(), message.status.clone()));
+            }
+            Ok(stored)
+        }
+    }
+}
+
+fn insert_all_at_once(
+    conn: &mut diesel::PgConnection,
     messages: &[NewOutboxRow],
 ) -> Result<Vec<(i64, String, String)>, ApiError> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(
-        super::each_backend!(conn, c => diesel::insert_into(outbox::table)
-        .values(messages)
+    let states: Vec<NewState> = messages.iter().map(NewOutboxRow::state).collect();
+    let mut stored: Vec<(i64, String, String)> = diesel::insert_into(outbox::table)
+        .values(&states)
         .returning((outbox::id, outbox::kind, outbox::status))
-        .get_results(c))?,
-    )
+        .get_results(conn)?;
+    // RETURNING promises no order, but one statement numbers its rows in
+    // the order of its VALUES (a single sequence, ascending): the smallest
+    // id is the first message.
+    stored.sort_by_key(|(id, _, _)| *id);
+    let paired = stored.len() == messages.len()
+        && stored
+            .iter()
+            .zip(messages)
+            .all(|((_, kind, status), message)| *kind == message.kind && *status == message.status);
+    if !paired {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "the stored outbox rows do not match the messages given"
+        )));
+    }
+    let contents: Vec<OutboxContent> = messages
+        .iter()
+        .zip(&stored)
+        .map(|(message, (id, _, _))| message.content(*id))
+        .collect();
+    diesel::insert_into(outbox_contents::table)
+        .values(&contents)
+        .execute(conn)?;
+    Ok(stored)
+}
+
+/// What the messages `ids` say (those that still exist).
+pub fn contents(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<OutboxContent>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(outbox_contents::table
+        .filter(outbox_contents::outbox_id.eq_any(ids))
+        .select(OutboxContent::as_select())
+        .load(conn)?)
 }
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+diesel::define_sql_function!(
+    /// SQLite: the rowid of this connection's last INSERT.
+    fn last_insert_rowid() -> diesel::sql_types::BigInt
+);
 
 /// Messages to `recipient` created since `since` that count against the
 /// per-recipient cap: patient messages that were (or will be) sent now.
@@ -144,6 +257,16 @@ pub fn cancel_pending(
         outbox::updated_at.eq(now),
     ))
     .execute(conn)?)
+}
+
+/// A message's status, in a form no index can serve (`status || ''`), for
+/// statements that pick their rows by id: given `id IN (...) AND status =
+/// 'pending'`, SQLite's planner prefers the due index for the status and
+/// walks every pending message (the whole backlog under a rush: 2 ms
+/// instead of 0.15 ms for 32 ids among 20,000 pending) instead of looking
+/// the ids up.
+fn unindexed_status() -> diesel::dsl::Concat<outbox::status, &'static str> {
+    outbox::status.concat("")
 }
 
 /// Claims up to `limit` due messages for `owner` until `lease_until`,
@@ -226,7 +349,7 @@ pub fn claim_due(
     let mut claimed: Vec<OutboxRow> = super::each_backend!(conn, c => diesel::update(
         outbox::table
             .filter(outbox::id.eq_any(&chosen))
-            .filter(outbox::status.eq(status::PENDING))
+            .filter(unindexed_status().eq(status::PENDING))
             .filter(
                 outbox::locked_until
                     .is_null()
@@ -253,7 +376,7 @@ pub fn release(conn: &mut DbConnection, ids: &[i64], owner: &str) -> Result<usiz
         outbox::table
             .filter(outbox::id.eq_any(ids))
             .filter(outbox::lease_owner.eq(owner))
-            .filter(outbox::status.eq(status::PENDING)),
+            .filter(unindexed_status().eq(status::PENDING)),
     )
     .set((
         outbox::locked_until.eq(None::<NaiveDateTime>),
@@ -296,7 +419,7 @@ pub fn record_sent(
         outbox::table
             .filter(outbox::id.eq_any(ids))
             .filter(outbox::lease_owner.eq(owner))
-            .filter(outbox::status.eq(status::PENDING)),
+            .filter(unindexed_status().eq(status::PENDING)),
     )
     .set((
         outbox::status.eq(status::SENT),

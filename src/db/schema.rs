@@ -73,9 +73,6 @@ diesel::table! {
         audience -> Text,
         reference -> Text,
         recipient -> Text,
-        subject -> Text,
-        body -> Text,
-        ics -> Nullable<Text>,
         status -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
@@ -85,6 +82,16 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// What a message says; written once beside its `outbox` row.
+    outbox_contents (outbox_id) {
+        outbox_id -> BigInt,
+        subject -> Text,
+        body -> Text,
+        ics -> Nullable<Text>,
     }
 }
 

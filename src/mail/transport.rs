@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use super::redact_addresses;
 use super::smtp::SmtpSender;
 use crate::configuration::MailSettings;
-use crate::db::outbox::OutboxRow;
+use crate::db::outbox::{OutboxContent, OutboxRow};
 
 pub enum Transport {
     Smtp(SmtpSender),
@@ -110,10 +110,14 @@ impl Transport {
     }
 }
 
-/// The email of an outbox row, built with lettre's builders (which encode
-/// the Japanese subject and refuse line breaks in headers), plain text
-/// UTF-8, with the booking's `.ics` attached when it has one.
-pub fn build_message(settings: &MailSettings, row: &OutboxRow) -> Result<Message, SendError> {
+/// The email of an outbox row and its content, built with lettre's builders
+/// (which encode the Japanese subject and refuse line breaks in headers),
+/// plain text UTF-8, with the booking's `.ics` attached when it has one.
+pub fn build_message(
+    settings: &MailSettings,
+    row: &OutboxRow,
+    content: &OutboxContent,
+) -> Result<Message, SendError> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| SendError {
         permanent: true,
         detail: redact_addresses(&format!("cannot build the message ({what}): {e}")),
@@ -124,15 +128,15 @@ pub fn build_message(settings: &MailSettings, row: &OutboxRow) -> Result<Message
     let builder = Message::builder()
         .from(from)
         .to(to)
-        .subject(row.subject.clone())
+        .subject(content.subject.clone())
         .message_id(Some(format!(
             "<outbox-{}-{}-{}@{domain}>",
             row.id,
             row.reference,
             row.created_at.and_utc().timestamp()
         )));
-    let text = SinglePart::plain(row.body.clone());
-    let message = match &row.ics {
+    let text = SinglePart::plain(content.body.clone());
+    let message = match &content.ics {
         None => builder.singlepart(text),
         Some(ics) => {
             let method = if ics.contains("METHOD:CANCEL\r\n") {

@@ -4,6 +4,7 @@
 //! (a claim is a conditional update, so two never take the same message),
 //! and an idle task wakes at the next write of its instance or poll.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::web;
@@ -16,7 +17,7 @@ use super::kind;
 use super::transport::{build_message, SendError, Transport};
 use crate::configuration::MailSettings;
 use crate::db::bookings;
-use crate::db::outbox::{self, OutboxRow, Outcome};
+use crate::db::outbox::{self, OutboxContent, OutboxRow, Outcome};
 use crate::domain::BookingStatus;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -175,13 +176,36 @@ async fn deliver_next(
     if claimed.is_empty() {
         return Ok(false);
     }
+    // What the messages say is read apart from the claim, so that the
+    // claim (a write) stays small.
+    let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+    let mut contents: HashMap<i64, OutboxContent> = match state
+        .db
+        .read(move |conn| outbox::contents(conn, &ids))
+        .await
+    {
+        Ok(contents) => contents
+            .into_iter()
+            .map(|content| (content.outbox_id, content))
+            .collect(),
+        Err(error) => {
+            let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+            let releaser = owner.to_string();
+            state
+                .db
+                .write(move |conn| outbox::release(conn, &ids, &releaser))
+                .await?;
+            return Err(error);
+        }
+    };
     let mut outcomes = Vec::with_capacity(claimed.len());
     let mut untried = Vec::new();
     let mut rows = claimed.into_iter();
     let budget = Duration::from_secs(settings.lease_seconds.max(1)) / 4;
     while claimed_at.elapsed() < budget {
         let Some(row) = rows.next() else { break };
-        let Some(outcome) = attempt(state, transport, &row).await else {
+        let content = contents.remove(&row.id);
+        let Some(outcome) = attempt(state, transport, &row, content.as_ref()).await else {
             untried.push(row.id);
             break;
         };
@@ -230,8 +254,15 @@ async fn attempt(
     state: &web::Data<AppState>,
     transport: &Transport,
     row: &OutboxRow,
+    content: Option<&OutboxContent>,
 ) -> Option<Outcome> {
     let settings = &state.settings.mail;
+    // Its content goes with its row (erasing personal data removes both).
+    let Some(content) = content else {
+        return Some(Outcome::Cancelled {
+            reason: "message no longer stored".to_string(),
+        });
+    };
     if row.kind == kind::BOOKING_REMINDER {
         match reminder_still_wanted(state, row).await {
             Ok(true) => {}
@@ -246,7 +277,7 @@ async fn attempt(
             }
         }
     }
-    let result = match build_message(settings, row) {
+    let result = match build_message(settings, row, content) {
         Ok(message) => transport.send(message).await,
         Err(error) => Err(error),
     };

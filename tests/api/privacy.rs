@@ -11,9 +11,9 @@ use clinic_booking::db::audit::AuditRow;
 use clinic_booking::db::bookings::BookingRow;
 use clinic_booking::db::idempotency::StoredResponse;
 use clinic_booking::db::inquiries::InquiryRow;
-use clinic_booking::db::outbox::OutboxRow;
+use clinic_booking::db::outbox::{OutboxContent, OutboxRow};
 use clinic_booking::db::schema::{
-    audit_log, bookings, idempotency_keys, inquiries, outbox, slot_claims,
+    audit_log, bookings, idempotency_keys, inquiries, outbox, outbox_contents, slot_claims,
 };
 use clinic_booking::db::Db;
 use clinic_booking::privacy::Cutoffs;
@@ -95,12 +95,15 @@ async fn everything(db: &Db) -> String {
             .select(InquiryRow::as_select())
             .load(conn)?;
         let outbox: Vec<OutboxRow> = outbox::table.select(OutboxRow::as_select()).load(conn)?;
+        let contents: Vec<OutboxContent> = outbox_contents::table
+            .select(OutboxContent::as_select())
+            .load(conn)?;
         let stored: Vec<StoredResponse> = idempotency_keys::table
             .select(StoredResponse::as_select())
             .load(conn)?;
         let audit: Vec<AuditRow> = audit_log::table.select(AuditRow::as_select()).load(conn)?;
         Ok(format!(
-            "{bookings:?}\n{inquiries:?}\n{outbox:?}\n{stored:?}\n{audit:?}"
+            "{bookings:?}\n{inquiries:?}\n{outbox:?}\n{contents:?}\n{stored:?}\n{audit:?}"
         ))
     })
     .await
