@@ -200,5 +200,5 @@ pub struct StaffSettings {
 }
 
 fn default_concurrent_deliveries() -> usize {
-    4
+    16
 }

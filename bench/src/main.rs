@@ -147,6 +147,12 @@ fn bench_settings(url: &str, smtp_url: &str, pool_size: u32) -> anyhow::Result<S
     settings.schedule.capacity_per_slot = CAPACITY;
     settings.schedule.booking_window_days = WINDOW_DAYS;
     settings.mail.smtp_url = smtp_url.to_string();
+    if let Some(deliveries) = std::env::var("BENCH_CONCURRENT_DELIVERIES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        settings.mail.concurrent_deliveries = deliveries;
+    }
     settings.mail.file_dir = std::env::temp_dir()
         .join("clinic-booking-bench-mail")
         .display()
