@@ -11,7 +11,9 @@ use crate::db::bookings::{self, BookingRow};
 use crate::db::DbConnection;
 use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
 use crate::error::{ApiError, SlotOffer};
-use crate::mail::outbox::{enqueue_booking_mail, BookingMail};
+use crate::mail::outbox::{
+    enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
+};
 use crate::schedule::ConsultationType;
 use crate::startup::AppState;
 
@@ -21,28 +23,72 @@ pub struct Booked {
     pub manage_token: ManageToken,
 }
 
-/// Stores `booking`, claiming every slot it covers; `SlotUnavailable` when
-/// one is full.
+/// A new booking made ready outside its transaction: its reference, its
+/// manage token and its emails need no database, and the SQLite writer (one
+/// thread for every write) should spend its time on writes.
+pub struct Prepared {
+    row: BookingRow,
+    manage_token: ManageToken,
+    mail: BookingMessages,
+}
+
+/// Drafts `booking` and writes its emails (see `book`).
+pub fn prepare(
+    state: &AppState,
+    booking: &NewBooking,
+    now: DateTime<Utc>,
+) -> Result<Prepared, ApiError> {
+    let manage_token = ManageToken::generate();
+    let row = bookings::draft(
+        booking,
+        manage_token.hash(),
+        &state.settings.privacy.notice_version,
+        now.naive_utc(),
+    );
+    let mail = confirmation(state, &row, &manage_token, now)?;
+    Ok(Prepared {
+        row,
+        manage_token,
+        mail,
+    })
+}
+
+fn confirmation(
+    state: &AppState,
+    row: &BookingRow,
+    manage_token: &ManageToken,
+    now: DateTime<Utc>,
+) -> Result<BookingMessages, ApiError> {
+    let mail = BookingMail::Confirmed {
+        manage_token: Some(manage_token.expose()),
+    };
+    render_booking_mail(state, row, mail, now)
+}
+
+/// Stores `booking` (prepared by `prepare` with the same `now`), claiming
+/// every slot it covers; `SlotUnavailable` when one is full.
 pub fn book(
     conn: &mut DbConnection,
     state: &AppState,
     booking: &NewBooking,
+    prepared: Prepared,
     now: DateTime<Utc>,
 ) -> Result<Booked, ApiError> {
-    let manage_token = ManageToken::generate();
+    let Prepared {
+        mut row,
+        manage_token,
+        mut mail,
+    } = prepared;
     ensure_not_closed(conn, state, booking.start.at(), &booking.kind)?;
     let slots = state
         .calendar
         .covered_slots(booking.start.at(), &booking.kind);
-    let row = bookings::insert(
-        conn,
-        booking,
-        &slots,
-        state.calendar.capacity_per_slot(),
-        manage_token.hash(),
-        &state.settings.privacy.notice_version,
-        now.naive_utc(),
-    )?;
+    bookings::insert(conn, &mut row, &slots, state.calendar.capacity_per_slot())?;
+    if !mail.are_for(&row) {
+        // Its drafted reference was taken meanwhile (rare): the emails
+        // must name the one it got.
+        mail = confirmation(state, &row, &manage_token, now)?;
+    }
     audit(
         conn,
         &Actor::Patient,
@@ -51,15 +97,7 @@ pub fn book(
         None,
         now,
     )?;
-    enqueue_booking_mail(
-        conn,
-        state,
-        &row,
-        BookingMail::Confirmed {
-            manage_token: Some(manage_token.expose()),
-        },
-        now,
-    )?;
+    store_booking_mail(conn, state, &row, mail, now)?;
     tracing::info!(reference = %row.reference, "booking confirmed");
     crate::metrics::booking_created();
     Ok(Booked { row, manage_token })

@@ -39,22 +39,17 @@ impl BookingRow {
     }
 }
 
-/// Stores a new booking under a fresh reference (retrying the rare
-/// collision) and claims its slots. Fails with `SlotUnavailable` when a slot
-/// it covers is full.
-pub fn insert(
-    conn: &mut DbConnection,
+/// A new booking's row, under a fresh reference, before it is stored.
+pub fn draft(
     booking: &NewBooking,
-    slots: &[NaiveDateTime],
-    capacity: u32,
     manage_token_hash: String,
     consent_version: &str,
     now: NaiveDateTime,
-) -> Result<BookingRow, ApiError> {
+) -> BookingRow {
     let start = booking.start.at();
     let end = start + chrono::Duration::minutes(booking.kind.duration_minutes.into());
-    let mut row = BookingRow {
-        reference: String::new(),
+    BookingRow {
+        reference: Reference::generate().to_string(),
         manage_token_hash,
         status: BookingStatus::Confirmed.as_str().to_string(),
         type_code: booking.kind.code.clone(),
@@ -74,14 +69,25 @@ pub fn insert(
         created_at: now,
         updated_at: now,
         cancelled_at: None,
-    };
+    }
+}
+
+/// Stores a drafted booking and claims its slots. Its reference is kept
+/// unless already taken (rare), in which case a fresh one is tried: the
+/// caller sees the change in `row.reference`. Fails with `SlotUnavailable`
+/// when a slot it covers is full.
+pub fn insert(
+    conn: &mut DbConnection,
+    row: &mut BookingRow,
+    slots: &[NaiveDateTime],
+    capacity: u32,
+) -> Result<(), ApiError> {
     // A reference already taken inserts nothing (no error, so PostgreSQL
     // needs no savepoint) and the next one is tried.
     let mut attempts = 0;
     loop {
-        row.reference = Reference::generate().to_string();
         let inserted = each_backend!(conn, c => diesel::insert_into(bookings::table)
-            .values(&row)
+            .values(&*row)
             .on_conflict_do_nothing()
             .execute(c))?;
         if inserted == 1 {
@@ -93,9 +99,9 @@ pub fn insert(
                 "no free booking reference after {attempts} tries"
             )));
         }
+        row.reference = Reference::generate().to_string();
     }
-    claim_slots(conn, &row.reference, slots, capacity)?;
-    Ok(row)
+    claim_slots(conn, &row.reference, slots, capacity)
 }
 
 /// Claims one free seat (1..=capacity) in each slot. The unique key on

@@ -50,6 +50,37 @@ pub fn enqueue_booking_mail(
     mail: BookingMail<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let rendered = render_booking_mail(state, row, mail, now)?;
+    store_booking_mail(conn, state, row, rendered, now)
+}
+
+/// The messages of one booking change, written but not yet stored: their
+/// text needs no database, so a new booking's mail is rendered before its
+/// transaction (the SQLite writer is the service's one serial resource).
+pub struct BookingMessages {
+    /// The reference the messages name.
+    reference: String,
+    sequence: i32,
+    /// The patient's message, whose status the per-recipient cap decides.
+    patient: NewOutboxRow,
+    /// The clinic's notification and the reminder, if any.
+    others: Vec<NewOutboxRow>,
+}
+
+impl BookingMessages {
+    /// Whether these messages were written for `row` as it now stands.
+    pub fn are_for(&self, row: &BookingRow) -> bool {
+        self.reference == row.reference && self.sequence == row.sequence
+    }
+}
+
+/// Writes the messages of a change to `row` (see `enqueue_booking_mail`).
+pub fn render_booking_mail(
+    state: &AppState,
+    row: &BookingRow,
+    mail: BookingMail<'_>,
+    now: DateTime<Utc>,
+) -> Result<BookingMessages, ApiError> {
     let settings = &state.settings;
     let calendar = &state.calendar;
     let (change, manage_url, patient_kind, clinic_kind, method) = match mail {
@@ -75,8 +106,49 @@ pub fn enqueue_booking_mail(
             Method::Cancel,
         ),
     };
+    let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
+        .map_err(render_error)?;
+    let ics = messages::patient_calendar(settings, calendar, row, method, now);
+    let patient = new_row(
+        patient_kind,
+        "patient",
+        &row.reference,
+        &row.email,
+        patient,
+        Some(ics),
+        status::PENDING,
+        now.naive_utc(),
+        now,
+    );
+    let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
+    let mut others = vec![clinic_row(state, clinic_kind, &row.reference, clinic, now)];
+    if change != BookingChange::Cancelled {
+        others.extend(reminder_row(state, row, now)?);
+    }
+    Ok(BookingMessages {
+        reference: row.reference.clone(),
+        sequence: row.sequence,
+        patient,
+        others,
+    })
+}
+
+/// Stores the messages rendered for `row` (in the change's transaction).
+pub fn store_booking_mail(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    messages: BookingMessages,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if !messages.are_for(row) {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "mail rendered for another state of booking {}",
+            row.reference
+        )));
+    }
     // Whatever changed, the reminder queued for the old state no longer
-    // applies (a new one is queued below for a confirmed booking). A booking
+    // applies (a new one is queued with a confirmed booking). A booking
     // still at sequence 0 has just been made and has none.
     if row.sequence > 0 {
         outbox::cancel_pending(
@@ -86,24 +158,15 @@ pub fn enqueue_booking_mail(
             now.naive_utc(),
         )?;
     }
-    let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
-        .map_err(render_error)?;
-    let ics = messages::patient_calendar(settings, calendar, row, method, now);
-    let mut rows = vec![patient_row(
-        conn,
-        state,
-        patient_kind,
-        &row.reference,
-        &row.email,
-        patient,
-        Some(ics),
-        now,
-    )?];
-    let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
-    rows.push(clinic_row(state, clinic_kind, &row.reference, clinic, now));
-    if change != BookingChange::Cancelled {
-        rows.extend(reminder_row(state, row, now)?);
-    }
+    let BookingMessages {
+        mut patient,
+        others,
+        ..
+    } = messages;
+    patient.status = patient_status(conn, state, &row.email, now)?.to_string();
+    let mut rows = Vec::with_capacity(1 + others.len());
+    rows.push(patient);
+    rows.extend(others);
     store(conn, &row.reference, &rows)
 }
 
@@ -117,16 +180,17 @@ pub fn enqueue_inquiry_mail(
 ) -> Result<(), ApiError> {
     let acknowledgement =
         messages::inquiry_received(&state.settings, &state.calendar, row).map_err(render_error)?;
-    let patient = patient_row(
-        conn,
-        state,
+    let patient = new_row(
         kind::INQUIRY_RECEIVED,
+        "patient",
         &row.reference,
         &row.email,
         acknowledgement,
         None,
+        patient_status(conn, state, &row.email, now)?,
+        now.naive_utc(),
         now,
-    )?;
+    );
     let clinic = messages::clinic_inquiry(&state.calendar, row).map_err(render_error)?;
     let clinic = clinic_row(state, kind::CLINIC_INQUIRY, &row.reference, clinic, now);
     store(conn, &row.reference, &[patient, clinic])
@@ -208,37 +272,23 @@ fn new_row(
     }
 }
 
-/// The patient's message, `suppressed` when the per-recipient cap is
-/// reached.
-#[allow(clippy::too_many_arguments)]
-fn patient_row(
+/// The status of a new message to a patient: `suppressed` when the
+/// per-recipient cap is reached.
+fn patient_status(
     conn: &mut DbConnection,
     state: &AppState,
-    kind: &str,
-    reference: &str,
     recipient: &str,
-    rendered: Rendered,
-    ics: Option<String>,
     now: DateTime<Utc>,
-) -> Result<NewOutboxRow, ApiError> {
+) -> Result<&'static str, ApiError> {
     let since = now.naive_utc() - Duration::hours(1);
     let recent = outbox::recent_count_for(conn, recipient, kind::BOOKING_REMINDER, since)?;
-    let status = if recent >= state.settings.mail.max_per_recipient_per_hour {
-        status::SUPPRESSED
-    } else {
-        status::PENDING
-    };
-    Ok(new_row(
-        kind,
-        "patient",
-        reference,
-        recipient,
-        rendered,
-        ics,
-        status,
-        now.naive_utc(),
-        now,
-    ))
+    Ok(
+        if recent >= state.settings.mail.max_per_recipient_per_hour {
+            status::SUPPRESSED
+        } else {
+            status::PENDING
+        },
+    )
 }
 
 fn clinic_row(

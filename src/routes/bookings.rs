@@ -108,9 +108,10 @@ pub async fn create(
         key,
         fingerprint: submission.fingerprint,
     };
+    let prepared = booking::prepare(&state, &new_booking, now)?;
     let work_state = state.clone();
     let response = create_once(&state.db, request, move |conn| {
-        let booked = booking::book(conn, &work_state, &new_booking, now)?;
+        let booked = booking::book(conn, &work_state, &new_booking, prepared, now)?;
         let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()));
         Ok(Created {
             location: format!("/api/v1/bookings/{}", booked.row.reference),

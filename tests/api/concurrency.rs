@@ -96,7 +96,49 @@ crate::backend_tests!(
     fifty_concurrent_requests_for_one_slot_make_exactly_one_booking,
     bookings_survive_a_restart,
     a_lost_unique_race_leaves_the_rest_of_its_transaction_intact,
+    a_booking_whose_drafted_reference_is_taken_is_stored_under_another,
 );
+
+/// A new booking's reference is drawn before its transaction (so that its
+/// emails can be written outside it); if another booking took it meanwhile,
+/// the booking is stored under a fresh one instead of failing.
+async fn a_booking_whose_drafted_reference_is_taken_is_stored_under_another(backend: Backend) {
+    use clinic_booking::db::bookings;
+    use clinic_booking::domain::{Fields, NewBooking};
+    use clinic_booking::schedule::ClinicCalendar;
+    let test_db = TestDatabase::create(backend);
+    let settings = clinic_booking::configuration::Settings::defaults().unwrap();
+    let db = clinic_booking::db::Db::connect(&settings.database, &test_db.url).unwrap();
+    db.run_migrations().unwrap();
+    let calendar = ClinicCalendar::from_settings(&settings.schedule, "Asia/Tokyo").unwrap();
+    let now = chrono::Utc::now();
+    let draft = |time: &str| {
+        let body = booking_body(&local(open_day(3), time));
+        let fields = Fields::from_json_object(body.as_object().unwrap().clone());
+        let booking = NewBooking::parse(&fields, &calendar, now).expect("a valid booking");
+        let slots = calendar.covered_slots(booking.start.at(), &booking.kind);
+        let row = bookings::draft(&booking, "hash".into(), "2026-11-01", now.naive_utc());
+        (row, slots)
+    };
+    let (mut first, first_slots) = draft("10:00");
+    let (mut second, second_slots) = draft("11:00");
+    second.reference = first.reference.clone();
+    let capacity = calendar.capacity_per_slot();
+    let (first, second) = db
+        .write(move |conn| {
+            bookings::insert(conn, &mut first, &first_slots, capacity)?;
+            bookings::insert(conn, &mut second, &second_slots, capacity)?;
+            Ok((first, second))
+        })
+        .await
+        .unwrap();
+    assert_ne!(first.reference, second.reference);
+    let mut conn = db.connection().unwrap();
+    for row in [&first, &second] {
+        let stored = bookings::find(&mut conn, &row.reference).unwrap().unwrap();
+        assert_eq!(stored.start_at, row.start_at);
+    }
+}
 
 async fn two_instances_on_one_postgres_database(capacity: u32) {
     if !Backend::Postgres.available() {

@@ -193,10 +193,15 @@ pub async fn submit(
     };
     let (kind, around) = (new_booking.kind.clone(), new_booking.start.at());
     let work_state = state.clone();
-    let booked = state
-        .db
-        .write(move |conn| booking::book(conn, &work_state, &new_booking, now))
-        .await;
+    let booked = match booking::prepare(&state, &new_booking, now) {
+        Ok(prepared) => {
+            state
+                .db
+                .write(move |conn| booking::book(conn, &work_state, &new_booking, prepared, now))
+                .await
+        }
+        Err(error) => Err(error),
+    };
     match booked {
         Ok(booked) => {
             let location = format!(
