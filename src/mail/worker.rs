@@ -176,6 +176,10 @@ async fn deliver_next(
     if claimed.is_empty() {
         return Ok(false);
     }
+    // A write wakes one idle delivery; one that found work wakes the next,
+    // so deliveries join in while there is a backlog and stay idle when
+    // there is none.
+    state.db.pass_on_write();
     // What the messages say is read apart from the claim, so that the
     // claim (a write) stays small.
     let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
