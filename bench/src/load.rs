@@ -30,6 +30,69 @@ pub struct LoadResult {
     /// Share of the machine's CPU time (all cores, every process) that was
     /// busy during the load, 0..=1; NaN where /proc/stat cannot be read.
     pub cpu_busy: f64,
+    /// CPU used during the load by each kind of thread of this process (by
+    /// thread name), and by `other processes` (PostgreSQL, anything else),
+    /// in cores (1.0 = one core all the time).
+    pub cpu_cores_by_part: BTreeMap<String, f64>,
+}
+
+/// Clock ticks per second of /proc (USER_HZ; 100 on Linux).
+const TICKS_PER_S: f64 = 100.0;
+
+/// CPU ticks used so far by the threads of this process, by thread name
+/// (numbered names counted together).
+fn thread_ticks() -> BTreeMap<String, u64> {
+    let mut ticks = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return ticks;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... utime stime: fields 14 and 15, counted after
+        // the name, which may itself hold spaces.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close]
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '#')
+            .to_string();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let used: u64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+            .sum();
+        *ticks.entry(name).or_default() += used;
+    }
+    ticks
+}
+
+/// What `cpu_cores_by_part` reports: the threads' use between two readings
+/// and, from the machine's busy time, what other processes used.
+fn cores_by_part(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    machine_busy_ticks: Option<u64>,
+    elapsed: Duration,
+) -> BTreeMap<String, f64> {
+    let seconds = elapsed.as_secs_f64().max(1e-9);
+    let mut parts = BTreeMap::new();
+    let mut own = 0;
+    for (name, ticks) in after {
+        let used = ticks.saturating_sub(*before.get(name).unwrap_or(&0));
+        own += used;
+        if used > 0 {
+            parts.insert(name.clone(), used as f64 / TICKS_PER_S / seconds);
+        }
+    }
+    if let Some(busy) = machine_busy_ticks {
+        parts.insert(
+            "other processes".to_string(),
+            busy.saturating_sub(own) as f64 / TICKS_PER_S / seconds,
+        );
+    }
+    parts
 }
 
 /// (busy, total) CPU time of the whole machine so far, in clock ticks.
@@ -95,6 +158,7 @@ struct ConnectionResult {
 pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
     let next = Arc::new(AtomicU64::new(0));
     let ticks_before = cpu_ticks();
+    let threads_before = thread_ticks();
     let start = Instant::now();
     let deadline = start + plan.duration;
     let mut tasks = Vec::with_capacity(plan.connections);
@@ -128,12 +192,20 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
         result.completions.extend(one.completions);
     }
     result.elapsed = start.elapsed();
-    result.cpu_busy = match (ticks_before, cpu_ticks()) {
+    let ticks_after = cpu_ticks();
+    let threads_after = thread_ticks();
+    result.cpu_busy = match (ticks_before, ticks_after) {
         (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
             (busy1 - busy0) as f64 / (total1 - total0) as f64
         }
         _ => f64::NAN,
     };
+    let machine_busy = match (ticks_before, ticks_after) {
+        (Some((busy0, _)), Some((busy1, _))) => Some(busy1.saturating_sub(busy0)),
+        _ => None,
+    };
+    result.cpu_cores_by_part =
+        cores_by_part(&threads_before, &threads_after, machine_busy, result.elapsed);
     Ok(result)
 }
 

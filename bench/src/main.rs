@@ -177,6 +177,7 @@ impl Running {
             .name("service".into())
             .spawn(move || {
                 let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .thread_name("service-rt")
                     .enable_all()
                     .build()
                 {
@@ -355,6 +356,7 @@ fn load_json(result: &LoadResult) -> Value {
         "p99_ms": finite(result.percentile_ms(99.0)),
         "seconds": result.elapsed.as_secs_f64(),
         "cpu_busy_pct": finite(result.cpu_busy * 100.0),
+        "cpu_cores_by_part": result.cpu_cores_by_part,
     })
 }
 
@@ -982,6 +984,71 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
     rows
 }
 
+/// What a thread name in `cpu_cores_by_part` stands for.
+fn part_label(name: &str) -> &str {
+    match name {
+        "sqlite-writer" => "SQLite writer",
+        "sqlite-checkpoi" => "SQLite checkpointer",
+        "actix-server wo" => "HTTP workers",
+        "service-rt" => "service runtime (mail worker, pool waits)",
+        "smtp-sink" => "SMTP sink (bench)",
+        "tokio-rt-worker" => "load generator (bench)",
+        "other processes" => "other processes (PostgreSQL, system)",
+        other => other,
+    }
+}
+
+/// Where the CPU went during the booking loads, in cores.
+fn cpu_table(report: &Value) -> String {
+    let loads: Vec<(&str, Vec<&str>)> = vec![
+        ("SQLite, empty", vec!["sqlite_empty", "booking"]),
+        ("SQLite, with history", vec!["sqlite_1m", "booking"]),
+        ("PostgreSQL, 1 instance", vec!["postgres", "booking_one_instance"]),
+        ("PostgreSQL, 2 instances", vec!["postgres", "booking_two_instances"]),
+    ];
+    let parts: Vec<(&str, &serde_json::Map<String, Value>)> = loads
+        .iter()
+        .filter_map(|(label, key)| {
+            let mut path = key.clone();
+            path.push("cpu_cores_by_part");
+            Some((*label, get(report, &path)?.as_object()?))
+        })
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    // Parts that used at least 2 % of a core somewhere, busiest first.
+    let mut names: Vec<(String, f64)> = Vec::new();
+    for (_, by_part) in &parts {
+        for (name, cores) in *by_part {
+            let cores = cores.as_f64().unwrap_or(0.0);
+            match names.iter_mut().find(|(n, _)| n == name) {
+                Some((_, most)) => *most = most.max(cores),
+                None => names.push((name.clone(), cores)),
+            }
+        }
+    }
+    names.retain(|(_, most)| *most >= 0.02);
+    names.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut out = String::from("| booking load |");
+    for (name, _) in &names {
+        let _ = write!(out, " {} |", part_label(name));
+    }
+    out.push_str(" all |\n|---|");
+    out.push_str(&"---:|".repeat(names.len() + 1));
+    out.push('\n');
+    for (label, by_part) in &parts {
+        let _ = write!(out, "| {label} |");
+        for (name, _) in &names {
+            let cores = by_part.get(name).and_then(Value::as_f64).unwrap_or(0.0);
+            let _ = write!(out, " {cores:.2} |");
+        }
+        let all: f64 = by_part.values().filter_map(Value::as_f64).sum();
+        let _ = writeln!(out, " {all:.2} |");
+    }
+    out
+}
+
 fn figures_table(report: &Value) -> String {
     let mut out = String::from("| run | load | req/s | p50 ms | p99 ms | ok | errors | CPU busy | baseline | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n");
     let mut row = |run: &str, load: &str, key: &[&str], baseline: String, ratio: f64| {
@@ -1187,6 +1254,8 @@ async fn main() -> anyhow::Result<()> {
     let report = Value::Object(bench.report.clone());
     let mut table = figures_table(&report);
     table.push('\n');
+    table.push_str(&cpu_table(&report));
+    table.push('\n');
     table.push_str(&targets_table(&report));
     println!("{table}");
     for (title, plans) in &bench.plans {
@@ -1214,8 +1283,9 @@ async fn main() -> anyhow::Result<()> {
         let _ = writeln!(md, "- {} connections, {} s per load, capacity {CAPACITY} per slot, 2 HTTP workers, rate limits off\n", bench.options.connections, bench.options.duration.as_secs_f64());
         let _ = writeln!(
             md,
-            "## Figures\n\n{}\n## Targets\n\n{}",
+            "## Figures\n\n{}\n### Where the CPU went during the booking loads (cores; 2 in all)\n\n{}\n## Targets\n\n{}",
             figures_table(&report),
+            cpu_table(&report),
             targets_table(&report)
         );
         for note in &bench.notes {
