@@ -204,8 +204,12 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<LoadResult> {
         (Some((busy0, _)), Some((busy1, _))) => Some(busy1.saturating_sub(busy0)),
         _ => None,
     };
-    result.cpu_cores_by_part =
-        cores_by_part(&threads_before, &threads_after, machine_busy, result.elapsed);
+    result.cpu_cores_by_part = cores_by_part(
+        &threads_before,
+        &threads_after,
+        machine_busy,
+        result.elapsed,
+    );
     Ok(result)
 }
 
