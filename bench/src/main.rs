@@ -559,7 +559,13 @@ impl Bench {
 
     async fn postgres_phase(&mut self, admin_url: &str) -> anyhow::Result<()> {
         let tag = format!("clinic_bench_{:08x}", rand::random::<u32>());
-        let (base, _) = admin_url
+        // postgres://user@host:port/name?options: the bench's databases
+        // replace the name and keep the options.
+        let (address, options) = match admin_url.split_once('?') {
+            Some((address, options)) => (address, format!("?{options}")),
+            None => (admin_url, String::new()),
+        };
+        let (base, _) = address
             .rsplit_once('/')
             .context("a database name in the URL")?;
         let app_db = format!("{tag}_app");
@@ -569,7 +575,10 @@ impl Bench {
             diesel::sql_query(format!("CREATE DATABASE {db}")).execute(&mut admin)?;
         }
         let result = self
-            .postgres_runs(&format!("{base}/{app_db}"), &format!("{base}/{base_db}"))
+            .postgres_runs(
+                &format!("{base}/{app_db}{options}"),
+                &format!("{base}/{base_db}{options}"),
+            )
             .await;
         for db in [&app_db, &base_db] {
             let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
@@ -1000,7 +1009,8 @@ fn part_label(name: &str) -> &str {
         "actix-server wo" => "HTTP workers",
         "service-rt" => "service runtime (mail worker, pool waits)",
         "smtp-sink" => "SMTP sink (bench)",
-        "tokio-rt-worker" => "load generator (bench)",
+        "load-generator" => "load generator (bench)",
+        "tokio-rt-worker" => "HTTP workers' database calls (blocking threads)",
         "other processes" => "other processes (PostgreSQL, system)",
         other => other,
     }
@@ -1230,8 +1240,19 @@ fn targets_table(report: &Value) -> String {
     out
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Named, so that the CPU table tells the load generator's threads from
+    // the blocking threads of the service's HTTP workers (tokio's default
+    // name).
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("load-generator")
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     START.with(|_| ());
     let options = Options::parse()?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
