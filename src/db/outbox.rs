@@ -564,3 +564,98 @@ pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiE
         .optional()?;
     Ok(due.is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::Utc;
+    use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    use diesel_migrations::MigrationHarness;
+
+    use super::*;
+
+    #[derive(diesel::QueryableByName)]
+    struct PlanRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// The statements `work` sends, as SQL text (binds left out).
+    fn statements_of(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection)) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = seen.clone();
+        let DbConnection::Sqlite(sqlite) = conn else {
+            unreachable!("a SQLite connection")
+        };
+        sqlite.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                let text = query.to_string();
+                let sql = text.split(" -- binds:").next().unwrap_or_default();
+                recorder.lock().unwrap().push(sql.to_string());
+            }
+        });
+        work(conn);
+        let DbConnection::Sqlite(sqlite) = conn else {
+            unreachable!()
+        };
+        sqlite.set_instrumentation(None::<Box<dyn Instrumentation>>);
+        let statements = seen.lock().unwrap().clone();
+        statements
+    }
+
+    /// With a backlog of pending mail, claiming and recording look up the
+    /// chosen rows by id: SQLite must not walk the due index over every
+    /// pending message for them (it did, and the mail worker slowed down
+    /// as the backlog grew).
+    #[test]
+    fn claims_and_records_look_up_their_rows_by_id_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db").display().to_string();
+        let mut sqlite = SqliteConnection::establish(&path).unwrap();
+        sqlite
+            .run_pending_migrations(super::super::SQLITE_MIGRATIONS)
+            .unwrap();
+        sqlite
+            .batch_execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+                 INSERT INTO outbox (kind, audience, reference, recipient, status, attempts,
+                     next_attempt_at, created_at, updated_at)
+                 SELECT 'booking_confirmed', 'patient', printf('R%05d', i), 'taro@example.jp',
+                     'pending', 0, '2026-11-25 00:00:00', '2026-11-25 00:00:00',
+                     '2026-11-25 00:00:00' FROM n;",
+            )
+            .unwrap();
+        let mut conn = DbConnection::Sqlite(sqlite);
+        let now = Utc::now().naive_utc();
+        let statements = statements_of(&mut conn, |conn| {
+            let claimed = claim_due(conn, "worker-1", now, now, 32).unwrap();
+            assert_eq!(claimed.len(), 32);
+            let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+            assert_eq!(
+                record_sent(conn, &ids[..16], "worker-1", now)
+                    .unwrap()
+                    .len(),
+                16
+            );
+            assert_eq!(release(conn, &ids[16..], "worker-1").unwrap(), 16);
+        });
+        let by_id: Vec<&String> = statements
+            .iter()
+            .filter(|sql| sql.starts_with("UPDATE"))
+            .collect();
+        assert_eq!(by_id.len(), 3, "{statements:#?}");
+        for sql in by_id {
+            let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load(&mut conn)
+                .unwrap();
+            let plan: Vec<&str> = plan.iter().map(|row| row.detail.as_str()).collect();
+            assert!(
+                plan.iter().any(|step| step.contains("INTEGER PRIMARY KEY"))
+                    && !plan.iter().any(|step| step.contains("outbox_due")),
+                "{sql}\n{plan:?}"
+            );
+        }
+    }
+}
