@@ -183,9 +183,10 @@ async fn deliver_next(
     // What the messages say is read apart from the claim, so that the
     // claim (a write) stays small.
     let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+    let wanted = ids.clone();
     let mut contents: HashMap<i64, OutboxContent> = match state
         .db
-        .read(move |conn| outbox::contents(conn, &ids))
+        .read(move |conn| outbox::contents(conn, &wanted))
         .await
     {
         Ok(contents) => contents
@@ -193,7 +194,6 @@ async fn deliver_next(
             .map(|content| (content.outbox_id, content))
             .collect(),
         Err(error) => {
-            let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
             let releaser = owner.to_string();
             state
                 .db

@@ -193,15 +193,14 @@ pub async fn submit(
     };
     let (kind, around) = (new_booking.kind.clone(), new_booking.start.at());
     let work_state = state.clone();
-    let booked = match booking::prepare(&state, &new_booking, now) {
-        Ok(prepared) => {
-            state
-                .db
-                .write(move |conn| booking::book(conn, &work_state, &new_booking, prepared, now))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let booked = async {
+        let prepared = booking::prepare(&state, &new_booking, now)?;
+        state
+            .db
+            .write(move |conn| booking::book(conn, &work_state, &new_booking, prepared, now))
+            .await
+    }
+    .await;
     match booked {
         Ok(booked) => {
             let location = format!(
