@@ -42,6 +42,7 @@ struct Options {
     seed: u64,
     mail_wait: Duration,
     pg_scale: bool,
+    sqlite: bool,
 }
 
 impl Options {
@@ -55,6 +56,7 @@ impl Options {
             seed: 1_000_000,
             mail_wait: Duration::from_secs(30),
             pg_scale: true,
+            sqlite: true,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -68,6 +70,7 @@ impl Options {
                 "--write-markdown" => options.write_markdown = true,
                 "--no-postgres" => options.postgres_url = None,
                 "--no-pg-scale" => options.pg_scale = false,
+                "--no-sqlite" => options.sqlite = false,
                 "--postgres" => options.postgres_url = args.next(),
                 "--seconds" => {
                     options.duration =
@@ -77,7 +80,8 @@ impl Options {
                 "--help" | "-h" => {
                     println!(
                         "clinic-booking-bench [--quick] [--write-markdown] [--seconds N] [--seed N]\n\
-                         \x20                    [--postgres URL | --no-postgres] [--no-pg-scale]"
+                         \x20                    [--postgres URL | --no-postgres] [--no-pg-scale]\n\
+                         \x20                    [--no-sqlite]"
                     );
                     std::process::exit(0);
                 }
@@ -1265,8 +1269,10 @@ async fn run() -> anyhow::Result<()> {
     };
     let started = Utc::now();
     bench.report.insert("machine".into(), machine());
-    bench.sqlite_phase(false).await?;
-    bench.sqlite_phase(true).await?;
+    if bench.options.sqlite {
+        bench.sqlite_phase(false).await?;
+        bench.sqlite_phase(true).await?;
+    }
     if let Some(url) = bench.options.postgres_url.clone() {
         if let Err(error) = bench.postgres_phase(&url).await {
             bench
