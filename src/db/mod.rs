@@ -425,9 +425,9 @@ impl Db {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// Resolves after the next write this process makes, for one waiter at
-    /// a time: a write wakes one waiting task (or the next one to wait), not
-    /// all of them. (Waking every idle mail delivery at every booking cost
+    /// Resolves after the next write this process makes through `write`
+    /// (not `write_unannounced`), for one waiter at a time: a write wakes
+    /// one waiting task (or the next one to wait), not all of them. (Waking every idle mail delivery at every booking cost
     /// more than the deliveries: 16 reads and claims racing per write.)
     pub async fn next_write(&self) {
         self.written.notified().await;
