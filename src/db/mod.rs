@@ -367,7 +367,9 @@ impl Db {
 
     /// Runs `work` in one transaction on the write connection: everything it
     /// does is committed together, or nothing is. On SQLite the transaction
-    /// is a savepoint in the writer's next group commit.
+    /// is a savepoint in the writer's next group commit. Then it wakes one
+    /// task waiting in `next_write` (an idle mail delivery: the write may
+    /// have queued mail).
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -427,8 +429,9 @@ impl Db {
 
     /// Resolves after the next write this process makes through `write`
     /// (not `write_unannounced`), for one waiter at a time: a write wakes
-    /// one waiting task (or the next one to wait), not all of them. (Waking every idle mail delivery at every booking cost
-    /// more than the deliveries: 16 reads and claims racing per write.)
+    /// one waiting task (or the next one to wait), not all of them. (Waking
+    /// every idle mail delivery at every booking cost more than the
+    /// deliveries: 16 reads and claims racing per write.)
     pub async fn next_write(&self) {
         self.written.notified().await;
     }
