@@ -79,6 +79,9 @@ impl SmtpSink {
     }
 }
 
+/// One client's conversation. Replies to pipelined commands (RFC 2920) go
+/// out together once the commands read so far are answered, as Postfix
+/// sends them.
 async fn serve(stream: TcpStream, accepted: Accepted) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
@@ -86,32 +89,37 @@ async fn serve(stream: TcpStream, accepted: Accepted) -> std::io::Result<()> {
     write.write_all(b"220 sink ESMTP bench\r\n").await?;
     let mut to = Vec::new();
     let mut line = String::new();
+    let mut data_line = Vec::new();
+    let mut replies = Vec::new();
     loop {
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
             return Ok(());
         }
-        let command = line.trim_end().to_string();
+        let command = line.trim_end();
         let verb = command
             .split([' ', ':'])
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "EHLO" => b"250-sink\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n",
             "HELO" => b"250 sink\r\n",
             "MAIL" => {
                 to.clear();
                 b"250 OK\r\n"
             }
             "RCPT" => {
-                to.push(address_of(&command));
+                to.push(address_of(command));
                 b"250 OK\r\n"
             }
+            "DATA" if to.is_empty() => b"554 no valid recipients\r\n",
             "DATA" => {
-                write.write_all(b"354 go ahead\r\n").await?;
+                replies.extend_from_slice(b"354 go ahead\r\n");
+                write.write_all(&replies).await?;
+                replies.clear();
                 loop {
-                    let mut data_line = Vec::new();
+                    data_line.clear();
                     if lines.read_until(b'\n', &mut data_line).await? == 0 {
                         return Ok(());
                     }
@@ -132,12 +140,17 @@ async fn serve(stream: TcpStream, accepted: Accepted) -> std::io::Result<()> {
             }
             "NOOP" => b"250 OK\r\n",
             "QUIT" => {
-                write.write_all(b"221 bye\r\n").await?;
+                replies.extend_from_slice(b"221 bye\r\n");
+                write.write_all(&replies).await?;
                 return Ok(());
             }
             _ => b"502 not implemented\r\n",
         };
-        write.write_all(reply).await?;
+        replies.extend_from_slice(reply);
+        if lines.buffer().is_empty() {
+            write.write_all(&replies).await?;
+            replies.clear();
+        }
     }
 }
 

@@ -8,6 +8,10 @@
 //! cost 40 ms of waiting: at most ~25 messages a second per connection. Our
 //! sockets set `TCP_NODELAY` (lettre's upstream fix, PR #1159, is not in a
 //! release yet). Connections are kept open and reused, as lettre's pool did.
+//!
+//! Where the server offers PIPELINING (RFC 2920), a message takes two round
+//! trips instead of lettre's four: MAIL, RCPT and DATA go in one write, the
+//! message and its closing dot in another.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,7 +21,9 @@ use anyhow::{anyhow, Context};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -50,8 +56,15 @@ pub struct SmtpSender {
     credentials: Option<Credentials>,
     timeout: Duration,
     hello: ClientId,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Connection, Instant)>>,
     max_idle_connections: usize,
+}
+
+/// An open conversation with the server.
+struct Connection {
+    smtp: AsyncSmtpConnection,
+    /// The server offered PIPELINING in its reply to EHLO.
+    pipelining: bool,
 }
 
 /// Why a message was not accepted.
@@ -133,21 +146,28 @@ impl SmtpSender {
 
     async fn send_on(
         &self,
-        mut conn: AsyncSmtpConnection,
+        mut conn: Connection,
         envelope: &Envelope,
         email: &[u8],
     ) -> Result<(), Attempt> {
-        match tokio::time::timeout(self.timeout, conn.send(envelope, email)).await {
-            Ok(Ok(_)) => {
+        let conversation = async {
+            if conn.pipelining {
+                send_pipelined(&mut conn.smtp, envelope, email).await
+            } else {
+                // On a refusal lettre has already ended the conversation.
+                conn.smtp
+                    .send(envelope, email)
+                    .await
+                    .map(drop)
+                    .map_err(Attempt::from)
+            }
+        };
+        match tokio::time::timeout(self.timeout, conversation).await {
+            Ok(Ok(())) => {
                 self.put_idle(conn);
                 Ok(())
             }
-            // lettre has already ended the conversation (QUIT, close).
-            Ok(Err(error)) => Err(Attempt {
-                permanent: error.is_permanent(),
-                reached_server: error.is_permanent() || error.is_transient(),
-                detail: error.to_string(),
-            }),
+            Ok(Err(attempt)) => Err(attempt),
             Err(_) => Err(Attempt {
                 permanent: false,
                 reached_server: true,
@@ -156,17 +176,17 @@ impl SmtpSender {
         }
     }
 
-    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    fn take_idle(&self) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some((conn, since)) = idle.pop() {
-            if since.elapsed() < MAX_IDLE && !conn.has_broken() {
+            if since.elapsed() < MAX_IDLE && !conn.smtp.has_broken() {
                 return Some(conn);
             }
         }
         None
     }
 
-    fn put_idle(&self, conn: AsyncSmtpConnection) {
+    fn put_idle(&self, conn: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle_connections {
             idle.push((conn, Instant::now()));
@@ -175,7 +195,7 @@ impl SmtpSender {
 
     /// Opens a connection: TCP with `TCP_NODELAY`, TLS as configured, EHLO,
     /// and AUTH when credentials are set.
-    async fn connect(&self) -> anyhow::Result<AsyncSmtpConnection> {
+    async fn connect(&self) -> anyhow::Result<Connection> {
         tokio::time::timeout(self.timeout, async {
             let tcp = open_tcp(&self.host, self.port).await?;
             let stream: Box<dyn AsyncTokioStream> = match &self.security {
@@ -197,11 +217,18 @@ impl SmtpSender {
                 }
                 _ => {}
             }
+            // lettre keeps only the EHLO keywords it uses, and PIPELINING is
+            // not one of them: ask once more (before AUTH, which ends the
+            // greeting), once per connection.
+            let pipelining = offers_pipelining(&conn.command(Ehlo::new(self.hello.clone())).await?);
             if let Some(credentials) = &self.credentials {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                     .await?;
             }
-            anyhow::Ok(conn)
+            anyhow::Ok(Connection {
+                smtp: conn,
+                pipelining,
+            })
         })
         .await
         .map_err(|_| anyhow!("no answer within {} s", self.timeout.as_secs()))?
@@ -216,6 +243,16 @@ struct Attempt {
     detail: String,
 }
 
+impl From<lettre::transport::smtp::Error> for Attempt {
+    fn from(error: lettre::transport::smtp::Error) -> Attempt {
+        Attempt {
+            permanent: error.is_permanent(),
+            reached_server: error.is_permanent() || error.is_transient(),
+            detail: error.to_string(),
+        }
+    }
+}
+
 impl From<Attempt> for SmtpError {
     fn from(attempt: Attempt) -> SmtpError {
         SmtpError {
@@ -223,6 +260,107 @@ impl From<Attempt> for SmtpError {
             detail: attempt.detail,
         }
     }
+}
+
+/// Whether a reply to EHLO lists PIPELINING among the server's extensions.
+fn offers_pipelining(ehlo: &Response) -> bool {
+    ehlo.message()
+        .skip(1) // the server's name
+        .any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("PIPELINING"))
+        })
+}
+
+/// Sends one message as RFC 2920 allows: MAIL, every RCPT and DATA in one
+/// write, their replies read in order, then the message and its closing dot
+/// in one write. Refusals are what lettre's own `send` reports (the first
+/// refused command's reply); the connection is then not used again.
+async fn send_pipelined(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    email: &[u8],
+) -> Result<(), Attempt> {
+    let refused = |detail: &str| Attempt {
+        permanent: true,
+        reached_server: true,
+        detail: detail.to_string(),
+    };
+    // The parameters lettre would give MAIL (RFC 6531, RFC 6152).
+    let mut parameters = Vec::new();
+    let mut addresses = envelope.from().into_iter().chain(envelope.to());
+    if addresses.any(|address| !AsRef::<str>::as_ref(address).is_ascii()) {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            return Err(refused(
+                "the addresses need SMTPUTF8, which the server does not offer",
+            ));
+        }
+        parameters.push(MailParameter::SmtpUtfEight);
+    }
+    if !email.is_ascii() {
+        if !conn.server_info().supports_feature(Extension::EightBitMime) {
+            return Err(refused(
+                "the message needs 8BITMIME, which the server does not offer",
+            ));
+        }
+        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let mut commands = Mail::new(envelope.from().cloned(), parameters).to_string();
+    for recipient in envelope.to() {
+        commands.push_str(&Rcpt::new(recipient.clone(), vec![]).to_string());
+    }
+    commands.push_str(&Data.to_string());
+
+    // lettre's `command` writes what it is given as it is, then reads one
+    // reply; the replies to the other commands follow in order.
+    let replies = envelope.to().len() + 2; // MAIL, each RCPT, DATA
+    let mut first_refusal = None;
+    let mut data_accepted = false;
+    for n in 0..replies {
+        let reply = if n == 0 {
+            conn.command(std::mem::take(&mut commands)).await
+        } else {
+            conn.read_response().await
+        };
+        match reply {
+            Ok(_) => data_accepted = n == replies - 1,
+            Err(error) if error.is_permanent() || error.is_transient() => {
+                first_refusal.get_or_insert(error);
+            }
+            // The connection broke: no more replies will come.
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if let Some(refusal) = first_refusal {
+        // When DATA was refused too, the conversation is back at its start
+        // and is ended politely; when it was accepted anyway, the server
+        // awaits a message that will not come, and dropping the connection
+        // discards it.
+        if !data_accepted {
+            conn.abort().await;
+        }
+        return Err(refusal.into());
+    }
+    let accepted = match std::str::from_utf8(email) {
+        Ok(text) => conn.command(data_block(text)).await,
+        Err(_) => conn.message(email).await,
+    };
+    accepted.map(drop).map_err(Attempt::from)
+}
+
+/// The message as DATA sends it (RFC 5321 4.5.2): a dot that begins a line
+/// doubled, as lettre does, and the line with a single dot that ends it.
+fn data_block(email: &str) -> String {
+    let mut block = String::with_capacity(email.len() + 64);
+    for line in email.split_inclusive("\r\n") {
+        if line.starts_with('.') {
+            block.push('.');
+        }
+        block.push_str(line);
+    }
+    block.push_str("\r\n.\r\n");
+    block
 }
 
 /// A TCP connection that sends each write at once (no Nagle).
@@ -355,53 +493,116 @@ mod tests {
         assert!(tcp.nodelay().unwrap());
     }
 
-    /// A scripted SMTP server: counts connections and accepted messages,
-    /// and hangs up after `per_connection` messages on each connection
-    /// (as a server does with idle clients).
-    async fn server(per_connection: usize) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    /// How a scripted server behaves.
+    #[derive(Clone, Copy)]
+    struct Script {
+        /// Hangs up after this many messages on a connection (as a server
+        /// does with idle clients).
+        per_connection: usize,
+        /// Offers PIPELINING, and then holds its replies to MAIL and RCPT
+        /// until DATA has come (RFC 2920 lets it answer when it likes): a
+        /// client that waits for each reply would wait for ever.
+        pipelining: bool,
+        /// Answers RCPT with 550, and DATA (no recipients) with 554.
+        refuse_recipients: bool,
+    }
+
+    impl Script {
+        fn new(pipelining: bool) -> Script {
+            Script {
+                per_connection: usize::MAX,
+                pipelining,
+                refuse_recipients: false,
+            }
+        }
+    }
+
+    /// What a scripted server saw.
+    #[derive(Default)]
+    struct Seen {
+        connections: AtomicUsize,
+        /// Commands sent before the reply to the one before them.
+        pipelined: AtomicUsize,
+        /// The accepted messages, dot-stuffing undone.
+        messages: Mutex<Vec<String>>,
+    }
+
+    impl Seen {
+        fn accepted(&self) -> usize {
+            self.messages.lock().unwrap().len()
+        }
+    }
+
+    async fn server(script: Script) -> (u16, Arc<Seen>) {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let (c, a) = (connections.clone(), accepted.clone());
+        let seen = Arc::new(Seen::default());
+        let shared = seen.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                c.fetch_add(1, Ordering::SeqCst);
-                let a = a.clone();
-                tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut lines = BufReader::new(read).lines();
-                    write.write_all(b"220 test\r\n").await.unwrap();
-                    let mut here = 0;
-                    let mut in_data = false;
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let reply: &[u8] = if in_data {
-                            if line != "." {
-                                continue;
-                            }
-                            in_data = false;
-                            a.fetch_add(1, Ordering::SeqCst);
-                            here += 1;
-                            b"250 queued\r\n"
-                        } else if line.starts_with("EHLO") {
-                            b"250-test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
-                        } else if line == "DATA" {
-                            in_data = true;
-                            b"354 go on\r\n"
-                        } else if line == "QUIT" {
-                            b"221 bye\r\n"
-                        } else {
-                            b"250 ok\r\n"
-                        };
-                        write.write_all(reply).await.unwrap();
-                        if here == per_connection {
-                            return;
-                        }
-                    }
-                });
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(converse(stream, script, shared.clone()));
             }
         });
-        (port, connections, accepted)
+        (port, seen)
+    }
+
+    async fn converse(stream: TcpStream, script: Script, seen: Arc<Seen>) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        write.write_all(b"220 test\r\n").await?;
+        let (mut here, mut held, mut line) = (0, Vec::new(), String::new());
+        loop {
+            line.clear();
+            if read.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            if !read.buffer().is_empty() {
+                seen.pipelined.fetch_add(1, Ordering::SeqCst);
+            }
+            let verb = line
+                .split([' ', ':', '\r'])
+                .next()
+                .unwrap_or("")
+                .to_string();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" if script.pipelining => {
+                    b"250-test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n"
+                }
+                "EHLO" => b"250-test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+                "RCPT" if script.refuse_recipients => b"550 5.1.1 no such mailbox\r\n",
+                "DATA" if script.refuse_recipients => b"554 5.5.1 no valid recipients\r\n",
+                "DATA" => {
+                    held.extend_from_slice(b"354 go on\r\n");
+                    write.write_all(&std::mem::take(&mut held)).await?;
+                    let mut message = Vec::new();
+                    loop {
+                        let mut data_line = Vec::new();
+                        if read.read_until(b'\n', &mut data_line).await? == 0 {
+                            return Ok(());
+                        }
+                        if data_line == b".\r\n" {
+                            break;
+                        }
+                        let unstuffed = data_line.strip_prefix(b".").unwrap_or(&data_line);
+                        message.extend_from_slice(unstuffed);
+                    }
+                    let message = String::from_utf8(message).unwrap();
+                    seen.messages.lock().unwrap().push(message);
+                    here += 1;
+                    b"250 queued\r\n"
+                }
+                "QUIT" => b"221 bye\r\n",
+                _ => b"250 ok\r\n",
+            };
+            held.extend_from_slice(reply);
+            if !(script.pipelining && matches!(verb.as_str(), "MAIL" | "RCPT")) {
+                write.write_all(&std::mem::take(&mut held)).await?;
+            }
+            if here == script.per_connection {
+                return Ok(());
+            }
+        }
     }
 
     fn envelope() -> Envelope {
@@ -414,28 +615,97 @@ mod tests {
 
     #[tokio::test]
     async fn messages_share_one_kept_connection() {
-        let (port, connections, accepted) = server(usize::MAX).await;
-        let sender = sender(&format!("smtp://127.0.0.1:{port}"));
-        for _ in 0..5 {
-            assert!(sender
+        for pipelining in [false, true] {
+            let (port, seen) = server(Script::new(pipelining)).await;
+            let sender = sender(&format!("smtp://127.0.0.1:{port}"));
+            for _ in 0..5 {
+                let sent = sender.send(&envelope(), b"Subject: x\r\n\r\nbody").await;
+                assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
+            }
+            assert_eq!(seen.accepted(), 5, "pipelining: {pipelining}");
+            assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_are_pipelined_only_where_the_server_offers_it() {
+        let (port, seen) = server(Script::new(false)).await;
+        let plain = sender(&format!("smtp://127.0.0.1:{port}"));
+        for _ in 0..3 {
+            assert!(plain
                 .send(&envelope(), b"Subject: x\r\n\r\nbody")
                 .await
                 .is_ok());
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 5);
-        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(seen.accepted(), 3);
+        assert_eq!(seen.pipelined.load(Ordering::SeqCst), 0);
+        // The pipelining server answers MAIL only once DATA has come, so
+        // these arrive only if the client pipelined them.
+        let (port, seen) = server(Script::new(true)).await;
+        let pipelining = sender(&format!("smtp://127.0.0.1:{port}"));
+        for _ in 0..3 {
+            assert!(pipelining
+                .send(&envelope(), b"Subject: x\r\n\r\nbody")
+                .await
+                .is_ok());
+        }
+        assert_eq!(seen.accepted(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_message_arrives_the_same_whether_pipelined_or_not() {
+        let email = "Subject: =?utf-8?b?5LqI57SE?=\r\n\r\n.a line that starts with a dot\r\n\
+                     ご予約を承りました。\r\n..two dots\r\n.\r\nend\r\n";
+        for pipelining in [false, true] {
+            let (port, seen) = server(Script::new(pipelining)).await;
+            let sent = sender(&format!("smtp://127.0.0.1:{port}"))
+                .send(&envelope(), email.as_bytes())
+                .await;
+            assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
+            // DATA ends with CRLF . CRLF after the message, as lettre sends it.
+            assert_eq!(
+                seen.messages.lock().unwrap().as_slice(),
+                [format!("{email}\r\n")],
+                "pipelining: {pipelining}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_recipient_fails_for_good_whether_pipelined_or_not() {
+        for pipelining in [false, true] {
+            let script = Script {
+                refuse_recipients: true,
+                ..Script::new(pipelining)
+            };
+            let (port, seen) = server(script).await;
+            let error = sender(&format!("smtp://127.0.0.1:{port}"))
+                .send(&envelope(), b"Subject: x\r\n\r\nbody")
+                .await
+                .err()
+                .unwrap();
+            assert!(error.permanent, "pipelining: {pipelining}");
+            assert!(error.detail.contains("550"), "{}", error.detail);
+            assert_eq!(seen.accepted(), 0);
+        }
     }
 
     #[tokio::test]
     async fn a_kept_connection_the_server_closed_is_replaced_without_a_failure() {
-        let (port, connections, accepted) = server(1).await;
-        let sender = sender(&format!("smtp://127.0.0.1:{port}"));
-        for _ in 0..3 {
-            let sent = sender.send(&envelope(), b"Subject: x\r\n\r\nbody").await;
-            assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
+        for pipelining in [false, true] {
+            let script = Script {
+                per_connection: 1,
+                ..Script::new(pipelining)
+            };
+            let (port, seen) = server(script).await;
+            let sender = sender(&format!("smtp://127.0.0.1:{port}"));
+            for _ in 0..3 {
+                let sent = sender.send(&envelope(), b"Subject: x\r\n\r\nbody").await;
+                assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
+            }
+            assert_eq!(seen.accepted(), 3, "pipelining: {pipelining}");
+            assert_eq!(seen.connections.load(Ordering::SeqCst), 3);
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3);
-        assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]

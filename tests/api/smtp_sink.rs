@@ -146,6 +146,8 @@ impl SmtpSink {
     }
 }
 
+/// One client's conversation. It offers PIPELINING (RFC 2920): replies go
+/// out once the commands read so far are answered, as Postfix sends them.
 async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -153,6 +155,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
+    let mut replies = Vec::new();
     loop {
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
@@ -165,7 +168,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
             .unwrap_or("")
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "EHLO" => b"250-sink\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n",
             "HELO" => b"250 sink\r\n",
             "MAIL" => {
                 from = address_of(&command);
@@ -181,8 +184,10 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
                     b"250 OK\r\n"
                 }
             }
+            "DATA" if to.is_empty() => b"554 5.5.1 no valid recipients\r\n",
             "DATA" => {
-                write.write_all(b"354 go ahead\r\n").await?;
+                replies.extend_from_slice(b"354 go ahead\r\n");
+                write.write_all(&std::mem::take(&mut replies)).await?;
                 let mut raw = Vec::new();
                 loop {
                     let mut data_line = Vec::new();
@@ -209,12 +214,16 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
             }
             "NOOP" => b"250 OK\r\n",
             "QUIT" => {
-                write.write_all(b"221 bye\r\n").await?;
+                replies.extend_from_slice(b"221 bye\r\n");
+                write.write_all(&replies).await?;
                 return Ok(());
             }
             _ => b"502 not implemented\r\n",
         };
-        write.write_all(reply).await?;
+        replies.extend_from_slice(reply);
+        if lines.buffer().is_empty() {
+            write.write_all(&std::mem::take(&mut replies)).await?;
+        }
     }
 }
 
