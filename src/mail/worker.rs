@@ -5,6 +5,8 @@
 //! and an idle task wakes at the next write of its instance or poll.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
@@ -35,12 +37,14 @@ impl MailWorker {
         let owner = format!("worker-{:016x}", rand::rng().random::<u64>());
         let deliveries = state.settings.mail.concurrent_deliveries.max(1);
         tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
-        let transport = std::sync::Arc::new(transport);
+        let transport = Arc::new(transport);
+        let gate = Arc::new(ClaimGate::default());
         let tasks = (0..deliveries)
             .map(|_| {
                 tokio::spawn(run(
                     state.clone(),
                     transport.clone(),
+                    gate.clone(),
                     owner.clone(),
                     stopped.clone(),
                 ))
@@ -61,9 +65,43 @@ impl MailWorker {
     }
 }
 
+/// How long a claim waits after one that found less than a full batch, for
+/// more messages to come due.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// Shared by an instance's deliveries. After a claim that took less than a
+/// full batch, the next claims go one at a time, `GATHER` apart, so that
+/// under a steady stream of bookings each takes the messages of many
+/// bookings instead of one booking's two: far fewer claims, which are
+/// writes (on SQLite, through the single writer that bookings wait for).
+/// While claims take full batches (a backlog) none waits; a message waits
+/// at most about `GATHER` longer.
+#[derive(Default)]
+struct ClaimGate {
+    gathering: tokio::sync::Mutex<()>,
+    /// The last claim took a full batch.
+    last_full: AtomicBool,
+}
+
+impl ClaimGate {
+    /// Waits for this delivery's turn to claim.
+    async fn turn(&self) {
+        let _gathering = self.gathering.lock().await;
+        if !self.last_full.load(Ordering::Acquire) {
+            tokio::time::sleep(GATHER).await;
+        }
+    }
+
+    /// Notes how many messages a claim took.
+    fn took(&self, count: usize) {
+        self.last_full.store(count == BATCH, Ordering::Release);
+    }
+}
+
 async fn run(
     state: web::Data<AppState>,
-    transport: std::sync::Arc<Transport>,
+    transport: Arc<Transport>,
+    gate: Arc<ClaimGate>,
     owner: String,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -72,7 +110,7 @@ async fn run(
         if *stopped.borrow() {
             break;
         }
-        let idle = match deliver_next(&state, &transport, &owner).await {
+        let idle = match deliver_next(&state, &transport, &gate, &owner).await {
             Ok(delivered) => !delivered,
             Err(error) => {
                 tracing::error!(%error, "mail worker: database error");
@@ -155,9 +193,12 @@ const BATCH: usize = 32;
 async fn deliver_next(
     state: &web::Data<AppState>,
     transport: &Transport,
+    gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
     let settings = &state.settings.mail;
+    gate.turn().await;
+    let claimed_at = std::time::Instant::now();
     let now = Utc::now().naive_utc();
     let lease_until = now + chrono::Duration::seconds(settings.lease_seconds.max(1) as i64);
     if !state
@@ -165,14 +206,15 @@ async fn deliver_next(
         .read(move |conn| outbox::has_due(conn, now))
         .await?
     {
+        gate.took(0);
         return Ok(false);
     }
     let claimer = owner.to_string();
-    let claimed_at = std::time::Instant::now();
     let claimed = state
         .db
         .write_unannounced(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, BATCH))
         .await?;
+    gate.took(claimed.len());
     if claimed.is_empty() {
         return Ok(false);
     }
@@ -319,6 +361,49 @@ fn log_outcome(row: &OutboxRow, outcome: &Outcome) {
 mod tests {
     use super::*;
     use crate::configuration::Settings;
+
+    #[tokio::test(start_paused = true)]
+    async fn claims_wait_to_gather_after_a_partial_batch_and_not_after_a_full_one() {
+        let gate = Arc::new(ClaimGate::default());
+        let start = tokio::time::Instant::now();
+        // Three deliveries woken together, each to claim one booking's two
+        // messages: they go one at a time, GATHER apart.
+        let deliveries: Vec<_> = (0..3)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(async move {
+                    gate.turn().await;
+                    let at = start.elapsed();
+                    gate.took(2);
+                    at
+                })
+            })
+            .collect();
+        let mut claimed_at = Vec::new();
+        for delivery in deliveries {
+            claimed_at.push(delivery.await.unwrap());
+        }
+        claimed_at.sort();
+        assert_eq!(claimed_at, [GATHER, GATHER * 2, GATHER * 3]);
+        // After a full batch (a backlog) claims go at once, side by side.
+        gate.took(BATCH);
+        let after_full = tokio::time::Instant::now();
+        let together: Vec<_> = (0..3)
+            .map(|_| {
+                let gate = gate.clone();
+                tokio::spawn(async move { gate.turn().await })
+            })
+            .collect();
+        for delivery in together {
+            delivery.await.unwrap();
+        }
+        assert_eq!(after_full.elapsed(), Duration::ZERO);
+        // Once a claim finds less, the wait is back.
+        gate.took(5);
+        let after_partial = tokio::time::Instant::now();
+        gate.turn().await;
+        assert_eq!(after_partial.elapsed(), GATHER);
+    }
 
     #[test]
     fn backoff_doubles_from_the_initial_delay_up_to_the_maximum() {
