@@ -613,15 +613,19 @@ mod tests {
         .unwrap()
     }
 
+    /// Sends `count` small messages, each of which must be accepted.
+    async fn send_accepted(sender: &SmtpSender, count: usize) {
+        for _ in 0..count {
+            let sent = sender.send(&envelope(), b"Subject: x\r\n\r\nbody").await;
+            assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
+        }
+    }
+
     #[tokio::test]
     async fn messages_share_one_kept_connection() {
         for pipelining in [false, true] {
             let (port, seen) = server(Script::new(pipelining)).await;
-            let sender = sender(&format!("smtp://127.0.0.1:{port}"));
-            for _ in 0..5 {
-                let sent = sender.send(&envelope(), b"Subject: x\r\n\r\nbody").await;
-                assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
-            }
+            send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 5).await;
             assert_eq!(seen.accepted(), 5, "pipelining: {pipelining}");
             assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
         }
@@ -630,25 +634,13 @@ mod tests {
     #[tokio::test]
     async fn commands_are_pipelined_only_where_the_server_offers_it() {
         let (port, seen) = server(Script::new(false)).await;
-        let plain = sender(&format!("smtp://127.0.0.1:{port}"));
-        for _ in 0..3 {
-            assert!(plain
-                .send(&envelope(), b"Subject: x\r\n\r\nbody")
-                .await
-                .is_ok());
-        }
+        send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 3).await;
         assert_eq!(seen.accepted(), 3);
         assert_eq!(seen.pipelined.load(Ordering::SeqCst), 0);
         // The pipelining server answers MAIL only once DATA has come, so
         // these arrive only if the client pipelined them.
         let (port, seen) = server(Script::new(true)).await;
-        let pipelining = sender(&format!("smtp://127.0.0.1:{port}"));
-        for _ in 0..3 {
-            assert!(pipelining
-                .send(&envelope(), b"Subject: x\r\n\r\nbody")
-                .await
-                .is_ok());
-        }
+        send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 3).await;
         assert_eq!(seen.accepted(), 3);
     }
 
@@ -698,11 +690,7 @@ mod tests {
                 ..Script::new(pipelining)
             };
             let (port, seen) = server(script).await;
-            let sender = sender(&format!("smtp://127.0.0.1:{port}"));
-            for _ in 0..3 {
-                let sent = sender.send(&envelope(), b"Subject: x\r\n\r\nbody").await;
-                assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
-            }
+            send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 3).await;
             assert_eq!(seen.accepted(), 3, "pipelining: {pipelining}");
             assert_eq!(seen.connections.load(Ordering::SeqCst), 3);
         }
