@@ -79,17 +79,15 @@ impl TestDatabase {
                 })
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let server = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let admin_url = without_tls(&server, None);
                 let name = format!("clinic_test_{:016x}", rand::rng().random::<u64>());
                 let mut admin = PgConnection::establish(&admin_url)
                     .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .expect("create test database");
-                let (base, _) = admin_url
-                    .rsplit_once('/')
-                    .expect("database URL with a database name");
-                let url = format!("{base}/{name}");
+                let url = without_tls(&server, Some(&name));
                 Arc::new(TestDatabase {
                     url,
                     postgres: Some((admin_url, name)),
@@ -98,6 +96,33 @@ impl TestDatabase {
             }
         }
     }
+}
+
+/// `server` (a `TEST_DATABASE_URL`), for `database` instead of its own when
+/// given, and without TLS unless it asks for TLS itself. The tests' server
+/// is on loopback; and libpq's TLS is OpenSSL, which tears itself down at
+/// exit while an app that a test left running may still hold a connection
+/// in another thread: the test binary once crashed as it exited, after
+/// every test had passed (a segfault in libcrypto).
+fn without_tls(server: &str, database: Option<&str>) -> String {
+    let (path, query) = server.split_once('?').unwrap_or((server, ""));
+    let path = match database {
+        Some(database) => {
+            let (base, _) = path
+                .rsplit_once('/')
+                .expect("TEST_DATABASE_URL with a database name");
+            format!("{base}/{database}")
+        }
+        None => path.to_string(),
+    };
+    let query = if query.contains("sslmode=") {
+        query.to_string()
+    } else if query.is_empty() {
+        "sslmode=disable".to_string()
+    } else {
+        format!("{query}&sslmode=disable")
+    };
+    format!("{path}?{query}")
 }
 
 impl TestDatabase {
