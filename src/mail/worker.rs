@@ -70,12 +70,13 @@ impl MailWorker {
 const GATHER: Duration = Duration::from_millis(10);
 
 /// Shared by an instance's deliveries. After a claim that took less than a
-/// full batch, the next claims go one at a time, `GATHER` apart, so that
-/// under a steady stream of bookings each takes the messages of many
-/// bookings instead of one booking's two: far fewer claims, which are
-/// writes (on SQLite, through the single writer that bookings wait for).
-/// While claims take full batches (a backlog) none waits; a message waits
-/// at most about `GATHER` longer.
+/// full batch, the deliveries start their next claims one at a time,
+/// `GATHER` apart, so that under a steady stream of bookings each claim
+/// takes the messages of many bookings instead of one booking's two: far
+/// fewer claims, which are writes (on SQLite, through the single writer
+/// that bookings wait for). While claims take full batches (a backlog) none
+/// waits, and they run side by side; a message waits at most about
+/// `GATHER` longer.
 #[derive(Default)]
 struct ClaimGate {
     gathering: tokio::sync::Mutex<()>,
