@@ -163,11 +163,12 @@ impl SmtpSender {
             }
         };
         match tokio::time::timeout(self.timeout, conversation).await {
-            Ok(Ok(())) => {
-                self.put_idle(conn);
-                Ok(())
+            Ok(sent) => {
+                if sent.is_ok() {
+                    self.put_idle(conn);
+                }
+                sent
             }
-            Ok(Err(attempt)) => Err(attempt),
             Err(_) => Err(Attempt {
                 permanent: false,
                 reached_server: true,

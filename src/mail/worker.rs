@@ -93,9 +93,11 @@ impl ClaimGate {
         }
     }
 
-    /// Notes how many messages a claim took.
-    fn took(&self, count: usize) {
-        self.last_full.store(count == BATCH, Ordering::Release);
+    /// Notes how many messages a claim took; true when it was a full batch.
+    fn took(&self, count: usize) -> bool {
+        let full = count == BATCH;
+        self.last_full.store(full, Ordering::Release);
+        full
     }
 }
 
@@ -215,7 +217,7 @@ async fn deliver_next(
         .db
         .write_unannounced(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, BATCH))
         .await?;
-    gate.took(claimed.len());
+    let full = gate.took(claimed.len());
     if claimed.is_empty() {
         return Ok(false);
     }
@@ -224,7 +226,7 @@ async fn deliver_next(
     // while there is a backlog and stay idle when there is none. (A partial
     // batch took everything due and free; at a paced 200 bookings a second
     // waking the next anyway cost two empty reads and claims per booking.)
-    if claimed.len() == BATCH {
+    if full {
         state.db.pass_on_write();
     }
     // What the messages say is read apart from the claim, so that the
