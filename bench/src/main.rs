@@ -1010,6 +1010,7 @@ fn part_label(name: &str) -> &str {
     match name {
         "sqlite-writer" => "SQLite writer",
         "sqlite-checkpoi" => "SQLite checkpointer",
+        "sqlite-sync" => "SQLite syncer (WAL fsync)",
         "actix-server wo" => "HTTP workers",
         "service-rt" => "service runtime (mail worker, pool waits)",
         "smtp-sink" => "SMTP sink (bench)",

@@ -144,18 +144,42 @@ pub struct Db {
 }
 
 /// One unit of work for the SQLite writer: it runs in its own savepoint and
-/// returns what to do once the batch's commit is known (`true`: committed).
+/// returns what to do once the batch's commit is known (`true`: committed
+/// and on disk).
 type WriteJob = Box<dyn FnOnce(&mut DbConnection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+/// What to do once a commit is known: the answers to a batch's callers.
+type Finishers = Vec<Box<dyn FnOnce(bool) + Send>>;
 
 /// Units of work that share one commit at most.
 const MAX_GROUP_COMMIT: usize = 128;
 
 /// SQLite's writer: one thread owning one connection. What arrives while a
-/// commit is being synced to disk goes into the next batch, and a batch
-/// shares one transaction and one fsync (group commit). Each unit runs in
-/// its own savepoint, so one that fails is rolled back alone, and nobody
-/// hears back before the commit that holds their change is durable.
-fn run_sqlite_writer(opener: ConnectionOpener, jobs: mpsc::Receiver<WriteJob>) {
+/// batch runs goes into the next batch, and a batch shares one transaction
+/// (group commit). Each unit runs in its own savepoint, so one that fails
+/// is rolled back alone.
+///
+/// Nobody hears back before the commit that holds their change is durable,
+/// but the writer does not wait for the disk itself: its connection commits
+/// without syncing (`synchronous = NORMAL`) and hands the batch's answers to
+/// the syncer thread, which syncs the WAL file and only then answers. So
+/// one batch's fsync runs while the next batch is written, and one fsync
+/// covers every commit made while the previous one ran. What reaches
+/// callers is what `synchronous = FULL` gives: an acknowledged write
+/// survives a power cut. (Other connections may read a batch a few
+/// milliseconds before its sync finishes; nobody is told it succeeded
+/// before then, and mail is sent only after the claim that follows it, in
+/// a later commit, is synced.)
+fn run_sqlite_writer(opener: ConnectionOpener, wal: PathBuf, jobs: mpsc::Receiver<WriteJob>) {
+    let (to_sync, commits) = mpsc::channel::<Finishers>();
+    let syncer = std::thread::Builder::new()
+        .name("sqlite-sync".into())
+        .spawn(move || run_sqlite_syncer(wal, commits));
+    if let Err(error) = syncer {
+        // Every caller's answer is dropped: each gets an error.
+        tracing::error!(%error, "cannot start the SQLite syncer");
+        return;
+    }
     let mut conn: Option<DbConnection> = None;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -168,9 +192,9 @@ fn run_sqlite_writer(opener: ConnectionOpener, jobs: mpsc::Receiver<WriteJob>) {
         let open = match conn.take() {
             Some(open) => Ok(open),
             // The checkpointer thread moves the WAL into the database file,
-            // so commits here do not stop to do it.
+            // so commits here do not stop to do it; the syncer syncs.
             None => opener.open().and_then(|mut open| {
-                open.batch_execute("PRAGMA wal_autocheckpoint = 0;")
+                open.batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = NORMAL;")
                     .map_err(r2d2::Error::QueryError)?;
                 Ok(open)
             }),
@@ -199,17 +223,72 @@ fn run_sqlite_writer(opener: ConnectionOpener, jobs: mpsc::Receiver<WriteJob>) {
             (finishers, committed.is_ok())
         }));
         match ran {
-            Ok((finishers, committed)) => {
+            Ok((finishers, true)) => {
                 conn = Some(open);
-                for finish in finishers {
-                    finish(committed);
+                if let Err(unsent) = to_sync.send(finishers) {
+                    // The syncer is gone (it panicked): nobody can be told
+                    // their write is durable.
+                    tracing::error!("the SQLite syncer has stopped");
+                    finish_all(unsent.0, false);
                 }
+            }
+            Ok((finishers, false)) => {
+                conn = Some(open);
+                finish_all(finishers, false);
             }
             // The connection (and its open transaction) is dropped, which
             // rolls the batch back; its callers get an error.
             Err(_) => tracing::error!("a database write panicked; its batch was rolled back"),
         }
     }
+}
+
+fn finish_all(finishers: Finishers, committed: bool) {
+    for finish in finishers {
+        finish(committed);
+    }
+}
+
+/// SQLite's syncer: syncs the WAL file after the writer's commits, one
+/// fsync for every commit that arrived while the last one ran, then answers
+/// their callers (see `run_sqlite_writer`). It stops with the writer.
+fn run_sqlite_syncer(wal: PathBuf, commits: mpsc::Receiver<Finishers>) {
+    while let Ok(first) = commits.recv() {
+        let mut synced = vec![first];
+        while let Ok(more) = commits.try_recv() {
+            synced.push(more);
+        }
+        let durable = match sync_file(&wal) {
+            Ok(()) => true,
+            Err(error) => {
+                // The commits stand, but whether they reached the disk is
+                // unknown: their callers are told the write failed.
+                tracing::error!(%error, "cannot sync the SQLite WAL");
+                false
+            }
+        };
+        for finishers in synced {
+            finish_all(finishers, durable);
+        }
+    }
+}
+
+/// Flushes a file's data and metadata to the disk, as SQLite does for its
+/// WAL at a commit with `synchronous = FULL` (an fsync reaches the file's
+/// data whichever descriptor asks; opening it afresh each time follows the
+/// WAL should SQLite ever recreate it).
+fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .sync_all()
+}
+
+/// The WAL file SQLite keeps beside the database file `path`.
+fn wal_of(path: &std::path::Path) -> PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
 }
 
 /// How often the checkpointer copies committed pages from the WAL into the
@@ -284,12 +363,13 @@ impl Db {
         let read = build(settings.pool_size)?;
         let write = if is_sqlite { build(1)? } else { read.clone() };
         let alive = std::sync::Arc::new(());
-        let writer = if is_sqlite {
+        let writer = if let Location::Sqlite(path) = &location {
+            let wal = wal_of(path);
             let (sender, jobs) = mpsc::channel();
             let checkpointer = opener.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || run_sqlite_writer(opener, jobs))
+                .spawn(move || run_sqlite_writer(opener, wal, jobs))
                 .context("cannot start the SQLite writer")?;
             let weak = std::sync::Arc::downgrade(&alive);
             std::thread::Builder::new()
@@ -598,6 +678,35 @@ mod tests {
             let back: Vec<Content> = diesel::sql_query(REVERTED).load(conn).expect("columns");
             assert_eq!(back, expected());
         }};
+    }
+
+    /// A write is acknowledged only once the WAL holding its commit is
+    /// synced: when the syncer cannot sync it (here the file is gone from
+    /// the folder), the caller hears of a failure, not of success.
+    #[tokio::test]
+    async fn a_write_is_acknowledged_only_after_its_wal_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.db");
+        let url = format!("sqlite://{}", path.display());
+        let settings = crate::configuration::Settings::defaults().unwrap().database;
+        let db = super::Db::connect(&settings, &url).unwrap();
+        let statement = |sql: &'static str| {
+            move |conn: &mut super::DbConnection| {
+                conn.batch_execute(sql)?;
+                Ok(())
+            }
+        };
+        db.write(statement("CREATE TABLE t (x INTEGER)"))
+            .await
+            .expect("a synced write succeeds");
+        let wal = super::wal_of(&path);
+        assert!(wal.exists(), "no WAL at {}", wal.display());
+        std::fs::remove_file(&wal).unwrap();
+        let unsynced = db.write(statement("INSERT INTO t VALUES (1)")).await;
+        assert!(
+            matches!(unsynced, Err(crate::error::ApiError::Internal(_))),
+            "an unsynced write was acknowledged: {unsynced:?}"
+        );
     }
 
     /// A write wakes an idle mail delivery (or the next one to wait); the
