@@ -1246,6 +1246,9 @@ fn targets_table(report: &Value) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
+    // SQLite set up as the service sets it, before the baselines open
+    // their connections.
+    clinic_booking::db::sqlite_memory::configure();
     // Named, so that the CPU table tells the load generator's threads from
     // the blocking threads of the service's HTTP workers (tokio's default
     // name).

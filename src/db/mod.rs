@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod inquiries;
 pub mod outbox;
 pub mod schema;
+pub mod sqlite_memory;
 pub mod staff_bookings;
 pub mod staff_tokens;
 
@@ -329,6 +330,7 @@ impl Db {
     /// needed, and fails with the real reason when it cannot.
     pub fn connect(settings: &DatabaseSettings, url: &str) -> anyhow::Result<Db> {
         let location = Location::parse(url)?;
+        sqlite_memory::configure();
         if let Location::Sqlite(path) = &location {
             if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
