@@ -11,7 +11,7 @@ WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src tests/api tests/browser \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs tests/api/main.rs tests/browser/main.rs \
+    && touch src/lib.rs tests/api/main.rs tests/browser/main.rs tests/sqlite_memory.rs \
     && cargo build --release --locked \
     && rm -rf src tests
 # The crate itself (templates, articles, migrations and config defaults are
