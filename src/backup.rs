@@ -21,6 +21,7 @@ impl Handle {
     fn open(path: &Path, flags: i32) -> anyhow::Result<Handle> {
         let name = CString::new(path.to_string_lossy().as_bytes()).context("database path")?;
         let mut db = ptr::null_mut();
+        crate::db::sqlite_memory::configure();
         // SAFETY: `name` is a valid C string and `db` a valid out-pointer;
         // the handle is closed in Drop even when opening fails.
         let rc = unsafe { ffi::sqlite3_open_v2(name.as_ptr(), &mut db, flags, ptr::null()) };

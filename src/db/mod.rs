@@ -81,6 +81,9 @@ impl ConnectionOpener {
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             Location::Sqlite(path) => {
+                // Before SQLite's first use, and never beside another
+                // thread's: every opening waits for it.
+                sqlite_memory::configure();
                 let path = path.to_string_lossy();
                 let mut conn =
                     SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
@@ -330,7 +333,6 @@ impl Db {
     /// needed, and fails with the real reason when it cannot.
     pub fn connect(settings: &DatabaseSettings, url: &str) -> anyhow::Result<Db> {
         let location = Location::parse(url)?;
-        sqlite_memory::configure();
         if let Location::Sqlite(path) = &location {
             if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
@@ -741,6 +743,7 @@ mod tests {
     fn the_contents_migration_keeps_stored_messages_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
+        super::sqlite_memory::configure();
         let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
         carries_messages_over!(&mut conn, SQLITE_MIGRATIONS);
     }

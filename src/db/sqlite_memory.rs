@@ -10,6 +10,10 @@
 //! the service) and skips the per-connection mutexes (`MULTITHREAD`: a
 //! connection is used by one thread at a time, as r2d2 and the writer
 //! thread already guarantee).
+//!
+//! `sqlite3_config` must not run while another thread uses SQLite: every
+//! place here that opens SQLite calls `configure` first, and it makes
+//! callers wait until it has run once.
 
 use std::os::raw::{c_int, c_void};
 use std::sync::OnceLock;
@@ -65,9 +69,10 @@ pub fn configure() -> bool {
             xShutdown: Some(shutdown),
             pAppData: std::ptr::null_mut(),
         };
-        // SAFETY: sqlite3_config is called before SQLite is initialised (or
-        // refuses with SQLITE_MISUSE and changes nothing); SQLite copies
-        // `methods`, whose functions live as long as the program.
+        // SAFETY: no other thread is inside SQLite (see the module's doc);
+        // sqlite3_config is called before SQLite is initialised (or refuses
+        // with SQLITE_MISUSE and changes nothing); SQLite copies `methods`,
+        // whose functions live as long as the program.
         let results = unsafe {
             [
                 ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD),

@@ -86,6 +86,7 @@ async fn committed_writes_reach_the_sqlite_file_itself_not_only_its_wal() {
     let path = db.url.trim_start_matches("sqlite://").to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
+        clinic_booking::db::sqlite_memory::configure();
         let mut file_only =
             SqliteConnection::establish(&format!("file:{path}?immutable=1")).unwrap();
         let counted: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM bookings")
