@@ -40,7 +40,7 @@ unsafe extern "C" fn size_of(block: *mut c_void) -> c_int {
 }
 
 unsafe extern "C" fn round_up(size: c_int) -> c_int {
-    let rounded = libmimalloc_sys::mi_good_size(usize::try_from(size).unwrap_or(0));
+    let rounded = unsafe { libmimalloc_sys::mi_good_size(usize::try_from(size).unwrap_or(0)) };
     c_int::try_from(rounded).unwrap_or(size)
 }
 
