@@ -11,7 +11,6 @@ const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ... | 
 #[tokio::main]
 async fn main() -> ExitCode {
     telemetry::init();
-    clinic_booking::db::sqlite_memory::configure();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args
         .iter()

@@ -81,15 +81,14 @@ impl ConnectionOpener {
                 .map(DbConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             Location::Sqlite(path) => {
-                // Before SQLite's first use, and never beside another
-                // thread's: every opening waits for it.
-                sqlite_memory::configure();
                 let path = path.to_string_lossy();
                 let mut conn =
-                    SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
+                    sqlite_memory::establish(&path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers work beside the writer; FULL syncs the WAL
                 // on every commit, so an acknowledged booking survives a power
-                // cut; the busy timeout waits for a lock instead of failing.
+                // cut (the writer's connection leaves that to its syncer, see
+                // `run_sqlite_writer`); the busy timeout waits for a lock
+                // instead of failing.
                 // Temporary storage in memory: every write runs in savepoints
                 // (see the writer below), whose undo pages SQLite otherwise
                 // writes to a temporary file (a fifth of a booking's CPU
@@ -227,18 +226,16 @@ fn run_sqlite_writer(opener: ConnectionOpener, wal: PathBuf, jobs: mpsc::Receive
             (finishers, committed.is_ok())
         }));
         match ran {
-            Ok((finishers, true)) => {
+            Ok((finishers, committed)) => {
                 conn = Some(open);
-                if let Err(unsent) = to_sync.send(finishers) {
+                if !committed {
+                    finish_all(finishers, false);
+                } else if let Err(unsent) = to_sync.send(finishers) {
                     // The syncer is gone (it panicked): nobody can be told
                     // their write is durable.
                     tracing::error!("the SQLite syncer has stopped");
                     finish_all(unsent.0, false);
                 }
-            }
-            Ok((finishers, false)) => {
-                conn = Some(open);
-                finish_all(finishers, false);
             }
             // The connection (and its open transaction) is dropped, which
             // rolls the batch back; its callers get an error.
@@ -614,7 +611,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use diesel::connection::SimpleConnection;
-    use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+    use diesel::{Connection, PgConnection, RunQueryDsl};
     use diesel_migrations::MigrationHarness;
 
     use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
@@ -743,8 +740,7 @@ mod tests {
     fn the_contents_migration_keeps_stored_messages_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        super::sqlite_memory::configure();
-        let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
+        let mut conn = super::sqlite_memory::establish(&path.display().to_string()).unwrap();
         carries_messages_over!(&mut conn, SQLITE_MIGRATIONS);
     }
 

@@ -571,7 +571,7 @@ mod tests {
 
     use chrono::Utc;
     use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
-    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    use diesel::{Connection, RunQueryDsl};
     use diesel_migrations::MigrationHarness;
 
     use super::*;
@@ -613,8 +613,7 @@ mod tests {
     fn claims_and_records_look_up_their_rows_by_id_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db").display().to_string();
-        crate::db::sqlite_memory::configure();
-        let mut sqlite = SqliteConnection::establish(&path).unwrap();
+        let mut sqlite = crate::db::sqlite_memory::establish(&path).unwrap();
         sqlite
             .run_pending_migrations(super::super::SQLITE_MIGRATIONS)
             .unwrap();

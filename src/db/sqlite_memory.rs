@@ -12,12 +12,14 @@
 //! thread already guarantee).
 //!
 //! `sqlite3_config` must not run while another thread uses SQLite: every
-//! place here that opens SQLite calls `configure` first, and it makes
-//! callers wait until it has run once.
+//! place here that opens SQLite does so through `establish` (or calls
+//! `configure` first), and `configure` makes callers wait until it has run
+//! once.
 
 use std::os::raw::{c_int, c_void};
 use std::sync::OnceLock;
 
+use diesel::{Connection, ConnectionResult, SqliteConnection};
 use libsqlite3_sys as ffi;
 
 unsafe extern "C" fn allocate(size: c_int) -> *mut c_void {
@@ -92,4 +94,11 @@ pub fn configure() -> bool {
         }
         taken
     })
+}
+
+/// Opens a SQLite connection (`url`: a path or a `file:` URI), SQLite set
+/// up first.
+pub fn establish(url: &str) -> ConnectionResult<SqliteConnection> {
+    configure();
+    SqliteConnection::establish(url)
 }

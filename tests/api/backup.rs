@@ -69,7 +69,7 @@ fn backup_refuses_postgres_and_points_to_pg_dump() {
 /// `immutable`, SQLite reads only that file and ignores the WAL.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_writes_reach_the_sqlite_file_itself_not_only_its_wal() {
-    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    use diesel::RunQueryDsl;
 
     #[derive(diesel::QueryableByName)]
     struct Count {
@@ -86,9 +86,9 @@ async fn committed_writes_reach_the_sqlite_file_itself_not_only_its_wal() {
     let path = db.url.trim_start_matches("sqlite://").to_string();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        clinic_booking::db::sqlite_memory::configure();
         let mut file_only =
-            SqliteConnection::establish(&format!("file:{path}?immutable=1")).unwrap();
+            clinic_booking::db::sqlite_memory::establish(&format!("file:{path}?immutable=1"))
+                .unwrap();
         let counted: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM bookings")
             .load(&mut file_only)
             .unwrap_or_default();
