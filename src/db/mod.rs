@@ -13,7 +13,7 @@ pub mod staff_bookings;
 pub mod staff_tokens;
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -144,7 +144,19 @@ pub struct Db {
     written: std::sync::Arc<tokio::sync::Notify>,
     /// Held by every handle; SQLite's checkpointer stops when it is gone.
     _alive: std::sync::Arc<()>,
+    /// Set for good once SQLite's WAL could not be synced (see
+    /// `StorageFault`); never on PostgreSQL.
+    fault: StorageFault,
 }
+
+/// Why SQLite's writer refuses every write from now on: its WAL could not
+/// be synced to the disk. After a failed fsync the kernel may have dropped
+/// the pages it could not write, and a later fsync can succeed without
+/// them (Linux reports a write-back error once), so no later commit could
+/// be trusted to be on disk. Like PostgreSQL, which stops on a failed
+/// fsync, the writer stops writing; readiness reports it, and a restart
+/// (after the disk is looked at) recovers from what reached the disk.
+type StorageFault = Arc<OnceLock<String>>;
 
 /// One unit of work for the SQLite writer: it runs in its own savepoint and
 /// returns what to do once the batch's commit is known (`true`: committed
@@ -173,11 +185,20 @@ const MAX_GROUP_COMMIT: usize = 128;
 /// milliseconds before its sync finishes; nobody is told it succeeded
 /// before then, and mail is sent only after the claim that follows it, in
 /// a later commit, is synced.)
-fn run_sqlite_writer(opener: ConnectionOpener, wal: PathBuf, jobs: mpsc::Receiver<WriteJob>) {
+///
+/// Once a sync has failed (see `StorageFault`), nothing more is committed:
+/// every write is answered with an error.
+fn run_sqlite_writer(
+    opener: ConnectionOpener,
+    wal: PathBuf,
+    jobs: mpsc::Receiver<WriteJob>,
+    fault: StorageFault,
+) {
     let (to_sync, commits) = mpsc::channel::<Finishers>();
+    let syncer_fault = fault.clone();
     let syncer = std::thread::Builder::new()
         .name("sqlite-sync".into())
-        .spawn(move || run_sqlite_syncer(wal, commits));
+        .spawn(move || run_sqlite_syncer(wal, commits, syncer_fault));
     if let Err(error) = syncer {
         // Every caller's answer is dropped: each gets an error.
         tracing::error!(%error, "cannot start the SQLite syncer");
@@ -185,6 +206,11 @@ fn run_sqlite_writer(opener: ConnectionOpener, wal: PathBuf, jobs: mpsc::Receive
     }
     let mut conn: Option<DbConnection> = None;
     while let Ok(first) = jobs.recv() {
+        if fault.get().is_some() {
+            // Dropping the job answers its caller with an error.
+            drop(first);
+            continue;
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP_COMMIT {
             match jobs.try_recv() {
@@ -253,21 +279,32 @@ fn finish_all(finishers: Finishers, committed: bool) {
 /// SQLite's syncer: syncs the WAL file after the writer's commits, one
 /// fsync for every commit that arrived while the last one ran, then answers
 /// their callers (see `run_sqlite_writer`). It stops with the writer.
-fn run_sqlite_syncer(wal: PathBuf, commits: mpsc::Receiver<Finishers>) {
+/// After its first failed sync it syncs no more: it records the fault, and
+/// every commit still reaching it is answered as failed.
+fn run_sqlite_syncer(wal: PathBuf, commits: mpsc::Receiver<Finishers>, fault: StorageFault) {
     while let Ok(first) = commits.recv() {
         let mut synced = vec![first];
         while let Ok(more) = commits.try_recv() {
             synced.push(more);
         }
-        let durable = match sync_file(&wal) {
-            Ok(()) => true,
-            Err(error) => {
-                // The commits stand, but whether they reached the disk is
-                // unknown: their callers are told the write failed.
-                tracing::error!(%error, "cannot sync the SQLite WAL");
-                false
-            }
-        };
+        let durable = fault.get().is_none()
+            && match sync_file(&wal) {
+                Ok(()) => true,
+                Err(error) => {
+                    // The commits stand, but whether they reached the disk
+                    // is unknown: their callers are told the write failed,
+                    // and nothing more is written.
+                    tracing::error!(
+                        %error,
+                        "cannot sync the SQLite WAL: writes are refused until a restart"
+                    );
+                    let _ = fault.set(format!(
+                        "the database file's log could not be synced to the disk ({error}); \
+                         writes are refused until the service is restarted"
+                    ));
+                    false
+                }
+            };
         for finishers in synced {
             finish_all(finishers, durable);
         }
@@ -364,13 +401,15 @@ impl Db {
         let read = build(settings.pool_size)?;
         let write = if is_sqlite { build(1)? } else { read.clone() };
         let alive = std::sync::Arc::new(());
+        let fault = StorageFault::default();
         let writer = if let Location::Sqlite(path) = &location {
             let wal = wal_of(path);
             let (sender, jobs) = mpsc::channel();
             let checkpointer = opener.clone();
+            let writer_fault = fault.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || run_sqlite_writer(opener, wal, jobs))
+                .spawn(move || run_sqlite_writer(opener, wal, jobs, writer_fault))
                 .context("cannot start the SQLite writer")?;
             let weak = std::sync::Arc::downgrade(&alive);
             std::thread::Builder::new()
@@ -389,7 +428,14 @@ impl Db {
             generation: Default::default(),
             written: Default::default(),
             _alive: alive,
+            fault,
         })
+    }
+
+    /// Why writes are refused for good, once SQLite's WAL could not be
+    /// synced (see `StorageFault`): for readiness and for the answers.
+    pub fn storage_fault(&self) -> Option<&str> {
+        self.fault.get().map(String::as_str)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -484,12 +530,12 @@ impl Db {
                     let _ = answer.send(result);
                 })
             });
-            writer
-                .send(job)
-                .map_err(|_| ApiError::Internal(anyhow!("the SQLite writer has stopped")))?;
-            let result = answered
-                .await
-                .map_err(|_| ApiError::Internal(anyhow!("the SQLite writer dropped a write")))?;
+            let refused = |what: &str| match self.storage_fault() {
+                Some(fault) => ApiError::Unavailable(fault.to_string()),
+                None => ApiError::Internal(anyhow!("the SQLite writer {what}")),
+            };
+            writer.send(job).map_err(|_| refused("has stopped"))?;
+            let result = answered.await.map_err(|_| refused("dropped a write"))?;
             self.bump_generation();
             return result;
         }
@@ -683,7 +729,9 @@ mod tests {
 
     /// A write is acknowledged only once the WAL holding its commit is
     /// synced: when the syncer cannot sync it (here the file is gone from
-    /// the folder), the caller hears of a failure, not of success.
+    /// the folder), the caller hears of a failure, not of success. After
+    /// that, writes are refused even where a sync would now succeed (a
+    /// file is back at the WAL's path): the disk lost what it lost.
     #[tokio::test]
     async fn a_write_is_acknowledged_only_after_its_wal_is_synced() {
         let dir = tempfile::tempdir().unwrap();
@@ -707,6 +755,15 @@ mod tests {
         assert!(
             matches!(unsynced, Err(crate::error::ApiError::Internal(_))),
             "an unsynced write was acknowledged: {unsynced:?}"
+        );
+        let fault = db.storage_fault().expect("the failed sync is recorded");
+        assert!(fault.contains("restart"), "{fault}");
+
+        std::fs::write(&wal, b"").unwrap();
+        let after = db.write(statement("INSERT INTO t VALUES (2)")).await;
+        assert!(
+            matches!(after, Err(crate::error::ApiError::Unavailable(_))),
+            "a write after a failed sync was not refused: {after:?}"
         );
     }
 

@@ -14,13 +14,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The database answers and its schema is up to date.
+/// The database answers, its schema is up to date, and it takes writes
+/// (SQLite refuses them for good once its log could not be synced).
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations", responses(
     (status = 200, description = "Ready to serve", body = crate::openapi::Status),
-    (status = 503, description = "Database unreachable or migrations pending",
+    (status = 503, description = "Database unreachable, migrations pending, or writes refused after a failed sync",
         body = crate::openapi::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(fault) = state.db.storage_fault() {
+        return Err(ApiError::Unavailable(fault.to_string()));
+    }
     let pending = state
         .db
         .read(|conn| Db::has_pending_migrations(conn).map_err(ApiError::Internal))

@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app, Backend};
+use crate::helpers::{booking_body, open_day, spawn_app, Backend};
 
 async fn healthz_answers_while_the_process_is_up(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -32,6 +32,49 @@ async fn readyz_fails_while_a_migration_is_pending(backend: Backend) {
         response.headers()["content-type"],
         "application/problem+json"
     );
+    assert_eq!(app.get("/healthz").await.status(), 200, "still alive");
+}
+
+/// Once SQLite's log cannot be synced to the disk, the instance stops
+/// taking bookings for good and says so: bookings are refused with
+/// problem+json, readiness fails (a balancer stops sending patients here),
+/// liveness still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_writes_and_is_not_ready_after_a_failed_sync() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let day = open_day(3);
+    app.book(&format!("{day}T10:00:00+09:00")).await;
+    let url = app.database_url();
+    let wal = format!(
+        "{}-wal",
+        url.strip_prefix("sqlite://").expect("a SQLite URL")
+    );
+    std::fs::remove_file(&wal).expect("the WAL file");
+
+    // The first write after that is committed but cannot be synced (or, if
+    // the mail worker's write hit the failed sync first, is refused).
+    let unsynced = app
+        .post_booking(&booking_body(&format!("{day}T10:30:00+09:00")))
+        .await;
+    assert!(unsynced.status().is_server_error(), "{}", unsynced.status());
+    assert_eq!(
+        unsynced.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    // A sync would succeed now; writes are refused all the same.
+    std::fs::write(&wal, b"").unwrap();
+    let refused = app
+        .post_booking(&booking_body(&format!("{day}T11:00:00+09:00")))
+        .await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["type"], "/problems/service-unavailable", "{body}");
+    assert_eq!(app.get("/readyz").await.status(), 503);
     assert_eq!(app.get("/healthz").await.status(), 200, "still alive");
 }
 
