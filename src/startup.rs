@@ -2,6 +2,7 @@
 //! bound HTTP server. `main` and the tests start the service the same way.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -11,6 +12,7 @@ use anyhow::{anyhow, Context};
 
 use crate::configuration::Settings;
 use crate::db::Db;
+use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::privacy::RetentionWorker;
@@ -24,6 +26,8 @@ pub struct AppState {
     pub calendar: ClinicCalendar,
     pub db: Db,
     pub availability_cache: crate::routes::availability::AnswerCache,
+    /// Fresh mail this instance stored for its own mail worker.
+    pub mail_handoff: Arc<Handoff>,
 }
 
 impl AppState {
@@ -106,6 +110,9 @@ impl Application {
             calendar,
             db,
             availability_cache: Default::default(),
+            mail_handoff: Arc::new(Handoff::new(Duration::from_secs(
+                settings.mail.lease_seconds.max(1),
+            ))),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();

@@ -519,12 +519,17 @@ impl Db {
         if let Some(writer) = &self.writer {
             let (answer, answered) = tokio::sync::oneshot::channel();
             let job: WriteJob = Box::new(move |conn| {
-                let result = DbConnection::transaction(conn, work);
+                let (result, hooks) = transaction_with_hooks(conn, work);
+                // Called once the group commit is on disk (or has failed).
                 Box::new(move |committed: bool| {
                     let result = match result {
                         Ok(_) if !committed => Err(ApiError::Internal(anyhow!(
                             "the group commit holding this write failed"
                         ))),
+                        Ok(value) => {
+                            hooks.into_iter().for_each(|hook| hook());
+                            Ok(value)
+                        }
                         result => result,
                     };
                     let _ = answer.send(result);
@@ -542,7 +547,11 @@ impl Db {
         let pool = self.write.clone();
         let result = run_blocking(move || {
             let mut conn = pool.get()?;
-            DbConnection::transaction(&mut conn, work)
+            let (result, hooks) = transaction_with_hooks(&mut conn, work);
+            if result.is_ok() {
+                hooks.into_iter().for_each(|hook| hook());
+            }
+            result
         })
         .await;
         self.bump_generation();
@@ -577,6 +586,68 @@ impl Db {
     pub fn connection(&self) -> anyhow::Result<PooledDb> {
         self.write.get().context("no database connection")
     }
+}
+
+/// Something to do once a write's transaction is committed (see
+/// `on_commit`).
+pub type CommitHook = Box<dyn FnOnce() + Send>;
+
+thread_local! {
+    /// The hooks of the write transaction running on this thread; `None`
+    /// when none is.
+    static COMMIT_HOOKS: std::cell::RefCell<Option<Vec<CommitHook>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Asks for `hook` to run once the write transaction running on this thread
+/// (inside `Db::write`) is committed, on SQLite once its commit is on disk;
+/// it never runs if the write fails. Gives `hook` back when no write is
+/// running here (a command-line tool's own connection, say).
+///
+/// A hook registered inside a nested transaction that is rolled back while
+/// the write goes on would still run: register hooks from the write's own
+/// level (as the outbox does, last).
+pub fn on_commit(hook: CommitHook) -> Result<(), CommitHook> {
+    COMMIT_HOOKS.with(|hooks| match hooks.borrow_mut().as_mut() {
+        Some(hooks) => {
+            hooks.push(hook);
+            Ok(())
+        }
+        None => Err(hook),
+    })
+}
+
+/// Whether a write transaction that takes `on_commit` hooks is running on
+/// this thread.
+pub fn takes_commit_hooks() -> bool {
+    COMMIT_HOOKS.with(|hooks| hooks.borrow().is_some())
+}
+
+/// Runs `work` as one transaction and returns the hooks it registered (to
+/// run only if it succeeded and, on SQLite, its group commit is synced).
+fn transaction_with_hooks<T, F>(
+    conn: &mut DbConnection,
+    work: F,
+) -> (Result<T, ApiError>, Vec<CommitHook>)
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+{
+    /// Ends the thread's hook list also when `work` panics, so that no
+    /// later use of this thread (a pooled one) seems to be inside a write.
+    struct Scope;
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            COMMIT_HOOKS.with(|hooks| hooks.borrow_mut().take());
+        }
+    }
+    COMMIT_HOOKS.with(|hooks| *hooks.borrow_mut() = Some(Vec::new()));
+    let scope = Scope;
+    let result = DbConnection::transaction(conn, work);
+    let hooks = COMMIT_HOOKS
+        .with(|hooks| hooks.borrow_mut().take())
+        .unwrap_or_default();
+    drop(scope);
+    (result, hooks)
 }
 
 async fn run_blocking<T, F>(work: F) -> Result<T, ApiError>
@@ -764,6 +835,71 @@ mod tests {
         assert!(
             matches!(after, Err(crate::error::ApiError::Unavailable(_))),
             "a write after a failed sync was not refused: {after:?}"
+        );
+    }
+
+    /// A write's `on_commit` hooks run once it is committed and synced,
+    /// before the write is answered; never for a write that fails, whether
+    /// its own work fails or the sync of its commit; and none can be
+    /// registered outside a write.
+    #[tokio::test]
+    async fn commit_hooks_run_only_for_a_durable_write() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hooks.db");
+        let url = format!("sqlite://{}", path.display());
+        let settings = crate::configuration::Settings::defaults().unwrap().database;
+        let db = super::Db::connect(&settings, &url).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counting = |ran: &Arc<AtomicUsize>| -> super::CommitHook {
+            let ran = ran.clone();
+            Box::new(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        let refused = || crate::error::ApiError::Internal(anyhow::anyhow!("hook refused"));
+        assert!(!super::takes_commit_hooks());
+        assert!(super::on_commit(counting(&ran)).is_err());
+
+        let hooks = (counting(&ran), counting(&ran));
+        db.write(move |conn| {
+            assert!(super::takes_commit_hooks());
+            conn.batch_execute("CREATE TABLE t (x INTEGER)")?;
+            super::on_commit(hooks.0).map_err(|_| refused())?;
+            super::on_commit(hooks.1).map_err(|_| refused())?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2, "a committed write's hooks");
+
+        let hook = counting(&ran);
+        let failed = db
+            .write(move |conn| {
+                conn.batch_execute("INSERT INTO t VALUES (1)")?;
+                super::on_commit(hook).map_err(|_| refused())?;
+                Err::<(), _>(crate::error::ApiError::NotFound)
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(ran.load(Ordering::SeqCst), 2, "a failed write's hook ran");
+
+        std::fs::remove_file(super::wal_of(&path)).unwrap();
+        let hook = counting(&ran);
+        let unsynced = db
+            .write(move |conn| {
+                conn.batch_execute("INSERT INTO t VALUES (2)")?;
+                super::on_commit(hook).map_err(|_| refused())?;
+                Ok(())
+            })
+            .await;
+        assert!(unsynced.is_err());
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            2,
+            "an unsynced write's hook ran"
         );
     }
 

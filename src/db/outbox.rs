@@ -66,6 +66,10 @@ pub struct NewOutboxRow {
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
+    /// Stored leased (to this instance's worker, which is handed it in
+    /// memory: `mail::handoff`), or `None`.
+    pub locked_until: Option<NaiveDateTime>,
+    pub lease_owner: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -81,6 +85,8 @@ struct NewState<'a> {
     status: &'a str,
     attempts: i32,
     next_attempt_at: NaiveDateTime,
+    locked_until: Option<NaiveDateTime>,
+    lease_owner: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -95,9 +101,38 @@ impl NewOutboxRow {
             status: &self.status,
             attempts: self.attempts,
             next_attempt_at: self.next_attempt_at,
+            locked_until: self.locked_until,
+            lease_owner: self.lease_owner.as_deref(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
+    }
+
+    /// The row and content stored under `id`, as a claim would read them.
+    pub fn stored(self, id: i64) -> (OutboxRow, OutboxContent) {
+        let row = OutboxRow {
+            id,
+            kind: self.kind,
+            audience: self.audience,
+            reference: self.reference,
+            recipient: self.recipient,
+            status: self.status,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at,
+            locked_until: self.locked_until,
+            lease_owner: self.lease_owner,
+            last_error: None,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            sent_at: None,
+        };
+        let content = OutboxContent {
+            outbox_id: id,
+            subject: self.subject,
+            body: self.body,
+            ics: self.ics,
+        };
+        (row, content)
     }
 
     fn content(&self, outbox_id: i64) -> OutboxContent {

@@ -3,6 +3,7 @@
 //! background worker delivers them over SMTP or into `.eml` files
 //! (`worker`, `transport`). A request never waits for a mail server.
 
+pub mod handoff;
 pub mod messages;
 pub mod outbox;
 pub mod smtp;

@@ -1,14 +1,18 @@
 //! Writing messages to the outbox. Call these inside the transaction that
 //! makes the change: the messages are committed with it or not at all.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
+use super::handoff::Handed;
 use super::kind;
 use super::messages::{self, BookingChange, Rendered};
 use crate::db::bookings::BookingRow;
 use crate::db::inquiries::InquiryRow;
 use crate::db::outbox::{self, status, NewOutboxRow};
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::ics::Method;
 use crate::startup::AppState;
@@ -167,7 +171,7 @@ pub fn store_booking_mail(
     let mut rows = Vec::with_capacity(1 + others.len());
     rows.push(patient);
     rows.extend(others);
-    store(conn, &row.reference, &rows)
+    store(conn, state, &row.reference, rows, row.sequence == 0)
 }
 
 /// Queues the acknowledgement to an inquiry's sender (within the
@@ -193,13 +197,38 @@ pub fn enqueue_inquiry_mail(
     );
     let clinic = messages::clinic_inquiry(&state.calendar, row).map_err(render_error)?;
     let clinic = clinic_row(state, kind::CLINIC_INQUIRY, &row.reference, clinic, now);
-    store(conn, &row.reference, &[patient, clinic])
+    store(conn, state, &row.reference, vec![patient, clinic], true)
 }
 
 /// Stores the messages of one change with one statement, and says so in
 /// the log (by reference and outbox id, never by address).
-fn store(conn: &mut DbConnection, reference: &str, rows: &[NewOutboxRow]) -> Result<(), ApiError> {
-    for (id, kind, status) in outbox::insert_all(conn, rows)? {
+///
+/// The messages of a new booking or inquiry (`fresh`: no earlier message
+/// about it can be pending) that are due at once are stored leased to this
+/// instance's worker and handed to it once the transaction is committed
+/// (`mail::handoff`).
+fn store(
+    conn: &mut DbConnection,
+    state: &AppState,
+    reference: &str,
+    mut rows: Vec<NewOutboxRow>,
+    fresh: bool,
+) -> Result<(), ApiError> {
+    let handoff = &state.mail_handoff;
+    let now = Utc::now().naive_utc();
+    let lease_until = (fresh && db::takes_commit_hooks())
+        .then(|| handoff.lease_until(now))
+        .flatten();
+    let mut handing = 0;
+    for row in &mut rows {
+        if row.status == status::PENDING && row.next_attempt_at <= now {
+            row.locked_until = lease_until;
+            row.lease_owner = lease_until.map(|_| handoff.owner().to_string());
+            handing += usize::from(lease_until.is_some());
+        }
+    }
+    let stored = outbox::insert_all(conn, &rows)?;
+    for (id, kind, status) in &stored {
         match status.as_str() {
             status::SUPPRESSED => tracing::warn!(
                 %reference,
@@ -212,6 +241,26 @@ fn store(conn: &mut DbConnection, reference: &str, rows: &[NewOutboxRow]) -> Res
             }
             _ => tracing::info!(%reference, outbox_id = id, kind, "mail queued"),
         }
+    }
+    if handing > 0 {
+        let leased_at = Instant::now();
+        let handed: Vec<Handed> = rows
+            .into_iter()
+            .zip(&stored)
+            .filter(|(row, _)| row.lease_owner.is_some())
+            .map(|(row, (id, _, _))| {
+                let (row, content) = row.stored(*id);
+                Handed {
+                    row,
+                    content,
+                    leased_at,
+                }
+            })
+            .collect();
+        let handoff = Arc::clone(handoff);
+        db::on_commit(Box::new(move || handoff.give(handed))).map_err(|_| {
+            ApiError::Internal(anyhow::anyhow!("mail leased outside a write transaction"))
+        })?;
     }
     Ok(())
 }
@@ -267,6 +316,8 @@ fn new_row(
         status: status.to_string(),
         attempts: 0,
         next_attempt_at: due,
+        locked_until: None,
+        lease_owner: None,
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
     }

@@ -1,17 +1,19 @@
-//! The mail worker: background tasks of every instance that claim due
-//! outbox messages, deliver them and record the outcome, retrying with
-//! exponential backoff. `mail.concurrent_deliveries` tasks work side by side
-//! (a claim is a conditional update, so two never take the same message),
-//! and an idle task wakes at the next write of its instance or poll.
+//! The mail worker: background tasks of every instance that deliver
+//! messages, record the outcome and retry with exponential backoff. They
+//! take the fresh mail this instance's own writes handed them in memory
+//! (`handoff`), and claim due outbox messages (retries, reminders, anything
+//! given back or left by an instance that stopped).
+//! `mail.concurrent_deliveries` tasks work side by side (a claim is a
+//! conditional update, so two never take the same message), and an idle
+//! task wakes at the next write of its instance or poll.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
 use chrono::{NaiveDateTime, Utc};
-use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -28,13 +30,15 @@ use crate::startup::AppState;
 pub struct MailWorker {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    state: web::Data<AppState>,
 }
 
 impl MailWorker {
     pub fn start(state: web::Data<AppState>, transport: Transport) -> MailWorker {
         let (stop, stopped) = watch::channel(false);
-        // Names this worker's leases; unique enough across instances.
-        let owner = format!("worker-{:016x}", rand::rng().random::<u64>());
+        // Names this worker's leases, also those of the messages handed to
+        // it in memory; unique enough across instances.
+        let owner = state.mail_handoff.owner().to_string();
         let deliveries = state.settings.mail.concurrent_deliveries.max(1);
         tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
         let transport = Arc::new(transport);
@@ -50,16 +54,41 @@ impl MailWorker {
                 ))
             })
             .collect();
-        MailWorker { stop, tasks }
+        MailWorker { stop, tasks, state }
     }
 
     /// Asks the worker to stop and waits until it has: a message being sent
-    /// is finished and recorded first.
+    /// is finished and recorded first. Messages handed over and not yet
+    /// tried are given back to the database, free for the next claim (by a
+    /// restart or another instance) instead of waiting out their lease.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
             if let Err(error) = task.await {
                 tracing::error!(%error, "mail worker ended abnormally");
+            }
+        }
+        let handoff = &self.state.mail_handoff;
+        let (handed, stale) = handoff.take(usize::MAX);
+        let mut ids: Vec<i64> = handed.iter().map(|message| message.row.id).collect();
+        ids.extend(stale);
+        if ids.is_empty() {
+            return;
+        }
+        let owner = handoff.owner().to_string();
+        let count = ids.len();
+        match self
+            .state
+            .db
+            .write_unannounced(move |conn| outbox::release(conn, &ids, &owner))
+            .await
+        {
+            Ok(_) => tracing::info!(
+                count,
+                "mail worker stopped: undelivered messages given back"
+            ),
+            Err(error) => {
+                tracing::error!(%error, count, "mail worker stopped: messages stay leased until their lease ends")
             }
         }
     }
@@ -82,15 +111,21 @@ struct ClaimGate {
     gathering: tokio::sync::Mutex<()>,
     /// The last claim took a full batch.
     last_full: AtomicBool,
+    /// Turns taken, to look in the database first now and then.
+    turns: AtomicU64,
 }
 
 impl ClaimGate {
-    /// Waits for this delivery's turn to claim.
-    async fn turn(&self) {
+    /// Waits for this delivery's turn to claim; true when it should look
+    /// in the database before taking what was handed over (every fourth
+    /// turn, so that retries and other due mail are not left waiting
+    /// behind a long rush of fresh messages).
+    async fn turn(&self) -> bool {
         let _gathering = self.gathering.lock().await;
         if !self.last_full.load(Ordering::Acquire) {
             tokio::time::sleep(GATHER).await;
         }
+        self.turns.fetch_add(1, Ordering::Relaxed) % 4 == 3
     }
 
     /// Notes how many messages a claim took; true when it was a full batch.
@@ -187,20 +222,70 @@ async fn reminder_still_wanted(
 /// Messages one task claims at a time.
 const BATCH: usize = 32;
 
-/// Claims a batch of due messages, delivers them one after the other and
-/// records the outcomes together; `false` when none was due. The batch
-/// stops early at a temporary failure (the server is likely down for the
-/// rest too) or once a quarter of the lease is used (so a slow server cannot
-/// make it outlive the lease), and what was not tried is given back
-/// untouched.
+/// Takes a batch of messages, those handed over in memory (`handoff`) or
+/// else due ones claimed from the database, delivers them one after the
+/// other and records the outcomes together; `false` when none was due.
 async fn deliver_next(
     state: &web::Data<AppState>,
     transport: &Transport,
     gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
+    let database_first = gate.turn().await;
+    if database_first && claim_and_deliver(state, transport, gate, owner).await? {
+        return Ok(true);
+    }
+    if deliver_handed(state, transport, gate, owner).await? {
+        return Ok(true);
+    }
+    if database_first {
+        Ok(false)
+    } else {
+        claim_and_deliver(state, transport, gate, owner).await
+    }
+}
+
+/// Delivers a batch of the messages handed over in memory; `false` when
+/// none was waiting. Those that waited too long go back to the database.
+async fn deliver_handed(
+    state: &web::Data<AppState>,
+    transport: &Transport,
+    gate: &ClaimGate,
+    owner: &str,
+) -> Result<bool, ApiError> {
+    let (handed, stale) = state.mail_handoff.take(BATCH);
+    if !stale.is_empty() {
+        let releaser = owner.to_string();
+        state
+            .db
+            .write_unannounced(move |conn| outbox::release(conn, &stale, &releaser))
+            .await?;
+    }
+    let Some(oldest) = handed.first() else {
+        return Ok(false);
+    };
+    let leased_at = oldest.leased_at;
+    // As after a claim: a full batch wakes the next delivery.
+    if gate.took(handed.len()) {
+        state.db.pass_on_write();
+    }
+    let (rows, contents) = handed
+        .into_iter()
+        .map(|message| (message.row, (message.content.outbox_id, message.content)))
+        .unzip();
+    deliver_batch(state, transport, owner, rows, contents, leased_at).await?;
+    Ok(true)
+}
+
+/// Claims a batch of due messages from the database and delivers it;
+/// `false` when none was due.
+async fn claim_and_deliver(
+    state: &web::Data<AppState>,
+    transport: &Transport,
+    gate: &ClaimGate,
+    owner: &str,
+) -> Result<bool, ApiError> {
     let settings = &state.settings.mail;
-    gate.turn().await;
     let claimed_at = std::time::Instant::now();
     let now = Utc::now().naive_utc();
     let lease_until = now + chrono::Duration::seconds(settings.lease_seconds.max(1) as i64);
@@ -233,7 +318,7 @@ async fn deliver_next(
     // claim (a write) stays small.
     let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
     let wanted = ids.clone();
-    let mut contents: HashMap<i64, OutboxContent> = match state
+    let contents: HashMap<i64, OutboxContent> = match state
         .db
         .read(move |conn| outbox::contents(conn, &wanted))
         .await
@@ -251,11 +336,29 @@ async fn deliver_next(
             return Err(error);
         }
     };
+    deliver_batch(state, transport, owner, claimed, contents, claimed_at).await?;
+    Ok(true)
+}
+
+/// Delivers messages `owner` holds, one after the other, and records the
+/// outcomes together. The batch stops early at a temporary failure (the
+/// server is likely down for the rest too) or once a quarter of the lease
+/// since `leased_at` is used (so a slow server cannot make it outlive the
+/// lease), and what was not tried is given back untouched.
+async fn deliver_batch(
+    state: &web::Data<AppState>,
+    transport: &Transport,
+    owner: &str,
+    claimed: Vec<OutboxRow>,
+    mut contents: HashMap<i64, OutboxContent>,
+    leased_at: std::time::Instant,
+) -> Result<(), ApiError> {
+    let settings = &state.settings.mail;
     let mut outcomes = Vec::with_capacity(claimed.len());
     let mut untried = Vec::new();
     let mut rows = claimed.into_iter();
     let budget = Duration::from_secs(settings.lease_seconds.max(1)) / 4;
-    while claimed_at.elapsed() < budget {
+    while leased_at.elapsed() < budget {
         let Some(row) = rows.next() else { break };
         let content = contents.remove(&row.id);
         let Some(outcome) = attempt(state, transport, &row, content.as_ref()).await else {
@@ -298,7 +401,7 @@ async fn deliver_next(
     for (reference, id) in lost {
         tracing::warn!(%reference, outbox_id = id, "mail lease lost before recording");
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Delivers one claimed message; `None` when it cannot be decided now (the

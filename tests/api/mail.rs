@@ -485,6 +485,8 @@ fn due_message(
             status: "pending".into(),
             attempts: 0,
             next_attempt_at: now - chrono::Duration::seconds(1),
+            locked_until: None,
+            lease_owner: None,
             created_at: now,
             updated_at: now,
         },
@@ -661,7 +663,87 @@ async fn stopping_the_service_stops_the_mail_worker(backend: Backend) {
         .unwrap();
 }
 
+/// A server that accepts connections and never says a word: a delivery to
+/// it waits out `mail.smtp_timeout_seconds`.
+async fn silent_smtp_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    let db = db_of(app);
+    let mut conn = db.connection().unwrap();
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n
+}
+
+/// A new booking's mail is stored leased to its instance's worker and handed
+/// to it in memory. What that worker has not tried when the service stops
+/// goes back to the database at once (not leased for minutes), and a
+/// restart sends it, once.
+async fn mail_handed_over_and_not_sent_at_a_stop_is_sent_once_after_a_restart(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let silent = silent_smtp_server().await;
+    let app = spawn_on(db.clone(), |settings| {
+        settings.mail.smtp_url = format!("smtp://127.0.0.1:{silent}");
+        settings.mail.smtp_timeout_seconds = 2;
+        settings.mail.concurrent_deliveries = 1;
+    })
+    .await;
+    // The one delivery takes the first booking's two messages and waits on
+    // the silent server; the next bookings' messages wait in memory.
+    let mut references = vec![app.book(&local(open_day(3), "10:00")).await];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for time in ["11:00", "12:00"] {
+        references.push(app.book(&local(open_day(3), time)).await);
+    }
+    let leased = "SELECT COUNT(*) AS n FROM outbox WHERE lease_owner IS NOT NULL";
+    assert!(count(&app, leased) >= 4, "fresh mail is stored leased");
+    app.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&app, leased) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "mail stays leased after the service stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = "SELECT COUNT(*) AS n FROM outbox WHERE status <> 'pending'";
+    assert_eq!(count(&app, sent), 0);
+
+    let restarted = spawn_on(db, |_| {}).await;
+    let mails = restarted.mail.wait_for(6, WAIT, |_| true).await;
+    assert_eq!(mails.len(), 6);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = restarted.mail.mails();
+    assert_eq!(mails.len(), 6, "nothing twice");
+    for booking in &references {
+        let reference = booking["reference"].as_str().unwrap();
+        let about = mails
+            .iter()
+            .filter(|m| m.subject().contains(reference))
+            .count();
+        assert_eq!(about, 2, "the confirmation and the notice of {reference}");
+    }
+}
+
 backend_tests!(
+    mail_handed_over_and_not_sent_at_a_stop_is_sent_once_after_a_restart,
     a_booking_sends_a_confirmation_with_a_calendar_file_and_notifies_the_clinic,
     a_reschedule_and_a_cancellation_update_the_patients_calendar,
     mail_waits_out_an_smtp_outage_and_arrives_exactly_once,
