@@ -518,14 +518,21 @@ impl Db {
     {
         if let Some(writer) = &self.writer {
             let (answer, answered) = tokio::sync::oneshot::channel();
+            let fault = self.fault.clone();
             let job: WriteJob = Box::new(move |conn| {
                 let (result, hooks) = transaction_with_hooks(conn, work);
                 // Called once the group commit is on disk (or has failed).
                 Box::new(move |committed: bool| {
                     let result = match result {
-                        Ok(_) if !committed => Err(ApiError::Internal(anyhow!(
-                            "the group commit holding this write failed"
-                        ))),
+                        // After a failed sync (recorded before this answer)
+                        // the service refuses writes: this one's outcome is
+                        // unknown, and it is answered as the later ones are.
+                        Ok(_) if !committed => Err(match fault.get() {
+                            Some(fault) => ApiError::Unavailable(fault.clone()),
+                            None => ApiError::Internal(anyhow!(
+                                "the group commit holding this write failed"
+                            )),
+                        }),
                         Ok(value) => {
                             hooks.into_iter().for_each(|hook| hook());
                             Ok(value)
@@ -824,8 +831,8 @@ mod tests {
         std::fs::remove_file(&wal).unwrap();
         let unsynced = db.write(statement("INSERT INTO t VALUES (1)")).await;
         assert!(
-            matches!(unsynced, Err(crate::error::ApiError::Internal(_))),
-            "an unsynced write was acknowledged: {unsynced:?}"
+            matches!(unsynced, Err(crate::error::ApiError::Unavailable(_))),
+            "an unsynced write was acknowledged, or not refused as the later ones are: {unsynced:?}"
         );
         let fault = db.storage_fault().expect("the failed sync is recorded");
         assert!(fault.contains("restart"), "{fault}");
