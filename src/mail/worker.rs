@@ -75,14 +75,8 @@ impl MailWorker {
         if ids.is_empty() {
             return;
         }
-        let owner = handoff.owner().to_string();
         let count = ids.len();
-        match self
-            .state
-            .db
-            .write_unannounced(move |conn| outbox::release(conn, &ids, &owner))
-            .await
-        {
+        match give_back(&self.state, ids, handoff.owner()).await {
             Ok(_) => tracing::info!(
                 count,
                 "mail worker stopped: undelivered messages given back"
@@ -255,11 +249,7 @@ async fn deliver_handed(
 ) -> Result<bool, ApiError> {
     let (handed, stale) = state.mail_handoff.take(BATCH);
     if !stale.is_empty() {
-        let releaser = owner.to_string();
-        state
-            .db
-            .write_unannounced(move |conn| outbox::release(conn, &stale, &releaser))
-            .await?;
+        give_back(state, stale, owner).await?;
     }
     let Some(oldest) = handed.first() else {
         return Ok(false);
@@ -275,6 +265,20 @@ async fn deliver_handed(
         .unzip();
     deliver_batch(state, transport, owner, rows, contents, leased_at).await?;
     Ok(true)
+}
+
+/// Gives messages `owner` holds and did not try back to the database,
+/// untouched, free for the next claim.
+async fn give_back(
+    state: &web::Data<AppState>,
+    ids: Vec<i64>,
+    owner: &str,
+) -> Result<usize, ApiError> {
+    let owner = owner.to_string();
+    state
+        .db
+        .write_unannounced(move |conn| outbox::release(conn, &ids, &owner))
+        .await
 }
 
 /// Claims a batch of due messages from the database and delivers it;
@@ -328,11 +332,7 @@ async fn claim_and_deliver(
             .map(|content| (content.outbox_id, content))
             .collect(),
         Err(error) => {
-            let releaser = owner.to_string();
-            state
-                .db
-                .write_unannounced(move |conn| outbox::release(conn, &ids, &releaser))
-                .await?;
+            give_back(state, ids, owner).await?;
             return Err(error);
         }
     };
