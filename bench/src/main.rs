@@ -463,6 +463,33 @@ impl Bench {
         Ok([median_p99(a), median_p99(b)])
     }
 
+    /// Availability (7 days) from the seeded service at `seeded` and from a
+    /// fresh one on an empty database (`empty_settings`), read in turns;
+    /// the empty one's figures go into `phase`, the seeded one's are
+    /// returned.
+    async fn availability_in_turns(
+        &mut self,
+        label: &str,
+        seeded: SocketAddr,
+        empty_settings: Settings,
+        phase: &mut serde_json::Map<String, Value>,
+    ) -> anyhow::Result<load::LoadResult> {
+        let empty = Running::start(empty_settings).await?;
+        self.say(&format!(
+            "{label}: availability GET (7 days), in turns with an empty database"
+        ));
+        let path_7d = availability_path();
+        let [history, no_history] = self
+            .paired_read_load(
+                [seeded, empty.address],
+                Arc::new(move |_: u64| load::get(&path_7d)),
+            )
+            .await?;
+        empty.stop().await;
+        phase.insert("availability_empty_in_turns".into(), load_json(&no_history));
+        Ok(history)
+    }
+
     /// A paced rush of `RUSH_PER_S` bookings a second for one load's
     /// duration, starting with no mail backlog: how long confirmations take
     /// when the service is busy but not saturated.
@@ -554,16 +581,8 @@ impl Bench {
             // empty database served beside this one, idle but for its turns.
             let empty_path = dir.path().join("empty.db").display().to_string();
             let empty_settings = bench_settings(&format!("sqlite://{empty_path}"), &sink.url(), 8)?;
-            let empty = Running::start(empty_settings).await?;
-            self.say(&format!(
-                "{label}: availability GET (7 days), in turns with an empty database"
-            ));
-            let [history, no_history] = self
-                .paired_read_load([app.address, empty.address], request)
-                .await?;
-            empty.stop().await;
-            phase.insert("availability_empty_in_turns".into(), load_json(&no_history));
-            history
+            self.availability_in_turns(label, app.address, empty_settings, &mut phase)
+                .await?
         } else {
             self.say(&format!("{label}: availability GET (7 days)"));
             self.read_load(app.address, request).await?
@@ -788,19 +807,10 @@ impl Bench {
             // As on SQLite: history against no history in turns, in this
             // phase (after seeding, PostgreSQL's own background work
             // competes for the cores for a while).
-            let empty = Running::start(bench_settings(empty_url, &sink.url(), POOL)?).await?;
-            self.say(
-                "postgres: availability GET, one instance, seeded, in turns with an empty database",
-            );
-            let path_7d = availability_path();
-            let [availability, no_history] = self
-                .paired_read_load(
-                    [app.address, empty.address],
-                    Arc::new(move |_: u64| load::get(&path_7d)),
-                )
+            let empty_settings = bench_settings(empty_url, &sink.url(), POOL)?;
+            let availability = self
+                .availability_in_turns("postgres, seeded", app.address, empty_settings, &mut phase)
                 .await?;
-            empty.stop().await;
-            phase.insert("availability_empty_in_turns".into(), load_json(&no_history));
             self.say("postgres: booking POST, one instance, seeded");
             let slots = self.slots.take(self.slots.slots.len() / 6);
             let max = seat_budget(&slots);

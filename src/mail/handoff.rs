@@ -94,15 +94,6 @@ impl Handoff {
         (fresh, stale)
     }
 
-    /// How many messages wait here.
-    pub fn len(&self) -> usize {
-        self.queue().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Handed>> {
         // A panic while holding the lock left the queue intact.
         self.queue
@@ -154,7 +145,7 @@ mod tests {
         assert_eq!((ids, stale), (vec![1, 2, 3], vec![]));
         let (batch, _) = handoff.take(3);
         assert_eq!(batch.iter().map(|m| m.row.id).collect::<Vec<_>>(), [4, 5]);
-        assert!(handoff.is_empty());
+        assert!(handoff.take(3).0.is_empty());
     }
 
     #[test]

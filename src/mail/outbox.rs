@@ -219,12 +219,12 @@ fn store(
     let lease_until = (fresh && db::takes_commit_hooks())
         .then(|| handoff.lease_until(now))
         .flatten();
-    let mut handing = 0;
-    for row in &mut rows {
-        if row.status == status::PENDING && row.next_attempt_at <= now {
-            row.locked_until = lease_until;
-            row.lease_owner = lease_until.map(|_| handoff.owner().to_string());
-            handing += usize::from(lease_until.is_some());
+    if let Some(until) = lease_until {
+        for row in &mut rows {
+            if row.status == status::PENDING && row.next_attempt_at <= now {
+                row.locked_until = Some(until);
+                row.lease_owner = Some(handoff.owner().to_string());
+            }
         }
     }
     let stored = outbox::insert_all(conn, &rows)?;
@@ -242,21 +242,21 @@ fn store(
             _ => tracing::info!(%reference, outbox_id = id, kind, "mail queued"),
         }
     }
-    if handing > 0 {
-        let leased_at = Instant::now();
-        let handed: Vec<Handed> = rows
-            .into_iter()
-            .zip(&stored)
-            .filter(|(row, _)| row.lease_owner.is_some())
-            .map(|(row, (id, _, _))| {
-                let (row, content) = row.stored(*id);
-                Handed {
-                    row,
-                    content,
-                    leased_at,
-                }
-            })
-            .collect();
+    let leased_at = Instant::now();
+    let handed: Vec<Handed> = rows
+        .into_iter()
+        .zip(&stored)
+        .filter(|(row, _)| row.lease_owner.is_some())
+        .map(|(row, (id, _, _))| {
+            let (row, content) = row.stored(*id);
+            Handed {
+                row,
+                content,
+                leased_at,
+            }
+        })
+        .collect();
+    if !handed.is_empty() {
         let handoff = Arc::clone(handoff);
         db::on_commit(Box::new(move || handoff.give(handed))).map_err(|_| {
             ApiError::Internal(anyhow::anyhow!("mail leased outside a write transaction"))
