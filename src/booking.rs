@@ -360,8 +360,6 @@ fn ensure_not_closed(
     Ok(())
 }
 
-/// Cancels a confirmed booking and frees its slots: every cancellation,
-/// by patient or staff, goes through here.
 /// Every cancellation, by patient or staff: frees the slots, records it and
 /// tells the patient (with a calendar CANCEL) and the clinic.
 fn cancel(

@@ -108,8 +108,6 @@ pub struct InquiryPatch {
         (status = 400, description = "Malformed query or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown `status` or `category`, or a `limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn list(
     auth: StaffAuth,
@@ -181,8 +179,6 @@ fn private_json(view: &StaffInquiryView) -> HttpResponse {
         (status = 200, description = "The inquiry, with its mail", body = StaffInquiryView),
         (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such inquiry", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn show(
     auth: StaffAuth,
@@ -243,8 +239,6 @@ fn parse_change(fields: &Fields) -> Result<InquiryChange, ApiError> {
         (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`unknown_field` for any other field, `invalid` status, `too_long` note (all at once)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn update(
     auth: StaffAuth,

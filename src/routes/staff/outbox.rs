@@ -106,8 +106,6 @@ pub struct OutboxList {
         (status = 400, description = "Malformed query or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown `status` or a `limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn list(
     _auth: StaffAuth,
