@@ -346,7 +346,8 @@ type WalRestart = Arc<std::sync::atomic::AtomicBool>;
 /// so that the WAL starts over: 128 MiB with 4 KiB pages. Each such
 /// checkpoint stops the writer for a moment; at 8,192 frames the bench's
 /// booking p99 went from ~20 ms to 36–39 ms, at 32,768 it stayed at
-/// 21–33 ms, with the same gain in bookings (+7–9 %).
+/// 21–33 ms, with the same gain in bookings (+7–9 %). (Those stops were
+/// ~55 ms on a slow disk before `catch_up`, ~13 ms since: BENCHMARKS.md.)
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 32768 };
 
 /// What `PRAGMA wal_checkpoint` answers.
@@ -355,17 +356,20 @@ struct Checkpointed {
     /// Frames in the WAL.
     #[diesel(sql_type = diesel::sql_types::Integer)]
     log: i32,
+    /// Of these, frames copied into the database file.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    checkpointed: i32,
 }
 
-/// Checkpoints without waiting for anyone (`PASSIVE`); the frames in the
-/// WAL, or `None` where that is unknown.
-fn checkpoint(conn: &mut DbConnection) -> Result<Option<i64>, diesel::result::Error> {
+/// Checkpoints without waiting for anyone (`PASSIVE`); `None` where the
+/// database has no WAL (PostgreSQL).
+fn checkpoint(conn: &mut DbConnection) -> Result<Option<Checkpointed>, diesel::result::Error> {
     let DbConnection::Sqlite(sqlite) = conn else {
         return Ok(None);
     };
-    let answer: Checkpointed =
-        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(sqlite)?;
-    Ok(Some(i64::from(answer.log)))
+    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+        .get_result(sqlite)
+        .map(Some)
 }
 
 /// Run by the writer between two commits, when the checkpointer asked:
@@ -376,11 +380,36 @@ fn checkpoint(conn: &mut DbConnection) -> Result<Option<i64>, diesel::result::Er
 /// booking load, and the writer slowed down as it grew (SQLite looks pages
 /// up in the WAL's index, one hash table per 4,096 frames). Here no commit
 /// can arrive meanwhile, and what is left to copy is what came since the
-/// checkpointer's last pass. (A reader still on an older snapshot can hold
-/// it back; the checkpointer asks again.)
+/// checkpointer's last pass, which `catch_up` keeps short; the rest of the
+/// stop is two fsyncs (the WAL before copying, the database file after).
+/// (A reader still on an older snapshot can hold it back; the checkpointer
+/// asks again.)
 fn finish_checkpoint(conn: &mut DbConnection) {
     if let Err(error) = checkpoint(conn) {
         tracing::warn!(%error, "SQLite checkpoint in the writer failed");
+    }
+}
+
+/// A checkpoint pass this short, that left this few frames uncopied,
+/// leaves little for the writer to finish.
+const SHORT_PASS: Duration = Duration::from_millis(10);
+const FEW_FRAMES: i64 = 256;
+
+/// Checkpoints again and again (at most 8 passes) until a pass was short
+/// and copied nearly everything: each pass copies what was committed during
+/// the one before, so what the writer copies and syncs when it finishes the
+/// checkpoint, while no commit can go on, shrinks with each pass. (A pass
+/// that a reader's older snapshot held back copies little, and fast: the
+/// frames it left count.)
+fn catch_up(conn: &mut DbConnection) {
+    for _ in 0..8 {
+        let started = std::time::Instant::now();
+        match checkpoint(conn) {
+            Ok(Some(pass))
+                if started.elapsed() >= SHORT_PASS
+                    || i64::from(pass.log - pass.checkpointed) > FEW_FRAMES => {}
+            _ => return,
+        }
     }
 }
 
@@ -413,8 +442,9 @@ fn run_sqlite_checkpointer(
         };
         let mut open = open;
         match checkpoint(&mut open) {
-            Ok(frames) => {
-                if frames.is_some_and(|frames| frames > WAL_RESTART_FRAMES) {
+            Ok(pass) => {
+                if pass.is_some_and(|pass| i64::from(pass.log) > WAL_RESTART_FRAMES) {
+                    catch_up(&mut open);
                     restart.store(true, std::sync::atomic::Ordering::Release);
                     // Writes are streaming in: look again soon, so that
                     // the WAL does not grow for a whole pause.
