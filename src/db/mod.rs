@@ -346,8 +346,9 @@ type WalRestart = Arc<std::sync::atomic::AtomicBool>;
 /// so that the WAL starts over: 128 MiB with 4 KiB pages. Each such
 /// checkpoint stops the writer for a moment; at 8,192 frames the bench's
 /// booking p99 went from ~20 ms to 36–39 ms, at 32,768 it stayed at
-/// 21–33 ms, with the same gain in bookings (+7–9 %). (Those stops were
-/// ~55 ms on a slow disk before `catch_up`, ~13 ms since: BENCHMARKS.md.)
+/// 21–33 ms, with the same gain in bookings (+7–9 %). On a slow disk the
+/// stops took ~55 ms (median) before `catch_up`, ~15 ms since
+/// (BENCHMARKS.md, ninth session).
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 32768 };
 
 /// What `PRAGMA wal_checkpoint` answers.
