@@ -313,12 +313,19 @@ pub fn today() -> NaiveDate {
     Utc::now().with_timezone(&Tokyo).date_naive()
 }
 
-/// An open weekday (not Sunday) at least `days` days from today, by default
-/// rules (national holidays are open unless configured otherwise).
+/// The `days`-th open day (not Sunday) after today, by default rules
+/// (national holidays are open unless configured otherwise): at least
+/// `days` days ahead, and a different day for each `days` (the Sunday
+/// after a Friday must not make `open_day(2)` and `open_day(3)` the same
+/// Monday).
 pub fn open_day(days: i64) -> NaiveDate {
-    let mut date = today() + Duration::days(days);
-    while date.weekday() == Weekday::Sun {
+    let mut date = today();
+    let mut open = 0;
+    while open < days {
         date += Duration::days(1);
+        if date.weekday() != Weekday::Sun {
+            open += 1;
+        }
     }
     date
 }
