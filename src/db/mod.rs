@@ -391,9 +391,10 @@ fn finish_checkpoint(conn: &mut DbConnection) {
     }
 }
 
-/// A checkpoint pass this short, that left this few frames uncopied,
-/// leaves little for the writer to finish.
+/// A checkpoint pass this short (while commits go on) ...
 const SHORT_PASS: Duration = Duration::from_millis(10);
+/// ... that left at most this many frames uncopied leaves little for the
+/// writer to finish (`catch_up`).
 const FEW_FRAMES: i64 = 256;
 
 /// Checkpoints again and again (at most 8 passes) until a pass was short
