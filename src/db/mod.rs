@@ -904,6 +904,17 @@ mod tests {
         }};
     }
 
+    /// A fresh SQLite database `file` in a temporary folder (kept while the
+    /// returned `TempDir` lives), its path, and the `Db` serving it.
+    fn sqlite_db(file: &str) -> (tempfile::TempDir, std::path::PathBuf, super::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(file);
+        let url = format!("sqlite://{}", path.display());
+        let settings = crate::configuration::Settings::defaults().unwrap().database;
+        let db = super::Db::connect(&settings, &url).unwrap();
+        (dir, path, db)
+    }
+
     /// A write is acknowledged only once the WAL holding its commit is
     /// synced: when the syncer cannot sync it (here the file is gone from
     /// the folder), the caller hears of a failure, not of success. After
@@ -911,11 +922,7 @@ mod tests {
     /// file is back at the WAL's path): the disk lost what it lost.
     #[tokio::test]
     async fn a_write_is_acknowledged_only_after_its_wal_is_synced() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sync.db");
-        let url = format!("sqlite://{}", path.display());
-        let settings = crate::configuration::Settings::defaults().unwrap().database;
-        let db = super::Db::connect(&settings, &url).unwrap();
+        let (_dir, path, db) = sqlite_db("sync.db");
         let statement = |sql: &'static str| {
             move |conn: &mut super::DbConnection| {
                 conn.batch_execute(sql)?;
@@ -953,11 +960,7 @@ mod tests {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
 
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("hooks.db");
-        let url = format!("sqlite://{}", path.display());
-        let settings = crate::configuration::Settings::defaults().unwrap().database;
-        let db = super::Db::connect(&settings, &url).unwrap();
+        let (_dir, path, db) = sqlite_db("hooks.db");
         let ran = Arc::new(AtomicUsize::new(0));
         let counting = |ran: &Arc<AtomicUsize>| -> super::CommitHook {
             let ran = ran.clone();
@@ -1015,11 +1018,7 @@ mod tests {
     /// tests). Without that the WAL only grew while the writes went on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_writes_that_never_pause() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("busy.db");
-        let url = format!("sqlite://{}", path.display());
-        let settings = crate::configuration::Settings::defaults().unwrap().database;
-        let db = super::Db::connect(&settings, &url).unwrap();
+        let (_dir, path, db) = sqlite_db("busy.db");
         db.write(|conn| {
             conn.batch_execute("CREATE TABLE t (x BLOB)")?;
             Ok(())
@@ -1067,10 +1066,7 @@ mod tests {
     /// mail worker's own claims and records wake nobody.
     #[tokio::test]
     async fn only_announced_writes_wake_a_waiting_delivery() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("wake.db").display());
-        let settings = crate::configuration::Settings::defaults().unwrap().database;
-        let db = super::Db::connect(&settings, &url).unwrap();
+        let (_dir, _, db) = sqlite_db("wake.db");
         let woken = |db: &super::Db| {
             let db = db.clone();
             async move {
