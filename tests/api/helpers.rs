@@ -11,8 +11,7 @@ use clinic_booking::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use rand::Rng;
 use serde_json::{json, Value};
-
-use crate::smtp_sink::SmtpSink;
+use smtp_sink::SmtpSink;
 
 /// Runs each named test once on SQLite and once on PostgreSQL (the latter
 /// only when `TEST_DATABASE_URL` is set; otherwise it passes as skipped).
@@ -196,7 +195,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// the same database after a restart).
 pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&db);
-    let mail = Arc::new(SmtpSink::start().await);
+    let mail = Arc::new(SmtpSink::start());
     settings.mail.smtp_url = mail.url();
     configure(&mut settings);
     let app = Application::build(settings.clone())

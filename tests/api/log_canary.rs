@@ -12,10 +12,10 @@ use chrono::Utc;
 use clinic_booking::configuration::Settings;
 use clinic_booking::db::Db;
 use serde_json::{json, Value};
+use smtp_sink::SmtpSink;
 
 use crate::backend_tests;
 use crate::helpers::{local, manage_token, open_day, Backend, TestDatabase};
-use crate::smtp_sink::SmtpSink;
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
 
@@ -279,7 +279,7 @@ async fn staff_token(database_url: &str) -> String {
 
 async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
     let database = TestDatabase::create(backend);
-    let sink = SmtpSink::start().await;
+    let sink = SmtpSink::start();
     let server = Server::start(&database.url, &sink.url()).await;
     let staff = staff_token(&database.url).await;
     let mut secrets = vec![staff.clone()];

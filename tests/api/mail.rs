@@ -12,13 +12,13 @@ use clinic_booking::db::Db;
 use diesel::RunQueryDsl;
 use icalendar::{Calendar, Component, EventStatus};
 use serde_json::{json, Value};
+use smtp_sink::{free_port, Mail, SmtpSink};
 
 use crate::backend_tests;
 use crate::helpers::{
     booking_body, local, manage_token, open_day, spawn_app, spawn_app_with, spawn_on, Backend,
     TestApp, TestDatabase,
 };
-use crate::smtp_sink::{free_port, Mail, SmtpSink};
 
 const CLINIC_INBOX: &str = "info@n2clinic-ginza.com";
 const PATIENT: &str = "taro@example.jp";
@@ -235,7 +235,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once(backend: Backend
         references.push(booking["reference"].as_str().unwrap().to_string());
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let sink = SmtpSink::start_on(port).await;
+    let sink = SmtpSink::start_on(port);
     let mails = sink.wait_for(40, Duration::from_secs(30), |_| true).await;
     assert_eq!(mails.len(), 40);
     // Let any duplicate show up before counting.
@@ -427,7 +427,7 @@ async fn two_instances_on_one_database_never_send_a_message_twice(backend: Backe
         // Several instances share PostgreSQL only; SQLite is single-instance.
         return;
     }
-    let sink = SmtpSink::start().await;
+    let sink = SmtpSink::start();
     let url = sink.url();
     let db = TestDatabase::create(backend);
     let first = spawn_on(db.clone(), |s| s.mail.smtp_url = url.clone()).await;
@@ -638,7 +638,7 @@ async fn an_invalid_sender_address_stops_start_up(backend: Backend) {
 
 async fn stopping_the_service_stops_the_mail_worker(backend: Backend) {
     let db = TestDatabase::create(backend);
-    let sink = SmtpSink::start().await;
+    let sink = SmtpSink::start();
     let mut settings = crate::helpers::test_settings(&db);
     settings.mail.smtp_url = sink.url();
     let app = clinic_booking::startup::Application::build(settings)

@@ -2,7 +2,6 @@
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
 mod helpers;
-mod smtp_sink;
 
 mod articles;
 mod availability;
