@@ -5,6 +5,7 @@ mod helpers;
 
 mod articles;
 mod availability;
+mod backends;
 mod backup;
 mod bookings;
 mod clinic;
