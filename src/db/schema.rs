@@ -133,6 +133,7 @@ pub mod booking_status_times {
         bookings (reference) {
             reference -> Text,
             confirmed_at -> Nullable<Timestamp>,
+            arrived_at -> Nullable<Timestamp>,
             completed_at -> Nullable<Timestamp>,
             no_show_at -> Nullable<Timestamp>,
         }

@@ -36,6 +36,7 @@ pub struct ManagePage {
 fn status_label(status: BookingStatus) -> &'static str {
     match status {
         BookingStatus::Confirmed => "ご予約確定",
+        BookingStatus::Arrived => "受付済み",
         BookingStatus::Cancelled => "キャンセル済み",
         BookingStatus::Completed => "ご来院済み",
         BookingStatus::NoShow => "ご来院なし",

@@ -32,6 +32,9 @@ pub struct StaffBookingView {
     pub staff_note: Option<String>,
     #[schema(format = DateTime)]
     pub confirmed_at: String,
+    /// When the patient was checked in (受付済), if they were.
+    #[schema(format = DateTime)]
+    pub arrived_at: Option<String>,
     #[schema(format = DateTime)]
     pub cancelled_at: Option<String>,
     #[schema(format = DateTime)]
@@ -90,6 +93,7 @@ impl StaffBookingView {
                     .calendar
                     .local(times.confirmed_at.unwrap_or(row.created_at)),
             ),
+            arrived_at: at(times.arrived_at),
             cancelled_at: at(row.cancelled_at),
             completed_at: at(times.completed_at),
             no_show_at: at(times.no_show_at),
@@ -120,7 +124,7 @@ pub fn views(
     params(
         ("from" = Option<chrono::NaiveDate>, Query, description = "First clinic date (default: today)"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last clinic date, inclusive (default: open)"),
-        ("status" = Option<String>, Query, description = "One status or several separated by commas: confirmed, cancelled, completed, no_show"),
+        ("status" = Option<String>, Query, description = "One status or several separated by commas: confirmed, arrived, cancelled, completed, no_show"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
         ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor from `next`"),
     ),

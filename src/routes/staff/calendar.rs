@@ -18,13 +18,9 @@ use crate::startup::AppState;
 const MAX_EVENTS: i64 = 20_000;
 
 fn status_label(row: &BookingRow) -> &'static str {
-    match row.status.as_str() {
-        "confirmed" => "予約確定",
-        "cancelled" => "キャンセル",
-        "completed" => "来院済み",
-        "no_show" => "無断キャンセル（来院なし）",
-        _ => "不明",
-    }
+    crate::domain::BookingStatus::parse(&row.status)
+        .map(crate::domain::BookingStatus::label_ja)
+        .unwrap_or("不明")
 }
 
 fn description(row: &BookingRow) -> String {
