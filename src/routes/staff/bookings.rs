@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::routes::bookings::BookingView;
 use crate::routes::input::read_submission;
 use crate::startup::AppState;
+use crate::workflows::staff_reads;
 
 /// A booking as staff see it: the patient's view plus where it came from,
 /// the staff note and when each status was reached.
@@ -159,30 +160,23 @@ pub async fn list(
         to: to.map(|to| crate::availability::utc_range(calendar, to, to).1),
         statuses,
         after: page.after.clone().map(|cursor| (cursor.at, cursor.key)),
-        limit: page.fetch(),
+        limit: page.limit,
     };
     let work_state = state.clone();
     let actor = auth.actor();
     let (items, next) = state
         .db
         .write(move |conn| {
-            let rows = staff_bookings::page(conn, &filter)?;
-            let (rows, next) = page.split(rows, |row| Cursor {
-                at: row.start_at,
-                key: row.reference.clone(),
-            });
-            let items = views(conn, &work_state, &rows)?;
-            // Reading patient data is on the record too.
-            let detail = serde_json::json!({"count": items.len()});
-            crate::db::audit::record(
-                conn,
-                Utc::now().naive_utc(),
-                actor.name(),
-                "bookings.listed",
-                None,
-                Some(&detail.to_string()),
-            )?;
-            Ok((items, next))
+            let listed = staff_reads::list_bookings(conn, filter, &actor, Utc::now())?;
+            let next = listed
+                .rows
+                .last()
+                .filter(|_| listed.more)
+                .map(|row| Cursor {
+                    at: row.start_at,
+                    key: row.reference.clone(),
+                });
+            Ok((views(conn, &work_state, &listed.rows)?, next))
         })
         .await?;
     Ok(page::respond(&items, page::next_url(&state, &req, next)))
@@ -236,15 +230,7 @@ pub async fn show(
     let view = state
         .db
         .write(move |conn| {
-            let row = booking::find_for_staff(conn, &reference)?;
-            booking::audit(
-                conn,
-                &actor,
-                "booking.viewed",
-                &row.reference,
-                None,
-                Utc::now(),
-            )?;
+            let row = staff_reads::view_booking(conn, &reference, &actor, Utc::now())?;
             full_view(conn, &work_state, &row)
         })
         .await?;

@@ -13,13 +13,13 @@ use super::page::{self, Cursor, PageRequest};
 use super::patch;
 use super::StaffAuth;
 use crate::availability::rfc3339;
-use crate::booking;
-use crate::db::inquiries::{self, InquiryFilter, InquiryRow};
+use crate::db::inquiries::{InquiryFilter, InquiryRow};
 use crate::domain::{Fields, InquiryCategory, InquiryStatus};
 use crate::error::ApiError;
 use crate::inquiry::{self, InquiryChange};
 use crate::routes::input::read_submission;
 use crate::startup::AppState;
+use crate::workflows::staff_reads;
 
 /// An inquiry as staff see it: everything the sender gave, where they came
 /// from, the consent they gave and the staff note.
@@ -123,30 +123,22 @@ pub async fn list(
         statuses,
         categories,
         after: page.after.clone().map(|cursor| (cursor.at, cursor.key)),
-        limit: page.fetch(),
+        limit: page.limit,
     };
     let actor = auth.actor();
-    let (rows, next) = state
+    let listed = state
         .db
-        .write(move |conn| {
-            let rows = inquiries::page(conn, &filter)?;
-            let (rows, next) = page.split(rows, |row| Cursor {
-                at: row.created_at,
-                key: row.reference.clone(),
-            });
-            // Reading personal data is on the record too.
-            let detail = serde_json::json!({"count": rows.len()});
-            crate::db::audit::record(
-                conn,
-                Utc::now().naive_utc(),
-                actor.name(),
-                "inquiries.listed",
-                None,
-                Some(&detail.to_string()),
-            )?;
-            Ok((rows, next))
-        })
+        .write(move |conn| staff_reads::list_inquiries(conn, filter, &actor, Utc::now()))
         .await?;
+    let next = listed
+        .rows
+        .last()
+        .filter(|_| listed.more)
+        .map(|row| Cursor {
+            at: row.created_at,
+            key: row.reference.clone(),
+        });
+    let rows = listed.rows;
     let items: Vec<StaffInquiryView> = rows
         .iter()
         .map(|row| StaffInquiryView::of(&state, row))
@@ -190,15 +182,7 @@ pub async fn show(
     let view = state
         .db
         .write(move |conn| {
-            let row = inquiry::find_for_staff(conn, &reference)?;
-            booking::audit(
-                conn,
-                &actor,
-                "inquiry.viewed",
-                &row.reference,
-                None,
-                Utc::now(),
-            )?;
+            let row = staff_reads::view_inquiry(conn, &reference, &actor, Utc::now())?;
             full_view(conn, &work_state, &row)
         })
         .await?;
