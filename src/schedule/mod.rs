@@ -461,6 +461,12 @@ impl ClinicCalendar {
         self.check_timing(start, now, self.min_notice).is_ok()
     }
 
+    /// Whether staff could book `start` now, as far as timing goes (no
+    /// minimum notice; not in the past).
+    pub fn bookable_by_staff_in_time(&self, start: DateTime<Tz>, now: DateTime<Utc>) -> bool {
+        self.check_timing(start, now, Duration::zero()).is_ok()
+    }
+
     /// The end of a consultation of `kind` starting at `start`.
     pub fn end_of(&self, start: DateTime<Tz>, kind: &ConsultationType) -> DateTime<Tz> {
         start + Self::duration(kind)

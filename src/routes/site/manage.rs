@@ -78,7 +78,7 @@ async fn render(
                 manage_href(&reference, &week_token, &[("from", &date)])
             )
         };
-        match picker::build(state, &kind, from, &view.chosen, href).await {
+        match picker::build(state, &kind, from, &view.chosen, Booker::Patient, href).await {
             Ok(slot_picker) => Some(slot_picker),
             Err(error) => return error_page(state, &error),
         }
