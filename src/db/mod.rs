@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod schema;
 pub mod sqlite_memory;
 pub mod staff_bookings;
+pub mod staff_sessions;
 pub mod staff_tokens;
 
 use std::path::PathBuf;

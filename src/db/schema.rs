@@ -139,3 +139,16 @@ pub mod booking_status_times {
         }
     }
 }
+
+diesel::table! {
+    /// Signed-in staff console browsers (hashes of their cookies only).
+    staff_sessions (session_hash) {
+        session_hash -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        flash -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(staff_sessions, staff_tokens);

@@ -5,3 +5,4 @@
 
 pub mod closures;
 pub mod staff_reads;
+pub mod staff_sessions;
