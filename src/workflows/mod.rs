@@ -4,5 +4,6 @@
 //! twice.
 
 pub mod closures;
+pub mod outbox_retry;
 pub mod staff_reads;
 pub mod staff_sessions;
