@@ -101,3 +101,23 @@ pub fn view_inquiry(
     Ok(row)
 }
 
+/// The confirmed bookings inside each of `closures` (to call those
+/// patients), recorded as `bookings.listed` when there are any.
+pub fn bookings_inside_closures(
+    conn: &mut DbConnection,
+    closures: &[crate::db::closures::ClosureRow],
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<Vec<BookingRow>>, ApiError> {
+    let inside = closures
+        .iter()
+        .map(|closure| {
+            staff_bookings::confirmed_overlapping(conn, closure.start_at, closure.end_at)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let count: usize = inside.iter().map(Vec::len).sum();
+    if count > 0 {
+        record_list(conn, actor, "bookings.listed", count, now)?;
+    }
+    Ok(inside)
+}
