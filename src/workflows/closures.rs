@@ -6,13 +6,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::availability::rfc3339;
-use crate::booking::{audit, Actor};
 use crate::db::bookings::BookingRow;
 use crate::db::closures::{self, ClosureRow, NewClosure};
 use crate::db::{staff_bookings, DbConnection};
 use crate::domain::ClosureRequest;
 use crate::error::ApiError;
+use crate::schedule::availability::rfc3339;
+use crate::workflows::audit::{audit, Actor};
 
 /// A closure just made, and the confirmed bookings it overlaps.
 pub struct Closed {

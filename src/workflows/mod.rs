@@ -1,9 +1,16 @@
-//! Workflows: plain functions that do one piece of the clinic's work in
-//! the caller's transaction. The JSON API, the HTML pages (the staff
-//! console included) and the CLI call the same ones, so no rule is written
-//! twice.
+//! The clinic's workflows: plain functions, each one transaction that checks
+//! the rules and stores the change with the mail it causes. The JSON API, the
+//! HTML pages (the staff console included), the workers and the CLI all call
+//! these, so no rule is written twice. Workflows never import `routes`.
 
+pub mod audit;
+pub mod availability;
+pub mod booking;
 pub mod closures;
+pub mod inquiries;
+pub mod outbox;
 pub mod outbox_retry;
+pub mod privacy;
 pub mod staff_reads;
 pub mod staff_sessions;
+pub mod staff_tokens;

@@ -6,10 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::booking::{audit, Actor};
 use crate::db::outbox::{self, OutboxSummary};
 use crate::db::DbConnection;
 use crate::error::ApiError;
+use crate::workflows::audit::{audit, Actor};
 
 /// Requeues the failed message `id`: `NotFound` when there is none, 422
 /// `invalid_status` when it is not `failed` (a message waiting or sent is

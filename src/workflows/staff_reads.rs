@@ -6,12 +6,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::booking::{audit, find_for_staff, Actor};
 use crate::db::bookings::BookingRow;
 use crate::db::inquiries::{self, InquiryFilter, InquiryRow};
 use crate::db::staff_bookings::{self, BookingFilter};
 use crate::db::DbConnection;
 use crate::error::ApiError;
+use crate::workflows::audit::{audit, Actor};
+use crate::workflows::booking::find_for_staff;
 
 /// A page of a list: its rows, and whether more follow.
 pub struct Listed<T> {
@@ -96,7 +97,7 @@ pub fn view_inquiry(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<InquiryRow, ApiError> {
-    let row = crate::inquiry::find_for_staff(conn, reference)?;
+    let row = crate::workflows::inquiries::find_for_staff(conn, reference)?;
     audit(conn, actor, "inquiry.viewed", &row.reference, None, now)?;
     Ok(row)
 }

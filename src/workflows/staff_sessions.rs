@@ -12,10 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::booking::Actor;
 use crate::db::{staff_sessions, staff_tokens, DbConnection};
 use crate::domain::{hash_token, ManageToken};
 use crate::error::ApiError;
+use crate::workflows::audit::Actor;
 
 /// How often `last_seen_at` is written: often enough to measure idleness
 /// in hours, rarely enough that page views do not all become writes.

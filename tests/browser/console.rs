@@ -11,7 +11,7 @@ use chrono::{NaiveTime, Utc};
 use clinic_booking::configuration::Settings;
 use clinic_booking::db::bookings::{self, BookingRow};
 use clinic_booking::db::Db;
-use clinic_booking::domain::{ManageToken, Reference};
+use clinic_booking::domain::{BookingStatus, ManageToken, Reference};
 use clinic_booking::schedule::ClinicCalendar;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
@@ -89,7 +89,7 @@ fn seed(settings: &Settings) -> Vec<String> {
             let mut row = BookingRow {
                 reference: Reference::generate().to_string(),
                 manage_token_hash: ManageToken::generate().hash(),
-                status: "confirmed".into(),
+                status: BookingStatus::Confirmed,
                 type_code: kind.code.clone(),
                 start_at: start.naive_utc(),
                 end_at: end.naive_utc(),
@@ -119,7 +119,8 @@ fn seed(settings: &Settings) -> Vec<String> {
 fn staff_token(settings: &Settings) -> String {
     let db = Db::connect(&settings.database, settings.database_url()).expect("database");
     let mut conn = db.connection().expect("connection");
-    clinic_booking::staff::create_token(&mut conn, "reception-1", Utc::now()).expect("token")
+    clinic_booking::workflows::staff_tokens::create_token(&mut conn, "reception-1", Utc::now())
+        .expect("token")
 }
 
 /// Chromium's own command that renders the page as for print (the 受付表).

@@ -6,13 +6,13 @@ use actix_web::web;
 use chrono::{Duration, NaiveDate, Utc};
 
 use super::date_ja;
-use crate::availability;
-use crate::booking;
 use crate::domain::{Booker, FieldError};
-use crate::error::{ApiError, SlotOffer};
+use crate::error::ApiError;
 use crate::i18n::{field_message, Lang};
+use crate::schedule::availability;
+use crate::schedule::availability::SlotOffer;
 use crate::schedule::ConsultationType;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Days shown at once: a week, so a phone screen stays short.
 pub const DAYS_SHOWN: i64 = 7;
@@ -82,7 +82,8 @@ pub async fn build(
     let today = state.calendar.today(now);
     let last = today + Duration::days(state.calendar.booking_window_days());
     let to = (from + Duration::days(DAYS_SHOWN - 1)).min(last).max(from);
-    let (calendar, occupancy) = booking::schedule_with_closures(state, from, to).await?;
+    let (calendar, occupancy) =
+        crate::workflows::availability::schedule_with_closures(state, from, to).await?;
     let days = match booker {
         Booker::Patient => availability::days(&calendar, kind, from, to, &occupancy, now),
         Booker::Staff => availability::days_for_staff(&calendar, kind, from, to, &occupancy, now),

@@ -12,13 +12,14 @@ use super::outbox::OutboxView;
 use super::page::{self, Cursor, PageRequest};
 use super::patch;
 use super::StaffAuth;
-use crate::availability::rfc3339;
 use crate::db::inquiries::{InquiryFilter, InquiryRow};
 use crate::domain::{Fields, InquiryCategory, InquiryStatus};
 use crate::error::ApiError;
-use crate::inquiry::{self, InquiryChange};
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
+use crate::workflows;
+use crate::workflows::inquiries::InquiryChange;
 use crate::workflows::staff_reads;
 
 /// An inquiry as staff see it: everything the sender gave, where they came
@@ -105,9 +106,9 @@ pub struct InquiryPatch {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Newest first", body = InquiryList),
-        (status = 400, description = "Malformed query or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown `status` or `category`, or a `limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query or cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `status` or `category`, or a `limit` out of range (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     auth: StaffAuth,
@@ -169,8 +170,8 @@ fn private_json(view: &StaffInquiryView) -> HttpResponse {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "The inquiry, with its mail", body = StaffInquiryView),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such inquiry", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn show(
     auth: StaffAuth,
@@ -217,12 +218,12 @@ fn parse_change(fields: &Fields) -> Result<InquiryChange, ApiError> {
     )),
     responses(
         (status = 200, description = "The changed inquiry, with its mail", body = StaffInquiryView),
-        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such inquiry", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`unknown_field` for any other field, `invalid` status, `too_long` note (all at once)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_field` for any other field, `invalid` status, `too_long` note (all at once)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     auth: StaffAuth,
@@ -236,7 +237,7 @@ pub async fn update(
     let lookup = reference.clone();
     state
         .db
-        .read(move |conn| inquiry::find_for_staff(conn, &lookup))
+        .read(move |conn| workflows::inquiries::find_for_staff(conn, &lookup))
         .await?;
     let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
     let change = parse_change(&submission.fields)?;
@@ -245,7 +246,13 @@ pub async fn update(
     let view = state
         .db
         .write(move |conn| {
-            let row = inquiry::change_by_staff(conn, &reference, change, &actor, Utc::now())?;
+            let row = workflows::inquiries::change_by_staff(
+                conn,
+                &reference,
+                change,
+                &actor,
+                Utc::now(),
+            )?;
             full_view(conn, &work_state, &row)
         })
         .await?;

@@ -15,7 +15,6 @@ use super::{
     error_page, mail_lines, page, refusal_text, trail_lines, ConsoleLayout, MailLine, Nav,
     TrailLine,
 };
-use crate::booking::{self, StaffChange};
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, StatusTimes};
 use crate::domain::{Booker, BookingStatus, FieldError, Fields, Reference, SlotStart};
@@ -23,7 +22,8 @@ use crate::error::ApiError;
 use crate::routes::site::picker::{self, FormErrors, SlotPicker, SlotView};
 use crate::routes::site::{encode_query, query_map, see_other, span_ja, Privacy};
 use crate::routes::staff::patch;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking::{self, StaffChange};
 use crate::workflows::staff_reads;
 use crate::workflows::staff_sessions::Flash;
 
@@ -203,7 +203,7 @@ async fn render(
     let row = &loaded.row;
     let calendar = &state.calendar;
     let status = row.status();
-    let erased = crate::privacy::is_erased(row);
+    let erased = crate::workflows::privacy::is_erased(row);
     let kind = booking::kind_of(state, row).clone();
     let now = Utc::now();
     let picker = if status == BookingStatus::Confirmed && !erased {
@@ -450,9 +450,10 @@ pub async fn move_to(
     match moved {
         Ok(row) => see_other(&booking_href(&row.reference), Privacy::Private),
         Err(ApiError::SlotUnavailable { .. }) => {
-            let alternatives = booking::alternatives(&state, &kind, start.at(), now)
-                .await
-                .unwrap_or_default();
+            let alternatives =
+                crate::workflows::availability::alternatives(&state, &kind, start.at(), now)
+                    .await
+                    .unwrap_or_default();
             view.status = StatusCode::CONFLICT;
             view.errors = vec![FieldError::new("start", "slot_unavailable")];
             view.alternatives = picker::offers(&alternatives, &state);

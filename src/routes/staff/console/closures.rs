@@ -10,13 +10,13 @@ use chrono::{Duration, NaiveTime, Utc};
 
 use super::session::{page_session, post_form, redirect_with, Console};
 use super::{error_page, page, ConsoleLayout, Nav};
-use crate::availability::utc_range;
 use crate::db::closures::{self as closure_rows, ClosureRow};
 use crate::domain::{clinic_date, ClosureRequest, FieldError, Fields};
 use crate::error::ApiError;
 use crate::routes::site::picker::FormErrors;
 use crate::routes::site::{see_other, Privacy};
-use crate::startup::AppState;
+use crate::schedule::availability::utc_range;
+use crate::state::AppState;
 use crate::workflows::closures::{self as closures_workflow, Closed};
 use crate::workflows::staff_reads;
 use crate::workflows::staff_sessions::{self, Flash};

@@ -12,16 +12,16 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 
 use super::session::{page_session, Console};
 use super::{error_page, page, ConsoleLayout, Nav};
-use crate::availability::utc_range;
-use crate::booking::kind_of;
 use crate::db::bookings::{self, BookingRow};
 use crate::db::closures::{self as closure_rows, ClosureRow};
 use crate::db::staff_bookings::BookingFilter;
 use crate::domain::{clinic_date, BookingStatus};
 use crate::error::ApiError;
 use crate::routes::site::{date_ja, query_map, see_other, weekday_ja, Privacy};
-use crate::schedule::{ClosedReason, ConsultationType};
-use crate::startup::AppState;
+use crate::schedule::availability::utc_range;
+use crate::schedule::ClosedReason;
+use crate::state::AppState;
+use crate::workflows::booking::kind_of;
 use crate::workflows::staff_reads;
 
 /// More bookings than a clinic takes in a week: the lists are never cut.
@@ -172,16 +172,6 @@ async fn pick(req: &HttpRequest, state: &web::Data<AppState>, view: &str) -> Htt
     see_other(&format!("/staff/{view}/{date}"), Privacy::Private)
 }
 
-/// A grid slot (for listing every slot start of a day).
-fn one_slot(state: &AppState) -> ConsultationType {
-    ConsultationType {
-        code: String::new(),
-        label: String::new(),
-        label_en: String::new(),
-        duration_minutes: state.calendar.slot_minutes(),
-    }
-}
-
 fn closed_label(reason: ClosedReason, date: NaiveDate) -> String {
     match reason {
         ClosedReason::ClosedWeekday => format!("休診日（{}曜日）", weekday_ja(date.weekday())),
@@ -301,7 +291,7 @@ fn day_page(
     let mut placed = vec![false; active.len()];
     let mut slots = Vec::new();
     if calendar.closed_reason(date).is_none() {
-        for start in calendar.slot_starts(date, &one_slot(state)) {
+        for start in calendar.grid_starts(date) {
             let at = start.naive_utc();
             let closure = closures
                 .iter()

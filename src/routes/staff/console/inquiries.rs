@@ -17,11 +17,11 @@ use super::{
 use crate::db::inquiries::{InquiryFilter, InquiryRow};
 use crate::domain::{FieldError, InquiryCategory, InquiryStatus};
 use crate::error::ApiError;
-use crate::inquiry::{self, InquiryChange};
 use crate::routes::site::picker::FormErrors;
 use crate::routes::site::{see_other, Privacy};
 use crate::routes::staff::patch;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::inquiries::{self as inquiry, InquiryChange};
 use crate::workflows::staff_reads;
 use crate::workflows::staff_sessions::{self, Flash};
 

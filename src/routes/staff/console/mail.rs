@@ -13,7 +13,7 @@ use chrono::Utc;
 use super::session::{page_session, post_form, redirect_with};
 use super::{error_page, mail_lines, page, refusal_text, ConsoleLayout, MailLine, Nav};
 use crate::db::outbox::{self, status};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::workflows::outbox_retry;
 use crate::workflows::staff_sessions::{self, Flash};
 

@@ -21,7 +21,7 @@ use chrono::{NaiveDateTime, Utc};
 
 use crate::error::ApiError;
 use crate::routes::site::{self, Privacy};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::workflows::staff_sessions::{Flash, FlashKind};
 
 pub use session::Console;
@@ -277,7 +277,7 @@ pub struct MailLine {
 
 /// What a message is, as the desk would say it.
 fn mail_kind_label(kind: &str) -> String {
-    use crate::mail::kind;
+    use crate::db::outbox::kind;
     let label = match kind {
         kind::BOOKING_CONFIRMED => "予約確認（患者様）",
         kind::BOOKING_RESCHEDULED => "日時変更のお知らせ（患者様）",

@@ -20,7 +20,7 @@ use crate::domain::{Fields, ManageToken};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::routes::site::{encode_query, see_other, Privacy};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::workflows::staff_sessions::{self, Flash, Session};
 
 pub const SESSION_COOKIE: &str = "staff_session";
@@ -46,7 +46,7 @@ impl Console {
         staff_sessions::csrf_token(&self.secret)
     }
 
-    pub fn actor(&self) -> crate::booking::Actor {
+    pub fn actor(&self) -> crate::workflows::audit::Actor {
         self.session.actor()
     }
 

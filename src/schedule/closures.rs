@@ -3,17 +3,25 @@
 //! (`closed_date`); a closed time range fills every slot it touches, so
 //! availability, alternatives and capacity all see it the same way.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use crate::availability::Occupancy;
-use crate::db::closures::ClosureRow;
-use crate::schedule::{ClinicCalendar, ConsultationType};
+use crate::schedule::availability::Occupancy;
+use crate::schedule::ClinicCalendar;
+
+/// A staff closure as the schedule reads it: a whole clinic date, or the
+/// UTC range `start_at..end_at` (a date closure covers its day too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closure {
+    pub closed_date: Option<NaiveDate>,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+}
 
 /// The calendar with the whole-day closures closed, and `occupancy` (of the
 /// dates `from..=to`) with every slot a partial closure overlaps made full.
 pub fn apply(
     calendar: &ClinicCalendar,
-    closures: &[ClosureRow],
+    closures: &[Closure],
     from: NaiveDate,
     to: NaiveDate,
     occupancy: &mut Occupancy,
@@ -21,13 +29,6 @@ pub fn apply(
     let closed = calendar.with_closed_dates(closures.iter().filter_map(|c| c.closed_date));
     let capacity = i64::from(calendar.capacity_per_slot());
     let step = Duration::minutes(calendar.slot_minutes().into());
-    // One grid slot, to list every slot start of a day.
-    let one_slot = ConsultationType {
-        code: String::new(),
-        label: String::new(),
-        label_en: String::new(),
-        duration_minutes: calendar.slot_minutes(),
-    };
     for closure in closures.iter().filter(|c| c.closed_date.is_none()) {
         let first = calendar.local(closure.start_at).date_naive().max(from);
         let last = calendar
@@ -35,7 +36,7 @@ pub fn apply(
             .date_naive()
             .min(to);
         for date in first.iter_days().take_while(|date| *date <= last) {
-            for start in calendar.slot_starts(date, &one_slot) {
+            for start in calendar.grid_starts(date) {
                 let slot_start = start.naive_utc();
                 if slot_start < closure.end_at && slot_start + step > closure.start_at {
                     let taken = occupancy.entry(slot_start).or_insert(0);
@@ -50,8 +51,8 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::availability::days;
     use crate::configuration::Settings;
+    use crate::schedule::availability::days;
     use chrono::{TimeZone, Utc};
 
     fn calendar() -> ClinicCalendar {
@@ -59,15 +60,11 @@ mod tests {
         ClinicCalendar::from_settings(&settings.schedule, "Asia/Tokyo").unwrap()
     }
 
-    fn closure(cal: &ClinicCalendar, date: Option<&str>, start: &str, end: &str) -> ClosureRow {
-        ClosureRow {
-            id: 1,
+    fn closure(cal: &ClinicCalendar, date: Option<&str>, start: &str, end: &str) -> Closure {
+        Closure {
             closed_date: date.map(|d| d.parse().unwrap()),
             start_at: cal.parse_start(start).unwrap().naive_utc(),
             end_at: cal.parse_start(end).unwrap().naive_utc(),
-            reason: String::new(),
-            created_by: "desk".into(),
-            created_at: Utc::now().naive_utc(),
         }
     }
 
