@@ -324,7 +324,10 @@ async fn journey(javascript: bool) {
     assert_eq!(text_of(&client, "#status").await, "ご予約確定");
     screenshot(&client, &format!("{mode}-5-manage")).await;
 
-    // Reschedule to another free slot through the manage page's form.
+    // Reschedule to another free slot through the manage page's form, in
+    // the next week: a move into the next day or two would pass the change
+    // deadline, and the page would offer no cancel after it.
+    navigate_by(&client, "a[rel='next']").await;
     let other = client
         .find(Locator::Css("details[open] input[name='start']"))
         .await
