@@ -3,10 +3,10 @@
 
 mod console_helpers;
 mod helpers;
-mod smtp_sink;
 
 mod articles;
 mod availability;
+mod backends;
 mod backup;
 mod bookings;
 mod clinic;
