@@ -222,6 +222,13 @@ impl Settings {
 pub struct StaffSettings {
     pub feed_days_back: i64,
     pub feed_days_ahead: i64,
+    /// Hours a staff console session lasts without use.
+    #[serde(default = "default_session_idle_hours")]
+    pub session_idle_hours: u32,
+}
+
+fn default_session_idle_hours() -> u32 {
+    12
 }
 
 fn default_concurrent_deliveries() -> usize {

@@ -50,6 +50,11 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
             "invalid setting server.body_limit_bytes: must be at least 1024"
         ));
     }
+    if settings.staff.session_idle_hours == 0 {
+        return Err(anyhow!(
+            "invalid setting staff.session_idle_hours: must be at least 1"
+        ));
+    }
     if settings.database.pool_size == 0 {
         return Err(anyhow!(
             "invalid setting database.pool_size: must be at least 1"

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod sqlite_memory;
 mod sqlite_writer;
 pub mod staff_bookings;
+pub mod staff_sessions;
 pub mod staff_tokens;
 
 pub use commit_hooks::{on_commit, takes_commit_hooks, CommitHook};

@@ -133,8 +133,22 @@ pub mod booking_status_times {
         bookings (reference) {
             reference -> Text,
             confirmed_at -> Nullable<Timestamp>,
+            arrived_at -> Nullable<Timestamp>,
             completed_at -> Nullable<Timestamp>,
             no_show_at -> Nullable<Timestamp>,
         }
     }
 }
+
+diesel::table! {
+    /// Signed-in staff console browsers (hashes of their cookies only).
+    staff_sessions (session_hash) {
+        session_hash -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        flash -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(staff_sessions, staff_tokens);

@@ -10,18 +10,21 @@ use super::{
 use crate::schedule::{ClinicCalendar, ConsultationType};
 
 /// Where a booking stands. A booking is `confirmed` when made; staff mark it
-/// `completed` or `no_show` after the visit; patient or staff may cancel it.
+/// `arrived` (受付済) when the patient is in, `completed` or `no_show` after
+/// the visit; patient or staff may cancel it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingStatus {
     Confirmed,
+    Arrived,
     Cancelled,
     Completed,
     NoShow,
 }
 
 impl BookingStatus {
-    pub const ALL: [BookingStatus; 4] = [
+    pub const ALL: [BookingStatus; 5] = [
         BookingStatus::Confirmed,
+        BookingStatus::Arrived,
         BookingStatus::Cancelled,
         BookingStatus::Completed,
         BookingStatus::NoShow,
@@ -30,9 +33,21 @@ impl BookingStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Arrived => "arrived",
             BookingStatus::Cancelled => "cancelled",
             BookingStatus::Completed => "completed",
             BookingStatus::NoShow => "no_show",
+        }
+    }
+
+    /// The word the reception uses for it (staff console, calendar feed).
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            BookingStatus::Confirmed => "予約確定",
+            BookingStatus::Arrived => "受付済",
+            BookingStatus::Cancelled => "キャンセル",
+            BookingStatus::Completed => "来院済み",
+            BookingStatus::NoShow => "無断キャンセル（来院なし）",
         }
     }
 
@@ -40,9 +55,10 @@ impl BookingStatus {
         Self::ALL.into_iter().find(|status| status.as_str() == raw)
     }
 
-    /// Whether the booking still holds its slots.
+    /// Whether the booking still holds its slots: every status but
+    /// `cancelled` (the time was the patient's, whether they came or not).
     pub fn holds_slot(self) -> bool {
-        self == BookingStatus::Confirmed
+        self != BookingStatus::Cancelled
     }
 }
 

@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/inquiries", "POST").route(web::post().to(inquiries::create)))
             .service(web::scope("/staff").configure(staff::configure)),
     )
+    .service(web::scope("/staff").configure(staff::console::configure))
     .configure(site::configure)
     .default_service(web::to(not_found));
 }

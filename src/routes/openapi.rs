@@ -125,11 +125,13 @@ pub struct StaffBookingChange {
     pub staff_note: Option<String>,
 }
 
-/// The states of a booking.
+/// The states of a booking: `arrived` (受付済) is a patient checked in at
+/// the desk, before the visit is `completed`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatusCode {
     Confirmed,
+    Arrived,
     Cancelled,
     Completed,
     NoShow,

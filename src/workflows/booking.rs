@@ -155,7 +155,7 @@ pub fn cancel_by_patient(
 ) -> Result<BookingRow, ApiError> {
     match row.status() {
         BookingStatus::Cancelled => Ok(row),
-        BookingStatus::Completed | BookingStatus::NoShow => {
+        BookingStatus::Arrived | BookingStatus::Completed | BookingStatus::NoShow => {
             Err(ApiError::field("status", "invalid_status"))
         }
         BookingStatus::Confirmed if has_started(&row, now) => {
@@ -388,10 +388,12 @@ pub fn reschedule_by_staff(
 }
 
 /// The status changes staff may make: a confirmed booking may be cancelled,
-/// completed or marked a no-show; completed and no-show may be corrected
-/// into each other or back to confirmed; a cancelled booking may only be
-/// confirmed again (see `reconfirm`). Asking for the current status changes
-/// nothing. Anything else is `invalid_status`.
+/// marked arrived (受付済), completed or a no-show; confirmed, arrived,
+/// completed and no-show may be corrected into one another; a cancelled
+/// booking may only be confirmed again (see `reconfirm`), and only a
+/// confirmed one cancelled (a patient who arrived is set back to confirmed
+/// first). Asking for the current status changes nothing. Anything else is
+/// `invalid_status`.
 pub fn change_status_by_staff(
     conn: &mut DbConnection,
     state: &AppState,
@@ -400,13 +402,13 @@ pub fn change_status_by_staff(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
-    use BookingStatus::{Cancelled, Completed, Confirmed, NoShow};
+    use BookingStatus::{Arrived, Cancelled, Completed, Confirmed, NoShow};
     let from = row.status();
     match (from, to) {
         _ if from == to => Ok(row),
         (Confirmed, Cancelled) => cancel_by_staff(conn, state, row, actor, now),
         (Cancelled, Confirmed) => reconfirm(conn, state, row, None, actor, now),
-        (Confirmed, Completed | NoShow) | (Completed | NoShow, Confirmed | Completed | NoShow) => {
+        (Confirmed | Arrived | Completed | NoShow, Confirmed | Arrived | Completed | NoShow) => {
             // The seats stay claimed: the time was the patient's either way.
             crate::db::staff_bookings::set_status(conn, &row.reference, to, now.naive_utc())?;
             let detail = serde_json::json!({"from": from.as_str(), "to": to.as_str()});
@@ -427,7 +429,8 @@ pub fn change_status_by_staff(
 
 /// Staff cancel a booking: a confirmed one (started or not) is cancelled
 /// and its slots freed, the same way as by its patient; cancelling again
-/// changes nothing; a visit that took place (or was missed) cannot be.
+/// changes nothing; a visit under way, that took place or was missed
+/// cannot be.
 pub fn cancel_by_staff(
     conn: &mut DbConnection,
     state: &AppState,
@@ -438,7 +441,7 @@ pub fn cancel_by_staff(
     match row.status() {
         BookingStatus::Cancelled => Ok(row),
         BookingStatus::Confirmed => cancel(conn, state, row, actor, now),
-        BookingStatus::Completed | BookingStatus::NoShow => {
+        BookingStatus::Arrived | BookingStatus::Completed | BookingStatus::NoShow => {
             Err(ApiError::field("status", "invalid_status"))
         }
     }

@@ -1,6 +1,7 @@
 //! Black-box tests: the real application over HTTP, on SQLite and (with
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
+mod console_helpers;
 mod helpers;
 
 mod articles;
@@ -30,6 +31,8 @@ mod staff_bookings;
 mod staff_calendar;
 mod staff_cli;
 mod staff_closures;
+mod staff_console;
+mod staff_console_auth;
 mod staff_helpers;
 mod staff_input;
 mod staff_inquiries;

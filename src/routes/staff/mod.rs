@@ -6,6 +6,7 @@ pub mod auth;
 pub(crate) mod bookings;
 pub(crate) mod calendar;
 pub(crate) mod closures;
+pub mod console;
 pub mod inquiries;
 pub mod outbox;
 pub mod page;
