@@ -16,6 +16,8 @@ use crate::mail::outbox::{
 };
 use crate::schedule::ConsultationType;
 use crate::startup::AppState;
+use crate::webhooks::event;
+use crate::workflows::webhooks::{booking_event, Before};
 
 /// A stored booking and the manage token its patient was given (shown once).
 pub struct Booked {
@@ -98,6 +100,14 @@ pub fn book(
         now,
     )?;
     store_booking_mail(conn, state, &row, mail, now)?;
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_CREATED,
+        &row,
+        Before::default(),
+        now,
+    )?;
     tracing::info!(reference = %row.reference, "booking confirmed");
     crate::metrics::booking_created();
     Ok(Booked { row, manage_token })
@@ -226,6 +236,11 @@ fn reschedule_as(
         BookingMail::Rescheduled { previous },
         now,
     )?;
+    let before = Before {
+        times: previous,
+        ..Before::default()
+    };
+    booking_event(conn, state, event::BOOKING_RESCHEDULED, &moved, before, now)?;
     Ok(moved)
 }
 
@@ -383,6 +398,18 @@ fn cancel(
     crate::metrics::booking_cancelled();
     let cancelled = reload(conn, &row.reference)?;
     enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
+    let before = Before {
+        status: Some(&row.status),
+        ..Before::default()
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_CANCELLED,
+        &cancelled,
+        before,
+        now,
+    )?;
     Ok(cancelled)
 }
 
@@ -497,7 +524,20 @@ pub fn change_status_by_staff(
                 now,
             )?;
             tracing::info!(reference = %row.reference, status = to.as_str(), "booking status changed");
-            reload(conn, &row.reference)
+            let changed = reload(conn, &row.reference)?;
+            let before = Before {
+                status: Some(from.as_str()),
+                ..Before::default()
+            };
+            booking_event(
+                conn,
+                state,
+                event::BOOKING_STATUS_CHANGED,
+                &changed,
+                before,
+                now,
+            )?;
+            Ok(changed)
         }
         _ => Err(ApiError::field("status", "invalid_status")),
     }
@@ -578,6 +618,20 @@ pub fn reconfirm(
         state,
         &confirmed,
         BookingMail::Confirmed { manage_token: None },
+        now,
+    )?;
+    // Confirmed again: a status change (at a new time, the times it had).
+    let moved = (confirmed.start_at, confirmed.end_at) != (row.start_at, row.end_at);
+    let before = Before {
+        status: Some(BookingStatus::Cancelled.as_str()),
+        times: moved.then_some((row.start_at, row.end_at)),
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_STATUS_CHANGED,
+        &confirmed,
+        before,
         now,
     )?;
     Ok(confirmed)

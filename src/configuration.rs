@@ -23,6 +23,8 @@ pub struct Settings {
     pub forms: FormSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,11 +167,12 @@ impl Settings {
     /// The full layering, with `config/` read from `base_dir`.
     pub fn load(base_dir: &Path) -> Result<Self, config::ConfigError> {
         let config_dir = base_dir.join("config");
-        let mut builder = Config::builder()
+        let files = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
             .add_source(File::from(config_dir.join("default.toml")).required(false))
-            .add_source(File::from(config_dir.join("local.toml")).required(false))
-            .add_source(
+            .add_source(File::from(config_dir.join("local.toml")).required(false));
+        let receivers = files.build_cloned()?;
+        let mut builder = crate::webhooks::normalise(files, &receivers)?.add_source(
                 Environment::with_prefix("CLINIC")
                     .prefix_separator("__")
                     .separator("__")

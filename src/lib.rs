@@ -24,6 +24,8 @@ pub mod security;
 pub mod staff;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;
+pub mod workflows;
 
 /// The service's memory allocator, for every program that links it (the
 /// service, its tests, the benchmark). With glibc's, threads share a few

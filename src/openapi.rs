@@ -349,6 +349,8 @@ impl Modify for SecuritySchemes {
         routes::staff::outbox::list,
         routes::staff::privacy::erase_booking,
         routes::staff::privacy::erase_inquiry,
+        routes::staff::webhooks::list,
+        routes::staff::webhooks::retry,
     ),
     components(schemas(
         BookingRequest,
@@ -377,6 +379,8 @@ impl Modify for SecuritySchemes {
         routes::staff::bookings::StaffBookingView,
         routes::staff::bookings::AuditView,
         routes::staff::closures::ClosureView,
+        routes::staff::webhooks::DeliveryView,
+        routes::staff::webhooks::DeliveryList,
     )),
     modifiers(&SecuritySchemes, &BookingLinks, &ClosureLinks),
     tags(

@@ -18,6 +18,8 @@ use crate::mail::worker::MailWorker;
 use crate::privacy::RetentionWorker;
 use crate::rate_limit::RateLimiter;
 use crate::schedule::ClinicCalendar;
+use crate::webhooks::worker::WebhookWorker;
+use crate::webhooks::Webhooks;
 use crate::{rate_limit, routes, security, telemetry};
 
 /// What every request handler shares.
@@ -28,6 +30,8 @@ pub struct AppState {
     pub availability_cache: crate::routes::availability::AnswerCache,
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
+    /// The webhook receivers, and what wakes the webhook worker.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {
@@ -46,6 +50,7 @@ pub struct Application {
     state: web::Data<AppState>,
     mail_worker: MailWorker,
     retention_worker: RetentionWorker,
+    webhook_worker: WebhookWorker,
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
@@ -54,6 +59,7 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
     RateLimiter::from_settings(&settings.rate_limit)?;
     security::check(&settings.http)?;
+    settings.webhooks.check()?;
     let public_url = &settings.server.public_url;
     let derived_or_http = public_url.is_empty()
         || public_url.starts_with("http://")
@@ -113,6 +119,7 @@ impl Application {
             mail_handoff: Arc::new(Handoff::new(Duration::from_secs(
                 settings.mail.lease_seconds.max(1),
             ))),
+            webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();
@@ -139,12 +146,14 @@ impl Application {
         }
         let mail_worker = MailWorker::start(state.clone(), mail_transport);
         let retention_worker = RetentionWorker::start(state.clone());
+        let webhook_worker = WebhookWorker::start(state.clone())?;
         Ok(Application {
             port,
             server: server.run(),
             state,
             mail_worker,
             retention_worker,
+            webhook_worker,
         })
     }
 
@@ -162,11 +171,13 @@ impl Application {
     }
 
     /// Serves until stopped, then lets the mail worker finish the message
-    /// in hand and the retention purge its batch.
+    /// in hand, the retention purge its batch and the webhook worker its
+    /// attempts in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.mail_worker.stop().await;
         self.retention_worker.stop().await;
+        self.webhook_worker.stop().await;
         served
     }
 }

@@ -11,6 +11,7 @@ pub mod schema;
 pub mod sqlite_memory;
 pub mod staff_bookings;
 pub mod staff_tokens;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, OnceLock};

@@ -1,0 +1,3 @@
+//! Workflows: what a change does, each in the caller's transaction.
+
+pub mod webhooks;
