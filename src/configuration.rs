@@ -173,16 +173,16 @@ impl Settings {
             .add_source(File::from(config_dir.join("local.toml")).required(false));
         let receivers = files.build_cloned()?;
         let mut builder = crate::webhooks::normalise(files, &receivers)?.add_source(
-                Environment::with_prefix("CLINIC")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("schedule.closed_weekdays")
-                    .with_list_parse_key("schedule.closed_dates")
-                    .with_list_parse_key("rate_limit.trusted_proxies")
-                    .with_list_parse_key("http.cors_allowed_origins"),
-            );
+            Environment::with_prefix("CLINIC")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("schedule.closed_weekdays")
+                .with_list_parse_key("schedule.closed_dates")
+                .with_list_parse_key("rate_limit.trusted_proxies")
+                .with_list_parse_key("http.cors_allowed_origins"),
+        );
         if std::env::var_os("CLINIC__DATABASE__URL").is_none() {
             if let Ok(url) = std::env::var("DATABASE_URL") {
                 builder = builder.set_override("database.url", url)?;

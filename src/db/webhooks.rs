@@ -82,7 +82,11 @@ macro_rules! attemptable {
             )
             .filter(not(exists(
                 earlier
-                    .filter(earlier.field(deliveries::reference).eq(deliveries::reference))
+                    .filter(
+                        earlier
+                            .field(deliveries::reference)
+                            .eq(deliveries::reference),
+                    )
                     .filter(earlier.field(deliveries::url).eq(deliveries::url))
                     .filter(earlier.field(deliveries::status).eq(status::PENDING))
                     .filter(earlier.field(deliveries::id).lt(deliveries::id)),

@@ -176,14 +176,20 @@ impl WebhookSettings {
             let events = match &settings.events {
                 None => event::ALL.iter().map(|e| e.to_string()).collect(),
                 Some(events) if events.is_empty() => {
-                    return Err(invalid(index, "events is empty (leave it out for every event)"))
+                    return Err(invalid(
+                        index,
+                        "events is empty (leave it out for every event)",
+                    ))
                 }
                 Some(events) => {
                     if let Some(unknown) = events.iter().find(|e| !event::ALL.contains(&e.as_str()))
                     {
                         return Err(invalid(
                             index,
-                            format!("unknown event {unknown:?} (known: {})", event::ALL.join(", ")),
+                            format!(
+                                "unknown event {unknown:?} (known: {})",
+                                event::ALL.join(", ")
+                            ),
                         ));
                     }
                     events.clone()
@@ -339,14 +345,21 @@ mod tests {
         assert!(refused(&|r| r.url = "ftp://crm.example.jp/".into()).contains("http"));
         assert!(refused(&|r| r.secret = SecretString::from("MfKQ9r8GKYqrTwjU")).contains("whsec_"));
         assert!(refused(&|r| r.secret = SecretString::from("whsec_c2hvcnQ=")).contains("24"));
-        assert!(refused(&|r| r.previous_secrets = vec![SecretString::from("whsec_!")])
-            .contains("base64"));
-        assert!(refused(&|r| r.events = Some(vec!["booking.deleted".into()]))
-            .contains("booking.deleted"));
+        assert!(
+            refused(&|r| r.previous_secrets = vec![SecretString::from("whsec_!")])
+                .contains("base64")
+        );
+        assert!(
+            refused(&|r| r.events = Some(vec!["booking.deleted".into()]))
+                .contains("booking.deleted")
+        );
         assert!(refused(&|r| r.events = Some(Vec::new())).contains("empty"));
 
         let mut twice = WebhookSettings::default();
-        twice.endpoints = vec![endpoint("https://a.example/"), endpoint("https://a.example/")];
+        twice.endpoints = vec![
+            endpoint("https://a.example/"),
+            endpoint("https://a.example/"),
+        ];
         assert!(twice.check().unwrap_err().to_string().contains("twice"));
         let mut short = WebhookSettings::default();
         short.retry_for_hours = 24;

@@ -90,7 +90,13 @@ mod tests {
         let previous = vec![7u8; 32];
         let header = header(&[current.clone(), previous.clone()], "msg_1", 1, b"{}");
         let parts: Vec<&str> = header.split(' ').collect();
-        assert_eq!(parts, [sign(&current, "msg_1", 1, b"{}"), sign(&previous, "msg_1", 1, b"{}")]);
+        assert_eq!(
+            parts,
+            [
+                sign(&current, "msg_1", 1, b"{}"),
+                sign(&previous, "msg_1", 1, b"{}")
+            ]
+        );
     }
 
     #[test]

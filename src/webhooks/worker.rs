@@ -106,11 +106,7 @@ async fn deliver_next(
     owner: &str,
 ) -> Result<bool, ApiError> {
     let now = Utc::now().naive_utc();
-    if !state
-        .db
-        .read(move |conn| store::has_due(conn, now))
-        .await?
-    {
+    if !state.db.read(move |conn| store::has_due(conn, now)).await? {
         return Ok(false);
     }
     let lease = chrono::Duration::from_std(state.settings.webhooks.lease())

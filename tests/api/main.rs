@@ -34,3 +34,5 @@ mod staff_input;
 mod staff_inquiries;
 mod staff_outbox;
 mod startup;
+mod webhook_receiver;
+mod webhooks;

@@ -53,9 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/inquiries/{reference}/personal-data", "DELETE")
                 .route(web::delete().to(privacy::erase_inquiry)),
         )
-        .service(
-            resource("/webhooks/deliveries", "GET").route(web::get().to(webhooks::list)),
-        )
+        .service(resource("/webhooks/deliveries", "GET").route(web::get().to(webhooks::list)))
         .service(
             resource("/webhooks/deliveries/{id}/retry", "POST")
                 .route(web::post().to(webhooks::retry)),

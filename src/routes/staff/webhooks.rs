@@ -120,7 +120,10 @@ pub async fn list(
         at: row.created_at,
         key: row.id.to_string(),
     });
-    let items: Vec<DeliveryView> = rows.iter().map(|row| DeliveryView::of(&state, row)).collect();
+    let items: Vec<DeliveryView> = rows
+        .iter()
+        .map(|row| DeliveryView::of(&state, row))
+        .collect();
     Ok(page::respond(&items, page::next_url(&state, &req, next)))
 }
 
@@ -154,7 +157,14 @@ pub async fn retry(
             }
             let row = store::find(conn, id)?.ok_or(ApiError::NotFound)?;
             let detail = serde_json::json!({"delivery": id, "type": row.event_type});
-            crate::booking::audit(conn, &actor, "webhook.retried", &row.reference, Some(&detail), now)?;
+            crate::booking::audit(
+                conn,
+                &actor,
+                "webhook.retried",
+                &row.reference,
+                Some(&detail),
+                now,
+            )?;
             let _ = crate::db::on_commit(Box::new(move || wake.wake.notify_one()));
             Ok(row)
         })
