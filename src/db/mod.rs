@@ -1,6 +1,7 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (shared by
 //! several instances), behind one connection type and one pool.
 
+pub mod appointments;
 pub mod audit;
 pub mod bookings;
 pub mod closures;
