@@ -297,6 +297,37 @@ mod tests {
         }
     }
 
+    /// `[[webhooks]]` (NEXT.md's form) and `[[webhooks.endpoints]]` beside
+    /// the delivery settings both configure receivers.
+    #[test]
+    fn receivers_load_from_either_form_of_the_configuration() {
+        let load = |local: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join("config")).unwrap();
+            std::fs::write(dir.path().join("config/local.toml"), local).unwrap();
+            crate::configuration::Settings::load(dir.path())
+                .unwrap()
+                .webhooks
+        };
+        let short = load(
+            "[[webhooks]]\nurl = \"https://a.example/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+             [[webhooks]]\nurl = \"http://b.internal/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+             include_personal_data = true\n",
+        );
+        assert_eq!(short.endpoints.len(), 2);
+        assert!(short.endpoints[1].include_personal_data);
+        assert_eq!(short.retry_initial_seconds, 5.0);
+        assert_eq!(short.retry_max_seconds, 3600.0);
+        let table = load(
+            "[webhooks]\nretry_max_seconds = 600\n\
+             [[webhooks.endpoints]]\nurl = \"https://a.example/\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+        );
+        assert_eq!(table.endpoints.len(), 1);
+        assert_eq!(table.retry_max_seconds, 600.0);
+        assert_eq!(table.retry_for_hours, 72);
+        assert!(load("").endpoints.is_empty());
+    }
+
     #[test]
     fn backoff_doubles_from_the_initial_delay_up_to_the_maximum() {
         let settings = WebhookSettings::default();
