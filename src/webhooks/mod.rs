@@ -360,17 +360,21 @@ mod tests {
 
     #[test]
     fn receivers_are_checked_at_start_up() {
-        let mut settings = WebhookSettings::default();
-        settings.endpoints = vec![endpoint("http://crm.internal:8080/hooks")];
+        let settings = WebhookSettings {
+            endpoints: vec![endpoint("http://crm.internal:8080/hooks")],
+            ..WebhookSettings::default()
+        };
         let endpoints = settings.check().unwrap();
         assert_eq!(endpoints[0].events.len(), event::ALL.len());
         assert_eq!(endpoints[0].keys[0].len(), 24);
 
         let refused = |change: &dyn Fn(&mut EndpointSettings)| {
-            let mut settings = WebhookSettings::default();
             let mut receiver = endpoint("https://crm.example.jp/hooks");
             change(&mut receiver);
-            settings.endpoints = vec![receiver];
+            let settings = WebhookSettings {
+                endpoints: vec![receiver],
+                ..WebhookSettings::default()
+            };
             settings.check().unwrap_err().to_string()
         };
         assert!(refused(&|r| r.url = "ftp://crm.example.jp/".into()).contains("http"));
@@ -386,14 +390,18 @@ mod tests {
         );
         assert!(refused(&|r| r.events = Some(Vec::new())).contains("empty"));
 
-        let mut twice = WebhookSettings::default();
-        twice.endpoints = vec![
-            endpoint("https://a.example/"),
-            endpoint("https://a.example/"),
-        ];
+        let twice = WebhookSettings {
+            endpoints: vec![
+                endpoint("https://a.example/"),
+                endpoint("https://a.example/"),
+            ],
+            ..WebhookSettings::default()
+        };
         assert!(twice.check().unwrap_err().to_string().contains("twice"));
-        let mut short = WebhookSettings::default();
-        short.retry_for_hours = 24;
+        let short = WebhookSettings {
+            retry_for_hours: 24,
+            ..WebhookSettings::default()
+        };
         assert!(short.check().is_err());
     }
 }
