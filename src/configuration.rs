@@ -17,14 +17,28 @@ pub struct Settings {
     pub clinic: ClinicSettings,
     pub schedule: ScheduleSettings,
     pub privacy: PrivacySettings,
-    pub rate_limit: crate::rate_limit::RateLimitSettings,
-    pub http: crate::security::HttpSettings,
+    pub rate_limit: RateLimitSettings,
+    pub http: HttpSettings,
     #[serde(default)]
     pub forms: FormSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
     #[serde(default)]
-    pub webhooks: crate::webhooks::WebhookSettings,
+    pub webhooks: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub public_posts_per_minute: u32,
+    pub manage_attempts_per_minute: u32,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Origins (scheme://host[:port]) whose scripts may call the API.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,7 +186,7 @@ impl Settings {
             .add_source(File::from(config_dir.join("default.toml")).required(false))
             .add_source(File::from(config_dir.join("local.toml")).required(false));
         let receivers = files.build_cloned()?;
-        let mut builder = crate::webhooks::normalise(files, &receivers)?.add_source(
+        let mut builder = normalise(files, &receivers)?.add_source(
             Environment::with_prefix("CLINIC")
                 .prefix_separator("__")
                 .separator("__")
@@ -204,4 +218,72 @@ pub struct StaffSettings {
 
 fn default_concurrent_deliveries() -> usize {
     16
+}
+
+/// `[webhooks]`: how webhooks are delivered, and the receivers (their
+/// rules: `webhooks::WebhookSettings::check`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// The first retry waits this long, each next one twice as long ...
+    pub retry_initial_seconds: f64,
+    /// ... up to this.
+    pub retry_max_seconds: f64,
+    /// A delivery is retried for at least this many hours (72 at least).
+    pub retry_for_hours: u64,
+    /// One attempt may take this long.
+    pub timeout_seconds: u64,
+    /// Attempts one instance makes at the same time.
+    pub concurrent_deliveries: usize,
+    /// How often an idle worker looks for due deliveries (those queued by
+    /// this instance wake it at once).
+    pub poll_interval_ms: u64,
+    pub endpoints: Vec<EndpointSettings>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry_initial_seconds: 5.0,
+            retry_max_seconds: 3600.0,
+            retry_for_hours: 72,
+            timeout_seconds: 10,
+            concurrent_deliveries: 4,
+            poll_interval_ms: 1000,
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+/// One webhook receiver, as configured (`[[webhooks]]` or `[[webhooks.endpoints]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    pub url: String,
+    /// `whsec_` and the base64 of the key.
+    pub secret: SecretString,
+    /// Keys still signing during a rotation: every message carries a
+    /// signature by `secret` and one by each of these.
+    #[serde(default)]
+    pub previous_secrets: Vec<SecretString>,
+    /// The events it gets; absent: every event.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Whether bodies carry the patient's name, email and phone.
+    #[serde(default)]
+    pub include_personal_data: bool,
+}
+
+/// `webhooks` as written the short way, `[[webhooks]]` (a list of
+/// receivers), becomes `webhooks.endpoints` of the table the delivery
+/// settings live in. (TOML cannot hold both under one key: `[[webhooks]]`
+/// is a list, `[webhooks] retry_initial_seconds = ...` a table.)
+fn normalise(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    files: &config::Config,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
+    match files.get::<Vec<config::Value>>("webhooks") {
+        Ok(receivers) => builder.set_override("webhooks.endpoints", receivers),
+        Err(_) => Ok(builder),
+    }
 }

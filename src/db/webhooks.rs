@@ -10,7 +10,16 @@ use diesel::prelude::*;
 use super::schema::webhook_deliveries as deliveries;
 use super::DbConnection;
 use crate::error::ApiError;
-use crate::webhooks::status;
+
+/// Where a delivery stands: `pending` until a receiver answered 2xx
+/// (`delivered`) or its retries ran out (`failed`).
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const DELIVERED: &str = "delivered";
+    pub const FAILED: &str = "failed";
+
+    pub const ALL: [&str; 3] = [PENDING, DELIVERED, FAILED];
+}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deliveries)]

@@ -10,8 +10,9 @@ pub mod worker;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use secrecy::ExposeSecret;
+
+pub use crate::configuration::{EndpointSettings, WebhookSettings};
 
 /// The events a receiver can subscribe to, as sent in `type`.
 pub mod event {
@@ -39,68 +40,7 @@ pub mod event {
     ];
 }
 
-/// Where a delivery stands: `pending` until a receiver answered 2xx
-/// (`delivered`) or its retries ran out (`failed`).
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const DELIVERED: &str = "delivered";
-    pub const FAILED: &str = "failed";
-
-    pub const ALL: [&str; 3] = [PENDING, DELIVERED, FAILED];
-}
-
-/// `[webhooks]`: how deliveries are made, and the receivers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct WebhookSettings {
-    /// The first retry waits this long, each next one twice as long ...
-    pub retry_initial_seconds: f64,
-    /// ... up to this.
-    pub retry_max_seconds: f64,
-    /// A delivery is retried for at least this many hours (72 at least).
-    pub retry_for_hours: u64,
-    /// One attempt may take this long.
-    pub timeout_seconds: u64,
-    /// Attempts one instance makes at the same time.
-    pub concurrent_deliveries: usize,
-    /// How often an idle worker looks for due deliveries (those queued by
-    /// this instance wake it at once).
-    pub poll_interval_ms: u64,
-    pub endpoints: Vec<EndpointSettings>,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        WebhookSettings {
-            retry_initial_seconds: 5.0,
-            retry_max_seconds: 3600.0,
-            retry_for_hours: 72,
-            timeout_seconds: 10,
-            concurrent_deliveries: 4,
-            poll_interval_ms: 1000,
-            endpoints: Vec::new(),
-        }
-    }
-}
-
-/// One receiver, as configured (`[[webhooks]]` or `[[webhooks.endpoints]]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointSettings {
-    pub url: String,
-    /// `whsec_` and the base64 of the key.
-    pub secret: SecretString,
-    /// Keys still signing during a rotation: every message carries a
-    /// signature by `secret` and one by each of these.
-    #[serde(default)]
-    pub previous_secrets: Vec<SecretString>,
-    /// The events it gets; absent: every event.
-    #[serde(default)]
-    pub events: Option<Vec<String>>,
-    /// Whether bodies carry the patient's name, email and phone.
-    #[serde(default)]
-    pub include_personal_data: bool,
-}
+pub use crate::db::webhooks::status;
 
 /// A receiver, checked and ready to sign for.
 #[derive(Clone)]
@@ -268,24 +208,11 @@ impl WebhookSettings {
     }
 }
 
-/// `webhooks` as written the short way, `[[webhooks]]` (a list of
-/// receivers), becomes `webhooks.endpoints` of the table the delivery
-/// settings live in. (TOML cannot hold both under one key: `[[webhooks]]`
-/// is a list, `[webhooks] retry_initial_seconds = ...` a table.)
-pub fn normalise(
-    builder: config::ConfigBuilder<config::builder::DefaultState>,
-    files: &config::Config,
-) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
-    match files.get::<Vec<config::Value>>("webhooks") {
-        Ok(receivers) => builder.set_override("webhooks.endpoints", receivers),
-        Err(_) => Ok(builder),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+    use secrecy::SecretString;
 
     fn endpoint(url: &str) -> EndpointSettings {
         EndpointSettings {

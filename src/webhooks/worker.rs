@@ -8,15 +8,25 @@
 
 use std::time::Duration;
 
-use actix_web::web;
+use std::sync::Arc;
+
 use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::signature;
+use super::{signature, WebhookSettings, Webhooks};
 use crate::db::webhooks::{self as store, DeliveryRow, Outcome};
+use crate::db::Db;
 use crate::error::ApiError;
-use crate::startup::AppState;
+
+/// What the worker needs: the database, the delivery settings, and the
+/// receivers with what wakes it.
+#[derive(Clone)]
+pub struct Dispatch {
+    pub db: Db,
+    pub settings: WebhookSettings,
+    pub webhooks: Arc<Webhooks>,
+}
 
 /// A running worker; `stop` lets the attempts in flight finish.
 pub struct WebhookWorker {
@@ -25,9 +35,9 @@ pub struct WebhookWorker {
 }
 
 impl WebhookWorker {
-    pub fn start(state: web::Data<AppState>) -> anyhow::Result<WebhookWorker> {
+    pub fn start(dispatch: Dispatch) -> anyhow::Result<WebhookWorker> {
         let (stop, stopped) = watch::channel(false);
-        let settings = &state.settings.webhooks;
+        let settings = &dispatch.settings;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.timeout_seconds.max(1)))
             // A redirect is an answer like any other non-2xx: the
@@ -37,17 +47,17 @@ impl WebhookWorker {
             .build()?;
         // Names this worker's leases; unique enough across instances.
         let owner = format!("webhooks-{:016x}", rand::random::<u64>());
-        let tasks = if state.webhooks.endpoints.is_empty() {
+        let tasks = if dispatch.webhooks.endpoints.is_empty() {
             // Nothing can be queued; deliveries left from an earlier
             // configuration wait until receivers are configured again.
             Vec::new()
         } else {
             let count = settings.concurrent_deliveries.max(1);
-            tracing::info!(receivers = state.webhooks.endpoints.len(), tasks = count, %owner, "webhook worker started");
+            tracing::info!(receivers = dispatch.webhooks.endpoints.len(), tasks = count, %owner, "webhook worker started");
             (0..count)
                 .map(|_| {
                     tokio::spawn(run(
-                        state.clone(),
+                        dispatch.clone(),
                         client.clone(),
                         owner.clone(),
                         stopped.clone(),
@@ -71,17 +81,17 @@ impl WebhookWorker {
 }
 
 async fn run(
-    state: web::Data<AppState>,
+    dispatch: Dispatch,
     client: reqwest::Client,
     owner: String,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let poll = Duration::from_millis(state.settings.webhooks.poll_interval_ms.max(10));
+    let poll = Duration::from_millis(dispatch.settings.poll_interval_ms.max(10));
     loop {
         if *stopped.borrow() {
             break;
         }
-        let idle = match deliver_next(&state, &client, &owner).await {
+        let idle = match deliver_next(&dispatch, &client, &owner).await {
             Ok(delivered) => !delivered,
             Err(error) => {
                 tracing::error!(%error, "webhook worker: database error");
@@ -92,7 +102,7 @@ async fn run(
             tokio::select! {
                 changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { break },
                 _ = tokio::time::sleep(poll) => {}
-                _ = state.webhooks.wake.notified() => {}
+                _ = dispatch.webhooks.wake.notified() => {}
             }
         }
     }
@@ -101,18 +111,22 @@ async fn run(
 /// Claims the delivery due soonest, attempts it and records the answer;
 /// `false` when none was due.
 async fn deliver_next(
-    state: &web::Data<AppState>,
+    dispatch: &Dispatch,
     client: &reqwest::Client,
     owner: &str,
 ) -> Result<bool, ApiError> {
     let now = Utc::now().naive_utc();
-    if !state.db.read(move |conn| store::has_due(conn, now)).await? {
+    if !dispatch
+        .db
+        .read(move |conn| store::has_due(conn, now))
+        .await?
+    {
         return Ok(false);
     }
-    let lease = chrono::Duration::from_std(state.settings.webhooks.lease())
+    let lease = chrono::Duration::from_std(dispatch.settings.lease())
         .unwrap_or_else(|_| chrono::Duration::minutes(5));
     let claimer = owner.to_string();
-    let claimed = state
+    let claimed = dispatch
         .db
         .write_unannounced(move |conn| store::claim(conn, &claimer, now, now + lease))
         .await?;
@@ -121,12 +135,12 @@ async fn deliver_next(
     };
     // More may be due: let an idle task look, so that deliveries to
     // different receivers (or bookings) go side by side.
-    state.webhooks.wake.notify_one();
-    let outcome = attempt(state, client, &row).await;
+    dispatch.webhooks.wake.notify_one();
+    let outcome = attempt(dispatch, client, &row).await;
     log_outcome(&row, &outcome);
     let recorder = owner.to_string();
     let id = row.id;
-    let kept = state
+    let kept = dispatch
         .db
         .write_unannounced(move |conn| {
             store::record(conn, id, &recorder, &outcome, Utc::now().naive_utc())
@@ -139,8 +153,8 @@ async fn deliver_next(
 }
 
 /// Posts one delivery, signed with every key of its receiver.
-async fn attempt(state: &AppState, client: &reqwest::Client, row: &DeliveryRow) -> Outcome {
-    let Some(endpoint) = state
+async fn attempt(dispatch: &Dispatch, client: &reqwest::Client, row: &DeliveryRow) -> Outcome {
+    let Some(endpoint) = dispatch
         .webhooks
         .endpoints
         .iter()
@@ -182,8 +196,10 @@ async fn attempt(state: &AppState, client: &reqwest::Client, row: &DeliveryRow) 
         }
         Err(error) => (None, describe(error)),
     };
-    let settings = &state.settings.webhooks;
-    match settings.next_attempt(row.attempts + 1, Utc::now().naive_utc(), row.retry_until) {
+    match dispatch
+        .settings
+        .next_attempt(row.attempts + 1, Utc::now().naive_utc(), row.retry_until)
+    {
         Some(at) => Outcome::Retry { at, status, error },
         None => Outcome::Failed { status, error },
     }

@@ -9,13 +9,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::availability::rfc3339;
 use crate::db::bookings::BookingRow;
 use crate::db::inquiries::InquiryRow;
 use crate::db::webhooks::{self as store, NewDelivery};
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
 use crate::webhooks::{event, signature, status};
 
 /// The fields that name or reach a person: sent only to receivers with
@@ -58,7 +58,7 @@ pub fn booking_event(
     let mut data = json!({
         "reference": row.reference,
         "type": row.type_code,
-        "status": row.status,
+        "status": row.status.as_str(),
         "start": at(row.start_at),
         "end": at(row.end_at),
         // Practitioners are not configured yet: always null for now.

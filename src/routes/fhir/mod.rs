@@ -14,11 +14,11 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
 
-use crate::availability::{days, utc_range};
-use crate::booking::schedule_with_closures;
 use crate::db::appointments;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::schedule::availability::{days, utc_range};
+use crate::state::AppState;
+use crate::workflows::availability::schedule_with_closures;
 use params::{DateRange, Search};
 
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -346,7 +346,7 @@ pub async fn read_appointment(
     let reference = id.into_inner();
     let row = state
         .db
-        .read(move |conn| crate::booking::find_for_staff(conn, &reference))
+        .read(move |conn| crate::workflows::booking::find_for_staff(conn, &reference))
         .await?;
     Ok(fhir_json(&resources::appointment(&state, &row), true))
 }

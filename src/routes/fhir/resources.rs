@@ -6,11 +6,11 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
 
-use crate::availability::{rfc3339, SlotAvailability};
 use crate::db::bookings::BookingRow;
 use crate::domain::BookingStatus;
+use crate::schedule::availability::{rfc3339, SlotAvailability};
 use crate::schedule::ConsultationType;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// When what the CapabilityStatement says last changed.
 const CAPABILITIES_CHANGED: &str = "2026-12-03";
@@ -87,17 +87,15 @@ pub fn slot(state: &AppState, kind: &ConsultationType, slot: &SlotAvailability) 
     })
 }
 
-/// R4's Appointment status of a booking's status.
-fn appointment_status(status: &str) -> &'static str {
-    // 受付済 (the patient is in), once bookings can be marked so.
-    if status == "arrived" {
-        return "arrived";
-    }
-    match BookingStatus::parse(status) {
-        Some(BookingStatus::Confirmed) | None => "booked",
-        Some(BookingStatus::Cancelled) => "cancelled",
-        Some(BookingStatus::Completed) => "fulfilled",
-        Some(BookingStatus::NoShow) => "noshow",
+/// R4's Appointment status of a booking's status. (`arrived`, 受付済,
+/// maps to R4's `arrived` once bookings have it: the match is exhaustive,
+/// so a new status does not build until it is mapped here.)
+fn appointment_status(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Confirmed => "booked",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Completed => "fulfilled",
+        BookingStatus::NoShow => "noshow",
     }
 }
 
@@ -107,7 +105,7 @@ fn appointment_status(status: &str) -> &'static str {
 /// bookings name one.)
 pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
     let calendar = &state.calendar;
-    let kind = crate::booking::kind_of(state, row);
+    let kind = crate::workflows::booking::kind_of(state, row);
     let mut patient = json!({"type": "Patient"});
     if !row.name.is_empty() {
         patient["display"] = json!(row.name);
@@ -118,7 +116,7 @@ pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
         "id": row.reference,
         "meta": {"lastUpdated": rfc3339(calendar.local(row.updated_at))},
         "identifier": [{"system": reference_system(state), "value": row.reference}],
-        "status": appointment_status(&row.status),
+        "status": appointment_status(row.status),
         "serviceType": [service_type(state, kind)],
         "description": kind.label,
         "start": rfc3339(calendar.local(row.start_at)),

@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use super::page::{self, Cursor, PageRequest};
 use super::StaffAuth;
-use crate::availability::rfc3339;
 use crate::db::webhooks::{self as store, DeliveryRow};
 use crate::domain::FieldError;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
 use crate::webhooks::status;
 
 /// One webhook message to one receiver (never its body: it may carry
@@ -86,9 +86,9 @@ pub struct DeliveryList {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Newest first, without bodies", body = DeliveryList),
-        (status = 400, description = "Malformed query or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown `status` or a `limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query or cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `status` or a `limit` out of range (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     _auth: StaffAuth,
@@ -136,8 +136,8 @@ pub async fn list(
     security(("staff_token" = [])),
     responses(
         (status = 202, description = "Queued again: the delivery, now `pending`", body = DeliveryView),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such delivery", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such delivery", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn retry(
     auth: StaffAuth,
@@ -157,7 +157,7 @@ pub async fn retry(
             }
             let row = store::find(conn, id)?.ok_or(ApiError::NotFound)?;
             let detail = serde_json::json!({"delivery": id, "type": row.event_type});
-            crate::booking::audit(
+            crate::workflows::audit::audit(
                 conn,
                 &actor,
                 "webhook.retried",
