@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::helpers::{
-    assert_problem, local, manage_token, open_day, spawn_app_with, Backend, TestApp,
+    assert_problem, local, manage_token, open_day, spawn_app_with, spawn_on, Backend, TestApp,
+    TestDatabase,
 };
 use crate::staff_helpers::{
     reference, staff_delete, staff_get, staff_patch, staff_post, staff_token,
@@ -486,30 +487,30 @@ async fn staff_list_deliveries_and_send_one_again(backend: Backend) {
 
 async fn a_slow_receiver_does_not_hold_up_patients_mail(backend: Backend) {
     let receiver = WebhookReceiver::start(&[SECRET]).await;
-    receiver.answer_slowly(Duration::from_secs(4));
+    // One webhook task, stuck for 10 s on its first attempt.
+    receiver.answer_slowly(Duration::from_secs(10));
     let app = app_tuned(
         backend,
         vec![receiver_at(receiver.url("/slow"), SECRET)],
         |s| {
             s.webhooks.concurrent_deliveries = 1;
+            s.webhooks.timeout_seconds = 30;
         },
     )
     .await;
     let day = open_day(3);
-    let started = Instant::now();
     for time in ["10:00", "11:00", "12:00"] {
         app.book(&local(day, time)).await;
     }
     let confirmations = app
         .mail
-        .wait_for(3, Duration::from_secs(3), |mail| {
+        .wait_for(3, Duration::from_secs(6), |mail| {
             mail.is_to("taro@example.jp")
         })
         .await;
     assert_eq!(confirmations.len(), 3, "mail waited for the webhooks");
-    assert!(started.elapsed() < Duration::from_secs(4));
     assert!(
-        receiver.received().len() <= 1,
+        receiver.received().is_empty(),
         "the receiver answered already: the test shows nothing"
     );
 }
@@ -544,6 +545,59 @@ async fn an_erasure_takes_personal_data_out_of_webhooks_not_yet_sent(backend: Ba
             "{text}"
         );
         assert!(request.body["data"].get("name").is_none());
+    }
+}
+
+/// Two instances on one PostgreSQL database share a backlog: each
+/// delivery is claimed by one of them at a time, so every message arrives
+/// once, and each booking's in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_database_deliver_each_webhook_once() {
+    if !Backend::Postgres.available() {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    }
+    let receiver = WebhookReceiver::start(&[SECRET]).await;
+    receiver.down().await;
+    let db = TestDatabase::create(Backend::Postgres);
+    let endpoint = receiver_at(receiver.url("/hooks"), SECRET);
+    let tune = |settings: &mut clinic_booking::configuration::Settings| {
+        settings.webhooks.endpoints = vec![endpoint.clone()];
+        settings.webhooks.retry_initial_seconds = 0.05;
+        settings.webhooks.retry_max_seconds = 0.1;
+        settings.webhooks.poll_interval_ms = 10;
+    };
+    let one = spawn_on(db.clone(), tune).await;
+    let two = spawn_on(db, tune).await;
+    let day = open_day(4);
+    let mut references = Vec::new();
+    for (index, time) in ["10:00", "11:00", "12:00", "13:00", "14:00", "15:00"]
+        .iter()
+        .enumerate()
+    {
+        let app = if index % 2 == 0 { &one } else { &two };
+        let booking = app.book(&local(day, time)).await;
+        cancel(app, &booking).await;
+        references.push(reference(&booking));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    receiver.up().await;
+    receiver
+        .until(|received| received.iter().filter(|r| r.answered == 200).count() >= 12)
+        .await;
+    // Long enough for a second delivery of anything to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 12, "{received:#?}");
+    let mut ids: Vec<&str> = received.iter().map(|r| r.webhook_id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "a message arrived twice");
+    for reference in &references {
+        assert_eq!(
+            kinds_for(&received, "/hooks", reference),
+            ["booking.created", "booking.cancelled"]
+        );
     }
 }
 
