@@ -114,9 +114,23 @@ impl From<ApiError> for FhirError {
             ApiError::BadRequest { detail, .. } => {
                 (StatusCode::BAD_REQUEST, "invalid", detail.clone())
             }
+            ApiError::Validation(errors) => (
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                errors
+                    .iter()
+                    .map(|error| format!("{}: {}", error.field, error.code))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "Too many requests; try again shortly.".to_string(),
+            ),
             other => {
-                // Logged as the API logs its errors (never with data).
-                let _ = other.error_response();
+                // As the API logs its errors: the cause, never any data.
+                tracing::error!(error = format!("{other:#}"), "FHIR request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "exception",
