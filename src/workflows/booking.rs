@@ -542,7 +542,8 @@ pub fn reconfirm(
         BookingMail::Confirmed { manage_token: None },
         now,
     )?;
-    // Confirmed again: a status change (at a new time, the times it had).
+    // Confirmed again is a status change; one confirmed at a new time
+    // also names the times it had.
     let moved = (confirmed.start_at, confirmed.end_at) != (row.start_at, row.end_at);
     let before = Before {
         status: Some(BookingStatus::Cancelled.as_str()),
