@@ -19,6 +19,8 @@ use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::ClinicCalendar;
 use crate::state::AppState;
+use crate::webhooks::worker::{Dispatch, WebhookWorker};
+use crate::webhooks::Webhooks;
 use crate::workflows::privacy::RetentionWorker;
 use crate::{routes, telemetry};
 
@@ -28,6 +30,7 @@ pub struct Application {
     state: web::Data<AppState>,
     mail_worker: MailWorker,
     retention_worker: RetentionWorker,
+    webhook_worker: WebhookWorker,
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
@@ -36,6 +39,7 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
     RateLimiter::from_settings(&settings.rate_limit)?;
     security::check(&settings.http)?;
+    settings.webhooks.check()?;
     let public_url = &settings.server.public_url;
     let derived_or_http = public_url.is_empty()
         || public_url.starts_with("http://")
@@ -100,6 +104,7 @@ impl Application {
             mail_handoff: Arc::new(Handoff::new(Duration::from_secs(
                 settings.mail.lease_seconds.max(1),
             ))),
+            webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();
@@ -133,12 +138,18 @@ impl Application {
             mail_transport,
         );
         let retention_worker = RetentionWorker::start(state.db.clone(), settings.clone());
+        let webhook_worker = WebhookWorker::start(Dispatch {
+            db: state.db.clone(),
+            settings: settings.webhooks.clone(),
+            webhooks: state.webhooks.clone(),
+        })?;
         Ok(Application {
             port,
             server: server.run(),
             state,
             mail_worker,
             retention_worker,
+            webhook_worker,
         })
     }
 
@@ -156,11 +167,13 @@ impl Application {
     }
 
     /// Serves until stopped, then lets the mail worker finish the message
-    /// in hand and the retention purge its batch.
+    /// in hand, the retention purge its batch and the webhook worker its
+    /// attempts in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.mail_worker.stop().await;
         self.retention_worker.stop().await;
+        self.webhook_worker.stop().await;
         served
     }
 }

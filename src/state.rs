@@ -21,6 +21,8 @@ pub struct AppState {
     pub availability_cache: AnswerCache,
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
+    /// The webhook receivers, and what wakes the webhook worker.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {

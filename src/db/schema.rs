@@ -152,3 +152,27 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(staff_sessions, staff_tokens);
+
+diesel::table! {
+    /// One webhook message to one receiver (see `db::webhooks`).
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> Text,
+        event_type -> Text,
+        reference -> Text,
+        url -> Text,
+        body -> Text,
+        personal_data -> Bool,
+        status -> Text,
+        attempts -> Integer,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        retry_until -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}

@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod bookings;
 pub mod clinic;
+pub mod fhir;
 pub mod health;
 pub mod idempotency;
 pub mod input;
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::scope("/staff").configure(staff::configure)),
     )
     .service(web::scope("/staff").configure(staff::console::configure))
+    .configure(fhir::configure)
     .configure(site::configure)
     .default_service(web::to(not_found));
 }

@@ -351,6 +351,13 @@ impl Modify for SecuritySchemes {
         routes::staff::outbox::list,
         routes::staff::privacy::erase_booking,
         routes::staff::privacy::erase_inquiry,
+        routes::staff::webhooks::list,
+        routes::staff::webhooks::retry,
+        routes::fhir::metadata,
+        routes::fhir::search_slots,
+        routes::fhir::read_slot,
+        routes::fhir::search_appointments,
+        routes::fhir::read_appointment,
     ),
     components(schemas(
         BookingRequest,
@@ -379,12 +386,15 @@ impl Modify for SecuritySchemes {
         routes::staff::bookings::StaffBookingView,
         routes::staff::bookings::AuditView,
         routes::staff::closures::ClosureView,
+        routes::staff::webhooks::DeliveryView,
+        routes::staff::webhooks::DeliveryList,
     )),
     modifiers(&SecuritySchemes, &BookingLinks, &ClosureLinks),
     tags(
         (name = "public", description = "The clinic website and API callers"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "staff", description = "The clinic's staff: `Authorization: Bearer` with a staff token"),
+        (name = "fhir", description = "A read-only FHIR R4 view of the schedule (`application/fhir+json`; errors are OperationOutcomes)"),
     )
 )]
 pub struct ApiDoc;

@@ -12,10 +12,12 @@ use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::schedule::ConsultationType;
 use crate::state::AppState;
+use crate::webhooks::event;
 pub use crate::workflows::audit::{audit, Actor};
 use crate::workflows::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
 };
+use crate::workflows::webhooks::{booking_event, Before};
 
 /// A stored booking and the manage token its patient was given (shown once).
 pub struct Booked {
@@ -98,6 +100,14 @@ pub fn book(
         now,
     )?;
     store_booking_mail(conn, state, &row, mail, now)?;
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_CREATED,
+        &row,
+        Before::default(),
+        now,
+    )?;
     tracing::info!(reference = %row.reference, "booking confirmed");
     crate::metrics::booking_created();
     Ok(Booked { row, manage_token })
@@ -250,6 +260,11 @@ fn reschedule_as(
         BookingMail::Rescheduled { previous },
         now,
     )?;
+    let before = Before {
+        times: previous,
+        ..Before::default()
+    };
+    booking_event(conn, state, event::BOOKING_RESCHEDULED, &moved, before, now)?;
     Ok(moved)
 }
 
@@ -323,6 +338,18 @@ fn cancel(
     crate::metrics::booking_cancelled();
     let cancelled = reload(conn, &row.reference)?;
     enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
+    let before = Before {
+        status: Some(row.status.as_str()),
+        ..Before::default()
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_CANCELLED,
+        &cancelled,
+        before,
+        now,
+    )?;
     Ok(cancelled)
 }
 
@@ -421,7 +448,20 @@ pub fn change_status_by_staff(
                 now,
             )?;
             tracing::info!(reference = %row.reference, status = to.as_str(), "booking status changed");
-            reload(conn, &row.reference)
+            let changed = reload(conn, &row.reference)?;
+            let before = Before {
+                status: Some(from.as_str()),
+                ..Before::default()
+            };
+            booking_event(
+                conn,
+                state,
+                event::BOOKING_STATUS_CHANGED,
+                &changed,
+                before,
+                now,
+            )?;
+            Ok(changed)
         }
         _ => Err(ApiError::field("status", "invalid_status")),
     }
@@ -503,6 +543,21 @@ pub fn reconfirm(
         state,
         &confirmed,
         BookingMail::Confirmed { manage_token: None },
+        now,
+    )?;
+    // Confirmed again is a status change; one confirmed at a new time
+    // also names the times it had.
+    let moved = (confirmed.start_at, confirmed.end_at) != (row.start_at, row.end_at);
+    let before = Before {
+        status: Some(BookingStatus::Cancelled.as_str()),
+        times: moved.then_some((row.start_at, row.end_at)),
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_STATUS_CHANGED,
+        &confirmed,
+        before,
         now,
     )?;
     Ok(confirmed)

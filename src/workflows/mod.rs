@@ -14,3 +14,4 @@ pub mod privacy;
 pub mod staff_reads;
 pub mod staff_sessions;
 pub mod staff_tokens;
+pub mod webhooks;

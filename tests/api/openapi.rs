@@ -32,6 +32,8 @@ const API_ROUTES: &[(&str, &str)] = &[
         "delete",
         "/api/v1/staff/inquiries/{reference}/personal-data",
     ),
+    ("get", "/api/v1/staff/webhooks/deliveries"),
+    ("post", "/api/v1/staff/webhooks/deliveries/{id}/retry"),
 ];
 
 async fn description(app: &crate::helpers::TestApp) -> Value {
