@@ -27,6 +27,9 @@ pub struct SlotAvailability {
     pub end: String,
     pub available: bool,
     pub remaining: u32,
+    /// For a type with practitioners: the codes of those free then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practitioners: Option<Vec<String>>,
 }
 
 /// A day: open with its slots, or closed with a reason
@@ -111,6 +114,7 @@ pub fn days(
                             end: rfc3339(calendar.end_of(start, kind)),
                             available: remaining > 0 && calendar.bookable_in_time(start, now),
                             remaining,
+                            practitioners: None,
                         }
                     })
                     .collect(),

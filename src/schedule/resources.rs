@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 
+use super::availability::{rfc3339, DayAvailability, SlotAvailability};
 use super::{invalid, ClinicCalendar, ConsultationType, InvalidSchedule};
 use crate::configuration::{ConsultationTypeSettings, ResourceSettings};
 
@@ -480,6 +481,70 @@ impl Resources {
             .collect();
         (remaining, codes)
     }
+}
+
+/// What a day's availability of a type with resources is read from.
+pub struct ResourceView<'a> {
+    pub resources: &'a Resources,
+    pub needs: &'a TypeNeeds,
+    pub busy: &'a Busy,
+    /// Bookings of the type per clinic date (for its daily limit).
+    pub booked: &'a HashMap<NaiveDate, u32>,
+    /// One practitioner's view.
+    pub only: Option<usize>,
+}
+
+/// Every day from `from` to `to` inclusive, with every slot of the open
+/// ones, for a type with practitioners or rooms: a slot is available when
+/// one of them (and a room, if needed) is free for the whole duration and
+/// buffer, the daily limit is not reached, and it is not too soon.
+pub fn days(
+    calendar: &ClinicCalendar,
+    kind: &ConsultationType,
+    view: &ResourceView,
+    from: NaiveDate,
+    to: NaiveDate,
+    now: DateTime<chrono::Utc>,
+) -> Vec<DayAvailability> {
+    from.iter_days()
+        .take_while(|date| *date <= to)
+        .map(|date| match calendar.closed_reason(date) {
+            Some(reason) => DayAvailability {
+                date: date.to_string(),
+                open: false,
+                closed_reason: Some(reason.code()),
+                slots: Vec::new(),
+            },
+            None => {
+                let left = view
+                    .needs
+                    .left(view.booked.get(&date).copied().unwrap_or(0));
+                DayAvailability {
+                    date: date.to_string(),
+                    open: true,
+                    closed_reason: None,
+                    slots: calendar
+                        .slot_starts(date, kind)
+                        .into_iter()
+                        .map(|start| {
+                            let (free, codes) = view.resources.slot_state(
+                                calendar, kind, view.needs, start, view.busy, view.only,
+                            );
+                            let remaining = free.min(left);
+                            SlotAvailability {
+                                start: rfc3339(start),
+                                end: rfc3339(calendar.end_of(start, kind)),
+                                available: remaining > 0 && calendar.bookable_in_time(start, now),
+                                remaining,
+                                practitioners: (!view.needs.practitioners.is_empty())
+                                    .then_some(codes),
+                            }
+                        })
+                        .collect(),
+                }
+            }
+        })
+        .collect()
 }
 
 /// The order in which free practitioners are offered a booking nobody was

@@ -9,4 +9,5 @@ pub mod booking;
 pub mod inquiries;
 pub mod outbox;
 pub mod privacy;
+pub mod resources;
 pub mod staff_tokens;
