@@ -2,10 +2,10 @@
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
 mod helpers;
-mod smtp_sink;
 
 mod articles;
 mod availability;
+mod backends;
 mod backup;
 mod bookings;
 mod clinic;
