@@ -25,6 +25,9 @@ pub struct Settings {
     pub staff: StaffSettings,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// Practitioners and rooms (none: every type uses the anonymous seats).
+    #[serde(default)]
+    pub resources: Vec<ResourceSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +97,18 @@ pub struct ConsultationTypeSettings {
     #[serde(default)]
     pub label_en: Option<String>,
     pub duration_minutes: u32,
+    /// Practitioners any one of whom may take this type.
+    #[serde(default)]
+    pub practitioners: Vec<String>,
+    /// Rooms any one of which this type needs.
+    #[serde(default)]
+    pub rooms: Vec<String>,
+    /// Minutes kept free after it (the room's, else the practitioner's).
+    #[serde(default)]
+    pub buffer_minutes: u32,
+    /// Bookings of this type per clinic day at most.
+    #[serde(default)]
+    pub daily_limit: Option<u32>,
     /// This type's own `patient_change_deadline_hours`.
     #[serde(default)]
     pub change_deadline_hours: Option<u32>,
@@ -101,6 +116,49 @@ pub struct ConsultationTypeSettings {
 
 fn default_change_deadline_hours() -> u32 {
     24
+}
+
+/// A practitioner or a room: `kind` is `practitioner` or `room`; each
+/// weekday lists its "HH:MM-HH:MM" ranges (a weekday left out is off; a
+/// room with none at all is open whenever the clinic is).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResourceSettings {
+    pub code: String,
+    pub kind: String,
+    pub label: String,
+    #[serde(default)]
+    pub label_en: Option<String>,
+    #[serde(default)]
+    pub monday: Option<Vec<String>>,
+    #[serde(default)]
+    pub tuesday: Option<Vec<String>>,
+    #[serde(default)]
+    pub wednesday: Option<Vec<String>>,
+    #[serde(default)]
+    pub thursday: Option<Vec<String>>,
+    #[serde(default)]
+    pub friday: Option<Vec<String>>,
+    #[serde(default)]
+    pub saturday: Option<Vec<String>>,
+    #[serde(default)]
+    pub sunday: Option<Vec<String>>,
+    #[serde(default)]
+    pub days_off: Vec<String>,
+}
+
+impl ResourceSettings {
+    /// The weekday lists, Monday first.
+    pub fn weekdays(&self) -> [&Option<Vec<String>>; 7] {
+        [
+            &self.monday,
+            &self.tuesday,
+            &self.wednesday,
+            &self.thursday,
+            &self.friday,
+            &self.saturday,
+            &self.sunday,
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

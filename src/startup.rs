@@ -17,6 +17,7 @@ use crate::mail::transport::Transport;
 use crate::mail::worker::{MailWorker, Mailroom};
 use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
+use crate::schedule::resources::Resources;
 use crate::schedule::ClinicCalendar;
 use crate::state::AppState;
 use crate::webhooks::worker::{Dispatch, WebhookWorker};
@@ -35,8 +36,13 @@ pub struct Application {
 
 /// Checks the settings that only fail later, so start-up stops at once with
 /// one clear message.
-pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
+pub fn check_settings(settings: &Settings) -> anyhow::Result<(ClinicCalendar, Resources)> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
+    let resources = Resources::from_settings(
+        &settings.resources,
+        &settings.schedule.consultation_types,
+        &calendar,
+    )?;
     RateLimiter::from_settings(&settings.rate_limit)?;
     security::check(&settings.http)?;
     settings.webhooks.check()?;
@@ -64,7 +70,7 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
             "invalid setting database.pool_size: must be at least 1"
         ));
     }
-    Ok(calendar)
+    Ok((calendar, resources))
 }
 
 /// Opens the database and brings its schema up to date.
@@ -84,7 +90,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
-        let calendar = check_settings(&settings)?;
+        let (calendar, resources) = check_settings(&settings)?;
         crate::metrics::handle();
         crate::articles::library()?;
         let db = open_database(&settings).await?;
@@ -99,6 +105,7 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             calendar,
+            resources,
             db,
             availability_cache: Default::default(),
             mail_handoff: Arc::new(Handoff::new(Duration::from_secs(

@@ -12,6 +12,7 @@ pub mod inquiries;
 mod migrations;
 pub mod outbox;
 mod pool;
+pub mod resource_claims;
 pub mod schema;
 pub mod sqlite_memory;
 mod sqlite_writer;

@@ -22,6 +22,16 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
+        practitioner -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// A practitioner's or room's grid slot held by a booking.
+    resource_claims (resource_code, slot_start) {
+        resource_code -> Text,
+        slot_start -> Timestamp,
+        booking_reference -> Text,
     }
 }
 
@@ -46,7 +56,13 @@ diesel::table! {
 }
 
 diesel::joinable!(slot_claims -> bookings (booking_reference));
-diesel::allow_tables_to_appear_in_same_query!(bookings, slot_claims, idempotency_keys);
+diesel::joinable!(resource_claims -> bookings (booking_reference));
+diesel::allow_tables_to_appear_in_same_query!(
+    bookings,
+    slot_claims,
+    idempotency_keys,
+    resource_claims
+);
 
 diesel::table! {
     inquiries (reference) {
@@ -113,6 +129,7 @@ diesel::table! {
         reason -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        resource -> Nullable<Text>,
     }
 }
 

@@ -111,6 +111,9 @@ pub struct NewBooking {
     pub first_visit: Option<bool>,
     pub message: Option<FreeText>,
     pub source: Option<String>,
+    /// The practitioner asked for (a code; checked against the type by
+    /// the booking workflow); `None`: no preference.
+    pub practitioner: Option<String>,
 }
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -153,6 +156,10 @@ impl NewBooking {
         )
         .flatten();
         let source = collect(&mut errors, parse_source(fields)).flatten();
+        let practitioner = collect(&mut errors, fields.text("practitioner"))
+            .flatten()
+            .map(|raw| raw.trim().to_string())
+            .filter(|code| !code.is_empty());
         collect(&mut errors, fields.consent());
         match (name, name_kana, email, phone, kind, start) {
             (Some(name), Some(name_kana), Some(email), Some(phone), Some(kind), Some(start))
@@ -168,6 +175,7 @@ impl NewBooking {
                     first_visit,
                     message,
                     source,
+                    practitioner,
                 })
             }
             _ => Err(errors),

@@ -45,6 +45,10 @@ pub struct BookingRequest {
     /// The article the visitor came from.
     #[schema(max_length = 100)]
     pub source: Option<String>,
+    /// A practitioner's code (`GET /api/v1/practitioners`) for a type that
+    /// has practitioners; empty or absent: no preference (one is
+    /// assigned). Named for a type without: 422 `invalid_practitioner`.
+    pub practitioner: Option<String>,
 }
 
 /// A boolean that only `true` satisfies (consent).
@@ -328,6 +332,7 @@ impl Modify for SecuritySchemes {
         routes::health::readyz,
         routes::clinic::show,
         routes::availability::list,
+        routes::practitioners::list,
         routes::bookings::create,
         routes::bookings::show,
         routes::bookings::cancel,
@@ -369,6 +374,9 @@ impl Modify for SecuritySchemes {
         DayAvailability,
         SlotAvailability,
         routes::bookings::BookingView,
+        routes::bookings::PractitionerRef,
+        routes::practitioners::PractitionerView,
+        routes::practitioners::PractitionerList,
         routes::clinic::ClinicInfo,
         routes::availability::AvailabilityResponse,
         InquiryRequest,

@@ -27,6 +27,9 @@ pub struct SlotAvailability {
     pub end: String,
     pub available: bool,
     pub remaining: u32,
+    /// For a type with practitioners: the codes of those free then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practitioners: Option<Vec<String>>,
 }
 
 /// A day: open with its slots, or closed with a reason
@@ -139,6 +142,7 @@ fn days_with(
                             end: rfc3339(calendar.end_of(start, kind)),
                             available: remaining > 0 && in_time(start),
                             remaining,
+                            practitioners: None,
                         }
                     })
                     .collect(),

@@ -7,6 +7,7 @@
 pub mod availability;
 pub mod closures;
 mod holidays;
+pub mod resources;
 
 use std::collections::BTreeSet;
 

@@ -17,6 +17,7 @@ pub use crate::workflows::audit::{audit, Actor};
 use crate::workflows::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
 };
+use crate::workflows::resources;
 use crate::workflows::webhooks::{booking_event, Before};
 
 /// A stored booking and the manage token its patient was given (shown once).
@@ -41,12 +42,15 @@ pub fn prepare(
     now: DateTime<Utc>,
 ) -> Result<Prepared, ApiError> {
     let manage_token = ManageToken::generate();
-    let row = bookings::draft(
+    let named =
+        resources::named_practitioner(state, &booking.kind, booking.practitioner.as_deref())?;
+    let mut row = bookings::draft(
         booking,
         manage_token.hash(),
         &state.settings.privacy.notice_version,
         now.naive_utc(),
     );
+    row.practitioner = named;
     let mail = confirmation(state, &row, &manage_token, now)?;
     Ok(Prepared {
         row,
@@ -82,13 +86,21 @@ pub fn book(
         mut mail,
     } = prepared;
     ensure_not_closed(conn, state, booking.start.at(), &booking.kind)?;
-    let slots = state
-        .calendar
-        .covered_slots(booking.start.at(), &booking.kind);
+    let slots = resources::seat_slots(state, &booking.kind, booking.start.at());
     bookings::insert(conn, &mut row, &slots, state.calendar.capacity_per_slot())?;
-    if !mail.are_for(&row) {
-        // Its drafted reference was taken meanwhile (rare): the emails
-        // must name the one it got.
+    let practitioner = resources::claim_for(
+        conn,
+        state,
+        &row.reference,
+        &booking.kind,
+        booking.start.at(),
+        row.practitioner.as_deref(),
+    )?;
+    let assigned = practitioner != row.practitioner;
+    row.practitioner = practitioner;
+    if !mail.are_for(&row) || assigned {
+        // Its drafted reference was taken meanwhile (rare), or a
+        // practitioner was assigned: the emails must name them.
         mail = confirmation(state, &row, &manage_token, now)?;
     }
     audit(
@@ -227,7 +239,7 @@ fn reschedule_as(
         return Err(ApiError::field("status", "invalid_status"));
     }
     ensure_not_closed(conn, state, start.at(), kind)?;
-    let slots = state.calendar.covered_slots(start.at(), kind);
+    let slots = resources::seat_slots(state, kind, start.at());
     let end = state.calendar.end_of(start.at(), kind);
     bookings::reschedule(
         conn,
@@ -237,6 +249,15 @@ fn reschedule_as(
         &slots,
         state.calendar.capacity_per_slot(),
         now.naive_utc(),
+    )?;
+    let keep = resources::kept(state, kind, row.practitioner.as_deref());
+    resources::claim_for(
+        conn,
+        state,
+        &row.reference,
+        kind,
+        start.at(),
+        keep.as_deref(),
     )?;
     let detail = serde_json::json!({
         "from": rfc3339(state.calendar.local(row.start_at)),
@@ -299,7 +320,9 @@ fn ensure_not_closed(
     kind: &ConsultationType,
 ) -> Result<(), ApiError> {
     let end = state.calendar.end_of(start, kind);
-    let closures = crate::db::closures::overlapping(conn, start.naive_utc(), end.naive_utc())?;
+    let mut closures = crate::db::closures::overlapping(conn, start.naive_utc(), end.naive_utc())?;
+    // A practitioner's or room's time off closes only them.
+    closures.retain(|closure| closure.resource.is_none());
     if closures
         .iter()
         .any(|closure| closure.closed_date == Some(start.date_naive()))
@@ -506,13 +529,15 @@ pub fn reconfirm(
         .map(|start| start.at())
         .unwrap_or_else(|| state.calendar.local(row.start_at));
     ensure_not_closed(conn, state, at, &kind)?;
-    let slots = state.calendar.covered_slots(at, &kind);
+    let slots = resources::seat_slots(state, &kind, at);
     bookings::claim_slots(
         conn,
         &row.reference,
         &slots,
         state.calendar.capacity_per_slot(),
     )?;
+    let keep = resources::kept(state, &kind, row.practitioner.as_deref());
+    resources::claim_for(conn, state, &row.reference, &kind, at, keep.as_deref())?;
     let end = state.calendar.end_of(at, &kind);
     crate::db::staff_bookings::set_times(conn, &row.reference, at.naive_utc(), end.naive_utc())?;
     crate::db::staff_bookings::set_status(

@@ -23,6 +23,7 @@ mod mail;
 mod manage;
 mod metrics;
 mod openapi;
+mod practitioners;
 mod privacy;
 mod rate_limits;
 mod security;

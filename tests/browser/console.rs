@@ -107,6 +107,7 @@ fn seed(settings: &Settings) -> Vec<String> {
                 created_at: now,
                 updated_at: now,
                 cancelled_at: None,
+                practitioner: None,
             };
             let slots = calendar.covered_slots(start, &kind);
             bookings::insert(&mut conn, &mut row, &slots, calendar.capacity_per_slot())
