@@ -101,6 +101,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        scope -> Text,
     }
 }
 
