@@ -23,6 +23,8 @@ pub struct Settings {
     pub forms: FormSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +126,28 @@ impl Default for FormSettings {
         FormSettings {
             min_fill_seconds: 3,
             token_secret: SecretString::from(""),
+        }
+    }
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// A secret a scraper sends as `Authorization: Bearer ...`. Empty: none
+    /// is asked for on `bind`, and the public listener does not serve
+    /// `/metrics` at all.
+    pub token: SecretString,
+    /// An address of its own for `/metrics` (e.g. `127.0.0.1:9090`, or a
+    /// private interface). Empty: no such listener.
+    pub bind: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            token: SecretString::from(""),
+            bind: String::new(),
         }
     }
 }

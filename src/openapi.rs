@@ -312,6 +312,17 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The `metrics.token` setting, for Prometheus scrapers.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -19,6 +19,9 @@ use crate::smtp_sink::SmtpSink;
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
 
+/// The scrapers' secret; like every other secret, never logged.
+const METRICS_TOKEN: &str = "canary-metrics-token-5Qw8Zr";
+
 /// The binary, serving on a free port, with everything it writes to
 /// standard error (the log) and standard output kept.
 struct Server {
@@ -58,6 +61,7 @@ impl Server {
             .env("CLINIC__MAIL__POLL_INTERVAL_MS", "20")
             .env("CLINIC__MAIL__RETRY_INITIAL_SECONDS", "0.05")
             .env("CLINIC__MAIL__RETRY_MAX_SECONDS", "0.2")
+            .env("CLINIC__METRICS__TOKEN", METRICS_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -282,7 +286,7 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
     let sink = SmtpSink::start().await;
     let server = Server::start(&database.url, &sink.url()).await;
     let staff = staff_token(&database.url).await;
-    let mut secrets = vec![staff.clone()];
+    let mut secrets = vec![staff.clone(), METRICS_TOKEN.to_string()];
     let date = open_day(4);
     let day = date.to_string();
 
@@ -290,7 +294,6 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
     for path in [
         "/healthz".to_string(),
         "/readyz".to_string(),
-        "/metrics".to_string(),
         "/api/v1/clinic".to_string(),
         format!("/api/v1/availability?from={day}&to={day}"),
         "/api/v1/openapi.json".to_string(),
@@ -309,6 +312,15 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
             "{path}: {status}"
         );
     }
+    let scraped = server
+        .client
+        .get(server.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert_eq!(server.get("/metrics").await.status(), 401);
 
     // JSON bookings: created (twice with one Idempotency-Key), the key
     // reused with another body (422), invalid fields (422), a full slot
