@@ -102,3 +102,37 @@ fn an_unknown_command_is_refused_with_the_usage() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("usage"));
 }
+
+#[tokio::test]
+async fn smtp_credentials_over_a_plain_connection_to_another_host_stop_start_up() {
+    let db = TestDatabase::create(Backend::Sqlite);
+    let mut settings = test_settings(&db);
+    settings.mail.smtp_url = "smtp://smtp.example.jp:587?tls=opportunistic".into();
+    settings.mail.smtp_username = Some("clinic".into());
+    settings.mail.smtp_password = Some("s3cret-pass".to_string().into());
+    let message = error_of(Application::build(settings).await);
+    assert!(message.contains("mail.smtp_url"), "{message}");
+    assert!(message.contains("unencrypted"), "{message}");
+    assert!(!message.contains("s3cret-pass"), "{message}");
+}
+
+#[test]
+fn the_binary_refuses_plain_smtp_credentials_in_one_line_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary(
+        dir.path(),
+        &["serve"],
+        &[
+            ("CLINIC__SERVER__BIND", "127.0.0.1:0"),
+            ("CLINIC__MAIL__SMTP_URL", "smtp://smtp.example.jp:25"),
+            ("CLINIC__MAIL__SMTP_USERNAME", "clinic"),
+            ("CLINIC__MAIL__SMTP_PASSWORD", "s3cret-pass"),
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unencrypted"), "{stderr}");
+    assert!(stderr.contains("tls=required"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pass"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
