@@ -167,7 +167,14 @@ pub struct MailSettings {
     pub poll_interval_ms: u64,
     pub retry_initial_seconds: f64,
     pub retry_max_seconds: f64,
-    pub max_attempts: i32,
+    /// Hours a message that keeps failing temporarily is retried, from its
+    /// first failure, before it is marked failed.
+    #[serde(default = "default_retry_for_hours")]
+    pub retry_for_hours: f64,
+    /// No longer used (retries last `retry_for_hours`); still read so that
+    /// start-up can say it is ignored.
+    #[serde(default)]
+    pub max_attempts: Option<i64>,
     pub max_attempts_permanent: i32,
     pub lease_seconds: u64,
     #[serde(default = "default_concurrent_deliveries")]
@@ -221,6 +228,10 @@ impl Settings {
 pub struct StaffSettings {
     pub feed_days_back: i64,
     pub feed_days_ahead: i64,
+}
+
+fn default_retry_for_hours() -> f64 {
+    72.0
 }
 
 fn default_concurrent_deliveries() -> usize {

@@ -23,6 +23,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("slot unavailable")]
     SlotUnavailable { alternatives: Vec<SlotOffer> },
+    /// The thing is not in a state that allows this (409); `code` on
+    /// `field` says why, e.g. `status` / `not_failed`.
+    #[error("conflict: {field} {code}")]
+    Conflict {
+        field: &'static str,
+        code: &'static str,
+    },
     #[error("not found")]
     NotFound,
     #[error("missing or invalid credentials")]
@@ -67,6 +74,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation-error",
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest { .. } => "malformed-request",
@@ -87,6 +95,7 @@ impl ApiError {
                 ("入力内容をご確認ください", "Invalid input")
             }
             ApiError::SlotUnavailable { .. } => ("ご希望の枠は埋まっています", "Slot unavailable"),
+            ApiError::Conflict { .. } => ("現在の状態ではこの操作はできません", "Conflict"),
             ApiError::IdempotencyRace => ("同じリクエストを処理中です", "Request in progress"),
             ApiError::NotFound => ("見つかりません", "Not found"),
             ApiError::Unauthorized => ("認証が必要です", "Authentication required"),
@@ -115,6 +124,7 @@ impl ApiError {
                 Lang::En => format!("{} field(s) are invalid.", errors.len()),
             },
             ApiError::SlotUnavailable { .. } => field_message("start", "slot_unavailable", lang),
+            ApiError::Conflict { field, code } => field_message(field, code, lang),
             ApiError::NotFound => lang
                 .pick(
                     "指定されたものは見つかりませんでした。",
@@ -165,6 +175,7 @@ impl ApiError {
         match self {
             ApiError::Validation(errors) => errors.clone(),
             ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+            ApiError::Conflict { field, code } => vec![FieldError::new(*field, code)],
             ApiError::IdempotencyKeyReused => {
                 vec![FieldError::new("Idempotency-Key", "idempotency_key_reused")]
             }
@@ -225,7 +236,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::SlotUnavailable { .. } | ApiError::IdempotencyRace => StatusCode::CONFLICT,
+            ApiError::SlotUnavailable { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::IdempotencyRace => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

@@ -358,6 +358,7 @@ impl Modify for SecuritySchemes {
         routes::staff::inquiries::show,
         routes::staff::inquiries::update,
         routes::staff::outbox::list,
+        routes::staff::outbox::retry,
         routes::staff::privacy::erase_booking,
         routes::staff::privacy::erase_inquiry,
     ),

@@ -184,7 +184,6 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.mail.poll_interval_ms = 20;
     settings.mail.retry_initial_seconds = 0.05;
     settings.mail.retry_max_seconds = 0.4;
-    settings.mail.max_attempts = 1000;
     settings.mail.max_attempts_permanent = 3;
     settings.mail.smtp_timeout_seconds = 5;
     settings.metrics.token = METRICS_TOKEN.to_string().into();
