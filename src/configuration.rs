@@ -181,6 +181,10 @@ pub struct MailSettings {
     pub concurrent_deliveries: usize,
     pub reminder_hours_before: i64,
     pub max_per_recipient_per_hour: i64,
+    /// Messages sent per hour at most, over every recipient and instance;
+    /// more wait. 0: no cap.
+    #[serde(default = "default_max_per_hour")]
+    pub max_per_hour: u32,
 }
 
 impl Settings {
@@ -232,6 +236,10 @@ pub struct StaffSettings {
 
 fn default_retry_for_hours() -> f64 {
     72.0
+}
+
+fn default_max_per_hour() -> u32 {
+    500
 }
 
 fn default_concurrent_deliveries() -> usize {

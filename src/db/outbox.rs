@@ -579,6 +579,18 @@ pub fn requeue_failed(
     })
 }
 
+/// How many messages were sent since `since`, and when the first of them
+/// went (for the global hourly cap).
+pub fn sent_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> Result<(i64, Option<NaiveDateTime>), ApiError> {
+    Ok(outbox::table
+        .filter(outbox::sent_at.ge(since))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(outbox::sent_at)))
+        .first(conn)?)
+}
+
 /// Messages for staff, newest first, optionally of one status
 /// (`pending`, `sent`, `failed`, `suppressed`, `cancelled`).
 pub fn list(

@@ -17,6 +17,7 @@ use chrono::{NaiveDateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::hourly_cap::HourlyCap;
 use super::kind;
 use super::transport::{build_message, SendError, Transport};
 use crate::configuration::MailSettings;
@@ -42,7 +43,10 @@ impl MailWorker {
         let deliveries = state.settings.mail.concurrent_deliveries.max(1);
         tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
         let transport = Arc::new(transport);
-        let gate = Arc::new(ClaimGate::default());
+        let gate = Arc::new(ClaimGate {
+            cap: HourlyCap::new(state.settings.mail.max_per_hour),
+            ..ClaimGate::default()
+        });
         let tasks = (0..deliveries)
             .map(|_| {
                 tokio::spawn(run(
@@ -107,6 +111,8 @@ struct ClaimGate {
     last_full: AtomicBool,
     /// Turns taken, to look in the database first now and then.
     turns: AtomicU64,
+    /// `mail.max_per_hour`, shared by the deliveries.
+    cap: HourlyCap,
 }
 
 impl ClaimGate {
@@ -259,9 +265,20 @@ async fn deliver_handed(
     gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
-    let (handed, stale) = state.mail_handoff.take(BATCH);
+    let (mut handed, stale) = state.mail_handoff.take(BATCH);
     if !stale.is_empty() {
         give_back(state, stale, owner).await?;
+    }
+    if handed.is_empty() {
+        return Ok(false);
+    }
+    // Over the hourly cap, what may not go now waits in the database.
+    let now = Utc::now().naive_utc();
+    let permit = gate.cap.permit(&state.db, handed.len(), now).await?;
+    let allowed = permit.as_ref().map_or(0, |permit| permit.granted());
+    if allowed < handed.len() {
+        let held = handed.split_off(allowed);
+        give_back(state, held.iter().map(|m| m.row.id).collect(), owner).await?;
     }
     let Some(oldest) = handed.first() else {
         return Ok(false);
@@ -313,11 +330,18 @@ async fn claim_and_deliver(
         gate.took(0);
         return Ok(false);
     }
+    // Over the hourly cap, due mail stays in the database.
+    let Some(mut permit) = gate.cap.permit(&state.db, BATCH, now).await? else {
+        gate.took(0);
+        return Ok(false);
+    };
+    let limit = permit.granted();
     let claimer = owner.to_string();
     let claimed = state
         .db
-        .write_unannounced(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, BATCH))
+        .write_unannounced(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, limit))
         .await?;
+    permit.keep(claimed.len());
     let full = gate.took(claimed.len());
     if claimed.is_empty() {
         return Ok(false);

@@ -1,5 +1,6 @@
-//! How long mail is retried: the retry window (`mail.retry_for_hours`) and
-//! staff sending a failed message again.
+//! How long mail is retried, and how much of it goes out in an hour: the
+//! retry window (`mail.retry_for_hours`), staff sending a failed message
+//! again, and the global hourly cap (`mail.max_per_hour`).
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use clinic_booking::db::Db;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::helpers::{local, open_day, spawn_app_with, spawn_on, Backend, TestApp, TestDatabase};
 use crate::smtp_sink::{free_port, SmtpSink};
 use crate::staff_helpers::{calendar_token, staff_get, staff_post, staff_token};
 
@@ -189,7 +190,58 @@ async fn a_failed_message_is_sent_again_when_staff_ask(backend: Backend) {
     assert_eq!(retried[0]["reference"], reference.as_str());
 }
 
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Over `mail.max_per_hour` messages wait in the outbox (pending, not
+/// dropped), a metric counts that the cap was reached, and they go once
+/// the cap allows (here: a restart with a higher cap).
+async fn over_the_hourly_cap_mail_waits_and_is_never_lost(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let app = spawn_on(db.clone(), |settings| settings.mail.max_per_hour = 3).await;
+    let before = metric(&app.metrics().await, "mail_hourly_cap_reached_total");
+    // Two bookings: two confirmations and two notices to the clinic.
+    let day = open_day(3);
+    let references = [
+        app.book(&local(day, "10:00")).await,
+        app.book(&local(day, "11:00")).await,
+    ]
+    .map(|booking| booking["reference"].as_str().unwrap().to_string());
+    let sent = app.mail.wait_for(3, WAIT, |_| true).await;
+    assert_eq!(sent.len(), 3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.mail.mails().len(), 3, "the fourth waits for the cap");
+    let due: Vec<OutboxSummary> = all_mail(&app)
+        .into_iter()
+        .filter(|m| m.kind != "booking_reminder")
+        .collect();
+    let waiting: Vec<&OutboxSummary> = due.iter().filter(|m| m.status == "pending").collect();
+    assert_eq!(waiting.len(), 1, "{due:?}");
+    assert_eq!(waiting[0].attempts, 0, "waiting is not a failed attempt");
+    assert_eq!(due.iter().filter(|m| m.status == "sent").count(), 3);
+    let after = metric(&app.metrics().await, "mail_hourly_cap_reached_total");
+    assert!(after >= before + 1.0, "{before} -> {after}");
+    assert!(app.metrics().await.contains("mail_hourly_cap_holding"));
+
+    app.stop().await;
+    let restarted = spawn_on(db, |settings| settings.mail.max_per_hour = 10).await;
+    let late = restarted.mail.wait_for(1, WAIT, |_| true).await;
+    assert_eq!(late.len(), 1);
+    let subjects: Vec<String> = sent.iter().chain(&late).map(|m| m.subject()).collect();
+    assert_eq!(subjects.len(), 4);
+    for reference in &references {
+        let about = subjects.iter().filter(|s| s.contains(reference)).count();
+        assert_eq!(about, 2, "{reference}: {subjects:?}");
+    }
+}
+
 backend_tests!(
     a_message_keeps_being_retried_past_thirty_attempts_within_its_window,
     a_failed_message_is_sent_again_when_staff_ask,
+    over_the_hourly_cap_mail_waits_and_is_never_lost,
 );
