@@ -16,6 +16,7 @@ pub mod inquiry;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod preflight;
 pub mod privacy;
 pub mod rate_limit;
 pub mod routes;

@@ -150,6 +150,7 @@ impl Application {
         if settings.server.public_url.is_empty() {
             settings.server.public_url = format!("http://{address}");
         }
+        crate::preflight::log_warnings(&settings, address, calendar.today(chrono::Utc::now()));
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             calendar,
