@@ -143,6 +143,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             "開始時刻を過ぎた予約は変更・キャンセルできません。お電話でご連絡ください。".into(),
             "A booking that has started can no longer be changed online.".into(),
         ),
+        "change_deadline_passed" => (
+            "変更・キャンセルの受付期限を過ぎています。お電話でご連絡ください。".into(),
+            "The deadline for changes has passed. Please call the clinic.".into(),
+        ),
         "range_too_long" => (
             "期間は62日以内で指定してください。".into(),
             "The range may span at most 62 days.".into(),

@@ -14,31 +14,13 @@ use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
-use crate::mail::worker::MailWorker;
-use crate::privacy::RetentionWorker;
-use crate::rate_limit::RateLimiter;
+use crate::mail::worker::{MailWorker, Mailroom};
+use crate::routes::middleware::rate_limit::RateLimiter;
+use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::ClinicCalendar;
-use crate::{rate_limit, routes, security, telemetry};
-
-/// What every request handler shares.
-pub struct AppState {
-    pub settings: Settings,
-    pub calendar: ClinicCalendar,
-    pub db: Db,
-    pub availability_cache: crate::routes::availability::AnswerCache,
-    /// Fresh mail this instance stored for its own mail worker.
-    pub mail_handoff: Arc<Handoff>,
-}
-
-impl AppState {
-    /// The patient's link to see, cancel or move a booking.
-    pub fn manage_url(&self, reference: &str, token: &str) -> String {
-        format!(
-            "{}/manage/{reference}?token={token}",
-            self.settings.server.public_url.trim_end_matches('/')
-        )
-    }
-}
+use crate::state::AppState;
+use crate::workflows::privacy::RetentionWorker;
+use crate::{routes, telemetry};
 
 pub struct Application {
     port: u16,
@@ -63,23 +45,23 @@ fn start_metrics(
     settings: &Settings,
     state: &web::Data<AppState>,
 ) -> anyhow::Result<Option<MetricsListener>> {
-    match crate::metrics::Exposure::of(&settings.metrics) {
-        crate::metrics::Exposure::NotServed => {
+    match crate::routes::metrics::Exposure::of(&settings.metrics) {
+        crate::routes::metrics::Exposure::NotServed => {
             tracing::info!(
                 "GET /metrics is not served: set metrics.bind (an address of its own) or metrics.token (a bearer token)"
             );
             Ok(None)
         }
-        crate::metrics::Exposure::PublicWithToken => {
+        crate::routes::metrics::Exposure::PublicWithToken => {
             tracing::info!("GET /metrics is served to requests that present metrics.token");
             Ok(None)
         }
-        crate::metrics::Exposure::OwnAddress => {
+        crate::routes::metrics::Exposure::OwnAddress => {
             let bind = settings.metrics.bind.trim();
             let listener = TcpListener::bind(bind)
                 .with_context(|| format!("cannot listen on metrics.bind {bind}"))?;
             let address = listener.local_addr()?;
-            let server = crate::metrics::own_server(listener, state.clone())?;
+            let server = crate::routes::metrics::own_server(listener, state.clone())?;
             tracing::info!(
                 token = !secrecy::ExposeSecret::expose_secret(&settings.metrics.token).is_empty(),
                 "GET /metrics is served on http://{address}/metrics only"
@@ -184,8 +166,15 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let metrics = start_metrics(&settings, &state)?;
-        let mail_worker = MailWorker::start(state.clone(), mail_transport);
-        let retention_worker = RetentionWorker::start(state.clone());
+        let mail_worker = MailWorker::start(
+            Mailroom {
+                db: state.db.clone(),
+                settings: settings.mail.clone(),
+                handoff: state.mail_handoff.clone(),
+            },
+            mail_transport,
+        );
+        let retention_worker = RetentionWorker::start(state.db.clone(), settings.clone());
         Ok(Application {
             port,
             server: server.run(),

@@ -71,7 +71,7 @@ mod tests {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     use diesel_migrations::MigrationHarness;
 
-    use super::super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use crate::db::migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
     /// The migration that gives tokens a scope.
     const SCOPE_MIGRATION: &str = "20261203030000";

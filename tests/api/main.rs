@@ -10,6 +10,7 @@ mod backup;
 mod bookings;
 mod clinic;
 mod concurrency;
+mod deadline;
 mod forms;
 mod health;
 mod idempotency;

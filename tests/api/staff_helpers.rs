@@ -18,7 +18,8 @@ pub async fn staff_token(app: &TestApp, label: &str) -> String {
     let label = label.to_string();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().expect("connection");
-        clinic_booking::staff::create_token(&mut conn, &label, Utc::now()).expect("token")
+        clinic_booking::workflows::staff_tokens::create_token(&mut conn, &label, Utc::now())
+            .expect("token")
     })
     .await
     .expect("task")
@@ -30,10 +31,10 @@ pub async fn calendar_token(app: &TestApp, label: &str) -> String {
     let label = label.to_string();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().expect("connection");
-        clinic_booking::staff::create_scoped_token(
+        clinic_booking::workflows::staff_tokens::create_scoped_token(
             &mut conn,
             &label,
-            clinic_booking::staff::StaffScope::Calendar,
+            clinic_booking::workflows::staff_tokens::StaffScope::Calendar,
             Utc::now(),
         )
         .expect("token")
@@ -47,7 +48,7 @@ pub async fn revoke(app: &TestApp, label: &str) {
     let label = label.to_string();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().expect("connection");
-        clinic_booking::staff::revoke_token(&mut conn, &label).expect("revoke")
+        clinic_booking::workflows::staff_tokens::revoke_token(&mut conn, &label).expect("revoke")
     })
     .await
     .expect("task")

@@ -7,10 +7,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use crate::booking::Actor;
 use crate::error::ApiError;
-use crate::staff::StaffScope;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking::Actor;
+use crate::workflows::staff_tokens::StaffScope;
 
 /// A request made with a live staff token; `label` names its holder.
 #[derive(Debug, Clone)]
@@ -65,6 +65,6 @@ pub async fn authenticate(req: &HttpRequest, needed: StaffScope) -> Result<Staff
             .flatten()
     });
     let token = token.ok_or(ApiError::Unauthorized)?;
-    let label = crate::staff::authenticate_for(&state.db, token, needed).await?;
+    let label = crate::workflows::staff_tokens::authenticate_for(&state.db, token, needed).await?;
     Ok(StaffAuth { label })
 }
