@@ -3,11 +3,12 @@
 //! the HTML forms both call these.
 
 use actix_web::web;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::availability::{self, rfc3339, Occupancy};
 use crate::db::bookings::{self, BookingRow};
+use crate::db::contact_keys;
 use crate::db::DbConnection;
 use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
 use crate::error::{ApiError, SlotOffer};
@@ -80,10 +81,12 @@ pub fn book(
         mut mail,
     } = prepared;
     ensure_not_closed(conn, state, booking.start.at(), &booking.kind)?;
+    let history = ensure_under_cap(conn, state, &row, now)?;
     let slots = state
         .calendar
         .covered_slots(booking.start.at(), &booking.kind);
     bookings::insert(conn, &mut row, &slots, state.calendar.capacity_per_slot())?;
+    watch_for_burst(state, &row.reference, history.recent + 1);
     if !mail.are_for(&row) {
         // Its drafted reference was taken meanwhile (rare): the emails
         // must name the one it got.
@@ -101,6 +104,69 @@ pub fn book(
     tracing::info!(reference = %row.reference, "booking confirmed");
     crate::metrics::booking_created();
     Ok(Booked { row, manage_token })
+}
+
+/// Rule: one patient holds at most `booking.max_active_per_contact`
+/// confirmed bookings still ahead, counted by mailbox (however the address
+/// is spelled: `domain::normalised_mailbox`) and, with
+/// `booking.cap_by_phone`, by phone number too; beyond it a new booking is
+/// `TooManyActiveBookings`, so one client cannot fill the calendar. A move
+/// keeps the count and is not checked. Runs in the booking's transaction
+/// (under the patient's lock on PostgreSQL), so parallel requests cannot
+/// pass the cap together. Returns the patient's history for the burst
+/// watch.
+fn ensure_under_cap(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<contact_keys::ContactHistory, ApiError> {
+    let settings = &state.settings.booking;
+    let Some(mailbox) = row.mailbox_hash.as_deref() else {
+        return Ok(contact_keys::ContactHistory::default());
+    };
+    if settings.max_active_per_contact == 0 && settings.burst_bookings == 0 {
+        return Ok(contact_keys::ContactHistory::default());
+    }
+    let phone = settings.cap_by_phone.then_some(row.phone.as_str());
+    contact_keys::lock(conn, mailbox, phone)?;
+    let window = Duration::minutes(i64::from(settings.burst_window_minutes));
+    let history = contact_keys::history(
+        conn,
+        mailbox,
+        phone,
+        now.naive_utc(),
+        now.naive_utc() - window,
+    )?;
+    let limit = settings.max_active_per_contact;
+    if limit > 0 && history.active.len() >= limit as usize {
+        tracing::warn!(
+            active = %history.active.join(","),
+            limit,
+            "booking refused: the patient holds too many active bookings"
+        );
+        crate::metrics::booking_over_cap();
+        return Err(ApiError::TooManyActiveBookings { limit });
+    }
+    Ok(history)
+}
+
+/// Tells staff (a log line by reference, and a metric) when one mailbox
+/// has made `booking.burst_bookings` bookings or more within
+/// `booking.burst_window_minutes`: booking, cancelling and booking again is
+/// how one patient's cap is got round, and how a script shows itself.
+fn watch_for_burst(state: &AppState, reference: &str, made_in_window: usize) {
+    let settings = &state.settings.booking;
+    if settings.burst_bookings > 0 && made_in_window >= settings.burst_bookings as usize {
+        tracing::warn!(
+            %reference,
+            bookings = made_in_window,
+            window_minutes = settings.burst_window_minutes,
+            by = "mailbox",
+            "booking burst: one patient booked repeatedly"
+        );
+        crate::metrics::booking_in_burst("mailbox");
+    }
 }
 
 /// The booking a patient's reference and manage token point at. Anything

@@ -21,6 +21,8 @@ pub struct Settings {
     pub http: crate::security::HttpSettings,
     #[serde(default)]
     pub forms: FormSettings,
+    #[serde(default)]
+    pub booking: BookingSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
 }
@@ -124,6 +126,33 @@ impl Default for FormSettings {
         FormSettings {
             min_fill_seconds: 3,
             token_secret: SecretString::from(""),
+        }
+    }
+}
+
+/// What one patient may book online, and what staff are told about.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct BookingSettings {
+    /// Confirmed bookings still ahead that one mailbox may hold at a time
+    /// (`too_many_active_bookings` beyond); 0: no cap.
+    pub max_active_per_contact: u32,
+    /// Count one phone number's bookings against the cap too.
+    pub cap_by_phone: bool,
+    /// Bookings by one mailbox, or from one client address, within
+    /// `burst_window_minutes` that make a burst: each booking from the
+    /// burst on is logged (by reference) and counted in a metric; 0: off.
+    pub burst_bookings: u32,
+    pub burst_window_minutes: u32,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        BookingSettings {
+            max_active_per_contact: 3,
+            cap_by_phone: false,
+            burst_bookings: 5,
+            burst_window_minutes: 60,
         }
     }
 }

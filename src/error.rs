@@ -23,6 +23,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("slot unavailable")]
     SlotUnavailable { alternatives: Vec<SlotOffer> },
+    /// The patient already holds `limit` confirmed bookings still ahead.
+    #[error("too many active bookings")]
+    TooManyActiveBookings { limit: u32 },
     #[error("not found")]
     NotFound,
     #[error("missing or invalid credentials")]
@@ -67,6 +70,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation-error",
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
+            ApiError::TooManyActiveBookings { .. } => "too-many-active-bookings",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest { .. } => "malformed-request",
@@ -87,6 +91,9 @@ impl ApiError {
                 ("入力内容をご確認ください", "Invalid input")
             }
             ApiError::SlotUnavailable { .. } => ("ご希望の枠は埋まっています", "Slot unavailable"),
+            ApiError::TooManyActiveBookings { .. } => {
+                ("ご予約数の上限に達しています", "Too many active bookings")
+            }
             ApiError::IdempotencyRace => ("同じリクエストを処理中です", "Request in progress"),
             ApiError::NotFound => ("見つかりません", "Not found"),
             ApiError::Unauthorized => ("認証が必要です", "Authentication required"),
@@ -115,6 +122,14 @@ impl ApiError {
                 Lang::En => format!("{} field(s) are invalid.", errors.len()),
             },
             ApiError::SlotUnavailable { .. } => field_message("start", "slot_unavailable", lang),
+            ApiError::TooManyActiveBookings { limit } => match lang {
+                Lang::Ja => format!(
+                    "お一人でお取りいただけるご予約は、同時に{limit}件までです。ご予約の変更は確認メールのリンクから、またはお電話でどうぞ。"
+                ),
+                Lang::En => format!(
+                    "One patient may hold at most {limit} upcoming bookings at a time. Change an existing one through its confirmation email, or call the clinic."
+                ),
+            },
             ApiError::NotFound => lang
                 .pick(
                     "指定されたものは見つかりませんでした。",
@@ -165,6 +180,9 @@ impl ApiError {
         match self {
             ApiError::Validation(errors) => errors.clone(),
             ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+            ApiError::TooManyActiveBookings { .. } => {
+                vec![FieldError::new("email", "too_many_active_bookings")]
+            }
             ApiError::IdempotencyKeyReused => {
                 vec![FieldError::new("Idempotency-Key", "idempotency_key_reused")]
             }
@@ -225,7 +243,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::SlotUnavailable { .. } | ApiError::IdempotencyRace => StatusCode::CONFLICT,
+            ApiError::SlotUnavailable { .. }
+            | ApiError::TooManyActiveBookings { .. }
+            | ApiError::IdempotencyRace => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

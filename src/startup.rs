@@ -79,7 +79,7 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
 /// Opens the database and brings its schema up to date.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let settings = settings.clone();
-    tokio::task::spawn_blocking(move || {
+    let db = tokio::task::spawn_blocking(move || {
         let db = Db::connect(&settings.database, settings.database_url())?;
         let applied = db.run_migrations()?;
         if applied > 0 {
@@ -88,7 +88,15 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         Ok::<_, anyhow::Error>(db)
     })
     .await
-    .context("database start-up task failed")?
+    .context("database start-up task failed")??;
+    let keyed = db
+        .write(|conn| crate::db::contact_keys::backfill(conn, chrono::Utc::now().naive_utc()))
+        .await
+        .map_err(|error| anyhow!("cannot key existing bookings by mailbox: {error}"))?;
+    if keyed > 0 {
+        tracing::info!(keyed, "existing bookings and messages keyed by mailbox");
+    }
+    Ok(db)
 }
 
 impl Application {

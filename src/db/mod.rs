@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bookings;
 pub mod closures;
+pub mod contact_keys;
 pub mod idempotency;
 pub mod inquiries;
 pub mod outbox;

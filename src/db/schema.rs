@@ -22,6 +22,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
+        /// `domain::mailbox_key` of `email`; `NULL` once erased.
+        mailbox_hash -> Nullable<Text>,
     }
 }
 
@@ -82,6 +84,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        /// `domain::mailbox_key` of a patient's `recipient`; `NULL` for
+        /// the clinic's copies.
+        recipient_key -> Nullable<Text>,
     }
 }
 

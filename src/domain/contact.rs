@@ -1,6 +1,7 @@
 //! How a patient or an inquirer is reached: name, kana, email, phone, and
 //! the free text they write to the clinic.
 
+use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use validator::ValidateEmail;
 
@@ -46,6 +47,11 @@ impl PatientName {
 pub struct NameKana(String);
 
 impl NameKana {
+    /// Characters a reading may be sent as: half-width katakana with
+    /// voiced marks takes two characters where the stored reading takes
+    /// one (`ﾀﾞ` is `ダ`).
+    pub const MAX_SENT_CHARS: usize = 2 * PatientName::MAX_CHARS;
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let kana: String = trimmed(raw).nfkc().collect();
         if kana.chars().count() > PatientName::MAX_CHARS {
@@ -76,13 +82,19 @@ impl NameKana {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
+    /// The longest address accepted (RFC 5321's path limit, less brackets).
+    pub const MAX_CHARS: usize = 254;
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let email: String = trimmed(raw).nfkc().collect();
         let Some((local, domain)) = email.rsplit_once('@') else {
             return Err(FieldError::new(field, "invalid_email"));
         };
         let email = format!("{local}@{}", domain.to_ascii_lowercase());
-        if email.len() > 254 || !email.validate_email() || email.chars().any(char::is_control) {
+        if email.len() > Self::MAX_CHARS
+            || !email.validate_email()
+            || email.chars().any(char::is_control)
+        {
             return Err(FieldError::new(field, "invalid_email"));
         }
         Ok(EmailAddress(email))
@@ -91,6 +103,42 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key its mailbox is counted by (see `mailbox_key`).
+    pub fn mailbox_key(&self) -> String {
+        mailbox_key(&self.0)
+    }
+}
+
+/// The mailbox an address delivers to, as far as counting is concerned:
+/// lower case, without a `+tag` (`taro+1@example.jp` is `taro@example.jp`),
+/// and for Gmail without dots in the local part (`t.aro@gmail.com` and
+/// `taro@googlemail.com` are `taro@gmail.com`). Used wherever the service
+/// limits what one person may do (the cap on active bookings, the mail
+/// cap per recipient), so that spelling one mailbox many ways does not
+/// multiply the limit. Never used to send mail.
+pub fn normalised_mailbox(address: &str) -> String {
+    let address: String = trimmed(address).nfkc().collect::<String>().to_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return address;
+    };
+    let local = match local.split_once('+') {
+        Some((mailbox, _tag)) if !mailbox.is_empty() => mailbox,
+        _ => local,
+    };
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+        _ => format!("{local}@{domain}"),
+    }
+}
+
+/// What is stored to count by mailbox: the hex SHA-256 of
+/// `normalised_mailbox` (fixed length for its index; the address itself is
+/// stored beside it anyway, and both are erased together).
+pub fn mailbox_key(address: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("mailbox:{}", normalised_mailbox(address)).as_bytes(),
+    ))
 }
 
 /// A Japanese phone number, always stored hyphenated: `03-3289-0202`,
@@ -389,6 +437,45 @@ mod tests {
         fn phone_parsing_never_panics(raw in "\\PC{0,40}") {
             let _ = phone(&raw);
         }
+    }
+
+    #[test]
+    fn one_mailbox_spelled_many_ways_normalises_to_one() {
+        for spelling in [
+            "taro@example.jp",
+            "Taro@Example.JP",
+            "taro+clinic@example.jp",
+            "TARO+a+b@example.jp",
+            " ｔａｒｏ＠example.jp ",
+        ] {
+            assert_eq!(
+                normalised_mailbox(spelling),
+                "taro@example.jp",
+                "{spelling}"
+            );
+            assert_eq!(mailbox_key(spelling), mailbox_key("taro@example.jp"));
+        }
+        for spelling in [
+            "t.a.r.o@gmail.com",
+            "Taro+x@googlemail.com",
+            "ta.ro@GMAIL.com",
+        ] {
+            assert_eq!(normalised_mailbox(spelling), "taro@gmail.com", "{spelling}");
+        }
+        // Dots matter outside Gmail; other mailboxes stay apart.
+        assert_eq!(normalised_mailbox("t.aro@example.jp"), "t.aro@example.jp");
+        assert_ne!(
+            mailbox_key("jiro@example.jp"),
+            mailbox_key("taro@example.jp")
+        );
+        assert_ne!(
+            mailbox_key("taro@example.com"),
+            mailbox_key("taro@example.jp")
+        );
+        // A local part that is all tag is kept whole rather than emptied.
+        assert_eq!(normalised_mailbox("+x@example.jp"), "+x@example.jp");
+        let parsed = EmailAddress::parse("email", "Taro+1@Example.jp").unwrap();
+        assert_eq!(parsed.mailbox_key(), mailbox_key("taro@example.jp"));
     }
 
     #[test]

@@ -12,7 +12,9 @@ pub use booking::{
     consultation_type, parse_source, Booker, BookingStatus, NewBooking, SlotStart,
     MAX_MESSAGE_CHARS,
 };
-pub use contact::{EmailAddress, FreeText, NameKana, PatientName, PhoneNumber};
+pub use contact::{
+    mailbox_key, normalised_mailbox, EmailAddress, FreeText, NameKana, PatientName, PhoneNumber,
+};
 pub use fields::Fields;
 pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
 pub use reference::Reference;

@@ -85,7 +85,7 @@ fn private_json(view: &BookingView) -> HttpResponse {
         (status = 201, description = "Booked", body = BookingView,
             headers(("Location" = String, description = "The booking's URL"))),
         (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`, with `alternatives`; or `too_many_active_bookings` (on `email`): the patient already holds `booking.max_active_per_contact` confirmed bookings still ahead", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),

@@ -7,6 +7,7 @@ mod smtp_sink;
 mod articles;
 mod availability;
 mod backup;
+mod booking_limits;
 mod bookings;
 mod clinic;
 mod concurrency;

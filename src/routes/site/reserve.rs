@@ -226,6 +226,18 @@ pub async fn submit(
             )
             .await
         }
+        Err(ApiError::TooManyActiveBookings { .. }) => {
+            let errors = FormErrors::of(&[FieldError::new("email", "too_many_active_bookings")]);
+            render(
+                &state,
+                StatusCode::CONFLICT,
+                context,
+                values,
+                errors,
+                Vec::new(),
+            )
+            .await
+        }
         Err(ApiError::Validation(errors)) => invalid(&state, context, values, &errors).await,
         Err(error) => error_page(&state, &error),
     }
