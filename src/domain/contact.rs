@@ -12,6 +12,28 @@ fn trimmed(raw: &str) -> &str {
     raw.trim_matches(|c: char| c.is_whitespace())
 }
 
+/// Characters refused in what people write to the clinic: bidirectional
+/// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) make
+/// text display in another order than it is stored, so a name or message
+/// could read one way to staff and mean another; invisible characters
+/// (U+200B, U+FEFF) make two different texts look the same. ZWJ and ZWNJ
+/// stay allowed: emoji sequences and some scripts need them.
+fn is_hidden_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{FEFF}'
+    )
+}
+
+/// `invalid_characters` when `raw` holds a character `is_hidden_control`
+/// refuses.
+fn refuse_hidden_controls(field: &str, raw: &str) -> Result<(), FieldError> {
+    if raw.chars().any(is_hidden_control) {
+        return Err(FieldError::new(field, "invalid_characters"));
+    }
+    Ok(())
+}
+
 /// A person's name: trimmed, 1 to 100 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatientName(String);
@@ -20,6 +42,7 @@ impl PatientName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        refuse_hidden_controls(field, raw)?;
         // NFC, not NFKC: compatibility ideographs are how some people write
         // their names, and must survive as entered.
         let name: String = trimmed(raw).nfc().collect();
@@ -53,6 +76,7 @@ impl NameKana {
     pub const MAX_SENT_CHARS: usize = 2 * PatientName::MAX_CHARS;
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        refuse_hidden_controls(field, raw)?;
         let kana: String = trimmed(raw).nfkc().collect();
         if kana.chars().count() > PatientName::MAX_CHARS {
             return Err(FieldError::new(field, "too_long"));
@@ -253,6 +277,7 @@ pub struct FreeText(String);
 
 impl FreeText {
     pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, FieldError> {
+        refuse_hidden_controls(field, raw)?;
         let text: String = raw
             .replace("\r\n", "\n")
             .replace('\r', "\n")
@@ -437,6 +462,48 @@ mod tests {
         fn phone_parsing_never_panics(raw in "\\PC{0,40}") {
             let _ = phone(&raw);
         }
+    }
+
+    #[test]
+    fn bidi_controls_and_invisible_characters_are_refused_in_names_and_free_text() {
+        let hidden = [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200B}', '\u{FEFF}',
+        ];
+        for c in hidden {
+            let code = |result: Result<(), FieldError>| result.unwrap_err().code;
+            assert_eq!(
+                code(PatientName::parse("name", &format!("山田{c}太郎")).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+            assert_eq!(
+                code(NameKana::parse("name_kana", &format!("ヤマダ{c}")).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+            assert_eq!(
+                code(FreeText::parse("message", &format!("膝が{c}痛い"), 2000).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+            assert_eq!(
+                code(FreeText::parse("staff_note", &format!("{c}電話済み"), 2000).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_width_joiners_stay_allowed() {
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(
+            FreeText::parse("message", family, 2000).unwrap().as_str(),
+            family
+        );
+        let name = "Ra\u{200C}hel";
+        assert_eq!(PatientName::parse("name", name).unwrap().as_str(), name);
     }
 
     #[test]

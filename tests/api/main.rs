@@ -13,6 +13,7 @@ mod clinic;
 mod concurrency;
 mod forms;
 mod health;
+mod hidden_characters;
 mod idempotency;
 mod input;
 mod inquiries;
