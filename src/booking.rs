@@ -10,7 +10,10 @@ use crate::availability::{self, rfc3339, Occupancy};
 use crate::db::bookings::{self, BookingRow};
 use crate::db::contact_keys;
 use crate::db::DbConnection;
-use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
+use crate::domain::{
+    any_token_matches, is_token_shaped, BookingStatus, ManageToken, NewBooking, Reference,
+    SlotStart,
+};
 use crate::error::{ApiError, SlotOffer};
 use crate::mail::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
@@ -177,32 +180,35 @@ pub fn find_with_token(
     reference: &str,
     token: Option<&str>,
 ) -> Result<BookingRow, ApiError> {
-    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
-    let token = token.ok_or(ApiError::NotFound)?;
-    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
-    if token_matches(token, &row.manage_token_hash) {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    let tokens: Vec<String> = token.into_iter().map(str::to_string).collect();
+    find_with_any_token(conn, reference, &tokens)
 }
 
 /// As `find_with_token`, for a request that presents several secrets (a
 /// bearer header and `?token=`): any one of them that matches opens it.
+///
+/// A malformed reference, or no secret of a token's length, is refused
+/// before any lookup (neither says anything about a booking). Otherwise an
+/// unknown reference is checked like a known one (`any_token_matches`
+/// hashes and compares either way), so the time taken does not tell them
+/// apart.
 pub fn find_with_any_token(
     conn: &mut DbConnection,
     reference: &str,
     tokens: &[String],
 ) -> Result<BookingRow, ApiError> {
     let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
-    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
-    if tokens
-        .iter()
-        .any(|token| token_matches(token, &row.manage_token_hash))
-    {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
+    if !tokens.iter().any(|token| is_token_shaped(token)) {
+        return Err(ApiError::NotFound);
+    }
+    let row = bookings::find(conn, reference.as_str())?;
+    let matched = any_token_matches(
+        tokens,
+        row.as_ref().map(|row| row.manage_token_hash.as_str()),
+    );
+    match row {
+        Some(row) if matched => Ok(row),
+        _ => Err(ApiError::NotFound),
     }
 }
 

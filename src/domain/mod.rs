@@ -18,7 +18,7 @@ pub use contact::{
 pub use fields::Fields;
 pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
 pub use reference::Reference;
-pub use token::{hash_token, token_matches, ManageToken};
+pub use token::{any_token_matches, hash_token, is_token_shaped, token_matches, ManageToken};
 
 /// One invalid field: which, and a stable machine-readable code. The words a
 /// person reads are chosen from the code when the response is rendered.
