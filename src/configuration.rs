@@ -17,14 +17,28 @@ pub struct Settings {
     pub clinic: ClinicSettings,
     pub schedule: ScheduleSettings,
     pub privacy: PrivacySettings,
-    pub rate_limit: crate::rate_limit::RateLimitSettings,
-    pub http: crate::security::HttpSettings,
+    pub rate_limit: RateLimitSettings,
+    pub http: HttpSettings,
     #[serde(default)]
     pub forms: FormSettings,
     #[serde(default)]
     pub booking: BookingSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub public_posts_per_minute: u32,
+    pub manage_attempts_per_minute: u32,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Origins (scheme://host[:port]) whose scripts may call the API.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

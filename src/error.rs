@@ -4,18 +4,11 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::FieldError;
 use crate::i18n::{field_message, Lang};
-
-/// A free start offered instead of a full one.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct SlotOffer {
-    pub start: String,
-    pub end: String,
-}
+use crate::schedule::availability::SlotOffer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

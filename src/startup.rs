@@ -14,31 +14,13 @@ use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
-use crate::mail::worker::MailWorker;
-use crate::privacy::RetentionWorker;
-use crate::rate_limit::RateLimiter;
+use crate::mail::worker::{MailWorker, Mailroom};
+use crate::routes::middleware::rate_limit::RateLimiter;
+use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::ClinicCalendar;
-use crate::{rate_limit, routes, security, telemetry};
-
-/// What every request handler shares.
-pub struct AppState {
-    pub settings: Settings,
-    pub calendar: ClinicCalendar,
-    pub db: Db,
-    pub availability_cache: crate::routes::availability::AnswerCache,
-    /// Fresh mail this instance stored for its own mail worker.
-    pub mail_handoff: Arc<Handoff>,
-}
-
-impl AppState {
-    /// The patient's link to see, cancel or move a booking.
-    pub fn manage_url(&self, reference: &str, token: &str) -> String {
-        format!(
-            "{}/manage/{reference}?token={token}",
-            self.settings.server.public_url.trim_end_matches('/')
-        )
-    }
-}
+use crate::state::AppState;
+use crate::workflows::privacy::RetentionWorker;
+use crate::{routes, telemetry};
 
 pub struct Application {
     port: u16,
@@ -145,8 +127,15 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        let mail_worker = MailWorker::start(state.clone(), mail_transport);
-        let retention_worker = RetentionWorker::start(state.clone());
+        let mail_worker = MailWorker::start(
+            Mailroom {
+                db: state.db.clone(),
+                settings: settings.mail.clone(),
+                handoff: state.mail_handoff.clone(),
+            },
+            mail_transport,
+        );
+        let retention_worker = RetentionWorker::start(state.db.clone(), settings.clone());
         Ok(Application {
             port,
             server: server.run(),

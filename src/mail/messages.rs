@@ -418,6 +418,7 @@ pub fn patient_calendar(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BookingStatus;
     use chrono::TimeZone;
 
     fn settings() -> Settings {
@@ -436,7 +437,7 @@ mod tests {
         BookingRow {
             reference: "K7QM-3XWD".into(),
             manage_token_hash: String::new(),
-            status: "confirmed".into(),
+            status: BookingStatus::Confirmed,
             type_code: "consultation".into(),
             start_at: at("2026-12-01 01:00"),
             end_at: at("2026-12-01 01:30"),
@@ -568,7 +569,7 @@ mod tests {
         let settings = settings();
         let calendar = calendar(&settings);
         let mut row = booking();
-        row.status = "cancelled".into();
+        row.status = BookingStatus::Cancelled;
         let rendered = clinic_booking(&calendar, &row, BookingChange::Cancelled).unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
     }

@@ -4,9 +4,8 @@
 //! Why not lettre's own transport: lettre 0.11.23 leaves Nagle's algorithm
 //! on, and it ends every message with two writes (the body, then
 //! `\r\n.\r\n`). The second waits until the server acknowledges the first,
-//! and servers delay that acknowledgement (40 ms on Linux), so every message
-//! cost 40 ms of waiting: at most ~25 messages a second per connection. Our
-//! sockets set `TCP_NODELAY` (lettre's upstream fix, PR #1159, is not in a
+//! and servers delay that acknowledgement (delayed ACK), so every message
+//! waits for it. Our sockets set `TCP_NODELAY` (lettre's upstream fix, PR #1159, is not in a
 //! release yet). Connections are kept open and reused, as lettre's pool did.
 //!
 //! Where the server offers PIPELINING (RFC 2920), a message takes two round

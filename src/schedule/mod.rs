@@ -4,6 +4,8 @@
 //! Everything here is pure: the current time is passed in, and every rule is
 //! read in the clinic's time zone whatever the server's own zone is.
 
+pub mod availability;
+pub mod closures;
 mod holidays;
 
 use std::collections::BTreeSet;

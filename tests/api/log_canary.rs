@@ -271,7 +271,8 @@ async fn staff_token(database_url: &str) -> String {
     let db = Db::connect(&settings.database, database_url).unwrap();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().unwrap();
-        clinic_booking::staff::create_token(&mut conn, "canary-desk", Utc::now()).unwrap()
+        clinic_booking::workflows::staff_tokens::create_token(&mut conn, "canary-desk", Utc::now())
+            .unwrap()
     })
     .await
     .unwrap()

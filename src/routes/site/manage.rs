@@ -9,12 +9,12 @@ use chrono::Utc;
 
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
-use crate::booking;
 use crate::db::bookings::BookingRow;
 use crate::domain::{Booker, BookingStatus, FieldError, SlotStart};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking;
 
 #[derive(Template)]
 #[template(path = "manage.html")]
@@ -282,9 +282,10 @@ pub async fn reschedule(
             Privacy::Private,
         ),
         Err(error @ ApiError::SlotUnavailable { .. }) => {
-            let alternatives = booking::alternatives(&state, &kind, start.at(), now)
-                .await
-                .unwrap_or_default();
+            let alternatives =
+                crate::workflows::availability::alternatives(&state, &kind, start.at(), now)
+                    .await
+                    .unwrap_or_default();
             view.alternatives = picker::offers(&alternatives, &state);
             refused(&state, &req, token, error, view).await
         }

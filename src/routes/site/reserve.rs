@@ -10,12 +10,12 @@ use chrono::Utc;
 use super::guard;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
-use crate::booking;
 use crate::domain::{consultation_type, parse_source, FieldError, Fields, NewBooking};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::schedule::ConsultationType;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking;
 
 #[derive(Debug, Clone)]
 pub struct TypeOption {
@@ -211,9 +211,10 @@ pub async fn submit(
             see_other(&location, Privacy::Private)
         }
         Err(ApiError::SlotUnavailable { .. }) => {
-            let alternatives = booking::alternatives(&state, &kind, around, now)
-                .await
-                .unwrap_or_default();
+            let alternatives =
+                crate::workflows::availability::alternatives(&state, &kind, around, now)
+                    .await
+                    .unwrap_or_default();
             let errors = FormErrors::of(&[FieldError::new("start", "slot_unavailable")]);
             let offers = picker::offers(&alternatives, &state);
             render(
