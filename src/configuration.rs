@@ -32,7 +32,22 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub public_posts_per_minute: u32,
     pub manage_attempts_per_minute: u32,
+    /// 401 answers on staff routes allowed per client and minute.
+    #[serde(default = "default_staff_auth_failures_per_minute")]
+    pub staff_auth_failures_per_minute: u32,
+    /// Addresses or CIDR ranges.
     pub trusted_proxies: Vec<String>,
+    /// Clients remembered at most.
+    #[serde(default = "default_max_clients")]
+    pub max_clients: usize,
+}
+
+fn default_staff_auth_failures_per_minute() -> u32 {
+    10
+}
+
+fn default_max_clients() -> usize {
+    100_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{MailWorker, Mailroom};
+use crate::routes::bursts::ClientBursts;
 use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::ClinicCalendar;
@@ -105,12 +106,17 @@ impl Application {
             ))),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
+        let bursts = web::Data::new(ClientBursts::from_settings(
+            &settings.booking,
+            settings.rate_limit.max_clients,
+        ));
         let app_state = state.clone();
         let http = settings.http.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(limiter.clone())
+                .app_data(bursts.clone())
                 .wrap(from_fn(rate_limit::limit))
                 .wrap(from_fn(telemetry::localize_errors))
                 .wrap(security::cors(&http))

@@ -1,7 +1,7 @@
 //! The patient's bookings: create, view, cancel and reschedule (with the
 //! manage token from the confirmation).
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
@@ -124,6 +124,15 @@ pub async fn create(
             response
                 .headers_mut()
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            let created = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .and_then(|location| location.strip_prefix("/api/v1/bookings/"));
+            if let Some(reference) = created.filter(|_| !replayed) {
+                super::bursts::note_booking(&req, reference);
+            }
             Ok(response)
         }
         Err(error) => Err(crate::workflows::availability::with_alternatives(

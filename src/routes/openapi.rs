@@ -312,7 +312,7 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A staff token from `clinic-booking staff-token create`.",
+                        "A staff token from `clinic-booking staff-token create`. A client whose tokens were refused (401) `rate_limit.staff_auth_failures_per_minute` times gets 429 on staff routes until its budget refills.",
                     ))
                     .build(),
             ),

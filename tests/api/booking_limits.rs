@@ -291,7 +291,54 @@ async fn a_mailbox_booking_and_cancelling_in_a_burst_is_counted_for_staff(backen
     assert!(counter(over_cap) >= refusals + 1.0);
 }
 
+async fn one_client_address_booking_under_many_names_in_a_burst_is_counted_for_staff(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.booking.burst_bookings = 3;
+        s.rate_limit.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let burst = "bookings_in_bursts_total{by=\"client\"}";
+    let from = |client: &'static str, time: &'static str, email: &'static str| {
+        app.client
+            .post(app.url("/api/v1/bookings"))
+            .header("x-forwarded-for", client)
+            .json(&body_as(&local(open_day(3), time), email))
+            .send()
+    };
+    let before = counter(burst);
+    for (time, email) in [("10:00", "a@example.jp"), ("10:30", "b@example.jp")] {
+        assert_eq!(
+            from("203.0.113.7", time, email).await.unwrap().status(),
+            201
+        );
+    }
+    // Another client between them does not make it a burst of either.
+    assert_eq!(
+        from("198.51.100.3", "11:00", "c@example.jp")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let quiet = counter(burst);
+    assert_eq!(
+        from("203.0.113.7", "11:30", "d@example.jp")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert!(
+        counter(burst) >= quiet + 1.0,
+        "the third booking of one client"
+    );
+    assert!(quiet >= before);
+}
+
 backend_tests!(
+    one_client_address_booking_under_many_names_in_a_burst_is_counted_for_staff,
     a_fourth_active_booking_for_one_mailbox_is_refused_with_too_many_active_bookings,
     a_cancelled_booking_frees_its_place_under_the_cap,
     a_patient_at_the_cap_may_still_move_a_booking,

@@ -1,4 +1,5 @@
 //! What wraps every request: rate limits and security headers (CORS, CSP).
 
+pub mod clients;
 pub mod rate_limit;
 pub mod security;

@@ -203,6 +203,7 @@ pub async fn submit(
     .await;
     match booked {
         Ok(booked) => {
+            crate::routes::bursts::note_booking(&req, &booked.row.reference);
             let location = format!(
                 "/reserve/thanks/{}?{}",
                 booked.row.reference,
