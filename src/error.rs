@@ -19,6 +19,9 @@ pub enum ApiError {
     /// The patient already holds `limit` confirmed bookings still ahead.
     #[error("too many active bookings")]
     TooManyActiveBookings { limit: u32 },
+    /// A browser POST sent from another site's page.
+    #[error("cross-site request")]
+    CrossSiteRequest,
     #[error("not found")]
     NotFound,
     #[error("missing or invalid credentials")]
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::Validation(_) => "validation-error",
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
             ApiError::TooManyActiveBookings { .. } => "too-many-active-bookings",
+            ApiError::CrossSiteRequest => "cross-site-request",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest { .. } => "malformed-request",
@@ -87,6 +91,10 @@ impl ApiError {
             ApiError::TooManyActiveBookings { .. } => {
                 ("ご予約数の上限に達しています", "Too many active bookings")
             }
+            ApiError::CrossSiteRequest => (
+                "別のサイトからの送信は受け付けていません",
+                "Cross-site request refused",
+            ),
             ApiError::IdempotencyRace => ("同じリクエストを処理中です", "Request in progress"),
             ApiError::NotFound => ("見つかりません", "Not found"),
             ApiError::Unauthorized => ("認証が必要です", "Authentication required"),
@@ -123,6 +131,7 @@ impl ApiError {
                     "One patient may hold at most {limit} upcoming bookings at a time. Change an existing one through its confirmation email, or call the clinic."
                 ),
             },
+            ApiError::CrossSiteRequest => field_message("Origin", "cross_site_request", lang),
             ApiError::NotFound => lang
                 .pick(
                     "指定されたものは見つかりませんでした。",
@@ -176,6 +185,7 @@ impl ApiError {
             ApiError::TooManyActiveBookings { .. } => {
                 vec![FieldError::new("email", "too_many_active_bookings")]
             }
+            ApiError::CrossSiteRequest => vec![FieldError::new("Origin", "cross_site_request")],
             ApiError::IdempotencyKeyReused => {
                 vec![FieldError::new("Idempotency-Key", "idempotency_key_reused")]
             }
@@ -239,6 +249,7 @@ impl ResponseError for ApiError {
             ApiError::SlotUnavailable { .. }
             | ApiError::TooManyActiveBookings { .. }
             | ApiError::IdempotencyRace => StatusCode::CONFLICT,
+            ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

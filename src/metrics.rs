@@ -63,6 +63,11 @@ pub fn booking_in_burst(by: &'static str) {
     metrics::counter!("bookings_in_bursts_total", "by" => by).increment(1);
 }
 
+/// A browser POST refused as sent from another site's page.
+pub fn cross_site_refused() {
+    metrics::counter!("cross_site_requests_refused_total").increment(1);
+}
+
 /// A booking cancelled (by patient or staff).
 pub fn booking_cancelled() {
     metrics::counter!("bookings_cancelled_total").increment(1);

@@ -16,6 +16,7 @@ use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{MailWorker, Mailroom};
 use crate::routes::bursts::ClientBursts;
+use crate::routes::middleware::cross_site::{self, AllowedOrigins};
 use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::ClinicCalendar;
@@ -106,6 +107,10 @@ impl Application {
             ))),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
+        let origins = web::Data::new(AllowedOrigins::new(
+            &settings.server.public_url,
+            &settings.http.cors_allowed_origins,
+        ));
         let bursts = web::Data::new(ClientBursts::from_settings(
             &settings.booking,
             settings.rate_limit.max_clients,
@@ -117,7 +122,9 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(limiter.clone())
                 .app_data(bursts.clone())
+                .app_data(origins.clone())
                 .wrap(from_fn(rate_limit::limit))
+                .wrap(from_fn(cross_site::refuse))
                 .wrap(from_fn(telemetry::localize_errors))
                 .wrap(security::cors(&http))
                 .wrap(from_fn(security::headers))

@@ -85,6 +85,7 @@ fn private_json(view: &BookingView) -> HttpResponse {
         (status = 201, description = "Booked", body = BookingView,
             headers(("Location" = String, description = "The booking's URL"))),
         (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slot_unavailable`, with `alternatives`; or `too_many_active_bookings` (on `email`): the patient already holds `booking.max_active_per_contact` confirmed bookings still ahead", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
@@ -181,6 +182,7 @@ pub async fn show(
     responses(
         (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
         (status = 400, description = "Malformed Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -247,6 +249,7 @@ fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
     responses(
         (status = 200, description = "Moved", body = BookingView),
         (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),

@@ -76,11 +76,11 @@ async fn the_reservation_form_books_and_redirects_to_a_thank_you_page(backend: B
     assert_eq!(response.status(), 303);
     let thanks = location(&response);
     assert!(thanks.starts_with("/reserve/thanks/"), "{thanks}");
-    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["referrer-policy"], "strict-origin");
     for _reload in 0..2 {
         let page = app.get(&thanks).await;
         assert_eq!(page.status(), 200);
-        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(page.headers()["referrer-policy"], "strict-origin");
         let html = page.text().await.unwrap();
         let reference = thanks["/reserve/thanks/".len()..]
             .split('?')
@@ -192,7 +192,7 @@ async fn the_manage_page_shows_the_booking_and_a_get_changes_nothing(backend: Ba
     for _ in 0..2 {
         let response = app.get(&path).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(response.headers()["referrer-policy"], "strict-origin");
         assert_eq!(response.headers()["cache-control"], "no-store");
         let html = response.text().await.unwrap();
         assert!(html.contains(reference));
@@ -393,7 +393,7 @@ async fn the_inquiry_form_stores_the_inquiry_and_redirects_to_a_thank_you_page(b
     let token = form_token(&app, "/inquiry?source=knee-pain-and-cartilage-regeneration").await;
     let response = post_form(&app, "/inquiry", &inquiry_fields(&token)).await;
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["referrer-policy"], "strict-origin");
     let thanks = location(&response);
     let reference = thanks
         .strip_prefix("/inquiry/thanks/")

@@ -11,6 +11,7 @@ mod booking_limits;
 mod bookings;
 mod clinic;
 mod concurrency;
+mod cross_site;
 mod forms;
 mod health;
 mod hidden_characters;
