@@ -148,6 +148,9 @@ pub struct FormSettings {
     /// Key that signs the forms' timestamps. Empty: a random key per process
     /// (set one when several instances serve the forms).
     pub token_secret: SecretString,
+    /// Minutes a served form stays good for; older, it comes back with
+    /// what was typed, to be sent again. 0: forever.
+    pub max_age_minutes: u64,
 }
 
 impl Default for FormSettings {
@@ -155,6 +158,7 @@ impl Default for FormSettings {
         FormSettings {
             min_fill_seconds: 3,
             token_secret: SecretString::from(""),
+            max_age_minutes: 120,
         }
     }
 }

@@ -30,8 +30,22 @@ pub async fn submit(
         };
     let fields = without_bad_source(submission.fields);
     let now = Utc::now();
-    if let Err(rejection) = guard::check(&fields, &state.settings.forms, now) {
-        return pages::rejected(&state, rejection, "/inquiry");
+    match guard::check(&fields, &state.settings.forms, now) {
+        Ok(()) => {}
+        Err(rejection @ guard::Rejection::HoneypotFilled) => {
+            return pages::rejected(&state, rejection, "/inquiry")
+        }
+        // As the reservation form: shown again with what was typed.
+        Err(rejection) => {
+            guard::log_resend(rejection);
+            return pages::inquiry_page(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                InquiryValues::of(&fields),
+                &[],
+                Some(guard::SEND_AGAIN),
+            );
+        }
     }
     let invalid = |errors: &[FieldError]| {
         pages::inquiry_page(
@@ -39,6 +53,7 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             InquiryValues::of(&fields),
             errors,
+            None,
         )
     };
     let new_inquiry = match NewInquiry::parse(&fields) {

@@ -70,6 +70,8 @@ pub struct ReservePage {
     pub values: BookingValues,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
+    /// Shown above the form (a submission to send again).
+    pub notice: Option<&'static str>,
     pub form_token: String,
     pub honeypot: &'static str,
     pub token_field: &'static str,
@@ -100,6 +102,7 @@ async fn render(
     values: BookingValues,
     errors: FormErrors,
     alternatives: Vec<SlotView>,
+    notice: Option<&'static str>,
 ) -> HttpResponse {
     let now = Utc::now();
     let from = picker::first_day(state, context.from.as_deref(), now);
@@ -129,7 +132,7 @@ async fn render(
         })
         .collect();
     // The form shows what was typed: it may carry personal data.
-    let privacy = if errors.is_empty() {
+    let privacy = if errors.is_empty() && notice.is_none() {
         Privacy::Public
     } else {
         Privacy::Private
@@ -146,6 +149,7 @@ async fn render(
             values,
             errors,
             alternatives,
+            notice,
             form_token: guard::issue(&state.settings.forms, now),
             honeypot: guard::HONEYPOT_FIELD,
             token_field: guard::TOKEN_FIELD,
@@ -165,6 +169,7 @@ pub async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         BookingValues::default(),
         FormErrors::default(),
         Vec::new(),
+        None,
     )
     .await
 }
@@ -182,11 +187,30 @@ pub async fn submit(
         };
     let fields = without_bad_source(submission.fields);
     let now = Utc::now();
-    if let Err(rejection) = guard::check(&fields, &state.settings.forms, now) {
-        return super::pages::rejected(&state, rejection, "/reserve");
-    }
     let context = Context::of(&state, &fields);
     let values = BookingValues::of(&fields);
+    match guard::check(&fields, &state.settings.forms, now) {
+        Ok(()) => {}
+        Err(rejection @ guard::Rejection::HoneypotFilled) => {
+            return super::pages::rejected(&state, rejection, "/reserve")
+        }
+        // Too fast, expired or signed by another key: a person may have
+        // sent it (autofill, a tab left open, a restart), so the form
+        // comes back with everything typed, to be sent again.
+        Err(rejection) => {
+            guard::log_resend(rejection);
+            return render(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context,
+                values,
+                FormErrors::default(),
+                Vec::new(),
+                Some(guard::SEND_AGAIN),
+            )
+            .await;
+        }
+    }
     let new_booking = match NewBooking::parse(&fields, &state.calendar, now) {
         Ok(new_booking) => new_booking,
         Err(errors) => return invalid(&state, context, values, &errors).await,
@@ -225,6 +249,7 @@ pub async fn submit(
                 values,
                 errors,
                 offers,
+                None,
             )
             .await
         }
@@ -237,6 +262,7 @@ pub async fn submit(
                 values,
                 errors,
                 Vec::new(),
+                None,
             )
             .await
         }
@@ -271,6 +297,7 @@ async fn invalid(
         values,
         errors,
         Vec::new(),
+        None,
     )
     .await
 }
