@@ -15,7 +15,7 @@ pub use booking::{
 pub use contact::{
     mailbox_key, normalised_mailbox, EmailAddress, FreeText, NameKana, PatientName, PhoneNumber,
 };
-pub use fields::Fields;
+pub use fields::{body_limit_for, Fields, SHORT_FIELD_CHARS};
 pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
 pub use reference::Reference;
 pub use token::{any_token_matches, hash_token, is_token_shaped, token_matches, ManageToken};

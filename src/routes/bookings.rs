@@ -10,7 +10,7 @@ use super::idempotency::{answer_once, create_once, Answer, Created, IdempotentRe
 use super::input::{idempotency_key, read_submission};
 use super::presented_tokens;
 use crate::db::bookings::BookingRow;
-use crate::domain::{Booker, NewBooking, SlotStart};
+use crate::domain::{body_limit_for, Booker, NewBooking, SlotStart, SHORT_FIELD_CHARS};
 use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
@@ -99,7 +99,16 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let submission = read_submission(
+        &req,
+        payload,
+        state
+            .settings
+            .server
+            .body_limit_bytes
+            .max(NewBooking::MAX_BODY_BYTES),
+    )
+    .await?;
     let now = Utc::now();
     let new_booking = NewBooking::parse(&submission.fields, &state.calendar, now)
         .map_err(ApiError::Validation)?;
@@ -275,7 +284,14 @@ pub async fn reschedule(
         .db
         .read(move |conn| booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens))
         .await?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    // A start, and room for a client's extra fields.
+    let limit = body_limit_for(2 * SHORT_FIELD_CHARS);
+    let submission = read_submission(
+        &req,
+        payload,
+        state.settings.server.body_limit_bytes.max(limit),
+    )
+    .await?;
     booking::ensure_not_started(&current, now)?;
     let kind = booking::kind_of(&state, &current).clone();
     let raw_start = submission

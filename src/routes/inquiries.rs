@@ -50,7 +50,16 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let submission = read_submission(
+        &req,
+        payload,
+        state
+            .settings
+            .server
+            .body_limit_bytes
+            .max(NewInquiry::MAX_BODY_BYTES),
+    )
+    .await?;
     let new_inquiry = NewInquiry::parse(&submission.fields).map_err(ApiError::Validation)?;
     let request = IdempotentRequest {
         scope: "inquiries".into(),

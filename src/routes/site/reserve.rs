@@ -174,17 +174,39 @@ pub async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     .await
 }
 
+/// The note above the form when what was sent was too large to read.
+const TOO_LARGE: &str = "送信された内容が大きすぎたため、受け付けられませんでした。お手数ですが、ご相談内容を2,000文字以内にして、もう一度ご入力ください。";
+
 /// `POST /reserve`: books, or shows the form again with every problem.
 pub async fn submit(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let submission =
-        match read_submission(&req, payload, state.settings.server.body_limit_bytes).await {
-            Ok(submission) => submission,
-            Err(error) => return error_page(&state, &error),
-        };
+    let limit = state
+        .settings
+        .server
+        .body_limit_bytes
+        .max(NewBooking::MAX_BODY_BYTES);
+    let submission = match read_submission(&req, payload, limit).await {
+        Ok(submission) => submission,
+        // More than any valid booking can take (the form's own limits
+        // prevent it): the form again, saying why, not a dead end.
+        Err(ApiError::PayloadTooLarge { .. }) => {
+            let context = Context::of(&state, &Fields::default());
+            return render(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                context,
+                BookingValues::default(),
+                FormErrors::default(),
+                Vec::new(),
+                Some(TOO_LARGE),
+            )
+            .await;
+        }
+        Err(error) => return error_page(&state, &error),
+    };
     let fields = without_bad_source(submission.fields);
     let now = Utc::now();
     let context = Context::of(&state, &fields);

@@ -168,7 +168,15 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    // The reason at its longest in any encoding, a date, a start and an end.
+    let limit =
+        crate::domain::body_limit_for(MAX_REASON_CHARS + 3 * crate::domain::SHORT_FIELD_CHARS);
+    let submission = read_submission(
+        &req,
+        payload,
+        state.settings.server.body_limit_bytes.max(limit),
+    )
+    .await?;
     let request = parse_request(&submission.fields, &state)?;
     let now = Utc::now();
     let actor = auth.actor();
