@@ -94,6 +94,10 @@ pub struct ScheduleSettings {
     pub capacity_per_slot: u32,
     pub min_notice_minutes: i64,
     pub booking_window_days: i64,
+    /// Hours before its start after which a patient can no longer cancel
+    /// or move a booking online.
+    #[serde(default = "default_change_deadline_hours")]
+    pub patient_change_deadline_hours: u32,
     pub default_type: String,
     pub consultation_types: Vec<ConsultationTypeSettings>,
 }
@@ -105,6 +109,13 @@ pub struct ConsultationTypeSettings {
     #[serde(default)]
     pub label_en: Option<String>,
     pub duration_minutes: u32,
+    /// This type's own `patient_change_deadline_hours`.
+    #[serde(default)]
+    pub change_deadline_hours: Option<u32>,
+}
+
+fn default_change_deadline_hours() -> u32 {
+    24
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,8 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use chrono::{DateTime, Datelike};
+use chrono_tz::Tz;
 use serde_json::json;
 
 use crate::domain::FieldError;
@@ -22,6 +24,13 @@ pub enum ApiError {
     /// A browser POST sent from another site's page.
     #[error("cross-site request")]
     CrossSiteRequest,
+    /// A patient's own cancel or move after the type's change deadline;
+    /// `deadline` is in clinic time, `phone` the clinic's number to call.
+    #[error("change deadline passed")]
+    ChangeDeadlinePassed {
+        deadline: DateTime<Tz>,
+        phone: String,
+    },
     #[error("not found")]
     NotFound,
     #[error("missing or invalid credentials")]
@@ -68,6 +77,7 @@ impl ApiError {
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
             ApiError::TooManyActiveBookings { .. } => "too-many-active-bookings",
             ApiError::CrossSiteRequest => "cross-site-request",
+            ApiError::ChangeDeadlinePassed { .. } => "change-deadline-passed",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest { .. } => "malformed-request",
@@ -94,6 +104,10 @@ impl ApiError {
             ApiError::CrossSiteRequest => (
                 "別のサイトからの送信は受け付けていません",
                 "Cross-site request refused",
+            ),
+            ApiError::ChangeDeadlinePassed { .. } => (
+                "変更・キャンセルの受付期限を過ぎています",
+                "The deadline for changes has passed",
             ),
             ApiError::IdempotencyRace => ("同じリクエストを処理中です", "Request in progress"),
             ApiError::NotFound => ("見つかりません", "Not found"),
@@ -132,6 +146,18 @@ impl ApiError {
                 ),
             },
             ApiError::CrossSiteRequest => field_message("Origin", "cross_site_request", lang),
+            ApiError::ChangeDeadlinePassed { deadline, phone } => match lang {
+                Lang::Ja => format!(
+                    "オンラインでの変更・キャンセルは{}月{}日 {}までです。お電話（{phone}）でご連絡ください。",
+                    deadline.month(),
+                    deadline.day(),
+                    deadline.format("%H:%M")
+                ),
+                Lang::En => format!(
+                    "Online changes and cancellations closed on {}. Please call the clinic at {phone}.",
+                    deadline.format("%-d %b %Y, %H:%M")
+                ),
+            },
             ApiError::NotFound => lang
                 .pick(
                     "指定されたものは見つかりませんでした。",
@@ -186,6 +212,9 @@ impl ApiError {
                 vec![FieldError::new("email", "too_many_active_bookings")]
             }
             ApiError::CrossSiteRequest => vec![FieldError::new("Origin", "cross_site_request")],
+            ApiError::ChangeDeadlinePassed { .. } => {
+                vec![FieldError::new("start", "change_deadline_passed")]
+            }
             ApiError::IdempotencyKeyReused => {
                 vec![FieldError::new("Idempotency-Key", "idempotency_key_reused")]
             }
@@ -215,6 +244,10 @@ impl ApiError {
         if let ApiError::SlotUnavailable { alternatives } = self {
             problem["alternatives"] = json!(alternatives);
         }
+        if let ApiError::ChangeDeadlinePassed { deadline, phone } = self {
+            problem["deadline"] = json!(crate::schedule::availability::rfc3339(*deadline));
+            problem["phone"] = json!(phone);
+        }
         problem
     }
 
@@ -243,9 +276,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::IdempotencyKeyReused
+            | ApiError::ChangeDeadlinePassed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SlotUnavailable { .. }
             | ApiError::TooManyActiveBookings { .. }
             | ApiError::IdempotencyRace => StatusCode::CONFLICT,

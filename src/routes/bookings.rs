@@ -195,7 +195,7 @@ pub async fn show(
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 422, description = "`invalid_status` (completed) or `too_late` (started)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_status` (completed), `too_late` (started) or `change_deadline_passed` (after the type's change deadline; the problem carries `deadline` and the clinic's `phone`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel(
     req: HttpRequest,
@@ -262,7 +262,7 @@ fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
         (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `change_deadline_passed` after the type's change deadline; `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

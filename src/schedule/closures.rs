@@ -35,6 +35,7 @@ pub fn apply(
         label: String::new(),
         label_en: String::new(),
         duration_minutes: calendar.slot_minutes(),
+        change_deadline_hours: 0,
     };
     for closure in closures.iter().filter(|c| c.closed_date.is_none()) {
         let first = calendar.local(closure.start_at).date_naive().max(from);

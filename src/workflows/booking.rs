@@ -233,7 +233,10 @@ pub fn cancel_by_patient(
         BookingStatus::Confirmed if has_started(&row, now) => {
             Err(ApiError::field("start", "too_late"))
         }
-        BookingStatus::Confirmed => cancel(conn, state, row, &Actor::Patient, now),
+        BookingStatus::Confirmed => {
+            ensure_before_deadline(state, &row, now)?;
+            cancel(conn, state, row, &Actor::Patient, now)
+        }
     }
 }
 
@@ -247,7 +250,28 @@ pub fn reschedule(
     kind: &ConsultationType,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
+    if row.status() == BookingStatus::Confirmed {
+        ensure_before_deadline(state, &row, now)?;
+    }
     reschedule_as(conn, state, row, start, kind, &Actor::Patient, now)
+}
+
+/// A patient changes a booking themselves only before its type's change
+/// deadline; after it they call the clinic (staff are not bound by it).
+pub fn ensure_before_deadline(
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let start = state.calendar.local(row.start_at);
+    let kind = kind_of(state, row);
+    if kind.patient_may_change(start, now) {
+        return Ok(());
+    }
+    Err(ApiError::ChangeDeadlinePassed {
+        deadline: kind.change_deadline(start),
+        phone: state.settings.clinic.phone.clone(),
+    })
 }
 
 /// Every reschedule, by patient or staff: the new slots are checked against

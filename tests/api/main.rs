@@ -2,16 +2,17 @@
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
 mod helpers;
-mod smtp_sink;
 
 mod articles;
 mod availability;
+mod backends;
 mod backup;
 mod booking_limits;
 mod bookings;
 mod clinic;
 mod concurrency;
 mod cross_site;
+mod deadline;
 mod forms;
 mod health;
 mod hidden_characters;

@@ -5,10 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
-use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
+use super::{
+    encode_query, error_page, page, query_map, see_other, span_ja, weekday_ja, Layout, Privacy,
+};
 use crate::db::bookings::BookingRow;
 use crate::domain::{Booker, BookingStatus, FieldError, SlotStart};
 use crate::error::ApiError;
@@ -28,6 +30,10 @@ pub struct ManagePage {
     pub token: String,
     /// Set when the booking can still be changed online.
     pub picker: Option<SlotPicker>,
+    /// The last moment for online changes (`12月1日(火) 10:00`), while the
+    /// booking is confirmed and has not started.
+    pub deadline: Option<String>,
+    pub deadline_passed: bool,
     pub notice: Option<&'static str>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
@@ -66,7 +72,10 @@ async fn render(
     let now = Utc::now();
     let calendar = &state.calendar;
     let kind = booking::kind_of(state, &row).clone();
-    let changeable = row.status() == BookingStatus::Confirmed && row.start_at > now.naive_utc();
+    let upcoming = row.status() == BookingStatus::Confirmed && row.start_at > now.naive_utc();
+    let start = calendar.local(row.start_at);
+    let deadline = kind.change_deadline(start);
+    let changeable = upcoming && kind.patient_may_change(start, now);
     let slot_picker = if changeable {
         let from = picker::first_day(state, view.from.as_deref(), now);
         let (reference, week_token) = (row.reference.clone(), token.clone());
@@ -96,6 +105,16 @@ async fn render(
             reference: row.reference,
             token,
             picker: slot_picker,
+            deadline: upcoming.then(|| {
+                format!(
+                    "{}月{}日({}) {}",
+                    deadline.month(),
+                    deadline.day(),
+                    weekday_ja(deadline.weekday()),
+                    deadline.format("%H:%M")
+                )
+            }),
+            deadline_passed: upcoming && !changeable,
             notice: view.notice,
             errors: view.errors,
             alternatives: view.alternatives,
@@ -212,6 +231,9 @@ async fn refused(
     let errors = match &error {
         ApiError::Validation(errors) => errors.clone(),
         ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+        ApiError::ChangeDeadlinePassed { .. } => {
+            vec![FieldError::new("start", "change_deadline_passed")]
+        }
         _ => return error_page(state, &error),
     };
     if matches!(error, ApiError::SlotUnavailable { .. }) {
