@@ -12,15 +12,20 @@ use chrono::NaiveDate;
 use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::handoff::Handoff;
+use crate::schedule::resources::Resources;
 use crate::schedule::ClinicCalendar;
 
 pub struct AppState {
     pub settings: Settings,
     pub calendar: ClinicCalendar,
+    /// Practitioners and rooms, and what each type needs of them.
+    pub resources: Resources,
     pub db: Db,
     pub availability_cache: AnswerCache,
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
+    /// The webhook receivers, and what wakes the webhook worker.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl AppState {

@@ -616,6 +616,40 @@ pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiE
     Ok(due.is_some())
 }
 
+/// One message as staff see it.
+pub fn find_summary(conn: &mut DbConnection, id: i64) -> Result<Option<OutboxSummary>, ApiError> {
+    Ok(outbox::table
+        .find(id)
+        .select(OutboxSummary::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Puts a `failed` message back in the queue, due at once with a fresh
+/// count of attempts (its last error stays until the next one); whether it
+/// was failed.
+pub fn requeue_failed(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let updated = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq(status::FAILED)),
+    )
+    .set((
+        outbox::status.eq(status::PENDING),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

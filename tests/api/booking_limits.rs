@@ -9,9 +9,20 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::helpers::{
-    assert_problem, booking_body, local, manage_token, open_day, spawn_app, spawn_app_with,
-    spawn_on, Backend, TestApp, TestDatabase,
+    assert_problem, booking_body, local, manage_token, open_day, spawn_app_with, spawn_on, Backend,
+    TestApp, TestDatabase,
 };
+
+/// An app with the cap on active bookings as configured by default (the
+/// test settings turn it off), then `configure`.
+async fn capped(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with(backend, |settings| {
+        settings.booking.max_active_per_contact =
+            Settings::defaults().unwrap().booking.max_active_per_contact;
+        configure(settings);
+    })
+    .await
+}
 
 fn body_as(start: &str, email: &str) -> Value {
     let mut body = booking_body(start);
@@ -37,7 +48,7 @@ async fn book_all(app: &TestApp, day: i64, times: &[&str], email: &str) -> Vec<V
 async fn a_fourth_active_booking_for_one_mailbox_is_refused_with_too_many_active_bookings(
     backend: Backend,
 ) {
-    let app = spawn_app(backend).await;
+    let app = capped(backend, |_| {}).await;
     book_all(&app, 3, &["10:00", "10:30", "11:00"], "taro@example.jp").await;
     // The same mailbox, spelled another way.
     let start = local(open_day(3), "11:30");
@@ -51,7 +62,7 @@ async fn a_fourth_active_booking_for_one_mailbox_is_refused_with_too_many_active
 }
 
 async fn a_cancelled_booking_frees_its_place_under_the_cap(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = capped(backend, |_| {}).await;
     let booked = book_all(&app, 3, &["10:00", "10:30", "11:00"], "taro@example.jp").await;
     let start = local(open_day(4), "10:00");
     assert_eq!(book_as(&app, &start, "taro@example.jp").await.status(), 409);
@@ -70,7 +81,7 @@ async fn a_cancelled_booking_frees_its_place_under_the_cap(backend: Backend) {
 }
 
 async fn a_patient_at_the_cap_may_still_move_a_booking(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = capped(backend, |_| {}).await;
     let booked = book_all(&app, 3, &["10:00", "10:30", "11:00"], "taro@example.jp").await;
     let reference = booked[2]["reference"].as_str().unwrap();
     let moved = app
@@ -87,7 +98,7 @@ async fn a_patient_at_the_cap_may_still_move_a_booking(backend: Backend) {
 }
 
 async fn gmail_dots_and_googlemail_are_one_mailbox(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = capped(backend, |_| {}).await;
     for (time, email) in [
         ("10:00", "taro.yamada@gmail.com"),
         ("10:30", "taroyamada@googlemail.com"),
@@ -119,8 +130,8 @@ async fn gmail_dots_and_googlemail_are_one_mailbox(backend: Backend) {
 }
 
 async fn one_phone_number_is_capped_only_when_cap_by_phone_is_set(backend: Backend) {
-    let by_mail = spawn_app(backend).await;
-    let by_phone = spawn_app_with(backend, |s| s.booking.cap_by_phone = true).await;
+    let by_mail = capped(backend, |_| {}).await;
+    let by_phone = capped(backend, |s| s.booking.cap_by_phone = true).await;
     for app in [&by_mail, &by_phone] {
         for (time, email) in [
             ("10:00", "a@example.jp"),
@@ -149,7 +160,7 @@ async fn one_phone_number_is_capped_only_when_cap_by_phone_is_set(backend: Backe
 }
 
 async fn the_cap_is_a_setting_and_zero_turns_it_off(backend: Backend) {
-    let one = spawn_app_with(backend, |s| s.booking.max_active_per_contact = 1).await;
+    let one = capped(backend, |s| s.booking.max_active_per_contact = 1).await;
     book_all(&one, 3, &["10:00"], "taro@example.jp").await;
     assert_eq!(
         book_as(&one, &local(open_day(3), "10:30"), "taro@example.jp")
@@ -157,7 +168,7 @@ async fn the_cap_is_a_setting_and_zero_turns_it_off(backend: Backend) {
             .status(),
         409
     );
-    let off = spawn_app_with(backend, |s| s.booking.max_active_per_contact = 0).await;
+    let off = capped(backend, |s| s.booking.max_active_per_contact = 0).await;
     book_all(
         &off,
         3,
@@ -168,7 +179,7 @@ async fn the_cap_is_a_setting_and_zero_turns_it_off(backend: Backend) {
 }
 
 async fn parallel_bookings_for_one_mailbox_never_pass_the_cap(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = capped(backend, |_| {}).await;
     let times = [
         "10:00", "10:30", "11:00", "11:30", "12:00", "12:30", "13:00", "13:30",
     ];
@@ -190,7 +201,7 @@ async fn parallel_bookings_for_one_mailbox_never_pass_the_cap(backend: Backend) 
 async fn the_reservation_form_shows_the_cap_beside_the_email_and_keeps_what_was_typed(
     backend: Backend,
 ) {
-    let app = spawn_app_with(backend, |s| s.forms.min_fill_seconds = 0).await;
+    let app = capped(backend, |s| s.forms.min_fill_seconds = 0).await;
     book_all(&app, 3, &["10:00", "10:30", "11:00"], "hanako@example.jp").await;
     let html = app.get("/reserve").await.text().await.unwrap();
     let marker = "name=\"form_token\" value=\"";
@@ -232,7 +243,11 @@ async fn the_reservation_form_shows_the_cap_beside_the_email_and_keeps_what_was_
 
 async fn bookings_made_before_the_cap_existed_count_against_it(backend: Backend) {
     let db = TestDatabase::create(backend);
-    let app = spawn_on(db.clone(), |_| {}).await;
+    let cap = |s: &mut Settings| {
+        s.booking.max_active_per_contact =
+            Settings::defaults().unwrap().booking.max_active_per_contact
+    };
+    let app = spawn_on(db.clone(), cap).await;
     book_all(&app, 3, &["10:00", "10:30", "11:00"], "taro@example.jp").await;
     app.stop().await;
     // As a database from before the upgrade holds them: without a key.
@@ -242,7 +257,7 @@ async fn bookings_made_before_the_cap_existed_count_against_it(backend: Backend)
         .execute(&mut *old.connection().unwrap())
         .unwrap();
     drop(old);
-    let upgraded = spawn_on(db, |_| {}).await;
+    let upgraded = spawn_on(db, cap).await;
     let refused = book_as(&upgraded, &local(open_day(3), "11:30"), "taro@example.jp").await;
     assert_problem(refused, 409, "email", "too_many_active_bookings").await;
 }
@@ -260,7 +275,7 @@ fn counter(name_and_labels: &str) -> f64 {
 }
 
 async fn a_mailbox_booking_and_cancelling_in_a_burst_is_counted_for_staff(backend: Backend) {
-    let app = spawn_app_with(backend, |s| {
+    let app = capped(backend, |s| {
         s.booking.burst_bookings = 3;
         s.booking.burst_window_minutes = 60;
     })
@@ -294,7 +309,7 @@ async fn a_mailbox_booking_and_cancelling_in_a_burst_is_counted_for_staff(backen
 async fn one_client_address_booking_under_many_names_in_a_burst_is_counted_for_staff(
     backend: Backend,
 ) {
-    let app = spawn_app_with(backend, |s| {
+    let app = capped(backend, |s| {
         s.booking.burst_bookings = 3;
         s.rate_limit.trusted_proxies = vec!["127.0.0.1".into()];
     })

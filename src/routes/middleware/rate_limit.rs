@@ -96,6 +96,12 @@ impl RateLimiter {
         if path.starts_with("/api/v1/staff/") {
             return Some(Budget::StaffAuthFailure);
         }
+        // Staff are not limited once signed in to the console; signing in
+        // is a public POST like any other (a guess at a staff token costs
+        // budget).
+        if path.starts_with("/staff/") && path != "/staff/login" {
+            return None;
+        }
         let checks_a_token = [
             "/api/v1/bookings/",
             "/manage/",
@@ -324,6 +330,21 @@ mod tests {
         }
         for path in ["/api/v1/availability", "/reserve", "/", "/articles/x"] {
             assert_eq!(RateLimiter::budget_of(&Method::GET, path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_staff_console_counts_only_its_sign_in_as_a_public_post() {
+        assert_eq!(
+            RateLimiter::budget_of(&Method::POST, "/staff/login"),
+            Some(Budget::PublicPost)
+        );
+        for path in [
+            "/staff/bookings/K7QM-3XWD/status",
+            "/staff/closures",
+            "/staff/logout",
+        ] {
+            assert_eq!(RateLimiter::budget_of(&Method::POST, path), None, "{path}");
         }
     }
 }
