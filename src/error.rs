@@ -24,6 +24,13 @@ pub enum ApiError {
     /// A browser POST sent from another site's page.
     #[error("cross-site request")]
     CrossSiteRequest,
+    /// The thing is not in a state that allows this (409); `code` on
+    /// `field` says why, e.g. `status` / `not_failed`.
+    #[error("conflict: {field} {code}")]
+    Conflict {
+        field: &'static str,
+        code: &'static str,
+    },
     /// A patient's own cancel or move after the type's change deadline;
     /// `deadline` is in clinic time, `phone` the clinic's number to call.
     #[error("change deadline passed")]
@@ -77,6 +84,7 @@ impl ApiError {
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
             ApiError::TooManyActiveBookings { .. } => "too-many-active-bookings",
             ApiError::CrossSiteRequest => "cross-site-request",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::ChangeDeadlinePassed { .. } => "change-deadline-passed",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
@@ -105,6 +113,7 @@ impl ApiError {
                 "別のサイトからの送信は受け付けていません",
                 "Cross-site request refused",
             ),
+            ApiError::Conflict { .. } => ("現在の状態ではこの操作はできません", "Conflict"),
             ApiError::ChangeDeadlinePassed { .. } => (
                 "変更・キャンセルの受付期限を過ぎています",
                 "The deadline for changes has passed",
@@ -146,6 +155,7 @@ impl ApiError {
                 ),
             },
             ApiError::CrossSiteRequest => field_message("Origin", "cross_site_request", lang),
+            ApiError::Conflict { field, code } => field_message(field, code, lang),
             ApiError::ChangeDeadlinePassed { deadline, phone } => match lang {
                 Lang::Ja => format!(
                     "オンラインでの変更・キャンセルは{}月{}日 {}までです。お電話（{phone}）でご連絡ください。",
@@ -212,6 +222,7 @@ impl ApiError {
                 vec![FieldError::new("email", "too_many_active_bookings")]
             }
             ApiError::CrossSiteRequest => vec![FieldError::new("Origin", "cross_site_request")],
+            ApiError::Conflict { field, code } => vec![FieldError::new(*field, code)],
             ApiError::ChangeDeadlinePassed { .. } => {
                 vec![FieldError::new("start", "change_deadline_passed")]
             }
@@ -281,6 +292,7 @@ impl ResponseError for ApiError {
             | ApiError::ChangeDeadlinePassed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SlotUnavailable { .. }
             | ApiError::TooManyActiveBookings { .. }
+            | ApiError::Conflict { .. }
             | ApiError::IdempotencyRace => StatusCode::CONFLICT,
             ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -100,6 +100,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
         /// `domain::mailbox_key` of a patient's `recipient`; `NULL` for
         /// the clinic's copies.
         recipient_key -> Nullable<Text>,
@@ -122,6 +123,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        scope -> Text,
     }
 }
 

@@ -23,6 +23,7 @@ mod input;
 mod inquiries;
 mod log_canary;
 mod mail;
+mod mail_limits;
 mod manage;
 mod metrics;
 mod openapi;
