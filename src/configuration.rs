@@ -21,6 +21,8 @@ pub struct Settings {
     pub http: HttpSettings,
     #[serde(default)]
     pub forms: FormSettings,
+    #[serde(default)]
+    pub booking: BookingSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
     #[serde(default)]
@@ -37,7 +39,22 @@ pub struct RateLimitSettings {
     pub enabled: bool,
     pub public_posts_per_minute: u32,
     pub manage_attempts_per_minute: u32,
+    /// 401 answers on staff routes allowed per client and minute.
+    #[serde(default = "default_staff_auth_failures_per_minute")]
+    pub staff_auth_failures_per_minute: u32,
+    /// Addresses or CIDR ranges.
     pub trusted_proxies: Vec<String>,
+    /// Clients remembered at most.
+    #[serde(default = "default_max_clients")]
+    pub max_clients: usize,
+}
+
+fn default_staff_auth_failures_per_minute() -> u32 {
+    10
+}
+
+fn default_max_clients() -> usize {
+    100_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,6 +221,9 @@ pub struct FormSettings {
     /// Key that signs the forms' timestamps. Empty: a random key per process
     /// (set one when several instances serve the forms).
     pub token_secret: SecretString,
+    /// Minutes a served form stays good for; older, it comes back with
+    /// what was typed, to be sent again. 0: forever.
+    pub max_age_minutes: u64,
 }
 
 impl Default for FormSettings {
@@ -211,6 +231,34 @@ impl Default for FormSettings {
         FormSettings {
             min_fill_seconds: 3,
             token_secret: SecretString::from(""),
+            max_age_minutes: 120,
+        }
+    }
+}
+
+/// What one patient may book online, and what staff are told about.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct BookingSettings {
+    /// Confirmed bookings still ahead that one mailbox may hold at a time
+    /// (`too_many_active_bookings` beyond); 0: no cap.
+    pub max_active_per_contact: u32,
+    /// Count one phone number's bookings against the cap too.
+    pub cap_by_phone: bool,
+    /// Bookings by one mailbox, or from one client address, within
+    /// `burst_window_minutes` that make a burst: each booking from the
+    /// burst on is logged (by reference) and counted in a metric; 0: off.
+    pub burst_bookings: u32,
+    pub burst_window_minutes: u32,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        BookingSettings {
+            max_active_per_contact: 3,
+            cap_by_phone: false,
+            burst_bookings: 5,
+            burst_window_minutes: 60,
         }
     }
 }

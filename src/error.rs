@@ -18,6 +18,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("slot unavailable")]
     SlotUnavailable { alternatives: Vec<SlotOffer> },
+    /// The patient already holds `limit` confirmed bookings still ahead.
+    #[error("too many active bookings")]
+    TooManyActiveBookings { limit: u32 },
+    /// A browser POST sent from another site's page.
+    #[error("cross-site request")]
+    CrossSiteRequest,
     /// The thing is not in a state that allows this (409); `code` on
     /// `field` says why, e.g. `status` / `not_failed`.
     #[error("conflict: {field} {code}")]
@@ -76,6 +82,8 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation-error",
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
+            ApiError::TooManyActiveBookings { .. } => "too-many-active-bookings",
+            ApiError::CrossSiteRequest => "cross-site-request",
             ApiError::Conflict { .. } => "conflict",
             ApiError::ChangeDeadlinePassed { .. } => "change-deadline-passed",
             ApiError::NotFound => "not-found",
@@ -98,6 +106,13 @@ impl ApiError {
                 ("入力内容をご確認ください", "Invalid input")
             }
             ApiError::SlotUnavailable { .. } => ("ご希望の枠は埋まっています", "Slot unavailable"),
+            ApiError::TooManyActiveBookings { .. } => {
+                ("ご予約数の上限に達しています", "Too many active bookings")
+            }
+            ApiError::CrossSiteRequest => (
+                "別のサイトからの送信は受け付けていません",
+                "Cross-site request refused",
+            ),
             ApiError::Conflict { .. } => ("現在の状態ではこの操作はできません", "Conflict"),
             ApiError::ChangeDeadlinePassed { .. } => (
                 "変更・キャンセルの受付期限を過ぎています",
@@ -131,6 +146,15 @@ impl ApiError {
                 Lang::En => format!("{} field(s) are invalid.", errors.len()),
             },
             ApiError::SlotUnavailable { .. } => field_message("start", "slot_unavailable", lang),
+            ApiError::TooManyActiveBookings { limit } => match lang {
+                Lang::Ja => format!(
+                    "お一人でお取りいただけるご予約は、同時に{limit}件までです。ご予約の変更は確認メールのリンクから、またはお電話でどうぞ。"
+                ),
+                Lang::En => format!(
+                    "One patient may hold at most {limit} upcoming bookings at a time. Change an existing one through its confirmation email, or call the clinic."
+                ),
+            },
+            ApiError::CrossSiteRequest => field_message("Origin", "cross_site_request", lang),
             ApiError::Conflict { field, code } => field_message(field, code, lang),
             ApiError::ChangeDeadlinePassed { deadline, phone } => match lang {
                 Lang::Ja => format!(
@@ -194,6 +218,10 @@ impl ApiError {
         match self {
             ApiError::Validation(errors) => errors.clone(),
             ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+            ApiError::TooManyActiveBookings { .. } => {
+                vec![FieldError::new("email", "too_many_active_bookings")]
+            }
+            ApiError::CrossSiteRequest => vec![FieldError::new("Origin", "cross_site_request")],
             ApiError::Conflict { field, code } => vec![FieldError::new(*field, code)],
             ApiError::ChangeDeadlinePassed { .. } => {
                 vec![FieldError::new("start", "change_deadline_passed")]
@@ -263,8 +291,10 @@ impl ResponseError for ApiError {
             | ApiError::IdempotencyKeyReused
             | ApiError::ChangeDeadlinePassed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SlotUnavailable { .. }
+            | ApiError::TooManyActiveBookings { .. }
             | ApiError::Conflict { .. }
             | ApiError::IdempotencyRace => StatusCode::CONFLICT,
+            ApiError::CrossSiteRequest => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

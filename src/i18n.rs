@@ -141,6 +141,18 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             "ご希望の枠はすでに埋まっています。別の時間をお選びください。".into(),
             "That slot is already taken. Please choose another time.".into(),
         ),
+        "too_many_active_bookings" => (
+            "このメールアドレスでお取りいただけるご予約の数の上限に達しています。ご予約の変更は確認メールのリンクから、またはお電話でご連絡ください。".into(),
+            "This email address already holds as many upcoming bookings as allowed. Change one through its confirmation email, or call the clinic.".into(),
+        ),
+        "cross_site_request" => (
+            "別のサイトのページから送られたため、受け付けられませんでした。当院のページからお送りください。".into(),
+            "Sent from another site's page, so it was refused. Please use the clinic's own pages.".into(),
+        ),
+        "invalid_characters" => (
+            format!("{label}に使用できない文字（文字の向きを変える制御文字や、見えない文字）が含まれています。"),
+            format!("{label} contains characters that are not allowed (text-direction controls or invisible characters)."),
+        ),
         "idempotency_key_reused" => (
             "この Idempotency-Key は別の内容のリクエストで使われています。".into(),
             "This Idempotency-Key was already used for a different request.".into(),

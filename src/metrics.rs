@@ -53,6 +53,22 @@ pub fn booking_created() {
     metrics::counter!("bookings_created_total").increment(1);
 }
 
+/// A booking refused because its patient holds too many active bookings.
+pub fn booking_over_cap() {
+    metrics::counter!("bookings_refused_over_cap_total").increment(1);
+}
+
+/// A booking made in a burst (see `booking.burst_bookings`): `by` is
+/// `mailbox` (one patient) or `client` (one client address).
+pub fn booking_in_burst(by: &'static str) {
+    metrics::counter!("bookings_in_bursts_total", "by" => by).increment(1);
+}
+
+/// A browser POST refused as sent from another site's page.
+pub fn cross_site_refused() {
+    metrics::counter!("cross_site_requests_refused_total").increment(1);
+}
+
 /// A booking cancelled (by patient or staff).
 pub fn booking_cancelled() {
     metrics::counter!("bookings_cancelled_total").increment(1);

@@ -15,6 +15,8 @@ use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
 use crate::mail::worker::{MailWorker, Mailroom};
+use crate::routes::bursts::ClientBursts;
+use crate::routes::middleware::cross_site::{self, AllowedOrigins};
 use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::resources::Resources;
@@ -121,7 +123,7 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<(ClinicCalendar, Re
 /// Opens the database and brings its schema up to date.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let settings = settings.clone();
-    tokio::task::spawn_blocking(move || {
+    let db = tokio::task::spawn_blocking(move || {
         let db = Db::connect(&settings.database, settings.database_url())?;
         let applied = db.run_migrations()?;
         if applied > 0 {
@@ -130,7 +132,15 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
         Ok::<_, anyhow::Error>(db)
     })
     .await
-    .context("database start-up task failed")?
+    .context("database start-up task failed")??;
+    let keyed = db
+        .write(|conn| crate::db::contact_keys::backfill(conn, chrono::Utc::now().naive_utc()))
+        .await
+        .map_err(|error| anyhow!("cannot key existing bookings by mailbox: {error}"))?;
+    if keyed > 0 {
+        tracing::info!(keyed, "existing bookings and messages keyed by mailbox");
+    }
+    Ok(db)
 }
 
 impl Application {
@@ -160,13 +170,24 @@ impl Application {
             webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
+        let origins = web::Data::new(AllowedOrigins::new(
+            &settings.server.public_url,
+            &settings.http.cors_allowed_origins,
+        ));
+        let bursts = web::Data::new(ClientBursts::from_settings(
+            &settings.booking,
+            settings.rate_limit.max_clients,
+        ));
         let app_state = state.clone();
         let http = settings.http.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(limiter.clone())
+                .app_data(bursts.clone())
+                .app_data(origins.clone())
                 .wrap(from_fn(rate_limit::limit))
+                .wrap(from_fn(cross_site::refuse))
                 .wrap(from_fn(telemetry::localize_errors))
                 .wrap(security::cors(&http))
                 .wrap(from_fn(security::headers))

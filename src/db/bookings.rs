@@ -37,6 +37,8 @@ pub struct BookingRow {
     pub cancelled_at: Option<NaiveDateTime>,
     /// The practitioner's code, for a type that needs one.
     pub practitioner: Option<String>,
+    /// What the cap on active bookings counts by (`domain::mailbox_key`).
+    pub mailbox_hash: Option<String>,
 }
 
 impl BookingRow {
@@ -95,6 +97,7 @@ pub fn draft(
         name: booking.name.as_str().to_string(),
         name_kana: booking.name_kana.as_ref().map(|k| k.as_str().to_string()),
         email: booking.email.as_str().to_string(),
+        mailbox_hash: Some(booking.email.mailbox_key()),
         phone: booking.phone.as_str().to_string(),
         first_visit: booking.first_visit,
         message: booking.message.as_ref().map(|m| m.as_str().to_string()),

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bookings;
 pub mod closures;
 mod commit_hooks;
+pub mod contact_keys;
 pub mod idempotency;
 pub mod inquiries;
 mod migrations;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::schema::{outbox, outbox_contents};
 use super::DbConnection;
+use crate::domain::mailbox_key;
 use crate::error::ApiError;
 
 /// The kinds of message, as stored in `outbox.kind`.
@@ -105,6 +106,7 @@ struct NewState<'a> {
     lease_owner: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    recipient_key: Option<String>,
 }
 
 impl NewOutboxRow {
@@ -121,6 +123,8 @@ impl NewOutboxRow {
             lease_owner: self.lease_owner.as_deref(),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            // The per-recipient cap counts patients' messages by mailbox.
+            recipient_key: (self.audience == "patient").then(|| mailbox_key(&self.recipient)),
         }
     }
 
@@ -264,7 +268,6 @@ pub fn contents(conn: &mut DbConnection, ids: &[i64]) -> Result<Vec<OutboxConten
         .load(conn)?)
 }
 
-diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 diesel::define_sql_function!(
     /// SQLite: the rowid of this connection's last INSERT.
     fn last_insert_rowid() -> diesel::sql_types::BigInt
@@ -273,7 +276,8 @@ diesel::define_sql_function!(
 /// Messages to `recipient` created since `since` that count against the
 /// per-recipient cap: patient messages that were (or will be) sent now.
 /// Reminders are scheduled for later and suppressed ones were never sent,
-/// so neither counts. Addresses differing only in case count together.
+/// so neither counts. Spellings of one mailbox (case, `+tag`, Gmail's dots:
+/// `domain::normalised_mailbox`) count together.
 pub fn recent_count_for(
     conn: &mut DbConnection,
     recipient: &str,
@@ -281,7 +285,7 @@ pub fn recent_count_for(
     since: NaiveDateTime,
 ) -> Result<i64, ApiError> {
     Ok(outbox::table
-        .filter(lower(outbox::recipient).eq(recipient.to_lowercase()))
+        .filter(outbox::recipient_key.eq(mailbox_key(recipient)))
         .filter(outbox::audience.eq("patient"))
         .filter(outbox::created_at.ge(since))
         .filter(outbox::status.ne(status::SUPPRESSED))

@@ -23,6 +23,8 @@ diesel::table! {
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
         practitioner -> Nullable<Text>,
+        /// `domain::mailbox_key` of `email`; `NULL` once erased.
+        mailbox_hash -> Nullable<Text>,
     }
 }
 
@@ -99,6 +101,9 @@ diesel::table! {
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         failing_since -> Nullable<Timestamp>,
+        /// `domain::mailbox_key` of a patient's `recipient`; `NULL` for
+        /// the clinic's copies.
+        recipient_key -> Nullable<Text>,
     }
 }
 

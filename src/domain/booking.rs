@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::fields::{body_limit_for, SHORT_FIELD_CHARS};
 use super::{
     collect, EmailAddress, FieldError, Fields, FreeText, NameKana, PatientName, PhoneNumber,
 };
@@ -118,6 +119,24 @@ pub struct NewBooking {
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 
+/// The longest `source` accepted (`parse_source`).
+pub const MAX_SOURCE_CHARS: usize = 100;
+
+impl NewBooking {
+    /// The largest body a valid booking request can take: every field at
+    /// its longest, in any encoding (`body_limit_for`); the start, the type
+    /// and the two flags as short fields.
+    pub const MAX_BODY_BYTES: usize = body_limit_for(
+        PatientName::MAX_CHARS
+            + NameKana::MAX_SENT_CHARS
+            + EmailAddress::MAX_CHARS
+            + PhoneNumber::MAX_CHARS
+            + MAX_MESSAGE_CHARS
+            + MAX_SOURCE_CHARS
+            + 4 * SHORT_FIELD_CHARS,
+    );
+}
+
 impl NewBooking {
     pub fn parse(
         fields: &Fields,
@@ -205,7 +224,7 @@ pub fn parse_source(fields: &Fields) -> Result<Option<String>, FieldError> {
     };
     let source = raw.trim();
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/' | '.');
-    if source.len() > 100 || !source.chars().all(allowed) {
+    if source.len() > MAX_SOURCE_CHARS || !source.chars().all(allowed) {
         return Err(FieldError::new("source", "invalid"));
     }
     Ok(Some(source.to_string()))

@@ -9,6 +9,13 @@ use crate::schedule::ClinicCalendar;
 
 pub const MAX_REASON_CHARS: usize = 200;
 
+impl ClosureRequest {
+    /// The largest body a valid closure request can take: the reason at
+    /// its longest in any encoding, a date, a start and an end.
+    pub const MAX_BODY_BYTES: usize =
+        super::body_limit_for(MAX_REASON_CHARS + 3 * super::SHORT_FIELD_CHARS);
+}
+
 /// What a closure blocks, in clinic time: `[start, end)`, and the date when
 /// it is a whole day (then the day is listed closed, not just full).
 #[derive(Debug, Clone, PartialEq, Eq)]

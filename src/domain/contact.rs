@@ -1,6 +1,7 @@
 //! How a patient or an inquirer is reached: name, kana, email, phone, and
 //! the free text they write to the clinic.
 
+use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use validator::ValidateEmail;
 
@@ -11,6 +12,28 @@ fn trimmed(raw: &str) -> &str {
     raw.trim_matches(|c: char| c.is_whitespace())
 }
 
+/// Characters refused in what people write to the clinic: bidirectional
+/// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) make
+/// text display in another order than it is stored, so a name or message
+/// could read one way to staff and mean another; invisible characters
+/// (U+200B, U+FEFF) make two different texts look the same. ZWJ and ZWNJ
+/// stay allowed: emoji sequences and some scripts need them.
+fn is_hidden_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{FEFF}'
+    )
+}
+
+/// `invalid_characters` when `raw` holds a character `is_hidden_control`
+/// refuses.
+fn refuse_hidden_controls(field: &str, raw: &str) -> Result<(), FieldError> {
+    if raw.chars().any(is_hidden_control) {
+        return Err(FieldError::new(field, "invalid_characters"));
+    }
+    Ok(())
+}
+
 /// A person's name: trimmed, 1 to 100 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatientName(String);
@@ -19,6 +42,7 @@ impl PatientName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        refuse_hidden_controls(field, raw)?;
         // NFC, not NFKC: compatibility ideographs are how some people write
         // their names, and must survive as entered.
         let name: String = trimmed(raw).nfc().collect();
@@ -46,7 +70,13 @@ impl PatientName {
 pub struct NameKana(String);
 
 impl NameKana {
+    /// Characters a reading may be sent as: half-width katakana with
+    /// voiced marks takes two characters where the stored reading takes
+    /// one (`ﾀﾞ` is `ダ`).
+    pub const MAX_SENT_CHARS: usize = 2 * PatientName::MAX_CHARS;
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        refuse_hidden_controls(field, raw)?;
         let kana: String = trimmed(raw).nfkc().collect();
         if kana.chars().count() > PatientName::MAX_CHARS {
             return Err(FieldError::new(field, "too_long"));
@@ -76,13 +106,19 @@ impl NameKana {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
+    /// The longest address accepted (RFC 5321's path limit, less brackets).
+    pub const MAX_CHARS: usize = 254;
+
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let email: String = trimmed(raw).nfkc().collect();
         let Some((local, domain)) = email.rsplit_once('@') else {
             return Err(FieldError::new(field, "invalid_email"));
         };
         let email = format!("{local}@{}", domain.to_ascii_lowercase());
-        if email.len() > 254 || !email.validate_email() || email.chars().any(char::is_control) {
+        if email.len() > Self::MAX_CHARS
+            || !email.validate_email()
+            || email.chars().any(char::is_control)
+        {
             return Err(FieldError::new(field, "invalid_email"));
         }
         Ok(EmailAddress(email))
@@ -91,6 +127,42 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key its mailbox is counted by (see `mailbox_key`).
+    pub fn mailbox_key(&self) -> String {
+        mailbox_key(&self.0)
+    }
+}
+
+/// The mailbox an address delivers to, as far as counting is concerned:
+/// lower case, without a `+tag` (`taro+1@example.jp` is `taro@example.jp`),
+/// and for Gmail without dots in the local part (`t.aro@gmail.com` and
+/// `taro@googlemail.com` are `taro@gmail.com`). Used wherever the service
+/// limits what one person may do (the cap on active bookings, the mail
+/// cap per recipient), so that spelling one mailbox many ways does not
+/// multiply the limit. Never used to send mail.
+pub fn normalised_mailbox(address: &str) -> String {
+    let address: String = trimmed(address).nfkc().collect::<String>().to_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return address;
+    };
+    let local = match local.split_once('+') {
+        Some((mailbox, _tag)) if !mailbox.is_empty() => mailbox,
+        _ => local,
+    };
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+        _ => format!("{local}@{domain}"),
+    }
+}
+
+/// What is stored to count by mailbox: the hex SHA-256 of
+/// `normalised_mailbox` (fixed length for its index; the address itself is
+/// stored beside it anyway, and both are erased together).
+pub fn mailbox_key(address: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("mailbox:{}", normalised_mailbox(address)).as_bytes(),
+    ))
 }
 
 /// A Japanese phone number, always stored hyphenated: `03-3289-0202`,
@@ -205,6 +277,7 @@ pub struct FreeText(String);
 
 impl FreeText {
     pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, FieldError> {
+        refuse_hidden_controls(field, raw)?;
         let text: String = raw
             .replace("\r\n", "\n")
             .replace('\r', "\n")
@@ -389,6 +462,87 @@ mod tests {
         fn phone_parsing_never_panics(raw in "\\PC{0,40}") {
             let _ = phone(&raw);
         }
+    }
+
+    #[test]
+    fn bidi_controls_and_invisible_characters_are_refused_in_names_and_free_text() {
+        let hidden = [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200B}', '\u{FEFF}',
+        ];
+        for c in hidden {
+            let code = |result: Result<(), FieldError>| result.unwrap_err().code;
+            assert_eq!(
+                code(PatientName::parse("name", &format!("山田{c}太郎")).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+            assert_eq!(
+                code(NameKana::parse("name_kana", &format!("ヤマダ{c}")).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+            assert_eq!(
+                code(FreeText::parse("message", &format!("膝が{c}痛い"), 2000).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+            assert_eq!(
+                code(FreeText::parse("staff_note", &format!("{c}電話済み"), 2000).map(drop)),
+                "invalid_characters",
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_width_joiners_stay_allowed() {
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(
+            FreeText::parse("message", family, 2000).unwrap().as_str(),
+            family
+        );
+        let name = "Ra\u{200C}hel";
+        assert_eq!(PatientName::parse("name", name).unwrap().as_str(), name);
+    }
+
+    #[test]
+    fn one_mailbox_spelled_many_ways_normalises_to_one() {
+        for spelling in [
+            "taro@example.jp",
+            "Taro@Example.JP",
+            "taro+clinic@example.jp",
+            "TARO+a+b@example.jp",
+            " ｔａｒｏ＠example.jp ",
+        ] {
+            assert_eq!(
+                normalised_mailbox(spelling),
+                "taro@example.jp",
+                "{spelling}"
+            );
+            assert_eq!(mailbox_key(spelling), mailbox_key("taro@example.jp"));
+        }
+        for spelling in [
+            "t.a.r.o@gmail.com",
+            "Taro+x@googlemail.com",
+            "ta.ro@GMAIL.com",
+        ] {
+            assert_eq!(normalised_mailbox(spelling), "taro@gmail.com", "{spelling}");
+        }
+        // Dots matter outside Gmail; other mailboxes stay apart.
+        assert_eq!(normalised_mailbox("t.aro@example.jp"), "t.aro@example.jp");
+        assert_ne!(
+            mailbox_key("jiro@example.jp"),
+            mailbox_key("taro@example.jp")
+        );
+        assert_ne!(
+            mailbox_key("taro@example.com"),
+            mailbox_key("taro@example.jp")
+        );
+        // A local part that is all tag is kept whole rather than emptied.
+        assert_eq!(normalised_mailbox("+x@example.jp"), "+x@example.jp");
+        let parsed = EmailAddress::parse("email", "Taro+1@Example.jp").unwrap();
+        assert_eq!(parsed.mailbox_key(), mailbox_key("taro@example.jp"));
     }
 
     #[test]

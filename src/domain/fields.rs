@@ -5,6 +5,27 @@ use serde_json::{Map, Value};
 
 use super::FieldError;
 
+/// The most bytes one character can take in a request body: a four-byte
+/// UTF-8 character percent-encoded in a form (`%F0%9F%98%80`), or written
+/// as a JSON surrogate pair (`\ud83d\ude00`). A kanji takes 9 in a form.
+pub const MAX_BODY_BYTES_PER_CHAR: usize = 12;
+
+/// Room in a body beyond its fields' characters: names, separators and
+/// punctuation, a form's hidden fields (its token, the honeypot) and a few
+/// fields a client adds that nobody reads.
+pub const BODY_OVERHEAD_BYTES: usize = 4 * 1024;
+
+/// Characters allowed for a short field (a start, a type code, a flag).
+pub const SHORT_FIELD_CHARS: usize = 100;
+
+/// The largest body a request whose fields hold at most `chars` characters
+/// in all may take, however it is encoded: what a body limit must allow
+/// so that input within the documented field limits is never refused for
+/// its size.
+pub const fn body_limit_for(chars: usize) -> usize {
+    chars * MAX_BODY_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Fields(Map<String, Value>);
 
@@ -107,6 +128,16 @@ mod tests {
         assert_eq!(form.flag("consent"), Ok(Some(true)));
         assert_eq!(json.flag("consent"), Ok(Some(true)));
         assert_eq!(form.flag("first_visit"), Ok(None));
+    }
+
+    #[test]
+    fn the_widest_character_fits_its_byte_budget_in_both_encodings() {
+        let widest = "\u{1F600}";
+        let form = serde_urlencoded::to_string([("m", widest)]).unwrap();
+        assert_eq!(form.len() - "m=".len(), MAX_BODY_BYTES_PER_CHAR);
+        let kanji = serde_urlencoded::to_string([("m", "膝")]).unwrap();
+        assert_eq!(kanji.len() - "m=".len(), 9);
+        assert_eq!("\\ud83d\\ude00".len(), MAX_BODY_BYTES_PER_CHAR);
     }
 
     #[test]

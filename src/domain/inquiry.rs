@@ -1,6 +1,8 @@
 //! An inquiry from the website, parsed whole: every field checked, every
 //! problem collected.
 
+use super::booking::MAX_SOURCE_CHARS;
+use super::fields::{body_limit_for, SHORT_FIELD_CHARS};
 use super::{
     collect, parse_source, EmailAddress, FieldError, Fields, FreeText, PatientName, PhoneNumber,
 };
@@ -80,6 +82,20 @@ impl InquiryStatus {
 
 /// The longest inquiry message accepted, in characters.
 pub const MAX_INQUIRY_MESSAGE_CHARS: usize = 4000;
+
+impl NewInquiry {
+    /// The largest body a valid inquiry can take: every field at its
+    /// longest, in any encoding (`body_limit_for`); the category and the
+    /// consent as short fields.
+    pub const MAX_BODY_BYTES: usize = body_limit_for(
+        PatientName::MAX_CHARS
+            + EmailAddress::MAX_CHARS
+            + PhoneNumber::MAX_CHARS
+            + MAX_INQUIRY_MESSAGE_CHARS
+            + MAX_SOURCE_CHARS
+            + 2 * SHORT_FIELD_CHARS,
+    );
+}
 
 /// A valid inquiry with consent given.
 #[derive(Debug, Clone)]

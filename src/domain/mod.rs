@@ -14,11 +14,13 @@ pub use booking::{
     MAX_MESSAGE_CHARS,
 };
 pub use closure::{clinic_date, ClosureRequest};
-pub use contact::{EmailAddress, FreeText, NameKana, PatientName, PhoneNumber};
-pub use fields::Fields;
+pub use contact::{
+    mailbox_key, normalised_mailbox, EmailAddress, FreeText, NameKana, PatientName, PhoneNumber,
+};
+pub use fields::{body_limit_for, Fields, SHORT_FIELD_CHARS};
 pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
 pub use reference::Reference;
-pub use token::{hash_token, token_matches, ManageToken};
+pub use token::{any_token_matches, hash_token, is_token_shaped, token_matches, ManageToken};
 
 /// One invalid field: which, and a stable machine-readable code. The words a
 /// person reads are chosen from the code when the response is rendered.

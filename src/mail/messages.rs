@@ -472,6 +472,7 @@ mod tests {
             updated_at: at("2026-11-25 00:00"),
             cancelled_at: None,
             practitioner: None,
+            mailbox_hash: None,
         }
     }
 

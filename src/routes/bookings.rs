@@ -1,7 +1,7 @@
 //! The patient's bookings: create, view, cancel and reschedule (with the
 //! manage token from the confirmation).
 
-use actix_web::http::header::{HeaderValue, CACHE_CONTROL};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use super::idempotency::{answer_once, create_once, Answer, Created, IdempotentRe
 use super::input::{idempotency_key, read_submission};
 use super::presented_tokens;
 use crate::db::bookings::BookingRow;
-use crate::domain::{Booker, NewBooking, SlotStart};
+use crate::domain::{body_limit_for, Booker, NewBooking, SlotStart, SHORT_FIELD_CHARS};
 use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
@@ -111,7 +111,8 @@ fn private_json(view: &BookingView) -> HttpResponse {
         (status = 201, description = "Booked", body = BookingView,
             headers(("Location" = String, description = "The booking's URL"))),
         (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`, with `alternatives`; or `too_many_active_bookings` (on `email`): the patient already holds `booking.max_active_per_contact` confirmed bookings still ahead", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
@@ -124,7 +125,16 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let submission = read_submission(
+        &req,
+        payload,
+        state
+            .settings
+            .server
+            .body_limit_bytes
+            .max(NewBooking::MAX_BODY_BYTES),
+    )
+    .await?;
     let now = Utc::now();
     let new_booking = NewBooking::parse(&submission.fields, &state.calendar, now)
         .map_err(ApiError::Validation)?;
@@ -150,6 +160,15 @@ pub async fn create(
             response
                 .headers_mut()
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            let created = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .and_then(|location| location.strip_prefix("/api/v1/bookings/"));
+            if let Some(reference) = created.filter(|_| !replayed) {
+                super::bursts::note_booking(&req, reference);
+            }
             Ok(response)
         }
         Err(error) => Err(crate::workflows::availability::with_alternatives(
@@ -198,6 +217,7 @@ pub async fn show(
     responses(
         (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
         (status = 400, description = "Malformed Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -264,6 +284,7 @@ fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
     responses(
         (status = 200, description = "Moved", body = BookingView),
         (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
@@ -289,7 +310,14 @@ pub async fn reschedule(
         .db
         .read(move |conn| booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens))
         .await?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    // A start, and room for a client's extra fields.
+    let limit = body_limit_for(2 * SHORT_FIELD_CHARS);
+    let submission = read_submission(
+        &req,
+        payload,
+        state.settings.server.body_limit_bytes.max(limit),
+    )
+    .await?;
     booking::ensure_not_started(&current, now)?;
     let kind = booking::kind_of(&state, &current).clone();
     let raw_start = submission

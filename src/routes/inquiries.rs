@@ -36,6 +36,7 @@ pub struct InquiryReceipt {
         (status = 201, description = "Received; acknowledgement and clinic notification are queued", body = InquiryReceipt,
             headers(("Location" = String, description = "Where staff find the inquiry"))),
         (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request-in-progress`: a request with the same Idempotency-Key is being stored", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
@@ -49,7 +50,16 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let submission = read_submission(
+        &req,
+        payload,
+        state
+            .settings
+            .server
+            .body_limit_bytes
+            .max(NewInquiry::MAX_BODY_BYTES),
+    )
+    .await?;
     let new_inquiry = NewInquiry::parse(&submission.fields).map_err(ApiError::Validation)?;
     let request = IdempotentRequest {
         scope: "inquiries".into(),

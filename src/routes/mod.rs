@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod bookings;
+pub mod bursts;
 pub mod clinic;
 pub mod fhir;
 pub mod health;

@@ -20,7 +20,9 @@ use crate::schedule::availability::{DayAvailability, SlotAvailability};
     "first_visit": true, "message": "右膝が痛みます。", "consent": true
 }))]
 pub struct BookingRequest {
-    /// The patient's name, 1 to 100 characters.
+    /// The patient's name, 1 to 100 characters. Here, in `name_kana` and
+    /// in `message`, bidirectional controls (U+202A–U+202E, U+2066–U+2069)
+    /// and invisible characters (U+200B, U+FEFF) are `invalid_characters`.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The reading of the name in katakana or hiragana.
@@ -74,7 +76,9 @@ pub struct RescheduleRequest {
     "category": "treatment", "message": "膝の再生医療について伺いたいです。", "consent": true
 }))]
 pub struct InquiryRequest {
-    /// The sender's name, 1 to 100 characters.
+    /// The sender's name, 1 to 100 characters. Here and in `message`,
+    /// bidirectional controls and invisible characters are
+    /// `invalid_characters`.
     #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     #[schema(max_length = 254)]
@@ -124,7 +128,8 @@ pub struct StaffBookingChange {
     /// minimum notice.
     #[schema(nullable = false)]
     pub start: Option<String>,
-    /// Up to 2000 characters; null or empty clears it.
+    /// Up to 2000 characters; null or empty clears it. Bidirectional
+    /// controls and invisible characters are `invalid_characters`.
     #[schema(max_length = 2000)]
     pub staff_note: Option<String>,
 }
@@ -313,7 +318,7 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A staff token from `clinic-booking staff-token create`.",
+                        "A staff token from `clinic-booking staff-token create`. A client whose tokens were refused (401) `rate_limit.staff_auth_failures_per_minute` times gets 429 on staff routes until its budget refills.",
                     ))
                     .build(),
             ),

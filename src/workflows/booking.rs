@@ -2,12 +2,16 @@
 //! that checks the clinic's rules and stores the change. The JSON API and
 //! the HTML forms both call these.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use crate::db::bookings::{self, BookingRow};
+use crate::db::contact_keys;
 use crate::db::DbConnection;
-use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
+use crate::domain::{
+    any_token_matches, is_token_shaped, BookingStatus, ManageToken, NewBooking, Reference,
+    SlotStart,
+};
 use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::schedule::ConsultationType;
@@ -86,8 +90,10 @@ pub fn book(
         mut mail,
     } = prepared;
     ensure_not_closed(conn, state, booking.start.at(), &booking.kind)?;
+    let history = ensure_under_cap(conn, state, &row, now)?;
     let slots = resources::seat_slots(state, &booking.kind, booking.start.at());
     bookings::insert(conn, &mut row, &slots, state.calendar.capacity_per_slot())?;
+    watch_for_burst(state, &row.reference, history.recent + 1);
     let practitioner = resources::claim_for(
         conn,
         state,
@@ -125,6 +131,69 @@ pub fn book(
     Ok(Booked { row, manage_token })
 }
 
+/// Rule: one patient holds at most `booking.max_active_per_contact`
+/// confirmed bookings still ahead, counted by mailbox (however the address
+/// is spelled: `domain::normalised_mailbox`) and, with
+/// `booking.cap_by_phone`, by phone number too; beyond it a new booking is
+/// `TooManyActiveBookings`, so one client cannot fill the calendar. A move
+/// keeps the count and is not checked. Runs in the booking's transaction
+/// (under the patient's lock on PostgreSQL), so parallel requests cannot
+/// pass the cap together. Returns the patient's history for the burst
+/// watch.
+fn ensure_under_cap(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<contact_keys::ContactHistory, ApiError> {
+    let settings = &state.settings.booking;
+    let Some(mailbox) = row.mailbox_hash.as_deref() else {
+        return Ok(contact_keys::ContactHistory::default());
+    };
+    if settings.max_active_per_contact == 0 && settings.burst_bookings == 0 {
+        return Ok(contact_keys::ContactHistory::default());
+    }
+    let phone = settings.cap_by_phone.then_some(row.phone.as_str());
+    contact_keys::lock(conn, mailbox, phone)?;
+    let window = Duration::minutes(i64::from(settings.burst_window_minutes));
+    let history = contact_keys::history(
+        conn,
+        mailbox,
+        phone,
+        now.naive_utc(),
+        now.naive_utc() - window,
+    )?;
+    let limit = settings.max_active_per_contact;
+    if limit > 0 && history.active.len() >= limit as usize {
+        tracing::warn!(
+            active = %history.active.join(","),
+            limit,
+            "booking refused: the patient holds too many active bookings"
+        );
+        crate::metrics::booking_over_cap();
+        return Err(ApiError::TooManyActiveBookings { limit });
+    }
+    Ok(history)
+}
+
+/// Tells staff (a log line by reference, and a metric) when one mailbox
+/// has made `booking.burst_bookings` bookings or more within
+/// `booking.burst_window_minutes`: booking, cancelling and booking again is
+/// how one patient's cap is got round, and how a script shows itself.
+fn watch_for_burst(state: &AppState, reference: &str, made_in_window: usize) {
+    let settings = &state.settings.booking;
+    if settings.burst_bookings > 0 && made_in_window >= settings.burst_bookings as usize {
+        tracing::warn!(
+            %reference,
+            bookings = made_in_window,
+            window_minutes = settings.burst_window_minutes,
+            by = "mailbox",
+            "booking burst: one patient booked repeatedly"
+        );
+        crate::metrics::booking_in_burst("mailbox");
+    }
+}
+
 /// The booking a patient's reference and manage token point at. Anything
 /// wrong (unknown reference, missing or wrong token) is the same 404, so the
 /// answer never reveals that a reference exists.
@@ -133,32 +202,35 @@ pub fn find_with_token(
     reference: &str,
     token: Option<&str>,
 ) -> Result<BookingRow, ApiError> {
-    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
-    let token = token.ok_or(ApiError::NotFound)?;
-    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
-    if token_matches(token, &row.manage_token_hash) {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    let tokens: Vec<String> = token.into_iter().map(str::to_string).collect();
+    find_with_any_token(conn, reference, &tokens)
 }
 
 /// As `find_with_token`, for a request that presents several secrets (a
 /// bearer header and `?token=`): any one of them that matches opens it.
+///
+/// A malformed reference, or no secret of a token's length, is refused
+/// before any lookup (neither says anything about a booking). Otherwise an
+/// unknown reference is checked like a known one (`any_token_matches`
+/// hashes and compares either way), so the time taken does not tell them
+/// apart.
 pub fn find_with_any_token(
     conn: &mut DbConnection,
     reference: &str,
     tokens: &[String],
 ) -> Result<BookingRow, ApiError> {
     let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
-    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
-    if tokens
-        .iter()
-        .any(|token| token_matches(token, &row.manage_token_hash))
-    {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
+    if !tokens.iter().any(|token| is_token_shaped(token)) {
+        return Err(ApiError::NotFound);
+    }
+    let row = bookings::find(conn, reference.as_str())?;
+    let matched = any_token_matches(
+        tokens,
+        row.as_ref().map(|row| row.manage_token_hash.as_str()),
+    );
+    match row {
+        Some(row) if matched => Ok(row),
+        _ => Err(ApiError::NotFound),
     }
 }
 

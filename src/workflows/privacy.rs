@@ -4,7 +4,8 @@
 //!
 //! Anonymising keeps a record for statistics (reference, type, times,
 //! status, first_visit, consent time and version) and replaces everything
-//! that names or describes the person: name, kana, email, phone, message,
+//! that names or describes the person: name, kana, email (and the hash of
+//! its mailbox), phone, message,
 //! staff note, source and the manage token's hash. The record's emails
 //! (outbox rows) and stored idempotency responses are deleted, and so are
 //! `.eml` files that mention its reference. Its webhook deliveries lose
@@ -118,6 +119,7 @@ fn anonymise_booking(
             bookings::name.eq(""),
             bookings::name_kana.eq(None::<String>),
             bookings::email.eq(""),
+            bookings::mailbox_hash.eq(None::<String>),
             bookings::phone.eq(""),
             bookings::message.eq(None::<String>),
             bookings::source.eq(None::<String>),

@@ -76,11 +76,11 @@ async fn the_reservation_form_books_and_redirects_to_a_thank_you_page(backend: B
     assert_eq!(response.status(), 303);
     let thanks = location(&response);
     assert!(thanks.starts_with("/reserve/thanks/"), "{thanks}");
-    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["referrer-policy"], "strict-origin");
     for _reload in 0..2 {
         let page = app.get(&thanks).await;
         assert_eq!(page.status(), 200);
-        assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(page.headers()["referrer-policy"], "strict-origin");
         let html = page.text().await.unwrap();
         let reference = thanks["/reserve/thanks/".len()..]
             .split('?')
@@ -139,32 +139,94 @@ async fn an_invalid_form_comes_back_with_the_values_and_the_api_codes_beside_the
     assert!(app.slot_available(open_day(3), &start).await);
 }
 
-async fn a_honeypot_or_a_too_quick_submission_is_refused_politely_and_books_nothing(
-    backend: Backend,
-) {
-    let app = spawn_app_with(backend, |settings| settings.forms.min_fill_seconds = 60).await;
+async fn a_filled_honeypot_is_refused_politely_and_books_nothing(backend: Backend) {
+    let app = self::app(backend).await;
     let date = open_day(3);
     let start = local(date, "11:00");
-    let token = form_token(&app, "/reserve").await;
-    let response = post_form(&app, "/reserve", &valid_fields(&token, &start)).await;
-    assert_eq!(response.status(), 400);
-    assert!(response
-        .text()
-        .await
-        .unwrap()
-        .contains("送信できませんでした"));
-
-    let app = self::app(backend).await;
     let token = form_token(&app, "/reserve").await;
     let mut fields = valid_fields(&token, &start);
     fields.retain(|(name, _)| *name != "website");
     fields.push(("website", "http://spam.example"));
     let response = post_form(&app, "/reserve", &fields).await;
     assert_eq!(response.status(), 400);
-    let mut fields = valid_fields("12345.forged", &start);
-    fields.retain(|(name, _)| *name != "website");
-    assert_eq!(post_form(&app, "/reserve", &fields).await.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("送信できませんでした"));
+    assert!(!html.contains("予約 花子"), "nothing typed is shown back");
     assert!(app.slot_available(date, &start).await);
+}
+
+/// Asserts the reservation form came back with every value of
+/// `valid_fields` and the note to send it again; returns its new token.
+async fn shown_again_to_send(response: reqwest::Response, start: &str) -> String {
+    assert_eq!(response.status(), 422);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"send-again\""), "{html}");
+    assert!(html.contains("もう一度送信してください"));
+    assert!(!html.contains("内容は保存されていません"));
+    for value in [
+        "予約 花子",
+        "ヨヤク ハナコ",
+        "hanako@example.jp",
+        "090-1234-5678",
+    ] {
+        assert!(html.contains(&format!("value=\"{value}\"")), "{value}");
+    }
+    assert!(html.contains("膝が痛みます。"));
+    assert!(html.contains(&format!("value=\"{start}\" checked")));
+    assert!(html.contains("id=\"f-first_visit-yes\" name=\"first_visit\" value=\"true\" checked"));
+    assert!(html.contains("name=\"consent\" value=\"true\" checked"));
+    assert!(html.contains("name=\"source\" value=\"knee-pain-and-cartilage-regeneration\""));
+    hidden_value(&html, "form_token")
+}
+
+async fn a_reservation_sent_too_quickly_comes_back_with_every_value_to_send_again(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |settings| settings.forms.min_fill_seconds = 1).await;
+    let date = open_day(3);
+    let start = local(date, "11:00");
+    let token = form_token(&app, "/reserve").await;
+    let response = post_form(&app, "/reserve", &valid_fields(&token, &start)).await;
+    let fresh = shown_again_to_send(response, &start).await;
+    assert!(app.slot_available(date, &start).await, "nothing booked yet");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let response = post_form(&app, "/reserve", &valid_fields(&fresh, &start)).await;
+    assert_eq!(response.status(), 303, "sent again, it books");
+    assert!(!app.slot_available(date, &start).await);
+}
+
+async fn an_expired_or_unknown_form_token_comes_back_with_every_value_to_send_again(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.forms.min_fill_seconds = 0;
+        settings.forms.token_secret = "forms-test-secret".to_string().into();
+    })
+    .await;
+    let mut forms = clinic_booking::configuration::Settings::defaults()
+        .unwrap()
+        .forms;
+    forms.token_secret = "forms-test-secret".to_string().into();
+    let stale = clinic_booking::routes::site::guard::issue(
+        &forms,
+        chrono::Utc::now() - chrono::Duration::minutes(121),
+    );
+    let date = open_day(3);
+    let start = local(date, "11:00");
+    let response = post_form(&app, "/reserve", &valid_fields(&stale, &start)).await;
+    shown_again_to_send(response, &start).await;
+    // A token of another key (a restart without a fixed secret), or none.
+    let mut missing = valid_fields("", &start);
+    missing.retain(|(name, _)| *name != "form_token");
+    for fields in [valid_fields("12345.forged", &start), missing] {
+        let response = post_form(&app, "/reserve", &fields).await;
+        shown_again_to_send(response, &start).await;
+    }
+    assert!(app.slot_available(date, &start).await);
+    let fresh = form_token(&app, "/reserve").await;
+    let response = post_form(&app, "/reserve", &valid_fields(&fresh, &start)).await;
+    assert_eq!(response.status(), 303);
 }
 
 async fn a_slot_taken_meanwhile_offers_the_nearest_free_slots(backend: Backend) {
@@ -192,7 +254,7 @@ async fn the_manage_page_shows_the_booking_and_a_get_changes_nothing(backend: Ba
     for _ in 0..2 {
         let response = app.get(&path).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(response.headers()["referrer-policy"], "strict-origin");
         assert_eq!(response.headers()["cache-control"], "no-store");
         let html = response.text().await.unwrap();
         assert!(html.contains(reference));
@@ -393,7 +455,7 @@ async fn the_inquiry_form_stores_the_inquiry_and_redirects_to_a_thank_you_page(b
     let token = form_token(&app, "/inquiry?source=knee-pain-and-cartilage-regeneration").await;
     let response = post_form(&app, "/inquiry", &inquiry_fields(&token)).await;
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(response.headers()["referrer-policy"], "strict-origin");
     let thanks = location(&response);
     let reference = thanks
         .strip_prefix("/inquiry/thanks/")
@@ -493,7 +555,7 @@ async fn an_invalid_inquiry_form_comes_back_with_the_values_and_the_api_codes(ba
     assert!(stored_inquiries(&app).await.is_empty());
 }
 
-async fn a_honeypot_or_too_quick_inquiry_is_refused_politely_and_stores_nothing(backend: Backend) {
+async fn a_honeypot_inquiry_is_refused_politely_and_stores_nothing(backend: Backend) {
     let app = app(backend).await;
     let token = form_token(&app, "/inquiry").await;
     let mut fields = inquiry_fields(&token);
@@ -504,25 +566,55 @@ async fn a_honeypot_or_too_quick_inquiry_is_refused_politely_and_stores_nothing(
     let html = response.text().await.unwrap();
     assert!(html.contains("送信できませんでした"));
     assert!(html.contains("href=\"/inquiry\""));
-    let mut fields = inquiry_fields("12345.forged");
-    fields.retain(|(name, _)| *name != "website");
-    assert_eq!(post_form(&app, "/inquiry", &fields).await.status(), 400);
-
-    let slow = spawn_app_with(backend, |settings| settings.forms.min_fill_seconds = 60).await;
-    let token = form_token(&slow, "/inquiry").await;
-    let response = post_form(&slow, "/inquiry", &inquiry_fields(&token)).await;
-    assert_eq!(response.status(), 400);
-
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(stored_inquiries(&app).await.is_empty());
-    assert!(stored_inquiries(&slow).await.is_empty());
-    assert!(app.mail.mails().is_empty() && slow.mail.mails().is_empty());
+    assert!(app.mail.mails().is_empty());
+}
+
+async fn a_too_quick_or_expired_inquiry_comes_back_with_every_value_to_send_again(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.forms.min_fill_seconds = 60;
+        settings.forms.token_secret = "forms-test-secret".to_string().into();
+    })
+    .await;
+    let mut forms = clinic_booking::configuration::Settings::defaults()
+        .unwrap()
+        .forms;
+    forms.token_secret = "forms-test-secret".to_string().into();
+    let stale = clinic_booking::routes::site::guard::issue(
+        &forms,
+        chrono::Utc::now() - chrono::Duration::minutes(121),
+    );
+    let token = form_token(&app, "/inquiry").await;
+    for fields in [
+        inquiry_fields(&token),
+        inquiry_fields(&stale),
+        inquiry_fields("12345.forged"),
+    ] {
+        let response = post_form(&app, "/inquiry", &fields).await;
+        assert_eq!(response.status(), 422);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("id=\"send-again\""));
+        for value in ["問合 花子", "hanako@example.jp", "03-3289-0202"] {
+            assert!(html.contains(&format!("value=\"{value}\"")), "{value}");
+        }
+        assert!(html.contains(">幹細胞治療の費用を教えてください。</textarea>"));
+        assert!(html.contains("value=\"treatment\" selected"));
+        assert!(html.contains("name=\"consent\" value=\"true\" checked"));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(stored_inquiries(&app).await.is_empty());
+    assert!(app.mail.mails().is_empty());
 }
 
 crate::backend_tests!(
     the_reservation_form_books_and_redirects_to_a_thank_you_page,
     an_invalid_form_comes_back_with_the_values_and_the_api_codes_beside_the_fields,
-    a_honeypot_or_a_too_quick_submission_is_refused_politely_and_books_nothing,
+    a_filled_honeypot_is_refused_politely_and_books_nothing,
+    a_reservation_sent_too_quickly_comes_back_with_every_value_to_send_again,
+    an_expired_or_unknown_form_token_comes_back_with_every_value_to_send_again,
     a_slot_taken_meanwhile_offers_the_nearest_free_slots,
     the_manage_page_shows_the_booking_and_a_get_changes_nothing,
     the_manage_page_cancels_and_reschedules_through_post_forms,
@@ -532,5 +624,6 @@ crate::backend_tests!(
     the_slot_picker_moves_between_weeks_without_javascript,
     the_inquiry_form_stores_the_inquiry_and_redirects_to_a_thank_you_page,
     an_invalid_inquiry_form_comes_back_with_the_values_and_the_api_codes,
-    a_honeypot_or_too_quick_inquiry_is_refused_politely_and_stores_nothing,
+    a_honeypot_inquiry_is_refused_politely_and_stores_nothing,
+    a_too_quick_or_expired_inquiry_comes_back_with_every_value_to_send_again,
 );

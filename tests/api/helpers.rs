@@ -197,6 +197,9 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     // Tests fire many requests from one address; the rate-limit tests turn
     // the limits back on.
     settings.rate_limit.enabled = false;
+    // Tests book many times for one patient (booking_body's address); the
+    // cap's own tests (booking_limits.rs) turn it back on.
+    settings.booking.max_active_per_contact = 0;
     // Quick mail retries, and never a file in the repository.
     settings.mail.file_dir = std::env::temp_dir()
         .join("clinic-booking-test-mail")

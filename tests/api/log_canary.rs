@@ -58,6 +58,9 @@ impl Server {
             .env("CLINIC__SERVER__SHUTDOWN_GRACE_SECONDS", "1")
             .env("CLINIC__RATE_LIMIT__ENABLED", "false")
             .env("CLINIC__FORMS__MIN_FILL_SECONDS", "0")
+            // Two bookings by one patient or client make a burst, so the
+            // burst lines are in every canary's log.
+            .env("CLINIC__BOOKING__BURST_BOOKINGS", "2")
             .env("CLINIC__MAIL__SMTP_URL", smtp_url)
             .env("CLINIC__MAIL__POLL_INTERVAL_MS", "20")
             .env("CLINIC__MAIL__RETRY_INITIAL_SECONDS", "0.05")
@@ -437,7 +440,7 @@ async fn json_bookings_and_the_patients_api_log_no_personal_data(backend: Backen
         .unwrap();
     assert_eq!(response.status(), 400);
     let mut huge = bob.booking(&start);
-    huge["message"] = json!(bob.message.repeat(1000));
+    huge["message"] = json!(bob.message.repeat(5000));
     let response = server.post_json("/api/v1/bookings", &huge).await;
     assert_eq!(response.status(), 413);
     let response = server
@@ -713,7 +716,48 @@ async fn mail_delivery_and_refusal_log_no_personal_data(backend: Backend) {
     canary.assert_log_clean(&[&reference, &refused_ref]).await;
 }
 
+/// The abuse defences: a burst of bookings by one patient and one client,
+/// a booking over the cap, a cross-site POST; staff are told by reference.
+async fn bursts_the_cap_and_cross_site_posts_log_no_personal_data(backend: Backend) {
+    let mut canary = Canary::start(backend).await;
+    let alice = canary.patient("C");
+    let server = &canary.server;
+    let mut references = Vec::new();
+    for time in ["10:00", "10:30", "11:00"] {
+        let response = server
+            .post_json("/api/v1/bookings", &alice.booking(&canary.at(time)))
+            .await;
+        assert_eq!(response.status(), 201);
+        let booking: Value = response.json().await.unwrap();
+        references.push(booking["reference"].as_str().unwrap().to_string());
+    }
+    let over = server
+        .post_json("/api/v1/bookings", &alice.booking(&canary.at("11:30")))
+        .await;
+    assert_eq!(over.status(), 409);
+    let cross_site = server
+        .client
+        .post(server.url("/api/v1/inquiries"))
+        .header("origin", "https://evil.example")
+        .json(&alice.inquiry())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    canary
+        .assert_log_clean(&[
+            "booking burst: one patient booked repeatedly",
+            "booking burst: one client address booked repeatedly",
+            &references[2],
+            "booking refused: the patient holds too many active bookings",
+            &references.join(","),
+            "cross-site POST refused",
+        ])
+        .await;
+}
+
 backend_tests!(
+    bursts_the_cap_and_cross_site_posts_log_no_personal_data,
     json_bookings_and_the_patients_api_log_no_personal_data,
     forms_manage_pages_and_inquiries_log_no_personal_data,
     staff_routes_and_erasure_log_no_personal_data_or_token,

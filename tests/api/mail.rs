@@ -332,6 +332,40 @@ async fn a_patient_gets_at_most_the_hourly_cap_but_the_clinic_hears_of_every_boo
     assert_eq!(confirmation.status, "suppressed");
 }
 
+async fn tagged_and_dotted_spellings_of_one_mailbox_share_its_hourly_cap(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.mail.max_per_recipient_per_hour = 2;
+    })
+    .await;
+    let day = open_day(3);
+    let mut references = Vec::new();
+    for (time, email) in [
+        ("10:00", "taro.yamada@gmail.com"),
+        ("10:30", "taroyamada+1@gmail.com"),
+        ("11:00", "Taro.Yamada+2@googlemail.com"),
+    ] {
+        let mut body = booking_body(&local(day, time));
+        body["email"] = json!(email);
+        let response = app.post_booking(&body).await;
+        assert_eq!(response.status(), 201);
+        let booking: Value = response.json().await.unwrap();
+        references.push(booking["reference"].as_str().unwrap().to_string());
+    }
+    let statuses: Vec<String> = references
+        .iter()
+        .map(|reference| {
+            outbox_of(&app, reference)
+                .into_iter()
+                .find(|m| m.kind == "booking_confirmed")
+                .unwrap()
+                .status
+        })
+        .collect();
+    assert_ne!(statuses[0], "suppressed");
+    assert_ne!(statuses[1], "suppressed");
+    assert_eq!(statuses[2], "suppressed", "{statuses:?}");
+}
+
 async fn a_reminder_goes_out_once_for_a_confirmed_booking(backend: Backend) {
     let app = spawn_app(backend).await;
     let booking = app.book(&local(open_day(3), "13:00")).await;
@@ -743,6 +777,7 @@ backend_tests!(
     mail_waits_out_an_smtp_outage_and_arrives_exactly_once,
     a_permanently_rejected_message_ends_failed_after_the_configured_attempts,
     a_patient_gets_at_most_the_hourly_cap_but_the_clinic_hears_of_every_booking,
+    tagged_and_dotted_spellings_of_one_mailbox_share_its_hourly_cap,
     a_reminder_goes_out_once_for_a_confirmed_booking,
     no_reminder_goes_out_for_a_cancelled_booking,
     a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried,

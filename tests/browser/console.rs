@@ -11,7 +11,7 @@ use chrono::{NaiveTime, Utc};
 use clinic_booking::configuration::Settings;
 use clinic_booking::db::bookings::{self, BookingRow};
 use clinic_booking::db::Db;
-use clinic_booking::domain::{BookingStatus, ManageToken, Reference};
+use clinic_booking::domain::{mailbox_key, BookingStatus, ManageToken, Reference};
 use clinic_booking::schedule::ClinicCalendar;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, Locator};
@@ -108,6 +108,7 @@ fn seed(settings: &Settings) -> Vec<String> {
                 updated_at: now,
                 cancelled_at: None,
                 practitioner: None,
+                mailbox_hash: Some(mailbox_key("patient@example.jp")),
             };
             let slots = calendar.covered_slots(start, &kind);
             bookings::insert(&mut conn, &mut row, &slots, calendar.capacity_per_slot())

@@ -401,6 +401,31 @@ async fn journey(javascript: bool) {
     assert_eq!(url.path(), format!("/inquiry/thanks/{reference}"));
     screenshot(&client, &format!("{mode}-9-inquiry-thanks")).await;
 
+    // A page of another site posting the same form through the patient's
+    // browser is refused.
+    let foreign = format!(
+        "<form method='post' action='{address}/inquiry'>\
+         <input name='name' value='他院 太郎'><input name='email' value='x@example.jp'>\
+         <input name='message' value='spam'><input name='consent' value='true'>\
+         <button id='send' type='submit'>send</button></form>"
+    );
+    client
+        .goto(&format!(
+            "data:text/html;charset=utf-8,{}",
+            foreign
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>()
+        ))
+        .await
+        .expect("open a page of another site");
+    navigate_by(&client, "#send").await;
+    assert_eq!(
+        text_of(&client, "h1").await,
+        "送信を受け付けられませんでした"
+    );
+    screenshot(&client, &format!("{mode}-10-cross-site")).await;
+
     client.close().await.expect("close browser");
 }
 

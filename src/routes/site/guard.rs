@@ -1,7 +1,10 @@
 //! Bot defence for the HTML forms: a honeypot field that people never see
 //! (and so leave empty) and a signed timestamp of when the form was served,
-//! so a submission that comes back faster than a person can type is refused.
-//! Neither needs JavaScript or a third-party service.
+//! so a submission that comes back faster than a person can type, or after
+//! `forms.max_age_minutes`, is not taken. Neither needs JavaScript or a
+//! third-party service. Only a filled honeypot gets the plain refusal page:
+//! a person may send a form too fast (autofill) or too late (a tab left
+//! open), so any other refusal shows the form again with what was typed.
 
 use std::sync::OnceLock;
 
@@ -20,13 +23,27 @@ pub const HONEYPOT_FIELD: &str = "website";
 /// The signed time the form was served.
 pub const TOKEN_FIELD: &str = "form_token";
 
-/// Why a submission was refused (logged; the visitor sees one polite page).
+/// Why a submission was refused (logged, never shown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     HoneypotFilled,
     MissingToken,
+    /// Not signed by this service's key (or signed by one it no longer has).
     ForgedToken,
     TooFast,
+    /// Served more than `forms.max_age_minutes` ago.
+    Expired,
+}
+
+/// The note above a form shown again to be sent again.
+pub const SEND_AGAIN: &str = "まだ送信されていません。ご入力の内容はそのまま残っています。内容をご確認のうえ、もう一度送信してください。";
+
+/// Logs a submission shown again instead of taken (by reason only).
+pub fn log_resend(rejection: Rejection) {
+    tracing::info!(
+        reason = rejection.as_str(),
+        "form submission shown again to be sent again"
+    );
 }
 
 impl Rejection {
@@ -36,6 +53,7 @@ impl Rejection {
             Rejection::MissingToken => "missing_token",
             Rejection::ForgedToken => "forged_token",
             Rejection::TooFast => "too_fast",
+            Rejection::Expired => "expired",
         }
     }
 }
@@ -99,8 +117,13 @@ pub fn check(
         return Err(Rejection::ForgedToken);
     }
     let min = i64::try_from(settings.min_fill_seconds).unwrap_or(i64::MAX);
-    if now.timestamp().saturating_sub(issued) < min {
+    let age = now.timestamp().saturating_sub(issued);
+    if age < min {
         return Err(Rejection::TooFast);
+    }
+    let max = i64::try_from(settings.max_age_minutes.saturating_mul(60)).unwrap_or(i64::MAX);
+    if max > 0 && age > max {
+        return Err(Rejection::Expired);
     }
     Ok(())
 }
@@ -118,6 +141,7 @@ mod tests {
         FormSettings {
             min_fill_seconds: min,
             token_secret: "test-secret".to_string().into(),
+            max_age_minutes: 120,
         }
     }
 
@@ -173,5 +197,23 @@ mod tests {
             check(&form(&[]), &settings(0), later),
             Err(Rejection::MissingToken)
         );
+    }
+
+    #[test]
+    fn a_form_older_than_the_maximum_age_has_expired() {
+        let served = Utc::now();
+        let token = issue(&settings(3), served);
+        let fields = form(&[(TOKEN_FIELD, &token)]);
+        let at = |minutes| served + Duration::minutes(minutes);
+        assert_eq!(check(&fields, &settings(3), at(120)), Ok(()));
+        assert_eq!(
+            check(&fields, &settings(3), at(121)),
+            Err(Rejection::Expired)
+        );
+        let forever = FormSettings {
+            max_age_minutes: 0,
+            ..settings(3)
+        };
+        assert_eq!(check(&fields, &forever, at(60 * 24 * 30)), Ok(()));
     }
 }

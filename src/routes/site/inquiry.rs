@@ -16,6 +16,9 @@ use crate::routes::input::read_submission;
 use crate::state::AppState;
 use crate::workflows;
 
+/// The note above the form when what was sent was too large to read.
+const TOO_LARGE: &str = "送信された内容が大きすぎたため、受け付けられませんでした。お手数ですが、お問い合わせ内容を4,000文字以内にして、もう一度ご入力ください。";
+
 /// `POST /inquiry`: stores the inquiry, or shows the form again with every
 /// problem beside its field.
 pub async fn submit(
@@ -23,15 +26,43 @@ pub async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let submission =
-        match read_submission(&req, payload, state.settings.server.body_limit_bytes).await {
-            Ok(submission) => submission,
-            Err(error) => return error_page(&state, &error),
-        };
+    let limit = state
+        .settings
+        .server
+        .body_limit_bytes
+        .max(NewInquiry::MAX_BODY_BYTES);
+    let submission = match read_submission(&req, payload, limit).await {
+        Ok(submission) => submission,
+        // More than any valid inquiry can take: the form again, saying why.
+        Err(ApiError::PayloadTooLarge { .. }) => {
+            return pages::inquiry_page(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                InquiryValues::default(),
+                &[],
+                Some(TOO_LARGE),
+            )
+        }
+        Err(error) => return error_page(&state, &error),
+    };
     let fields = without_bad_source(submission.fields);
     let now = Utc::now();
-    if let Err(rejection) = guard::check(&fields, &state.settings.forms, now) {
-        return pages::rejected(&state, rejection, "/inquiry");
+    match guard::check(&fields, &state.settings.forms, now) {
+        Ok(()) => {}
+        Err(rejection @ guard::Rejection::HoneypotFilled) => {
+            return pages::rejected(&state, rejection, "/inquiry")
+        }
+        // As the reservation form: shown again with what was typed.
+        Err(rejection) => {
+            guard::log_resend(rejection);
+            return pages::inquiry_page(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                InquiryValues::of(&fields),
+                &[],
+                Some(guard::SEND_AGAIN),
+            );
+        }
     }
     let invalid = |errors: &[FieldError]| {
         pages::inquiry_page(
@@ -39,6 +70,7 @@ pub async fn submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             InquiryValues::of(&fields),
             errors,
+            None,
         )
     };
     let new_inquiry = match NewInquiry::parse(&fields) {

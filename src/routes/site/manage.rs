@@ -163,10 +163,16 @@ async fn read_form(
     payload: web::Payload,
     state: &web::Data<AppState>,
 ) -> Result<crate::domain::Fields, HttpResponse> {
-    read_submission(req, payload, state.settings.server.body_limit_bytes)
-        .await
-        .map(|submission| submission.fields)
-        .map_err(|error| error_page(state, &error))
+    // The token, a start and the week shown.
+    let limit = crate::domain::body_limit_for(3 * crate::domain::SHORT_FIELD_CHARS);
+    read_submission(
+        req,
+        payload,
+        state.settings.server.body_limit_bytes.max(limit),
+    )
+    .await
+    .map(|submission| submission.fields)
+    .map_err(|error| error_page(state, &error))
 }
 
 /// `POST /manage/{reference}/cancel` with the token as a form field.

@@ -103,10 +103,16 @@ impl Layout {
 pub enum Privacy {
     /// Public content.
     Public,
-    /// Carries personal data or a manage token: never cached, never leaked
-    /// through the Referer header.
+    /// Carries personal data or a manage token: never cached, and its
+    /// address (which may hold a token) never sent as a referrer: only the
+    /// site's origin is (`strict-origin`). Not `no-referrer`: with it,
+    /// browsers send `Origin: null` on the page's own form posts, which
+    /// cannot be told from another site's (`middleware::cross_site`).
     Private,
 }
+
+/// The referrer policy of `Privacy::Private` pages.
+const PRIVATE_REFERRER_POLICY: &str = "strict-origin";
 
 /// Renders `template` as a page with the site's security headers.
 pub fn page(status: StatusCode, privacy: Privacy, template: &impl Template) -> HttpResponse {
@@ -135,7 +141,7 @@ fn html_response(status: StatusCode, privacy: Privacy, html: String) -> HttpResp
         }
         Privacy::Private => {
             response
-                .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                .insert_header((header::REFERRER_POLICY, PRIVATE_REFERRER_POLICY))
                 .insert_header((header::CACHE_CONTROL, "no-store"));
         }
     }
@@ -158,7 +164,7 @@ pub fn see_other(location: &str, privacy: Privacy) -> HttpResponse {
     }
     if privacy == Privacy::Private {
         response
-            .insert_header((header::REFERRER_POLICY, "no-referrer"))
+            .insert_header((header::REFERRER_POLICY, PRIVATE_REFERRER_POLICY))
             .insert_header((header::CACHE_CONTROL, "no-store"));
     }
     response.finish()
@@ -185,6 +191,10 @@ pub fn error_page(state: &AppState, error: &ApiError) -> HttpResponse {
         ApiError::PayloadTooLarge { .. } => (
             "入力内容が長すぎます",
             "お手数ですが、ご相談内容を短くしてもう一度お送りください。",
+        ),
+        ApiError::CrossSiteRequest => (
+            "送信を受け付けられませんでした",
+            "別のサイトのページから送られたため、この送信は受け付けられませんでした。お手数ですが、当院のページからもう一度お送りください。",
         ),
         ApiError::RateLimited { .. } => (
             "アクセスが集中しています",

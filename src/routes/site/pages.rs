@@ -112,18 +112,22 @@ pub struct InquiryPage {
     pub categories: Vec<CategoryOption>,
     pub values: InquiryValues,
     pub errors: FormErrors,
+    /// Shown above the form (a submission to send again).
+    pub notice: Option<&'static str>,
     pub form_token: String,
     pub honeypot: &'static str,
     pub token_field: &'static str,
 }
 
 /// The inquiry form with `values` and `errors` (empty for a fresh form):
-/// `POST /inquiry` shows it again through this when a field is wrong.
+/// `POST /inquiry` shows it again through this when a field is wrong, or
+/// with `notice` when it is to be sent again.
 pub fn inquiry_page(
     state: &AppState,
     status: StatusCode,
     values: InquiryValues,
     errors: &[FieldError],
+    notice: Option<&'static str>,
 ) -> HttpResponse {
     let selected = if values.category.is_empty() {
         "general"
@@ -138,7 +142,7 @@ pub fn inquiry_page(
             selected: *code == selected,
         })
         .collect();
-    let privacy = if errors.is_empty() {
+    let privacy = if errors.is_empty() && notice.is_none() {
         Privacy::Public
     } else {
         Privacy::Private
@@ -151,6 +155,7 @@ pub fn inquiry_page(
             categories,
             values,
             errors: FormErrors::of(errors),
+            notice,
             form_token: guard::issue(&state.settings.forms, Utc::now()),
             honeypot: guard::HONEYPOT_FIELD,
             token_field: guard::TOKEN_FIELD,
@@ -165,7 +170,7 @@ pub async fn inquiry_form(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         source: parse_source(&fields).ok().flatten().unwrap_or_default(),
         ..InquiryValues::default()
     };
-    inquiry_page(&state, StatusCode::OK, values, &[])
+    inquiry_page(&state, StatusCode::OK, values, &[], None)
 }
 
 #[derive(Template)]
@@ -194,8 +199,8 @@ pub struct RejectedPage {
     pub back_href: &'static str,
 }
 
-/// The polite answer to a submission that looked automated; nothing was
-/// stored. Real people who were simply very fast can send it again.
+/// The polite answer to a submission that filled the honeypot (no person
+/// sees that field); nothing was stored.
 pub fn rejected(state: &AppState, rejection: Rejection, back_href: &'static str) -> HttpResponse {
     tracing::info!(
         reason = rejection.as_str(),

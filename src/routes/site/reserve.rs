@@ -70,6 +70,8 @@ pub struct ReservePage {
     pub values: BookingValues,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
+    /// Shown above the form (a submission to send again).
+    pub notice: Option<&'static str>,
     pub form_token: String,
     pub honeypot: &'static str,
     pub token_field: &'static str,
@@ -100,6 +102,7 @@ async fn render(
     values: BookingValues,
     errors: FormErrors,
     alternatives: Vec<SlotView>,
+    notice: Option<&'static str>,
 ) -> HttpResponse {
     let now = Utc::now();
     let from = picker::first_day(state, context.from.as_deref(), now);
@@ -137,7 +140,7 @@ async fn render(
         })
         .collect();
     // The form shows what was typed: it may carry personal data.
-    let privacy = if errors.is_empty() {
+    let privacy = if errors.is_empty() && notice.is_none() {
         Privacy::Public
     } else {
         Privacy::Private
@@ -154,6 +157,7 @@ async fn render(
             values,
             errors,
             alternatives,
+            notice,
             form_token: guard::issue(&state.settings.forms, now),
             honeypot: guard::HONEYPOT_FIELD,
             token_field: guard::TOKEN_FIELD,
@@ -173,9 +177,13 @@ pub async fn form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         BookingValues::default(),
         FormErrors::default(),
         Vec::new(),
+        None,
     )
     .await
 }
+
+/// The note above the form when what was sent was too large to read.
+const TOO_LARGE: &str = "送信された内容が大きすぎたため、受け付けられませんでした。お手数ですが、ご相談内容を2,000文字以内にして、もう一度ご入力ください。";
 
 /// `POST /reserve`: books, or shows the form again with every problem.
 pub async fn submit(
@@ -183,18 +191,56 @@ pub async fn submit(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let submission =
-        match read_submission(&req, payload, state.settings.server.body_limit_bytes).await {
-            Ok(submission) => submission,
-            Err(error) => return error_page(&state, &error),
-        };
+    let limit = state
+        .settings
+        .server
+        .body_limit_bytes
+        .max(NewBooking::MAX_BODY_BYTES);
+    let submission = match read_submission(&req, payload, limit).await {
+        Ok(submission) => submission,
+        // More than any valid booking can take (the form's own limits
+        // prevent it): the form again, saying why, not a dead end.
+        Err(ApiError::PayloadTooLarge { .. }) => {
+            let context = Context::of(&state, &Fields::default());
+            return render(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                context,
+                BookingValues::default(),
+                FormErrors::default(),
+                Vec::new(),
+                Some(TOO_LARGE),
+            )
+            .await;
+        }
+        Err(error) => return error_page(&state, &error),
+    };
     let fields = without_bad_source(submission.fields);
     let now = Utc::now();
-    if let Err(rejection) = guard::check(&fields, &state.settings.forms, now) {
-        return super::pages::rejected(&state, rejection, "/reserve");
-    }
     let context = Context::of(&state, &fields);
     let values = BookingValues::of(&fields);
+    match guard::check(&fields, &state.settings.forms, now) {
+        Ok(()) => {}
+        Err(rejection @ guard::Rejection::HoneypotFilled) => {
+            return super::pages::rejected(&state, rejection, "/reserve")
+        }
+        // Too fast, expired or signed by another key: a person may have
+        // sent it (autofill, a tab left open, a restart), so the form
+        // comes back with everything typed, to be sent again.
+        Err(rejection) => {
+            guard::log_resend(rejection);
+            return render(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context,
+                values,
+                FormErrors::default(),
+                Vec::new(),
+                Some(guard::SEND_AGAIN),
+            )
+            .await;
+        }
+    }
     let new_booking = match NewBooking::parse(&fields, &state.calendar, now) {
         Ok(new_booking) => new_booking,
         Err(errors) => return invalid(&state, context, values, &errors).await,
@@ -211,6 +257,7 @@ pub async fn submit(
     .await;
     match booked {
         Ok(booked) => {
+            crate::routes::bursts::note_booking(&req, &booked.row.reference);
             let location = format!(
                 "/reserve/thanks/{}?{}",
                 booked.row.reference,
@@ -232,6 +279,20 @@ pub async fn submit(
                 values,
                 errors,
                 offers,
+                None,
+            )
+            .await
+        }
+        Err(ApiError::TooManyActiveBookings { .. }) => {
+            let errors = FormErrors::of(&[FieldError::new("email", "too_many_active_bookings")]);
+            render(
+                &state,
+                StatusCode::CONFLICT,
+                context,
+                values,
+                errors,
+                Vec::new(),
+                None,
             )
             .await
         }
@@ -266,6 +327,7 @@ async fn invalid(
         values,
         errors,
         Vec::new(),
+        None,
     )
     .await
 }

@@ -299,7 +299,16 @@ pub async fn update(
         .db
         .read(move |conn| booking::find_for_staff(conn, &lookup))
         .await?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let submission = read_submission(
+        &req,
+        payload,
+        state
+            .settings
+            .server
+            .body_limit_bytes
+            .max(super::patch::MAX_BODY_BYTES),
+    )
+    .await?;
     let change = parse_change(&submission.fields, &state, &current)?;
     let now = Utc::now();
     let kind = booking::kind_of(&state, &current).clone();

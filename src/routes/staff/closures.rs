@@ -98,7 +98,13 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let limit = crate::domain::ClosureRequest::MAX_BODY_BYTES;
+    let submission = read_submission(
+        &req,
+        payload,
+        state.settings.server.body_limit_bytes.max(limit),
+    )
+    .await?;
     let request = parse_request(&submission.fields, &state)?;
     let now = Utc::now();
     let actor = auth.actor();

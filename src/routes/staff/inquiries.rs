@@ -239,7 +239,16 @@ pub async fn update(
         .db
         .read(move |conn| workflows::inquiries::find_for_staff(conn, &lookup))
         .await?;
-    let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
+    let submission = read_submission(
+        &req,
+        payload,
+        state
+            .settings
+            .server
+            .body_limit_bytes
+            .max(super::patch::MAX_BODY_BYTES),
+    )
+    .await?;
     let change = parse_change(&submission.fields)?;
     let work_state = state.clone();
     let actor = auth.actor();

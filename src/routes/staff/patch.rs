@@ -3,9 +3,13 @@
 //! is collected so one answer reports them all. A field staff may not
 //! change is refused (`unknown_field`), never silently ignored.
 
-use crate::domain::{FieldError, Fields, FreeText};
+use crate::domain::{body_limit_for, FieldError, Fields, FreeText, SHORT_FIELD_CHARS};
 
 pub const MAX_STAFF_NOTE_CHARS: usize = 2000;
+
+/// The largest body a valid staff PATCH can take: the note at its longest
+/// in any encoding, a status and a start.
+pub const MAX_BODY_BYTES: usize = body_limit_for(MAX_STAFF_NOTE_CHARS + 2 * SHORT_FIELD_CHARS);
 
 /// An `unknown_field` error for every field not in `allowed`.
 pub fn unknown_fields(fields: &Fields, allowed: &[&str]) -> Vec<FieldError> {
