@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::configuration::Settings;
 use crate::db::Db;
@@ -21,7 +20,7 @@ pub struct AppState {
     /// Practitioners and rooms, and what each type needs of them.
     pub resources: Resources,
     pub db: Db,
-    pub availability_cache: AnswerCache,
+    pub availability_cache: DayAnswers,
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
     /// The webhook receivers, and what wakes the webhook worker.
@@ -38,47 +37,146 @@ impl AppState {
     }
 }
 
-/// Recent answers, serialised, by (from, to, type). One is served again only
-/// while this process has written nothing since and for at most a second
-/// (slots pass their notice time; another instance may have booked), so a
-/// rush on the calendar costs one database read a second instead of one per
-/// request.
+/// Each day's availability answer, serialised, by (date, type and
+/// practitioner). An answer stays until a write of this process changes
+/// that day's schedule (`db::schedule_versions`), until the timing rules
+/// read the day otherwise (`ClinicCalendar::timing_holds_until`), and, on
+/// PostgreSQL, which other instances write too, for at most
+/// `SHARED_DATABASE_SECONDS`. However many requests miss the same day at
+/// once, one computes it and the others wait for its answer.
 #[derive(Default)]
-pub struct AnswerCache {
-    answers: Mutex<HashMap<(NaiveDate, NaiveDate, String), CachedAnswer>>,
+pub struct DayAnswers {
+    days: Mutex<HashMap<DayKey, Arc<DayAnswer>>>,
 }
 
-struct CachedAnswer {
-    generation: u64,
-    at: Instant,
-    body: Bytes,
+/// (clinic date, "type|practitioner").
+pub type DayKey = (NaiveDate, String);
+
+/// One day's answer, for one version of its schedule.
+pub struct DayAnswer {
+    version: u64,
+    answer: tokio::sync::OnceCell<Computed>,
 }
 
-const CACHE_SECONDS: f64 = 1.0;
-/// Distinct ranges kept at most (a crawler cannot grow the cache).
-const CACHE_ENTRIES: usize = 256;
+/// A day's serialised answer and until when it holds.
+#[derive(Clone)]
+pub struct Computed {
+    pub body: Bytes,
+    pub holds_until: DateTime<Utc>,
+}
 
-impl AnswerCache {
-    pub fn get(&self, key: &(NaiveDate, NaiveDate, String), generation: u64) -> Option<Bytes> {
-        let answers = self.answers.lock().ok()?;
-        let cached = answers.get(key)?;
-        (cached.generation == generation && cached.at.elapsed().as_secs_f64() < CACHE_SECONDS)
-            .then(|| cached.body.clone())
+/// How long an answer read from a database that other instances write to
+/// (PostgreSQL) is served without reading it again.
+pub const SHARED_DATABASE_SECONDS: i64 = 1;
+/// Day answers kept at most (a crawler cannot grow the cache): ten years
+/// of one type's days, twice over.
+const MOST_DAYS: usize = 8192;
+
+impl DayAnswer {
+    /// The answer, computed by `compute` unless another request has
+    /// computed it or is computing it (then this waits for that one).
+    pub async fn get_or_compute<F, Fut, E>(&self, compute: F) -> Result<Computed, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Computed, E>>,
+    {
+        self.answer.get_or_try_init(compute).await.cloned()
+    }
+}
+
+impl DayAnswers {
+    /// The entry of `key` for the schedule `version` read now: the one
+    /// kept when it is of that version and still holds at `now`, else a
+    /// new one (to be computed once).
+    pub fn entry(&self, key: DayKey, version: u64, now: DateTime<Utc>) -> Arc<DayAnswer> {
+        let mut days = self
+            .days
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(kept) = days.get(&key) {
+            let holds = kept
+                .answer
+                .get()
+                .is_none_or(|computed| now < computed.holds_until);
+            if kept.version == version && holds {
+                return kept.clone();
+            }
+        }
+        if days.len() >= MOST_DAYS {
+            days.clear();
+        }
+        let fresh = Arc::new(DayAnswer {
+            version,
+            answer: tokio::sync::OnceCell::new(),
+        });
+        days.insert(key, fresh.clone());
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn key() -> DayKey {
+        (
+            NaiveDate::from_ymd_opt(2031, 3, 4).unwrap(),
+            "consultation|".into(),
+        )
     }
 
-    pub fn put(&self, key: (NaiveDate, NaiveDate, String), generation: u64, body: Bytes) {
-        if let Ok(mut answers) = self.answers.lock() {
-            if answers.len() >= CACHE_ENTRIES {
-                answers.clear();
-            }
-            answers.insert(
-                key,
-                CachedAnswer {
-                    generation,
-                    at: Instant::now(),
-                    body,
-                },
-            );
+    fn computed(holds_until: DateTime<Utc>) -> Computed {
+        Computed {
+            body: Bytes::from_static(b"{}"),
+            holds_until,
         }
+    }
+
+    #[tokio::test]
+    async fn many_misses_of_one_day_compute_it_once() {
+        let answers = Arc::new(DayAnswers::default());
+        let computations = Arc::new(AtomicUsize::new(0));
+        let now = Utc::now();
+        let waiting: Vec<_> = (0..32)
+            .map(|_| {
+                let (answers, computations) = (answers.clone(), computations.clone());
+                tokio::spawn(async move {
+                    let entry = answers.entry(key(), 7, now);
+                    entry
+                        .get_or_compute(|| async {
+                            computations.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                            Ok::<_, ()>(computed(now + chrono::Duration::hours(1)))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for one in waiting {
+            assert!(one.await.unwrap().is_ok());
+        }
+        assert_eq!(computations.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_kept_for_its_version_until_it_stops_holding() {
+        let answers = DayAnswers::default();
+        let now = Utc::now();
+        let until = now + chrono::Duration::minutes(5);
+        let first = answers.entry(key(), 1, now);
+        first
+            .get_or_compute(|| async { Ok::<_, ()>(computed(until)) })
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &answers.entry(key(), 1, now)));
+        // Another version of the day's schedule, or a later time.
+        assert!(!Arc::ptr_eq(&first, &answers.entry(key(), 2, now)));
+        let again = answers.entry(key(), 2, now);
+        again
+            .get_or_compute(|| async { Ok::<_, ()>(computed(until)) })
+            .await
+            .unwrap();
+        assert!(!Arc::ptr_eq(&again, &answers.entry(key(), 2, until)));
     }
 }

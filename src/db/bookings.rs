@@ -174,6 +174,7 @@ pub fn claim_slots(
                 .execute(c));
             match inserted {
                 Ok(1) => {
+                    super::schedule_versions::changed(*slot, *slot);
                     claimed = true;
                     break;
                 }
@@ -199,8 +200,14 @@ pub fn claim_slots(
 
 /// Frees every seat, practitioner and room a booking holds.
 pub fn release_slots(conn: &mut DbConnection, reference: &str) -> Result<(), ApiError> {
-    diesel::delete(slot_claims::table.filter(slot_claims::booking_reference.eq(reference)))
-        .execute(conn)?;
+    let freed: Vec<NaiveDateTime> = each_backend!(conn, c => diesel::delete(
+        slot_claims::table.filter(slot_claims::booking_reference.eq(reference)),
+    )
+    .returning(slot_claims::slot_start)
+    .get_results(c))?;
+    for slot in freed {
+        super::schedule_versions::changed(slot, slot);
+    }
     super::resource_claims::release(conn, reference)?;
     Ok(())
 }

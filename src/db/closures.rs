@@ -53,6 +53,7 @@ pub fn insert(conn: &mut DbConnection, closure: &NewClosure) -> Result<ClosureRo
         ))
         .returning(closures::id)
         .get_result(conn)?;
+    super::schedule_versions::changed(closure.start_at, closure.end_at);
     find(conn, id)?.ok_or(ApiError::NotFound)
 }
 
@@ -65,7 +66,14 @@ pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<ClosureRow>, ApiE
 }
 
 pub fn delete(conn: &mut DbConnection, id: i32) -> Result<bool, ApiError> {
-    Ok(diesel::delete(closures::table.find(id)).execute(conn)? > 0)
+    let deleted: Option<(NaiveDateTime, NaiveDateTime)> = diesel::delete(closures::table.find(id))
+        .returning((closures::start_at, closures::end_at))
+        .get_result(conn)
+        .optional()?;
+    if let Some((start, end)) = deleted {
+        super::schedule_versions::changed(start, end);
+    }
+    Ok(deleted.is_some())
 }
 
 /// Every closure overlapping the instants `[from, to)`.

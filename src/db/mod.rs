@@ -14,6 +14,7 @@ mod migrations;
 pub mod outbox;
 mod pool;
 pub mod resource_claims;
+pub mod schedule_versions;
 pub mod schema;
 pub mod sqlite_memory;
 mod sqlite_writer;

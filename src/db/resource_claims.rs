@@ -49,7 +49,7 @@ pub fn claim(
             .on_conflict_do_nothing()
             .execute(c));
         match inserted {
-            Ok(1) => {}
+            Ok(1) => super::schedule_versions::changed(*slot, *slot),
             Ok(_) => {
                 diesel::delete(
                     resource_claims::table
@@ -74,8 +74,14 @@ pub fn claim(
 
 /// Frees everything a booking holds of practitioners, rooms and places.
 pub fn release(conn: &mut DbConnection, reference: &str) -> Result<(), ApiError> {
-    diesel::delete(resource_claims::table.filter(resource_claims::booking_reference.eq(reference)))
-        .execute(conn)?;
+    let freed: Vec<NaiveDateTime> = each_backend!(conn, c => diesel::delete(
+        resource_claims::table.filter(resource_claims::booking_reference.eq(reference)),
+    )
+    .returning(resource_claims::slot_start)
+    .get_results(c))?;
+    for slot in freed {
+        super::schedule_versions::changed(slot, slot);
+    }
     Ok(())
 }
 

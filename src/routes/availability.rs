@@ -9,9 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::FieldError;
 use crate::error::ApiError;
-use crate::schedule::availability::{days, DayAvailability};
+use crate::schedule::availability::DayAvailability;
 use crate::state::AppState;
-use crate::workflows::availability::schedule_with_closures;
 
 pub const MAX_RANGE_DAYS: i64 = 62;
 /// How far from today a queried date may be.
@@ -35,7 +34,9 @@ pub struct AvailabilityQuery {
     practitioner: Option<String>,
 }
 
-/// Every day of the range with every slot of the open ones.
+/// Every day of the range with every slot of the open ones (the answer is
+/// assembled from each day's cached part: `workflows::availability::answer`
+/// writes these fields in this order).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AvailabilityResponse {
     pub timezone: String,
@@ -118,41 +119,8 @@ pub async fn list(
         &kind,
         query.practitioner.as_deref(),
     )?;
-    let key = (
-        from,
-        to,
-        format!("{}|{}", kind.code, only.as_deref().unwrap_or_default()),
-    );
-    // Read before the database, so a write that lands meanwhile makes this
-    // answer stale rather than cached as fresh.
-    let generation = state.db.generation();
-    if let Some(body) = state.availability_cache.get(&key, generation) {
-        return Ok(json_answer(body));
-    }
-    let days = match crate::workflows::resources::availability_days(
-        &state,
-        &kind,
-        from,
-        to,
-        only.as_deref(),
-        now,
-    )
-    .await?
-    {
-        Some(days) => days,
-        None => {
-            let (calendar, occupancy) = schedule_with_closures(&state, from, to).await?;
-            days(&calendar, &kind, from, to, &occupancy, now)
-        }
-    };
-    let answer = AvailabilityResponse {
-        timezone: state.settings.clinic.timezone.clone(),
-        kind: kind.code.clone(),
-        from: from.to_string(),
-        to: to.to_string(),
-        days,
-    };
-    let body = Bytes::from(serde_json::to_vec(&answer).map_err(anyhow::Error::from)?);
-    state.availability_cache.put(key, generation, body.clone());
+    let body =
+        crate::workflows::availability::answer(&state, &kind, from, to, only.as_deref(), now)
+            .await?;
     Ok(json_answer(body))
 }

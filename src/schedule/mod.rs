@@ -503,6 +503,22 @@ impl ClinicCalendar {
         self.check_timing(start, now, Duration::zero()).is_ok()
     }
 
+    /// The next moment after `now` at which the timing rules may read a
+    /// start on `date` otherwise: one of its slots passing into the minimum
+    /// notice, or the clinic's next midnight (the booking window moves on
+    /// by a day). An answer about `date` given at `now` holds until then,
+    /// as far as time goes.
+    pub fn timing_holds_until(&self, date: NaiveDate, now: DateTime<Utc>) -> DateTime<Utc> {
+        let midnight = self
+            .at(self.today(now) + Duration::days(1), NaiveTime::MIN)
+            .map_or(now + Duration::hours(1), |at| at.with_timezone(&Utc));
+        self.grid_starts(date)
+            .into_iter()
+            .map(|start| start.with_timezone(&Utc) - self.min_notice)
+            .filter(|turn| *turn >= now)
+            .fold(midnight, DateTime::min)
+    }
+
     /// The end of a consultation of `kind` starting at `start`.
     pub fn end_of(&self, start: DateTime<Tz>, kind: &ConsultationType) -> DateTime<Tz> {
         start + Self::duration(kind)
@@ -782,6 +798,36 @@ mod tests {
                     prop_assert_eq!(verdict, Ok(()));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn timing_holds_until_a_slot_enters_the_notice_or_midnight() {
+        let cal = calendar();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        // 09:00 Tokyo: the 10:00 slot enters the 60-minute notice right
+        // after now, so an answer given now holds no longer than now.
+        assert_eq!(cal.timing_holds_until(day, now()), now());
+        // A minute later the next turn is 10:30 - 60 min = 09:30.
+        let minute_later = now() + Duration::minutes(1);
+        assert_eq!(
+            cal.timing_holds_until(day, minute_later),
+            tokyo("2026-11-25T09:30")
+        );
+        // A later day changes only at the clinic's midnight.
+        let later = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
+        assert_eq!(
+            cal.timing_holds_until(later, now()),
+            tokyo("2026-11-26T00:00")
+        );
+        // Every answer given at `now` agrees with one given just before the turn.
+        let kind = kind("consultation");
+        let until = cal.timing_holds_until(day, minute_later);
+        for start in cal.slot_starts(day, &kind) {
+            assert_eq!(
+                cal.bookable_in_time(start, minute_later),
+                cal.bookable_in_time(start, until),
+            );
         }
     }
 

@@ -1,17 +1,104 @@
 //! Reading the calendar: seats taken, staff closures applied, and the free
 //! starts nearest to a full one.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use bytes::Bytes;
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
+use serde::Serialize;
 
-use crate::db::bookings;
 use crate::db::closures::ClosureRow;
+use crate::db::{bookings, schedule_versions};
 use crate::error::ApiError;
 use crate::schedule::availability::SlotOffer;
 use crate::schedule::availability::{self, Occupancy};
 use crate::schedule::closures::{self, Closure};
 use crate::schedule::{ClinicCalendar, ConsultationType};
-use crate::state::AppState;
+use crate::state::{AppState, Computed, SHARED_DATABASE_SECONDS};
+
+/// What the availability answer says before its days.
+#[derive(Serialize)]
+struct Head<'a> {
+    timezone: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    from: String,
+    to: String,
+}
+
+/// The availability answer (JSON) of `kind` over the clinic dates
+/// `from..=to`, for one practitioner (`only`) or any: `{"timezone",
+/// "type", "from", "to", "days": [...]}`, each day's part served from
+/// `state.availability_cache` while it holds.
+pub async fn answer(
+    state: &AppState,
+    kind: &ConsultationType,
+    from: NaiveDate,
+    to: NaiveDate,
+    only: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Bytes, ApiError> {
+    let head = Head {
+        timezone: &state.settings.clinic.timezone,
+        kind: &kind.code,
+        from: from.to_string(),
+        to: to.to_string(),
+    };
+    let mut body = serde_json::to_vec(&head).map_err(anyhow::Error::from)?;
+    body.pop(); // the closing brace
+    body.extend_from_slice(br#","days":["#);
+    let variant = format!("{}|{}", kind.code, only.unwrap_or_default());
+    for (i, date) in from.iter_days().take_while(|d| *d <= to).enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        // Read before the database, so that a write landing meanwhile
+        // leaves this answer stale rather than kept as fresh.
+        let (start, end) = availability::utc_range(&state.calendar, date, date);
+        let version = schedule_versions::version(start, end);
+        let entry = state
+            .availability_cache
+            .entry((date, variant.clone()), version, now);
+        let day = entry
+            .get_or_compute(|| day_answer(state, kind, date, only, now))
+            .await?;
+        body.extend_from_slice(&day.body);
+    }
+    body.extend_from_slice(b"]}");
+    Ok(Bytes::from(body))
+}
+
+/// One day's part of the availability answer, read from the database.
+async fn day_answer(
+    state: &AppState,
+    kind: &ConsultationType,
+    date: NaiveDate,
+    only: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Computed, ApiError> {
+    let days =
+        match crate::workflows::resources::availability_days(state, kind, date, date, only, now)
+            .await?
+        {
+            Some(days) => days,
+            None => {
+                let (calendar, occupancy) = schedule_with_closures(state, date, date).await?;
+                availability::days(&calendar, kind, date, date, &occupancy, now)
+            }
+        };
+    let [day] = days.as_slice() else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "{} days read for one date",
+            days.len()
+        )));
+    };
+    let body = Bytes::from(serde_json::to_vec(day).map_err(anyhow::Error::from)?);
+    let mut holds_until = state.calendar.timing_holds_until(date, now);
+    if !state.db.is_sqlite() {
+        // Other instances book on the same database.
+        holds_until = holds_until.min(now + Duration::seconds(SHARED_DATABASE_SECONDS));
+    }
+    Ok(Computed { body, holds_until })
+}
 
 /// Seats taken in every slot of the clinic dates `from..=to`.
 pub async fn occupancy(

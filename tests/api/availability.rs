@@ -1,7 +1,10 @@
-use chrono::Duration;
-use serde_json::Value;
+use chrono::{Duration, NaiveDate};
+use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, local, open_day, spawn_app, sunday, today, Backend};
+use crate::helpers::{
+    assert_problem, local, manage_token, open_day, spawn_app, sunday, today, Backend, TestApp,
+};
+use crate::staff_helpers::{reference, staff_delete, staff_patch, staff_post, staff_token};
 
 async fn an_open_day_lists_every_slot_from_opening_to_the_last_start(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -119,7 +122,101 @@ async fn a_booked_sixty_minute_treatment_blocks_both_its_slots(backend: Backend)
     assert!(app.slot_available(day, &format!("{day}T12:00")).await);
 }
 
+/// `(open, [(time, available)])` of `day` as the API answers now.
+async fn day_as_answered(app: &TestApp, day: NaiveDate) -> (bool, Vec<(String, bool)>) {
+    let body: Value = app
+        .availability(&format!("from={day}&to={}", day + Duration::days(1)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = &body["days"][0];
+    let slots = first["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| {
+            let start = slot["start"].as_str().unwrap();
+            (start[11..16].to_string(), slot["available"] == true)
+        })
+        .collect();
+    (first["open"] == true, slots)
+}
+
+fn free_at(day: &(bool, Vec<(String, bool)>), time: &str) -> bool {
+    day.1.iter().any(|(at, free)| at == time && *free)
+}
+
+async fn post_with_bearer(app: &TestApp, path: &str, token: &str, body: Value) -> u16 {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Availability answers are kept between requests; each change of a day
+/// (booking, move, cancel, staff move, closure and its removal) shows in
+/// the very next answer about it.
+async fn every_change_of_a_day_shows_in_the_next_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let day = open_day(3);
+    let staff = staff_token(&app, "desk").await;
+    // Asked twice first, so that the answer is kept.
+    day_as_answered(&app, day).await;
+    assert!(free_at(&day_as_answered(&app, day).await, "10:00"));
+
+    let booking = app.book(&local(day, "10:00")).await;
+    assert!(!free_at(&day_as_answered(&app, day).await, "10:00"));
+
+    let path = format!("/api/v1/bookings/{}", reference(&booking));
+    let token = manage_token(&booking);
+    let moved = json!({"start": local(day, "16:00")});
+    assert_eq!(
+        post_with_bearer(&app, &format!("{path}/reschedule"), &token, moved).await,
+        200
+    );
+    let answered = day_as_answered(&app, day).await;
+    assert!(free_at(&answered, "10:00") && !free_at(&answered, "16:00"));
+
+    let by_staff = staff_patch(
+        &app,
+        &staff,
+        &reference(&booking),
+        json!({"start": local(day, "12:00")}),
+    )
+    .await;
+    assert_eq!(by_staff.status(), 200);
+    let answered = day_as_answered(&app, day).await;
+    assert!(free_at(&answered, "16:00") && !free_at(&answered, "12:00"));
+
+    assert_eq!(
+        post_with_bearer(&app, &format!("{path}/cancel"), &token, json!({})).await,
+        200
+    );
+    assert!(free_at(&day_as_answered(&app, day).await, "12:00"));
+
+    let closure = staff_post(
+        &app,
+        &staff,
+        "/api/v1/staff/closures",
+        json!({"date": day.to_string(), "reason": "研修"}),
+    )
+    .await;
+    assert_eq!(closure.status(), 201);
+    let location = closure.headers()["location"].to_str().unwrap().to_string();
+    assert!(!day_as_answered(&app, day).await.0);
+    assert_eq!(staff_delete(&app, &staff, &location).await.status(), 204);
+    let reopened = day_as_answered(&app, day).await;
+    assert!(reopened.0 && free_at(&reopened, "10:00"));
+}
+
 crate::backend_tests!(
+    every_change_of_a_day_shows_in_the_next_answer,
     an_open_day_lists_every_slot_from_opening_to_the_last_start,
     a_sixty_minute_type_lists_starts_that_end_by_closing,
     a_sunday_is_listed_closed_with_its_reason_and_no_slots,
