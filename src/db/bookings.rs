@@ -158,6 +158,10 @@ pub fn claim_slots(
 ) -> Result<(), ApiError> {
     let capacity = i32::try_from(capacity).unwrap_or(i32::MAX);
     for slot in slots {
+        if claim_first_free_seat(conn, slot, reference, capacity)? {
+            super::schedule_versions::changed(*slot, *slot);
+            continue;
+        }
         let taken: Vec<i32> = slot_claims::table
             .filter(slot_claims::slot_start.eq(slot))
             .select(slot_claims::seat)
@@ -196,6 +200,42 @@ pub fn claim_slots(
         }
     }
     Ok(())
+}
+
+/// PostgreSQL: claims the lowest seat of `slot` free as it reads, in one
+/// statement, where reading the seats taken and then inserting are two
+/// round trips. `false` (nothing claimed) when none was free or another
+/// transaction took the one it chose meanwhile: the caller then reads and
+/// tries seat by seat. SQLite, in the process, always does that.
+fn claim_first_free_seat(
+    conn: &mut DbConnection,
+    slot: &NaiveDateTime,
+    reference: &str,
+    capacity: i32,
+) -> Result<bool, ApiError> {
+    use diesel::sql_types::{Integer, Timestamp};
+    let DbConnection::Postgresql(pg) = conn else {
+        return Ok(false);
+    };
+    let inserted = diesel::sql_query(
+        "INSERT INTO slot_claims (slot_start, seat, booking_reference) \
+         SELECT $1, free.seat, $2 FROM generate_series(1, $3) AS free(seat) \
+         WHERE NOT EXISTS (SELECT 1 FROM slot_claims taken \
+             WHERE taken.slot_start = $1 AND taken.seat = free.seat) \
+         ORDER BY free.seat LIMIT 1 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<Timestamp, _>(slot)
+    .bind::<Text, _>(reference)
+    .bind::<Integer, _>(capacity)
+    .execute(pg);
+    match inserted {
+        Ok(count) => Ok(count == 1),
+        Err(error) if is_contention(&error) => Err(ApiError::SlotUnavailable {
+            alternatives: Vec::new(),
+        }),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Frees every seat, practitioner and room a booking holds.
