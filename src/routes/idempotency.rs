@@ -121,12 +121,9 @@ where
     let remembered_fingerprint = fingerprint.clone();
     let outcome = db
         .write(move |conn| {
-            if let Some(key) = &remembered_key {
-                // A request with this key committed since we looked.
-                if idempotency::find(conn, &remembered_scope, key)?.is_some() {
-                    return Err(ApiError::IdempotencyRace);
-                }
-            }
+            // A request with this key that committed since we looked makes
+            // the INSERT below a unique violation: this transaction is
+            // undone and answered with that request's answer.
             let answer = work(conn)?;
             if let Some(key) = remembered_key {
                 let response = StoredResponse {
