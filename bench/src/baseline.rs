@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 /// A booking-sized row, one per transaction, into the real `bookings`
 /// table (the schema comes from the service's migrations).
@@ -99,4 +99,299 @@ pub fn bare_server(
     let handle = server.handle();
     tokio::spawn(server);
     Ok((address, handle))
+}
+
+/// The rows one booking wrote, as SQL: the template of the booking-shaped
+/// baseline. Each transaction writes the same rows under its own
+/// reference (and idempotency key, and slot).
+#[derive(Clone)]
+pub struct BookingRows {
+    /// (table, column list, values list) of each single row; a claim's
+    /// slot as `{slot}`.
+    rows: Vec<(String, String, String)>,
+    /// The outbox rows (one multi-row INSERT … RETURNING id), then their
+    /// contents, in the same order, each values list with `{id}`.
+    outbox: (String, Vec<String>),
+    contents: (String, Vec<String>),
+    pub reference: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Json {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    row: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+fn literal(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "NULL".into(),
+        serde_json::Value::Bool(b) => format!("'{b}'"),
+        serde_json::Value::Number(n) => format!("'{n}'"),
+        serde_json::Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+        other => format!("'{}'", other.to_string().replace('\'', "''")),
+    }
+}
+
+/// (columns, values) of a row given as JSON, leaving out `skip`.
+fn columns_values(row: &str, skip: &[&str]) -> anyhow::Result<(String, String)> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row)?;
+    let kept: Vec<(&String, &serde_json::Value)> = object
+        .iter()
+        .filter(|(column, _)| !skip.contains(&column.as_str()))
+        .collect();
+    let columns = kept
+        .iter()
+        .map(|(c, _)| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let values = kept
+        .iter()
+        .map(|(_, v)| literal(v))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok((columns, values))
+}
+
+impl BookingRows {
+    /// Reads what the booking `reference` wrote (made with an
+    /// Idempotency-Key, in the service's database at `url`).
+    pub fn read(url: &str, reference: &str) -> anyhow::Result<BookingRows> {
+        let mut conn = PgConnection::establish(url).context("template booking")?;
+        let mut rows_of = |sql: &str| -> anyhow::Result<Vec<String>> {
+            let rows: Vec<Json> = diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(reference)
+                .load(&mut conn)?;
+            Ok(rows.into_iter().map(|r| r.row).collect())
+        };
+        let mut rows = Vec::new();
+        let singles = [
+            ("bookings", "SELECT row_to_json(t)::text AS row FROM bookings t WHERE reference = $1", &[][..]),
+            ("slot_claims", "SELECT row_to_json(t)::text AS row FROM slot_claims t WHERE booking_reference = $1", &[][..]),
+            ("resource_claims", "SELECT row_to_json(t)::text AS row FROM resource_claims t WHERE booking_reference = $1", &[][..]),
+            ("idempotency_keys", "SELECT row_to_json(t)::text AS row FROM idempotency_keys t WHERE location LIKE '%' || $1", &[][..]),
+            ("audit_log", "SELECT row_to_json(t)::text AS row FROM audit_log t WHERE reference = $1", &["id"][..]),
+        ];
+        for (table, sql, skip) in singles {
+            for row in rows_of(sql)? {
+                // The key, made unique with the reference as the rest is.
+                let mut object: serde_json::Value = serde_json::from_str(&row)?;
+                if let Some(key) = object.get_mut("idempotency_key") {
+                    *key = serde_json::Value::String(format!("key-{reference}"));
+                }
+                // Each transaction claims a slot of its own.
+                if let Some(slot) = object.get_mut("slot_start") {
+                    *slot = serde_json::Value::String("{slot}".into());
+                }
+                let (columns, values) = columns_values(&object.to_string(), skip)?;
+                rows.push((table.to_string(), columns, values));
+            }
+        }
+        let mut outbox_columns = String::new();
+        let mut outbox_values = Vec::new();
+        for row in rows_of(
+            "SELECT row_to_json(t)::text AS row FROM outbox t WHERE reference = $1 ORDER BY id",
+        )? {
+            let (columns, values) = columns_values(&row, &["id"])?;
+            outbox_columns = columns;
+            outbox_values.push(values);
+        }
+        let mut contents_columns = String::new();
+        let mut contents_values = Vec::new();
+        for row in rows_of(
+            "SELECT row_to_json(c)::text AS row FROM outbox_contents c JOIN outbox o \
+             ON o.id = c.outbox_id WHERE o.reference = $1 ORDER BY o.id",
+        )? {
+            let (columns, values) = columns_values(&row, &["outbox_id"])?;
+            contents_columns = format!("outbox_id, {columns}");
+            contents_values.push(format!("{{id}}, {values}"));
+        }
+        anyhow::ensure!(
+            rows.iter().any(|(t, ..)| t == "bookings")
+                && rows.iter().any(|(t, ..)| t == "idempotency_keys")
+                && outbox_values.len() == contents_values.len(),
+            "the template booking's rows were not found"
+        );
+        Ok(BookingRows {
+            rows,
+            outbox: (outbox_columns, outbox_values),
+            contents: (contents_columns, contents_values),
+            reference: reference.to_string(),
+        })
+    }
+
+    /// Statements per transaction (BEGIN and COMMIT included): one per
+    /// table, the outbox rows in one; and with the reads, five more.
+    pub fn statements(&self, with_reads: bool) -> usize {
+        self.rows.len() + 2 + 2 + if with_reads { 5 } else { 0 }
+    }
+
+    /// A short description of what one transaction writes.
+    pub fn describe(&self) -> String {
+        let mut tables: Vec<&str> = self.rows.iter().map(|(t, ..)| t.as_str()).collect();
+        tables.dedup();
+        format!(
+            "{} rows: {}, outbox ×{}, outbox_contents ×{}",
+            self.rows.len() + self.outbox.1.len() + self.contents.1.len(),
+            tables.join(", "),
+            self.outbox.1.len(),
+            self.contents.1.len()
+        )
+    }
+
+    fn with(&self, text: &str, reference: &str) -> String {
+        text.replace(&self.reference, reference)
+    }
+}
+
+/// Transactions per second of `writers` PostgreSQL sessions each writing,
+/// one transaction at a time, the rows one booking writes (`template`):
+/// BEGIN, one INSERT per table (the messages in one, RETURNING their ids),
+/// their contents, COMMIT. Literal values, as sent by diesel's simple
+/// queries; each statement one round trip.
+///
+/// `with_reads`: also the reads a booking's rules make, as the service
+/// makes them: the Idempotency-Key looked up before the transaction; in
+/// it, the closures over the slot, the patient's lock and bookings (the
+/// cap on active bookings) and their messages of the last hour (the mail
+/// cap). Each patient and key its own, as in the loads.
+pub fn postgres_booking_transactions(
+    url: &str,
+    writers: usize,
+    duration: Duration,
+    template: &BookingRows,
+    with_reads: bool,
+) -> anyhow::Result<(f64, u64)> {
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut threads = Vec::new();
+    for writer in 0..writers {
+        let url = url.to_string();
+        let count = count.clone();
+        let template = template.clone();
+        threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut conn = PgConnection::establish(&url).context("baseline postgres")?;
+            let mut n = 0u64;
+            while start.elapsed() < duration {
+                let reference = format!("T{writer:02}{n:08}");
+                // A slot of its own: the seat's key is (slot, seat).
+                let minutes = (writer as i64) * 10_000_000 + n as i64;
+                let slot = (chrono::NaiveDate::from_ymd_opt(2031, 1, 1)
+                    .context("a date")?
+                    .and_hms_opt(0, 0, 0)
+                    .context("a time")?
+                    + chrono::Duration::minutes(minutes))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string();
+                let lock_key = (writer as i64) * 100_000_000 + n as i64;
+                if with_reads {
+                    conn.batch_execute(&format!(
+                        "SELECT * FROM idempotency_keys \
+                         WHERE scope = 'bookings' AND idempotency_key = 'key-{reference}'"
+                    ))?;
+                }
+                conn.batch_execute("BEGIN")?;
+                if with_reads {
+                    conn.batch_execute(&format!(
+                        "SELECT id, closed_date, start_at, end_at, reason, created_by, \
+                         created_at, resource FROM closures \
+                         WHERE start_at < '{slot}'::timestamp + interval '30 minutes' \
+                         AND end_at > '{slot}'"
+                    ))?;
+                    conn.batch_execute(&format!(
+                        "SELECT pg_advisory_xact_lock(1835167608, {})",
+                        lock_key % i64::from(i32::MAX)
+                    ))?;
+                    conn.batch_execute(&format!(
+                        "SELECT reference, status, start_at, created_at FROM bookings \
+                         WHERE mailbox_hash = '{reference}' \
+                         AND (start_at > now() OR created_at >= now() - interval '60 minutes')"
+                    ))?;
+                }
+                for (table, columns, values) in &template.rows {
+                    let values = template.with(values, &reference).replace("{slot}", &slot);
+                    conn.batch_execute(&format!(
+                        "INSERT INTO {table} ({columns}) VALUES ({values})"
+                    ))?;
+                }
+                if with_reads {
+                    conn.batch_execute(&format!(
+                        "SELECT COUNT(*) FROM outbox WHERE recipient_key = '{reference}' \
+                         AND audience = 'patient' AND created_at >= now() - interval '1 hour' \
+                         AND status <> 'suppressed' AND kind <> 'booking_reminder'"
+                    ))?;
+                }
+                let (columns, rows) = &template.outbox;
+                let values: Vec<String> = rows
+                    .iter()
+                    .map(|v| format!("({})", template.with(v, &reference)))
+                    .collect();
+                let ids: Vec<Id> = diesel::sql_query(format!(
+                    "INSERT INTO outbox ({columns}) VALUES {} RETURNING id",
+                    values.join(", ")
+                ))
+                .load(&mut conn)?;
+                let (columns, rows) = &template.contents;
+                let values: Vec<String> = rows
+                    .iter()
+                    .zip(&ids)
+                    .map(|(v, id)| format!("({})", v.replace("{id}", &id.id.to_string())))
+                    .collect();
+                conn.batch_execute(&format!(
+                    "INSERT INTO outbox_contents ({columns}) VALUES {}",
+                    values.join(", ")
+                ))?;
+                conn.batch_execute("COMMIT")?;
+                n += 1;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }));
+    }
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("baseline thread panicked"))??;
+    }
+    let n = count.load(Ordering::Relaxed);
+    Ok((n as f64 / start.elapsed().as_secs_f64(), n))
+}
+
+/// `sqlite_inserts` while every core is kept busy by a spinning thread of
+/// normal priority (on these machines an idle core makes fsync several
+/// times slower, which flatters the service's ratio against it).
+pub fn sqlite_inserts_busy(
+    path: &str,
+    prefix: &str,
+    duration: Duration,
+) -> anyhow::Result<(f64, u64)> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spinners: Vec<_> = (0..cores)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for i in 0..10_000u64 {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(i),
+                        );
+                    }
+                }
+                x
+            })
+        })
+        .collect();
+    let result = sqlite_inserts(path, prefix, duration);
+    stop.store(true, Ordering::Relaxed);
+    for spinner in spinners {
+        let _ = spinner.join();
+    }
+    result
 }

@@ -353,11 +353,12 @@ pub fn get(path: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// One POST request with a JSON body.
-pub fn post_json(path: &str, body: &str) -> Vec<u8> {
+/// One POST request with a JSON body and an `Idempotency-Key`, as a client
+/// that retries safely sends it.
+pub fn post_json_keyed(path: &str, body: &str, key: &str) -> Vec<u8> {
     format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+         Accept: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

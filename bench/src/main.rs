@@ -7,6 +7,7 @@
 mod baseline;
 mod load;
 mod seed;
+mod statements;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -49,7 +50,11 @@ impl Options {
         let mut options = Options {
             quick: false,
             write_markdown: false,
-            postgres_url: Some("postgres://postgres@127.0.0.1:5432/postgres".into()),
+            // Loopback without TLS, as a deployment with the database on
+            // the same host runs it.
+            postgres_url: Some(
+                "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into(),
+            ),
             connections: 64,
             duration: Duration::from_secs(8),
             seed: 1_000_000,
@@ -261,6 +266,23 @@ fn availability_path() -> String {
     )
 }
 
+/// 7-day windows starting on every date of the booking window in turn (as
+/// patients browsing different weeks ask them), of the default type or
+/// `kind`: each request the next start date, so the 64 connections ask 64
+/// different weeks at any moment.
+fn spread_request(kind: Option<&str>) -> Arc<load::RequestFn> {
+    let first = tokyo_today();
+    let starts = (WINDOW_DAYS - 6).max(1) as u64;
+    let kind = kind.map(|k| format!("&type={k}")).unwrap_or_default();
+    Arc::new(move |seq: u64| {
+        let from = first + Days::days((seq % starts) as i64);
+        load::get(&format!(
+            "/api/v1/availability?from={from}&to={}{kind}",
+            from + Days::days(6)
+        ))
+    })
+}
+
 fn booking_email(tag: &str, seq: u64) -> String {
     format!("p{seq}.{tag}@example.jp")
 }
@@ -273,7 +295,17 @@ fn seat_budget(slots: &[String]) -> u64 {
     slots.len() as u64 * u64::from(CAPACITY)
 }
 
+/// Bookings of `slots` in turn, each with its own Idempotency-Key (so each
+/// stores the answer to a retry, as a client that retries safely has it).
 fn booking_request(tag: &'static str, slots: Arc<Vec<String>>) -> Arc<load::RequestFn> {
+    typed_booking_request(tag, slots, "consultation")
+}
+
+fn typed_booking_request(
+    tag: &'static str,
+    slots: Arc<Vec<String>>,
+    kind: &'static str,
+) -> Arc<load::RequestFn> {
     Arc::new(move |seq: u64| {
         let start = &slots[(seq as usize) % slots.len().max(1)];
         let body = json!({
@@ -282,13 +314,94 @@ fn booking_request(tag: &'static str, slots: Arc<Vec<String>>) -> Arc<load::Requ
             "email": booking_email(tag, seq),
             "phone": "090-1234-5678",
             "start": start,
-            "type": "consultation",
+            "type": kind,
             "first_visit": true,
             "message": "右膝が痛みます。",
             "consent": true,
         });
-        load::post_json("/api/v1/bookings", &body.to_string())
+        load::post_json_keyed(
+            "/api/v1/bookings",
+            &body.to_string(),
+            &format!("{tag}-{seq}"),
+        )
     })
+}
+
+/// The example of `config/default.toml`: two doctors, a counsellor and two
+/// treatment rooms; consultations need the counsellor, stem-cell a doctor
+/// and a room (30 minutes' cleaning after, four a day), exosome a doctor
+/// and a room.
+fn with_example_resources(settings: &mut Settings) -> anyhow::Result<()> {
+    let toml = r#"
+        [[resources]]
+        code = "dr-nakamura"
+        kind = "practitioner"
+        label = "中村 医師"
+        monday = ["10:00-13:00", "14:00-18:30"]
+        tuesday = ["10:00-13:00", "14:00-18:30"]
+        thursday = ["10:00-18:30"]
+        [[resources]]
+        code = "dr-sato"
+        kind = "practitioner"
+        label = "佐藤 医師"
+        wednesday = ["10:00-18:30"]
+        friday = ["10:00-13:00", "14:00-18:30"]
+        saturday = ["10:00-17:00"]
+        [[resources]]
+        code = "counsellor-ito"
+        kind = "practitioner"
+        label = "伊藤 カウンセラー"
+        monday = ["10:00-18:30"]
+        tuesday = ["10:00-18:30"]
+        wednesday = ["10:00-18:30"]
+        thursday = ["10:00-18:30"]
+        friday = ["10:00-18:30"]
+        saturday = ["10:00-18:30"]
+        [[resources]]
+        code = "room-1"
+        kind = "room"
+        label = "処置室1"
+        [[resources]]
+        code = "room-2"
+        kind = "room"
+        label = "処置室2"
+    "#;
+    #[derive(serde::Deserialize)]
+    struct Only {
+        resources: Vec<clinic_booking::configuration::ResourceSettings>,
+    }
+    let only: Only = toml::from_str(toml)?;
+    settings.resources = only.resources;
+    let doctors = vec!["dr-nakamura".to_string(), "dr-sato".to_string()];
+    let rooms = vec!["room-1".to_string(), "room-2".to_string()];
+    for kind in &mut settings.schedule.consultation_types {
+        match kind.code.as_str() {
+            "consultation" => kind.practitioners = vec!["counsellor-ito".into()],
+            "stem-cell" => {
+                kind.practitioners = doctors.clone();
+                kind.rooms = rooms.clone();
+                kind.buffer_minutes = 30;
+                kind.daily_limit = Some(4);
+            }
+            "exosome" => {
+                kind.practitioners = doctors.clone();
+                kind.rooms = rooms.clone();
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The next Thursday at least a week ahead, 10:00: only Dr. Nakamura
+/// works on Thursdays in the example, so a stem-cell treatment then needs
+/// the one doctor free.
+fn one_doctor_start(weeks_ahead: i64) -> String {
+    let mut day = tokyo_today() + Days::days(7 * weeks_ahead.max(1));
+    while day.weekday() != Weekday::Thu {
+        day += Days::days(1);
+    }
+    format!("{day}T10:00:00+09:00")
 }
 
 /// Latencies from each 201 to the SMTP sink's acceptance of that patient's
@@ -545,6 +658,7 @@ impl Bench {
             .map(|(result, mail)| {
                 json!({
                     "requests_per_s": finite(result.rate()),
+                    "ok": result.ok,
                     "p99_ms": finite(result.percentile_ms(99.0)),
                     "mail_p99_s": finite(mail.p99_s()),
                 })
@@ -577,6 +691,106 @@ impl Bench {
         .await?;
         let mail = mail_latency(sink, tag, &result, self.options.mail_wait).await;
         Ok(json!({ "booking": load_json(&result), "mail": mail.json() }))
+    }
+
+    /// `RACERS` clients at once, across `instances` instances of the
+    /// service configured with `settings` (practitioners and rooms), each
+    /// asking for a stem-cell treatment at a time when one doctor works:
+    /// exactly one may get 201.
+    async fn practitioner_race(
+        &mut self,
+        settings: Settings,
+        instances: usize,
+        tag: &'static str,
+    ) -> anyhow::Result<Value> {
+        const RACERS: u64 = 64;
+        let mut running = Vec::new();
+        for _ in 0..instances {
+            running.push(Running::start(settings.clone()).await?);
+        }
+        let start = Arc::new(vec![one_doctor_start(2)]);
+        let race = load::run(LoadPlan {
+            duration: Duration::from_secs(60),
+            connections: RACERS as usize,
+            ..self.plan(
+                running.iter().map(|r| r.address).collect(),
+                typed_booking_request(tag, start, "stem-cell"),
+                RACERS,
+                201,
+            )
+        })
+        .await?;
+        for instance in running {
+            instance.stop().await;
+        }
+        let conflicts = race.statuses.get("409").copied().unwrap_or(0);
+        Ok(json!({
+            "requests": race.ok + race.errors,
+            "created": race.ok,
+            "conflicts_409": conflicts,
+            "other_errors": race.errors - conflicts,
+            "instances": instances,
+        }))
+    }
+
+    /// Issue 22's figures on SQLite: availability of a type that needs a
+    /// doctor and a room, with the example's practitioners and rooms
+    /// against the same type on seats alone, read in turns; and the race
+    /// for the last free doctor.
+    async fn resources_phase(&mut self) -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let sink = SmtpSink::builder().discard_messages().start()?;
+        let seats_url = format!("sqlite://{}", dir.path().join("seats.db").display());
+        let resources_url = format!("sqlite://{}", dir.path().join("resources.db").display());
+        let seats = bench_settings(&seats_url, &sink.url(), 8)?;
+        let mut resources = bench_settings(&resources_url, &sink.url(), 8)?;
+        with_example_resources(&mut resources)?;
+        let mut phase = serde_json::Map::new();
+        let plain = Running::start(seats).await?;
+        let with = Running::start(resources.clone()).await?;
+        // Some bookings first, so that the claims are read, not an empty
+        // table: one stem-cell treatment a day for the first weeks.
+        let starts: Vec<String> = (0..60)
+            .map(|d| tokyo_today() + Days::days(3 + d))
+            .filter(|day| day.weekday() != Weekday::Sun)
+            .map(|day| format!("{day}T11:00:00+09:00"))
+            .collect();
+        let count = starts.len() as u64;
+        let starts = Arc::new(starts);
+        for target in [plain.address, with.address] {
+            load::run(LoadPlan {
+                connections: 4,
+                duration: Duration::from_secs(60),
+                ..self.plan(
+                    vec![target],
+                    typed_booking_request("resfill", starts.clone(), "stem-cell"),
+                    count,
+                    201,
+                )
+            })
+            .await?;
+        }
+        self.say("resources: availability GET of stem-cell (7 days), without and with practitioners and rooms, in turns");
+        let path = format!("{}&type=stem-cell", availability_path());
+        let [without, with_result] = self
+            .paired_read_load(
+                [plain.address, with.address],
+                Arc::new(move |_: u64| load::get(&path)),
+            )
+            .await?;
+        plain.stop().await;
+        with.stop().await;
+        self.say("resources: race for the last free doctor");
+        let race = self.practitioner_race(resources, 1, "sqlitedoctor").await?;
+        phase.insert("availability_seats".into(), load_json(&without));
+        phase.insert("availability_resources".into(), load_json(&with_result));
+        phase.insert(
+            "resources_vs_seats".into(),
+            json!(with_result.rate() / without.rate()),
+        );
+        phase.insert("practitioner_race".into(), race);
+        self.report.insert("resources".into(), Value::Object(phase));
+        Ok(())
     }
 
     fn say(&self, line: &str) {
@@ -623,6 +837,14 @@ impl Bench {
         .await??;
         phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
         phase.insert("baseline_inserts".into(), json!(inserts));
+        self.say(&format!(
+            "{label}: baseline durable inserts, every core busy"
+        ));
+        let busy_path = dir.path().join("baseline.db").display().to_string();
+        let (busy_before, _) = tokio::task::spawn_blocking(move || {
+            baseline::sqlite_inserts_busy(&busy_path, "BUSY", duration)
+        })
+        .await??;
 
         let app = Running::start(settings).await?;
         let path_7d = availability_path();
@@ -641,6 +863,10 @@ impl Bench {
         bare_handle.stop(true).await;
 
         let request = Arc::new(move |_: u64| load::get(&path_7d));
+        self.say(&format!(
+            "{label}: availability GET (7 days), windows over every start date"
+        ));
+        let spread = self.read_load(app.address, spread_request(None)).await?;
         let availability = if seeded {
             // History against no history, in turns in this phase: a fresh
             // empty database served beside this one, idle but for its turns.
@@ -653,9 +879,11 @@ impl Bench {
             self.read_load(app.address, request).await?
         };
 
+        let counted = statements::now();
         let (booking, mail) = self
             .booking_in_turns(label, app.address, &sink, &mut phase)
             .await?;
+        let counts = statements::now().since(counted);
         if !seeded {
             let rush = self.rush(app.address, &url, &sink, "sqlite_rush").await?;
             phase.insert("rush".into(), rush);
@@ -668,10 +896,42 @@ impl Bench {
             baseline::sqlite_inserts(&base_path, "AFTER", duration)
         })
         .await??;
+        let busy_path = dir.path().join("baseline.db").display().to_string();
+        let (busy_after, _) = tokio::task::spawn_blocking(move || {
+            baseline::sqlite_inserts_busy(&busy_path, "BUSYAFTER", duration)
+        })
+        .await??;
         phase.insert("baseline_insert_before_per_s".into(), json!(insert_rate));
         phase.insert("baseline_insert_after_per_s".into(), json!(insert_after));
         let insert_rate = (insert_rate + insert_after) / 2.0;
         phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
+        let busy_rate = (busy_before + busy_after) / 2.0;
+        phase.insert(
+            "baseline_insert_busy_cpus".into(),
+            json!({"before_per_s": busy_before, "after_per_s": busy_after, "per_s": busy_rate}),
+        );
+        phase.insert(
+            "booking_vs_insert_busy_cpus".into(),
+            json!(booking.rate() / busy_rate),
+        );
+        // All turns' statements over all turns' bookings.
+        let turns_ok: f64 = phase["booking_turns"]
+            .as_array()
+            .map(|turns| turns.iter().filter_map(|t| t["ok"].as_f64()).sum())
+            .unwrap_or(f64::NAN);
+        phase.insert(
+            "statements_per_booking".into(),
+            json!({
+                "sqlite_writer": counts.sqlite_writer as f64 / turns_ok,
+                "http_workers": counts.requests as f64 / turns_ok,
+                "background": counts.background as f64 / turns_ok,
+            }),
+        );
+        phase.insert("availability_spread".into(), load_json(&spread));
+        phase.insert(
+            "availability_spread_vs_bare".into(),
+            json!(spread.rate() / bare_result.rate()),
+        );
 
         phase.insert("body_bytes".into(), json!(body.len()));
         phase.insert("bare_handler".into(), load_json(&bare_result));
@@ -756,17 +1016,82 @@ impl Bench {
         let settings = bench_settings(url, &sink.url(), POOL)?;
         open_database(&settings).await?;
         open_database(&bench_settings(base_url, "", 1)?).await?;
+        let one = Running::start(settings.clone()).await?;
+        // One booking made as the loads make them: the rows it wrote are
+        // what the booking-shaped baseline writes.
+        let template_slots = self.slots.take(1);
+        let (status, body) =
+            load::fetch(one.address, &booking_request("template", template_slots)(0)).await?;
+        if status != 201 {
+            return Err(anyhow!("the template booking answered {status}: {body}"));
+        }
+        let reference = serde_json::from_str::<Value>(&body)?["reference"]
+            .as_str()
+            .context("the template booking's reference")?
+            .to_string();
+        let template = {
+            let url = url.to_string();
+            tokio::task::spawn_blocking(move || baseline::BookingRows::read(&url, &reference))
+                .await??
+        };
         self.say("postgres: baseline durable inserts");
         let (base_url, duration) = (base_url.to_string(), self.options.duration);
+        let insert_url = base_url.clone();
         let (insert_rate, inserts) = tokio::task::spawn_blocking(move || {
-            baseline::postgres_inserts(&base_url, POOL as usize, duration)
+            baseline::postgres_inserts(&insert_url, POOL as usize, duration)
         })
         .await??;
         phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
         phase.insert("baseline_inserts".into(), json!(inserts));
         phase.insert("baseline_writers".into(), json!(POOL));
+        self.say(&format!(
+            "postgres: baseline booking-shaped transactions ({})",
+            template.describe()
+        ));
+        let shaped = template.clone();
+        let shaped_url = base_url.clone();
+        let (shaped_rate, shaped_count) = tokio::task::spawn_blocking(move || {
+            baseline::postgres_booking_transactions(
+                &shaped_url,
+                POOL as usize,
+                duration,
+                &shaped,
+                false,
+            )
+        })
+        .await??;
+        phase.insert(
+            "baseline_booking_transaction".into(),
+            json!({
+                "per_s": shaped_rate,
+                "transactions": shaped_count,
+                "writers": POOL,
+                "statements_per_transaction": template.statements(false),
+                "rows": template.describe(),
+            }),
+        );
+        self.say("postgres: baseline booking-shaped transactions with the booking's reads");
+        let shaped = template.clone();
+        let (read_rate, read_count) = tokio::task::spawn_blocking(move || {
+            baseline::postgres_booking_transactions(
+                &base_url,
+                POOL as usize,
+                duration,
+                &shaped,
+                true,
+            )
+        })
+        .await??;
+        phase.insert(
+            "baseline_booking_transaction_with_reads".into(),
+            json!({
+                "per_s": read_rate,
+                "transactions": read_count,
+                "writers": POOL,
+                "statements_per_transaction": template.statements(true),
+            }),
+        );
 
-        let one = Running::start(settings.clone()).await?;
         self.say("postgres: availability GET, one instance");
         let path_7d = availability_path();
         let availability = self
@@ -775,11 +1100,40 @@ impl Bench {
         self.say("postgres: booking POST, one instance");
         let slots = self.slots.share();
         let max = seat_budget(&slots);
+        let counted = statements::now();
         let single =
             load::run(self.plan(vec![one.address], booking_request("pg1", slots), max, 201))
                 .await?;
+        let counts = statements::now().since(counted);
         let mail_single = mail_latency(&sink, "pg1", &single, self.options.mail_wait).await;
+        let all_counts = statements::now().since(counted);
+        phase.insert(
+            "statements_per_booking".into(),
+            json!({
+                "booking_requests": counts.requests as f64 / single.ok as f64,
+                "mail_and_background": all_counts.background as f64 / single.ok as f64,
+                "prepared_into_cache": counts.prepared,
+            }),
+        );
+        // Which statements a booking sends, from the paced rush (recording
+        // their text costs the bench time the measured load should not pay).
+        statements::record_texts(true);
+        let rush_counted = statements::now();
         let rush = self.rush(one.address, url, &sink, "pg_rush").await?;
+        let rush_counts = statements::now().since(rush_counted);
+        let texts = statements::record_texts(false);
+        let rush_ok = rush["booking"]["ok"].as_f64().unwrap_or(f64::NAN);
+        phase.insert(
+            "statements_of_the_rush_bookings".into(),
+            json!({
+                "per_booking": rush_counts.requests as f64 / rush_ok,
+                "by_text": texts
+                    .iter()
+                    .take(20)
+                    .map(|(text, n)| json!({"statement": text, "per_booking": *n as f64 / rush_ok}))
+                    .collect::<Vec<_>>(),
+            }),
+        );
 
         // Each load starts without the previous one's mail backlog.
         clear_mail_backlog(url)?;
@@ -811,6 +1165,15 @@ impl Bench {
         .await?;
         one.stop().await;
         two.stop().await;
+        // Practitioners: two instances configured with the example's
+        // doctors and rooms, many clients after the one doctor free.
+        self.say("postgres: race for the last free doctor across two instances");
+        let mut with_resources = settings.clone();
+        with_example_resources(&mut with_resources)?;
+        let doctor_race = self
+            .practitioner_race(with_resources, 2, "pgdoctor")
+            .await?;
+        phase.insert("practitioner_race".into(), doctor_race);
         let race_409 = race.statuses.get("409").copied().unwrap_or(0);
         let race_errors = race.errors - race_409;
         let check = overbooking(url)?;
@@ -822,6 +1185,14 @@ impl Bench {
         phase.insert(
             "booking_one_vs_insert".into(),
             json!(single.rate() / insert_rate),
+        );
+        phase.insert(
+            "booking_one_vs_booking_transaction".into(),
+            json!(single.rate() / shaped_rate),
+        );
+        phase.insert(
+            "booking_one_vs_booking_transaction_with_reads".into(),
+            json!(single.rate() / read_rate),
         );
         phase.insert("mail_one_instance".into(), mail_single.json());
         phase.insert("rush".into(), rush);
@@ -871,6 +1242,9 @@ impl Bench {
             let availability = self
                 .availability_in_turns("postgres, seeded", app.address, empty_settings, &mut phase)
                 .await?;
+            self.say("postgres: availability GET (7 days), windows over every start date");
+            let spread = self.read_load(app.address, spread_request(None)).await?;
+            phase.insert("availability_spread_1m".into(), load_json(&spread));
             self.say("postgres: booking POST, one instance, seeded");
             let slots = self.slots.share();
             let max = seat_budget(&slots);
@@ -1018,6 +1392,13 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             "≥ 0.8×",
             r >= 0.8,
         );
+        let r = num(report, &["sqlite_empty", "booking_vs_insert_busy_cpus"]);
+        add(
+            "SQLite booking POST / durable insert with every core busy",
+            format!("{r:.2}×"),
+            "≥ 0.8×",
+            r >= 0.8,
+        );
         let p = num(report, &["sqlite_empty", "booking", "p99_ms"]);
         add(
             "SQLite booking p99 at 64 connections",
@@ -1086,8 +1467,23 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
                 );
             }
         }
+        let r = num(report, &["sqlite_1m", "availability_spread_vs_bare"]);
+        add(
+            "availability GET, windows over every start date, with history / bare handler",
+            format!("{r:.2}×"),
+            "≥ 0.8×",
+            r >= 0.8,
+        );
+        let p = num(report, &["sqlite_1m", "availability_spread", "p99_ms"]);
+        add(
+            "availability p99, windows over every start date, with history",
+            format!("{p:.1} ms"),
+            "≤ 10 ms",
+            p <= 10.0,
+        );
         let errors = num(report, &["sqlite_1m", "booking", "errors"])
-            + num(report, &["sqlite_1m", "availability", "errors"]);
+            + num(report, &["sqlite_1m", "availability", "errors"])
+            + num(report, &["sqlite_1m", "availability_spread", "errors"]);
         add(
             "errors (SQLite, with history)",
             format!("{errors}"),
@@ -1095,13 +1491,59 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             errors == 0.0,
         );
     }
+    if report.get("resources").is_some() {
+        let r = num(report, &["resources", "resources_vs_seats"]);
+        add(
+            "availability with practitioners and rooms / without (stem-cell, 7 d)",
+            format!("{r:.2}×"),
+            "≥ 0.8×",
+            r >= 0.8,
+        );
+        let created = num(report, &["resources", "practitioner_race", "created"]);
+        let others = num(report, &["resources", "practitioner_race", "other_errors"]);
+        add(
+            "SQLite race: 64 clients for the last free doctor",
+            format!("{created} created, {others} other errors"),
+            "1, 0",
+            created == 1.0 && others == 0.0,
+        );
+    }
     if report.get("postgres").is_some() {
+        let r = num(report, &["postgres", "booking_one_vs_insert"]);
+        add(
+            "PostgreSQL booking POST / durable insert",
+            format!("{r:.2}×"),
+            "≥ 0.25×",
+            r >= 0.25,
+        );
+        let r = num(report, &["postgres", "booking_one_vs_booking_transaction"]);
+        add(
+            "PostgreSQL booking POST / booking-shaped transaction",
+            format!("{r:.2}×"),
+            "≥ 0.8×",
+            r >= 0.8,
+        );
+        let p = num(report, &["postgres", "booking_one_instance", "p99_ms"]);
+        add(
+            "PostgreSQL booking p99 at 64 connections",
+            format!("{p:.1} ms"),
+            "≤ 50 ms",
+            p <= 50.0,
+        );
         let r = num(report, &["postgres", "two_vs_one"]);
         add(
-            "PostgreSQL two instances / one",
+            "PostgreSQL two instances / one (2 shared cores)",
             format!("{r:.2}×"),
-            "≥ 1.6×",
-            r >= 1.6,
+            "≥ 0.95×",
+            r >= 0.95,
+        );
+        let created = num(report, &["postgres", "practitioner_race", "created"]);
+        let others = num(report, &["postgres", "practitioner_race", "other_errors"]);
+        add(
+            "PostgreSQL race: 64 clients for the last free doctor, two instances",
+            format!("{created} created, {others} other errors"),
+            "1, 0",
+            created == 1.0 && others == 0.0,
         );
         let over = num(
             report,
@@ -1276,6 +1718,7 @@ fn figures_table(report: &Value) -> String {
             continue;
         }
         let ins = num(report, &[phase, "baseline_insert_per_s"]);
+        let busy = num(report, &[phase, "baseline_insert_busy_cpus", "per_s"]);
         let bare = num(report, &[phase, "bare_handler", "requests_per_s"]);
         row(
             phase,
@@ -1283,6 +1726,20 @@ fn figures_table(report: &Value) -> String {
             &[phase, "booking"],
             format!("durable insert {ins:.0}/s"),
             num(report, &[phase, "booking_vs_insert"]),
+        );
+        row(
+            phase,
+            "booking POST (the same load)",
+            &[phase, "booking"],
+            format!("durable insert, every core busy, {busy:.0}/s"),
+            num(report, &[phase, "booking_vs_insert_busy_cpus"]),
+        );
+        row(
+            phase,
+            "availability GET 7 d, windows over every start date",
+            &[phase, "availability_spread"],
+            format!("bare handler {bare:.0}/s"),
+            num(report, &[phase, "availability_spread_vs_bare"]),
         );
         row(
             phase,
@@ -1319,12 +1776,41 @@ fn figures_table(report: &Value) -> String {
     }
     if report.get("postgres").is_some() {
         let ins = num(report, &["postgres", "baseline_insert_per_s"]);
+        let shaped = num(
+            report,
+            &["postgres", "baseline_booking_transaction", "per_s"],
+        );
         row(
             "postgres",
             "booking POST, 1 instance",
             &["postgres", "booking_one_instance"],
             format!("durable insert {ins:.0}/s"),
             num(report, &["postgres", "booking_one_vs_insert"]),
+        );
+        row(
+            "postgres",
+            "booking POST, 1 instance (the same load)",
+            &["postgres", "booking_one_instance"],
+            format!("booking-shaped transaction {shaped:.0}/s"),
+            num(report, &["postgres", "booking_one_vs_booking_transaction"]),
+        );
+        let with_reads = num(
+            report,
+            &[
+                "postgres",
+                "baseline_booking_transaction_with_reads",
+                "per_s",
+            ],
+        );
+        row(
+            "postgres",
+            "booking POST, 1 instance (the same load)",
+            &["postgres", "booking_one_instance"],
+            format!("the same with the booking's reads {with_reads:.0}/s"),
+            num(
+                report,
+                &["postgres", "booking_one_vs_booking_transaction_with_reads"],
+            ),
         );
         let one = num(
             report,
@@ -1379,7 +1865,36 @@ fn figures_table(report: &Value) -> String {
                 String::new(),
                 f64::NAN,
             );
+            if get(report, &["postgres", "availability_spread_1m"]).is_some() {
+                row(
+                    "postgres_1m",
+                    "availability GET 7 d, windows over every start date",
+                    &["postgres", "availability_spread_1m"],
+                    String::new(),
+                    f64::NAN,
+                );
+            }
         }
+    }
+    if report.get("resources").is_some() {
+        let seats = num(
+            report,
+            &["resources", "availability_seats", "requests_per_s"],
+        );
+        row(
+            "resources",
+            "availability GET 7 d of stem-cell, seats only",
+            &["resources", "availability_seats"],
+            String::new(),
+            f64::NAN,
+        );
+        row(
+            "resources",
+            "availability GET 7 d of stem-cell, 2 doctors, a counsellor, 2 rooms (in turns)",
+            &["resources", "availability_resources"],
+            format!("seats only {seats:.0}/s"),
+            num(report, &["resources", "resources_vs_seats"]),
+        );
     }
     let mut mail = String::from("\n| mail (201 → SMTP accepted) | p50 s | p99 s | delivered | not delivered in wait |\n|---|---:|---:|---:|---:|\n");
     for (name, path) in [
@@ -1420,7 +1935,88 @@ fn figures_table(report: &Value) -> String {
             );
         }
     }
-    out + &mail
+    let mut statements =
+        String::from("\n| statements (one round trip each) per booking | measured |\n|---|---:|\n");
+    let mut any = false;
+    for (name, path) in [
+        (
+            "PostgreSQL: the booking requests' own (transaction included)",
+            vec!["postgres", "statements_per_booking", "booking_requests"],
+        ),
+        (
+            "PostgreSQL: the mail worker's, per booking",
+            vec!["postgres", "statements_per_booking", "mail_and_background"],
+        ),
+        (
+            "PostgreSQL: booking-shaped baseline transaction",
+            vec![
+                "postgres",
+                "baseline_booking_transaction",
+                "statements_per_transaction",
+            ],
+        ),
+        (
+            "PostgreSQL: the same with the booking's reads",
+            vec![
+                "postgres",
+                "baseline_booking_transaction_with_reads",
+                "statements_per_transaction",
+            ],
+        ),
+        (
+            "SQLite: the writer's (booking and mail), per booking",
+            vec!["sqlite_empty", "statements_per_booking", "sqlite_writer"],
+        ),
+        (
+            "SQLite: the HTTP workers' reads, per booking",
+            vec!["sqlite_empty", "statements_per_booking", "http_workers"],
+        ),
+    ] {
+        let n = num(report, &path);
+        if !n.is_nan() {
+            any = true;
+            let _ = writeln!(statements, "| {name} | {n:.1} |");
+        }
+    }
+    if let Some(texts) = get(
+        report,
+        &["postgres", "statements_of_the_rush_bookings", "by_text"],
+    )
+    .and_then(Value::as_array)
+    {
+        statements.push_str("\nPostgreSQL, what one booking request sends (the paced rush, by the statement's first words):\n\n| statement | per booking |\n|---|---:|\n");
+        for text in texts {
+            let _ = writeln!(
+                statements,
+                "| `{}` | {:.2} |",
+                text["statement"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('|', "\\|")
+                    .replace('`', "'"),
+                text["per_booking"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    let resources_race = get(report, &["resources", "practitioner_race"]).is_some()
+        || get(report, &["postgres", "practitioner_race"]).is_some();
+    let mut races = String::new();
+    if resources_race {
+        races.push_str("\n| race for the last free doctor (stem-cell, one doctor working) | requests | 201 | 409 | other |\n|---|---:|---:|---:|---:|\n");
+        for (name, key) in [
+            ("SQLite, one instance", "resources"),
+            ("PostgreSQL, two instances", "postgres"),
+        ] {
+            if let Some(race) = get(report, &[key, "practitioner_race"]) {
+                let _ = writeln!(
+                    races,
+                    "| {name} | {} | {} | {} | {} |",
+                    race["requests"], race["created"], race["conflicts_409"], race["other_errors"]
+                );
+            }
+        }
+    }
+    out + &mail + if any { statements.as_str() } else { "" } + &races
 }
 
 fn targets_table(report: &Value) -> String {
@@ -1436,6 +2032,8 @@ fn targets_table(report: &Value) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any connection opens: every statement is counted.
+    statements::install();
     // SQLite set up as the service sets it, before the baselines open
     // their connections.
     clinic_booking::db::sqlite_memory::configure();
@@ -1485,6 +2083,7 @@ async fn run() -> anyhow::Result<()> {
     if bench.options.sqlite {
         bench.sqlite_phase(false).await?;
         bench.sqlite_phase(true).await?;
+        bench.resources_phase().await?;
     }
     if let Some(url) = bench.options.postgres_url.clone() {
         if let Err(error) = bench.postgres_phase(&url).await {
