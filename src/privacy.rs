@@ -149,12 +149,21 @@ fn anonymise_inquiry(
 fn forget_traces(conn: &mut DbConnection, reference: &str) -> Result<PurgeSummary, ApiError> {
     let outbox_rows =
         diesel::delete(outbox::table.filter(outbox::reference.eq(reference))).execute(conn)?;
-    // A stored response names its record in `location` (bookings) or in
-    // its body (`"reference":"K7QM-3XWD"`, inquiries).
+    // A stored response names its record in `location` (a new booking or
+    // inquiry) or in its scope (a booking's cancel and reschedule); its
+    // body is sealed. (Bodies stored in clear by earlier versions named it
+    // as `"reference":"K7QM-3XWD"`.)
     let idempotency_records = diesel::delete(
         idempotency_keys::table.filter(
             idempotency_keys::location
-                .eq(format!("/api/v1/bookings/{reference}"))
+                .eq_any([
+                    format!("/api/v1/bookings/{reference}"),
+                    format!("/api/v1/inquiries/{reference}"),
+                ])
+                .or(idempotency_keys::scope.eq_any([
+                    format!("bookings/{reference}/cancel"),
+                    format!("bookings/{reference}/reschedule"),
+                ]))
                 .or(idempotency_keys::response_body.like(format!("%\"{reference}\"%"))),
         ),
     )

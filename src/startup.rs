@@ -18,6 +18,7 @@ use crate::mail::worker::MailWorker;
 use crate::privacy::RetentionWorker;
 use crate::rate_limit::RateLimiter;
 use crate::schedule::ClinicCalendar;
+use crate::server_key::{Origin, ServerKey};
 use crate::{rate_limit, routes, security, telemetry};
 
 /// What every request handler shares.
@@ -28,6 +29,9 @@ pub struct AppState {
     pub availability_cache: crate::routes::availability::AnswerCache,
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
+    /// Seals what the database keeps of manage links and pending mail, and
+    /// signs the manage pages' cookies.
+    pub server_key: Arc<ServerKey>,
 }
 
 impl AppState {
@@ -91,12 +95,62 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     .context("database start-up task failed")?
 }
 
+/// The server key (`ServerKey::load`), said in the log: where it is, and
+/// that it must be backed up when it was just made.
+fn load_server_key(settings: &Settings) -> anyhow::Result<ServerKey> {
+    let (key, origin) = ServerKey::load(settings)?;
+    match origin {
+        Origin::Configured => tracing::info!(key_id = key.id(), "server key from configuration"),
+        Origin::File(path) => {
+            tracing::info!(key_id = key.id(), path = %path.display(), "server key read")
+        }
+        Origin::Created(path) => tracing::warn!(
+            key_id = key.id(),
+            path = %path.display(),
+            "server key created: back it up apart from the database (docs/SECURITY.md)"
+        ),
+    }
+    Ok(key)
+}
+
+/// Seals what an earlier version stored in clear, and warns when stored
+/// values were sealed with another key (a lost or replaced key file).
+async fn seal_stored_values(db: &Db, key: &Arc<ServerKey>) -> anyhow::Result<()> {
+    let sealer = key.clone();
+    let sealed = db
+        .write(move |conn| crate::db::sealing::seal_plain_rows(conn, &sealer))
+        .await
+        .map_err(|error| anyhow!("cannot seal stored values: {error}"))?;
+    if sealed != Default::default() {
+        tracing::info!(
+            stored_answers = sealed.stored_answers,
+            messages = sealed.messages,
+            "values stored in clear by an earlier version sealed"
+        );
+    }
+    let checker = key.clone();
+    let foreign = db
+        .read(move |conn| crate::db::sealing::sealed_with_another_key(conn, &checker))
+        .await
+        .map_err(|error| anyhow!("cannot read stored values: {error}"))?;
+    if foreign {
+        tracing::error!(
+            key_id = key.id(),
+            "the database holds values sealed with another server key: pending mail and \
+             stored answers sealed with it cannot be read; restore that key (docs/SECURITY.md)"
+        );
+    }
+    Ok(())
+}
+
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         let calendar = check_settings(&settings)?;
         crate::metrics::handle();
         crate::articles::library()?;
         let db = open_database(&settings).await?;
+        let server_key = Arc::new(load_server_key(&settings)?);
+        seal_stored_values(&db, &server_key).await?;
         let mail_transport = Transport::from_settings(&settings.mail)?;
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
@@ -113,6 +167,7 @@ impl Application {
             mail_handoff: Arc::new(Handoff::new(Duration::from_secs(
                 settings.mail.lease_seconds.max(1),
             ))),
+            server_key,
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let app_state = state.clone();

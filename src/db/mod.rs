@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod inquiries;
 pub mod outbox;
 pub mod schema;
+pub mod sealing;
 pub mod sqlite_memory;
 pub mod staff_bookings;
 pub mod staff_tokens;

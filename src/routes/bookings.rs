@@ -110,7 +110,7 @@ pub async fn create(
     };
     let prepared = booking::prepare(&state, &new_booking, now)?;
     let work_state = state.clone();
-    let response = create_once(&state.db, request, move |conn| {
+    let response = create_once(&state, request, move |conn| {
         let booked = booking::book(conn, &work_state, &new_booking, prepared, now)?;
         let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()));
         Ok(Created {
@@ -190,7 +190,7 @@ pub async fn cancel(
         fingerprint: String::new(),
     };
     let work_state = state.clone();
-    answer_once(&state.db, request, move |conn| {
+    answer_once(&state, request, move |conn| {
         let row = booking::find_with_any_token(conn, &reference, &tokens)?;
         let row = booking::cancel_by_patient(conn, &work_state, row, now)?;
         view_answer(&work_state, &row)
@@ -276,7 +276,7 @@ pub async fn reschedule(
     };
     let work_state = state.clone();
     let work_kind = kind.clone();
-    let moved = answer_once(&state.db, request, move |conn| {
+    let moved = answer_once(&state, request, move |conn| {
         let row = booking::find_with_any_token(conn, &reference, &tokens)?;
         let row = booking::reschedule(conn, &work_state, row, start, &work_kind, now)?;
         view_answer(&work_state, &row)

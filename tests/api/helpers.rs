@@ -158,6 +158,10 @@ pub struct TestApp {
     pub mail: Arc<SmtpSink>,
 }
 
+/// The server key of PostgreSQL test databases (instances on one database
+/// share it, as in production); SQLite ones make theirs beside the file.
+pub const TEST_KEY: &str = "test-server-key-of-at-least-32-characters";
+
 /// The settings every test starts from: the built-in defaults, a free port.
 pub fn test_settings(db: &TestDatabase) -> Settings {
     let mut settings = Settings::defaults().expect("default settings");
@@ -167,6 +171,9 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.server.shutdown_grace_seconds = 1;
     settings.database.url = db.url.clone().into();
     settings.database.pool_size = 4;
+    if db.url.starts_with("postgres") {
+        settings.security.server_key = TEST_KEY.to_string().into();
+    }
     // Tests fire many requests from one address; the rate-limit tests turn
     // the limits back on.
     settings.rate_limit.enabled = false;

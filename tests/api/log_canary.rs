@@ -14,7 +14,7 @@ use clinic_booking::db::Db;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{local, manage_token, open_day, Backend, TestDatabase};
+use crate::helpers::{local, manage_token, open_day, Backend, TestDatabase, TEST_KEY};
 use crate::smtp_sink::SmtpSink;
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
@@ -43,7 +43,11 @@ fn keep(stream: impl Read + Send + 'static, output: Arc<Mutex<String>>) {
 impl Server {
     async fn start(database_url: &str, smtp_url: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_clinic-booking"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clinic-booking"));
+        if database_url.starts_with("postgres") {
+            command.env("CLINIC__SECURITY__SERVER_KEY", TEST_KEY);
+        }
+        let mut child = command
             .current_dir(dir.path())
             .env("RUST_LOG", "trace")
             .env_remove("DATABASE_URL")

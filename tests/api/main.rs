@@ -10,6 +10,7 @@ mod backup;
 mod bookings;
 mod clinic;
 mod concurrency;
+mod data_at_rest;
 mod forms;
 mod health;
 mod idempotency;
