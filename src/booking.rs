@@ -103,22 +103,76 @@ pub fn book(
     Ok(Booked { row, manage_token })
 }
 
-/// The booking a patient's reference and manage token point at. Anything
-/// wrong (unknown reference, missing or wrong token) is the same 404, so the
-/// answer never reveals that a reference exists.
+/// Until when a patient's manage token (and what it was exchanged for)
+/// opens a booking, as seen at `now`.
+///
+/// Rule: a manage token stops working `privacy.manage_token_days_after_visit`
+/// days after the end of the visit (0: never); moving the booking moves the
+/// date with it.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenWindow {
+    now: DateTime<Utc>,
+    days_after_visit: u32,
+}
+
+impl TokenWindow {
+    pub fn at(settings: &crate::configuration::Settings, now: DateTime<Utc>) -> TokenWindow {
+        TokenWindow {
+            now,
+            days_after_visit: settings.privacy.manage_token_days_after_visit,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Whether the token of `row` no longer works.
+    pub fn has_closed_for(&self, row: &BookingRow) -> bool {
+        self.days_after_visit > 0
+            && row.end_at + chrono::Duration::days(self.days_after_visit.into())
+                < self.now.naive_utc()
+    }
+}
+
+/// What a patient's proof (a manage token, or the manage page's cookie)
+/// opens: the booking, or a booking whose token has stopped working.
+pub enum PatientAccess {
+    Open(Box<BookingRow>),
+    Expired,
+}
+
+/// The booking `reference` when `proves` accepts it. Anything wrong
+/// (unknown reference, a proof that does not match) is the same 404, so
+/// the answer never reveals that a reference exists; only the holder of a
+/// right proof learns that its time is over.
+pub fn patient_access(
+    conn: &mut DbConnection,
+    reference: &str,
+    window: TokenWindow,
+    proves: impl Fn(&BookingRow) -> bool,
+) -> Result<PatientAccess, ApiError> {
+    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
+    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
+    if !proves(&row) {
+        return Err(ApiError::NotFound);
+    }
+    if window.has_closed_for(&row) {
+        return Ok(PatientAccess::Expired);
+    }
+    Ok(PatientAccess::Open(Box::new(row)))
+}
+
+/// The booking a patient's reference and manage token point at; a token
+/// whose time is over is as wrong as any other (404).
 pub fn find_with_token(
     conn: &mut DbConnection,
     reference: &str,
     token: Option<&str>,
+    window: TokenWindow,
 ) -> Result<BookingRow, ApiError> {
-    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
     let token = token.ok_or(ApiError::NotFound)?;
-    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
-    if token_matches(token, &row.manage_token_hash) {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    find_with_any_token(conn, reference, &[token.to_string()], window)
 }
 
 /// As `find_with_token`, for a request that presents several secrets (a
@@ -127,16 +181,16 @@ pub fn find_with_any_token(
     conn: &mut DbConnection,
     reference: &str,
     tokens: &[String],
+    window: TokenWindow,
 ) -> Result<BookingRow, ApiError> {
-    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
-    let row = bookings::find(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
-    if tokens
-        .iter()
-        .any(|token| token_matches(token, &row.manage_token_hash))
-    {
-        Ok(row)
-    } else {
-        Err(ApiError::NotFound)
+    let access = patient_access(conn, reference, window, |row| {
+        tokens
+            .iter()
+            .any(|token| token_matches(token, &row.manage_token_hash))
+    })?;
+    match access {
+        PatientAccess::Open(row) => Ok(*row),
+        PatientAccess::Expired => Err(ApiError::NotFound),
     }
 }
 

@@ -10,7 +10,7 @@ use super::idempotency::{answer_once, create_once, Answer, Created, IdempotentRe
 use super::input::{idempotency_key, read_submission};
 use super::presented_tokens;
 use crate::availability::rfc3339;
-use crate::booking;
+use crate::booking::{self, TokenWindow};
 use crate::db::bookings::BookingRow;
 use crate::domain::{Booker, NewBooking, SlotStart};
 use crate::error::ApiError;
@@ -139,7 +139,7 @@ pub async fn create(
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "The booking", body = BookingView),
-        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -150,9 +150,10 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
+    let window = TokenWindow::at(&state.settings, Utc::now());
     let row = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens))
+        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens, window))
         .await?;
     Ok(private_json(&BookingView::of(&state, &row, None)))
 }
@@ -169,7 +170,7 @@ pub async fn show(
     responses(
         (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
         (status = 400, description = "Malformed Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 422, description = "`invalid_status` (completed) or `too_late` (started)", body = crate::openapi::Problem, content_type = "application/problem+json"),
@@ -182,8 +183,9 @@ pub async fn cancel(
     let tokens = presented_tokens(&req);
     let key = idempotency_key(&req)?;
     let now = Utc::now();
+    let window = TokenWindow::at(&state.settings, now);
     // Authorise first: a remembered answer is only for the token's holder.
-    let reference = authorised(&state, reference.into_inner(), tokens.clone()).await?;
+    let reference = authorised(&state, reference.into_inner(), tokens.clone(), window).await?;
     let request = IdempotentRequest {
         scope: format!("bookings/{reference}/cancel"),
         key,
@@ -191,7 +193,7 @@ pub async fn cancel(
     };
     let work_state = state.clone();
     answer_once(&state, request, move |conn| {
-        let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+        let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
         let row = booking::cancel_by_patient(conn, &work_state, row, now)?;
         view_answer(&work_state, &row)
     })
@@ -204,10 +206,11 @@ async fn authorised(
     state: &web::Data<AppState>,
     reference: String,
     tokens: Vec<String>,
+    window: TokenWindow,
 ) -> Result<String, ApiError> {
     let row = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens))
+        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens, window))
         .await?;
     Ok(row.reference)
 }
@@ -239,7 +242,7 @@ fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
         (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -253,12 +256,15 @@ pub async fn reschedule(
     let key = idempotency_key(&req)?;
     let reference = reference.into_inner();
     let now = Utc::now();
+    let window = TokenWindow::at(&state.settings, now);
     // Authorise before reading what is asked, so a stranger learns nothing.
     let lookup_tokens = tokens.clone();
     let lookup_reference = reference.clone();
     let current = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens))
+        .read(move |conn| {
+            booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens, window)
+        })
         .await?;
     let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
     booking::ensure_not_started(&current, now)?;
@@ -277,7 +283,7 @@ pub async fn reschedule(
     let work_state = state.clone();
     let work_kind = kind.clone();
     let moved = answer_once(&state, request, move |conn| {
-        let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+        let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
         let row = booking::reschedule(conn, &work_state, row, start, &work_kind, now)?;
         view_answer(&work_state, &row)
     })

@@ -300,6 +300,44 @@ pub fn manage_token(booking: &Value) -> String {
         .to_string()
 }
 
+/// The `manage` cookie `response` sets, as `manage=VALUE` for a `Cookie`
+/// header (the first one, when it sets several).
+pub fn manage_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("manage="))
+        .and_then(|value| value.split(';').next())
+        .expect("a manage cookie")
+        .to_string()
+}
+
+impl TestApp {
+    /// GET `path` with `Cookie: cookie`.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Opens a manage link (`/manage/REF?token=...`) the way a browser does:
+    /// the exchange, then the clean page with the cookie. Returns the clean
+    /// path and the cookie.
+    pub async fn open_manage_link(&self, reference: &str, token: &str) -> (String, String) {
+        let exchange = self
+            .get(&format!("/manage/{reference}?token={token}"))
+            .await;
+        assert_eq!(exchange.status(), 303, "the link is exchanged");
+        let location = exchange.headers()["location"].to_str().unwrap().to_string();
+        (location, manage_cookie(&exchange))
+    }
+}
+
 /// A valid booking request for `start`.
 pub fn booking_body(start: &str) -> Value {
     json!({

@@ -14,7 +14,9 @@ use clinic_booking::db::Db;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{local, manage_token, open_day, Backend, TestDatabase, TEST_KEY};
+use crate::helpers::{
+    local, manage_cookie, manage_token, open_day, Backend, TestDatabase, TEST_KEY,
+};
 use crate::smtp_sink::SmtpSink;
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
@@ -113,6 +115,15 @@ impl Server {
 
     async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -455,7 +466,9 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         .await;
     assert_eq!(response.status(), 303);
     let thanks = response.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(server.get(&thanks).await.status(), 200);
+    let cookie = manage_cookie(&response);
+    secrets.push(cookie["manage=".len()..].to_string());
+    assert_eq!(server.get_with_cookie(&thanks, &cookie).await.status(), 200);
     let form = form_token(&server, "/reserve").await;
     let mut wrong_fields = erin.reserve_form(&form, &erin_start);
     let bad_email = format!("{}@", erin.email);
@@ -471,13 +484,11 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
 
     let manage = format!("/manage/{}", carol_booking["reference"].as_str().unwrap());
     let carol_token = manage_token(&carol_booking);
-    assert_eq!(
-        server
-            .get(&format!("{manage}?token={carol_token}"))
-            .await
-            .status(),
-        200
-    );
+    let exchange = server.get(&format!("{manage}?token={carol_token}")).await;
+    assert_eq!(exchange.status(), 303);
+    let cookie = manage_cookie(&exchange);
+    secrets.push(cookie["manage=".len()..].to_string());
+    assert_eq!(server.get_with_cookie(&manage, &cookie).await.status(), 200);
     let response = server
         .post_form(
             &format!("{manage}/reschedule"),

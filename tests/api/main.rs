@@ -19,6 +19,7 @@ mod inquiries;
 mod log_canary;
 mod mail;
 mod manage;
+mod manage_links;
 mod metrics;
 mod openapi;
 mod privacy;
