@@ -335,7 +335,87 @@ async fn stolen_rows_hold(db: &Db, needle: &str) -> bool {
     .unwrap()
 }
 
+/// Files and folders under `root`, with their permission bits.
+fn modes_under(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            if path.is_dir() {
+                pending.push(path.clone());
+            }
+            found.push((path, mode));
+        }
+    }
+    found
+}
+
+/// The database (and its WAL), the key file and the `.eml` mail are made
+/// readable by the service's user only, in folders of mode 0700, whatever
+/// the umask (this test process's is the usual 022).
+async fn everything_the_service_writes_is_readable_by_its_owner_only(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("srv/data");
+    let database = match backend {
+        Backend::Sqlite => TestDatabase::sqlite_at(data.join("clinic.db")),
+        Backend::Postgres => TestDatabase::create(backend),
+    };
+    let mail_dir = data.join("mail");
+    let file_dir = mail_dir.display().to_string();
+    let app = spawn_on(database.clone(), move |settings| {
+        settings.mail.smtp_url = String::new();
+        settings.mail.file_dir = file_dir;
+    })
+    .await;
+    app.book(&local(open_day(3), "10:00")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::fs::read_dir(&mail_dir).map_or(0, |dir| dir.count()) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no mail files");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut written = modes_under(&root.path().join("srv"));
+    written.push((root.path().join("srv"), {
+        std::fs::metadata(root.path().join("srv"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    }));
+    let names: Vec<String> = written
+        .iter()
+        .map(|(path, _)| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().filter(|n| n.ends_with(".eml")).count() >= 2);
+    if backend == Backend::Sqlite {
+        for expected in ["clinic.db", "clinic.db-wal", "clinic.db-shm", "clinic.key"] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+    }
+    for (path, mode) in &written {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, wanted, "{} is {mode:o}", path.display());
+    }
+    app.stop().await;
+
+    // A database an earlier version left readable to others is made private.
+    if backend == Backend::Sqlite {
+        let file = data.join("clinic.db");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _again = spawn_on(database.clone(), |_| {}).await;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
+
 backend_tests!(
+    everything_the_service_writes_is_readable_by_its_owner_only,
     a_copy_of_the_database_holds_no_manage_token_or_link,
     a_message_keeps_no_text_once_sent_or_given_up_and_waits_sealed,
     what_an_earlier_version_stored_in_clear_is_sealed_at_the_next_start,
