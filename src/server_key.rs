@@ -44,6 +44,8 @@ pub enum Purpose {
     MailBody,
     /// The calendar file attached to such a message.
     MailCalendar,
+    /// The manage pages' cookie (it holds the manage token).
+    ManageCookie,
 }
 
 impl Purpose {
@@ -52,6 +54,7 @@ impl Purpose {
             Purpose::StoredAnswer => b"stored-answer",
             Purpose::MailBody => b"mail-body",
             Purpose::MailCalendar => b"mail-calendar",
+            Purpose::ManageCookie => b"manage-cookie",
         }
     }
 }

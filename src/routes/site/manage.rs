@@ -72,14 +72,22 @@ impl Proof {
         }
     }
 
-    fn opens(&self, state: &AppState, row: &BookingRow, now: chrono::DateTime<Utc>) -> bool {
+    /// The manage token that opens `row`: the one given, or the one in a
+    /// cookie made for it that is still good.
+    pub(super) fn token_for(
+        &self,
+        state: &AppState,
+        row: &BookingRow,
+        now: chrono::DateTime<Utc>,
+    ) -> Option<String> {
+        let from_cookies = self.cookies.iter().filter_map(|cookie| {
+            manage_cookie::token_in(&state.server_key, cookie, &row.reference, now)
+        });
         self.token
-            .as_deref()
-            .is_some_and(|token| token_matches(token, &row.manage_token_hash))
-            || self
-                .cookies
-                .iter()
-                .any(|cookie| manage_cookie::opens(&state.server_key, cookie, row, now))
+            .clone()
+            .into_iter()
+            .chain(from_cookies)
+            .find(|token| token_matches(token, &row.manage_token_hash))
     }
 }
 
@@ -92,7 +100,9 @@ pub(super) fn open_with(
     now: chrono::DateTime<Utc>,
 ) -> Result<BookingRow, Refusal> {
     let window = TokenWindow::at(&state.settings, now);
-    match booking::patient_access(conn, reference, window, |row| proof.opens(state, row, now)) {
+    match booking::patient_access(conn, reference, window, |row| {
+        proof.token_for(state, row, now).is_some()
+    }) {
         Ok(PatientAccess::Open(row)) => Ok(*row),
         Ok(PatientAccess::Expired) => Err(Refusal::Expired),
         Err(error) => Err(Refusal::Error(error)),
@@ -225,7 +235,11 @@ pub async fn show(
         }
         Err(refusal) => return refusal_page(&state, refusal),
     };
-    let cookie = manage_cookie::value(&state.server_key, &row, now);
+    let token = proof.token_for(&state, &row, now).unwrap_or_default();
+    let cookie = match manage_cookie::value(&state.server_key, &row.reference, &token, now) {
+        Ok(cookie) => cookie,
+        Err(error) => return error_page(&state, &ApiError::Internal(error)),
+    };
     if exchanging {
         let mut response = see_other(&manage_href(&row.reference, &[]), Privacy::Private);
         manage_cookie::set(

@@ -4,17 +4,19 @@
 //! token does not stay in the address bar, the history, bookmarks or a
 //! proxy's logs. The cookie is short-lived, HttpOnly, SameSite=Strict,
 //! Secure when the site is served over https, and scoped (by its path) to
-//! one booking's pages. Its value is an expiry signed with the server key
-//! over the booking's reference and its stored token hash: it cannot be
-//! forged from a copy of the database, and it stops working with the token
-//! (an erased booking's hash is gone).
+//! one booking's pages.
+//!
+//! Its value is the token itself with the booking's reference and an
+//! expiry, sealed with the server key: only the service can read or make
+//! one, and since it is checked against the stored token hash like the
+//! token, not even a copy of the database together with the key can make
+//! one (erasure ends it too: the hash is gone).
 
 use actix_web::http::header::{HeaderValue, COOKIE, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 
-use crate::db::bookings::BookingRow;
-use crate::server_key::ServerKey;
+use crate::server_key::{Purpose, ServerKey};
 use crate::startup::AppState;
 
 pub const NAME: &str = "manage";
@@ -22,35 +24,39 @@ pub const NAME: &str = "manage";
 /// How long a cookie opens the pages after the last page that set it.
 pub const LIFETIME_SECONDS: i64 = 3600;
 
-fn signed_part(reference: &str, expires: i64, token_hash: &str) -> Vec<u8> {
-    format!("manage-cookie\0{reference}\0{expires}\0{token_hash}").into_bytes()
-}
-
-/// A cookie value for `row`, good until `LIFETIME_SECONDS` after `now`.
-pub fn value(key: &ServerKey, row: &BookingRow, now: DateTime<Utc>) -> String {
+/// A cookie value holding `token` for booking `reference`, good until
+/// `LIFETIME_SECONDS` after `now`.
+pub fn value(
+    key: &ServerKey,
+    reference: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
     let expires = now.timestamp() + LIFETIME_SECONDS;
-    let signature = key.sign(&signed_part(
-        &row.reference,
-        expires,
-        &row.manage_token_hash,
-    ));
-    format!("{expires}.{signature}")
+    key.seal(
+        Purpose::ManageCookie,
+        &format!("{reference}\n{expires}\n{token}"),
+    )
 }
 
-/// Whether the cookie value `presented` was made for `row` and is still
-/// good at `now`.
-pub fn opens(key: &ServerKey, presented: &str, row: &BookingRow, now: DateTime<Utc>) -> bool {
-    let Some((expires, signature)) = presented.split_once('.') else {
-        return false;
-    };
-    let Ok(expires) = expires.parse::<i64>() else {
-        return false;
-    };
-    expires > now.timestamp()
-        && key.verify(
-            &signed_part(&row.reference, expires, &row.manage_token_hash),
-            signature,
-        )
+/// The manage token in the cookie value `presented`, when it was made for
+/// booking `reference` and is still good at `now` (whether the token opens
+/// the booking is checked against its hash, as for a token in a link).
+pub fn token_in(
+    key: &ServerKey,
+    presented: &str,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    // Only sealed values: a cookie in clear would be a token in clear.
+    if !presented.starts_with(crate::server_key::SEALED_PREFIX) {
+        return None;
+    }
+    let opened = key.open(Purpose::ManageCookie, presented).ok()?;
+    let mut parts = opened.splitn(3, '\n');
+    let (made_for, expires, token) = (parts.next()?, parts.next()?, parts.next()?);
+    let expires: i64 = expires.parse().ok()?;
+    (made_for == reference && expires > now.timestamp()).then(|| token.to_string())
 }
 
 /// Every value of this cookie the request carries (a browser sends each
@@ -96,49 +102,30 @@ pub fn came_from_another_site(req: &HttpRequest) -> bool {
 mod tests {
     use super::*;
 
-    fn row(hash: &str) -> BookingRow {
-        let now = Utc::now().naive_utc();
-        BookingRow {
-            reference: "K7QM-3XWD".into(),
-            manage_token_hash: hash.into(),
-            status: "confirmed".into(),
-            type_code: "consultation".into(),
-            start_at: now,
-            end_at: now,
-            name: String::new(),
-            name_kana: None,
-            email: String::new(),
-            phone: String::new(),
-            first_visit: None,
-            message: None,
-            source: None,
-            staff_note: None,
-            consent_at: now,
-            consent_version: String::new(),
-            sequence: 0,
-            created_at: now,
-            updated_at: now,
-            cancelled_at: None,
-        }
-    }
-
     #[test]
-    fn a_cookie_opens_its_own_booking_until_it_expires() {
+    fn a_cookie_holds_its_token_for_its_own_booking_until_it_expires() {
         let key = ServerKey::from_material(b"a-key-of-at-least-thirty-two-characters").unwrap();
         let now = Utc::now();
-        let booking = row("hash-of-the-token");
-        let cookie = value(&key, &booking, now);
-        assert!(opens(&key, &cookie, &booking, now));
+        let cookie = value(&key, "K7QM-3XWD", "the-token", now).unwrap();
+        assert!(!cookie.contains("the-token"), "sealed");
+        assert_eq!(
+            token_in(&key, &cookie, "K7QM-3XWD", now).as_deref(),
+            Some("the-token")
+        );
         let later = now + chrono::Duration::seconds(LIFETIME_SECONDS + 1);
-        assert!(!opens(&key, &cookie, &booking, later), "expired");
-        let mut other = row("hash-of-the-token");
-        other.reference = "ABCD-EFGH".into();
-        assert!(!opens(&key, &cookie, &other, now), "another booking");
-        assert!(!opens(&key, &cookie, &row("erased"), now), "erased");
-        let (expires, signature) = cookie.split_once('.').unwrap();
-        let stretched = format!("{}.{signature}", expires.parse::<i64>().unwrap() + 86_400);
-        assert!(!opens(&key, &stretched, &booking, now), "expiry is signed");
+        assert_eq!(token_in(&key, &cookie, "K7QM-3XWD", later), None, "expired");
+        assert_eq!(
+            token_in(&key, &cookie, "ABCD-EFGH", now),
+            None,
+            "another booking"
+        );
         let stranger = ServerKey::from_material(b"another-key-of-at-least-32-characters").unwrap();
-        assert!(!opens(&stranger, &cookie, &booking, now), "another key");
+        assert_eq!(
+            token_in(&stranger, &cookie, "K7QM-3XWD", now),
+            None,
+            "another key"
+        );
+        let clear = format!("K7QM-3XWD\n{}\nthe-token", now.timestamp() + 60);
+        assert_eq!(token_in(&key, &clear, "K7QM-3XWD", now), None, "made up");
     }
 }

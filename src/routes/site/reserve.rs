@@ -205,7 +205,7 @@ pub async fn submit(
     }
     .await;
     match booked {
-        Ok(booked) => handed_over(&state, &booked.row, now),
+        Ok(booked) => handed_over(&state, &booked.row, booked.manage_token.expose(), now),
         Err(ApiError::SlotUnavailable { .. }) => {
             let alternatives = booking::alternatives(&state, &kind, around, now)
                 .await
@@ -273,8 +273,16 @@ fn thanks_href(reference: &str) -> String {
 
 /// The way to the thank-you page for `row`, with the cookie that opens it
 /// and the booking's manage pages: no manage token in any URL.
-fn handed_over(state: &AppState, row: &BookingRow, now: DateTime<Utc>) -> HttpResponse {
-    let cookie = manage_cookie::value(&state.server_key, row, now);
+fn handed_over(
+    state: &AppState,
+    row: &BookingRow,
+    token: &str,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let cookie = match manage_cookie::value(&state.server_key, &row.reference, token, now) {
+        Ok(cookie) => cookie,
+        Err(error) => return error_page(state, &ApiError::Internal(error)),
+    };
     let mut response = see_other(&thanks_href(&row.reference), Privacy::Private);
     manage_cookie::set(&mut response, state, &thanks_href(&row.reference), &cookie);
     manage_cookie::set(
@@ -298,10 +306,19 @@ pub async fn thanks(
     let exchanging = token.is_some();
     let proof = Proof::of(&req, token);
     let now = Utc::now();
-    let (lookup_state, reference) = (state.clone(), reference.into_inner());
+    let (lookup_state, lookup_proof) = (state.clone(), proof.clone());
+    let reference = reference.into_inner();
     let found = state
         .db
-        .read(move |conn| Ok(open_with(conn, &lookup_state, &reference, &proof, now)))
+        .read(move |conn| {
+            Ok(open_with(
+                conn,
+                &lookup_state,
+                &reference,
+                &lookup_proof,
+                now,
+            ))
+        })
         .await
         .unwrap_or_else(|error| Err(Refusal::Error(error)));
     let row = match found {
@@ -309,7 +326,8 @@ pub async fn thanks(
         Err(refusal) => return refusal_page(&state, refusal),
     };
     if exchanging {
-        return handed_over(&state, &row, now);
+        let token = proof.token_for(&state, &row, now).unwrap_or_default();
+        return handed_over(&state, &row, &token, now);
     }
     let calendar = &state.calendar;
     page(
