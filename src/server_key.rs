@@ -1,8 +1,7 @@
 //! The server key, kept outside the database: it seals what the database
 //! must keep but must not show (a stored answer that carries a manage link,
-//! a message waiting to be sent) and signs the manage pages' cookies. A
-//! copy of the database files or of a backup, without the key, opens none
-//! of it.
+//! a message waiting to be sent), and the manage pages' cookies. A copy of
+//! the database files or of a backup, without the key, opens none of it.
 //!
 //! Beside a SQLite database the service makes the key itself on first start
 //! (`data/clinic.key` for `data/clinic.db`, mode 0600). Instances sharing a
@@ -19,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
-use ring::{hkdf, hmac};
+use ring::hkdf;
 use secrecy::ExposeSecret;
 
 use crate::configuration::Settings;
@@ -81,7 +80,6 @@ pub enum Origin {
 
 pub struct ServerKey {
     seal: LessSafeKey,
-    cookie: hmac::Key,
     id: String,
 }
 
@@ -102,7 +100,7 @@ impl hkdf::KeyType for Bytes {
 
 impl ServerKey {
     /// The key derived from `material` (the configured secret or the key
-    /// file's content). Sealing, cookies and the id each get their own key.
+    /// file's content). Sealing and the id each get their own key.
     pub fn from_material(material: &[u8]) -> anyhow::Result<ServerKey> {
         let prk =
             hkdf::Salt::new(hkdf::HKDF_SHA256, b"clinic-booking server key").extract(material);
@@ -112,17 +110,12 @@ impl ServerKey {
             .map(UnboundKey::from)
             .map(LessSafeKey::new)
             .map_err(|_| derive("sealing"))?;
-        let cookie = prk
-            .expand(&[b"cookie"], hmac::HMAC_SHA256)
-            .map(hmac::Key::from)
-            .map_err(|_| derive("cookie"))?;
         let mut id = [0u8; 4];
         prk.expand(&[b"id"], Bytes(id.len()))
             .and_then(|okm| okm.fill(&mut id))
             .map_err(|_| derive("id"))?;
         Ok(ServerKey {
             seal,
-            cookie,
             id: hex::encode(id),
         })
     }
@@ -237,18 +230,6 @@ impl ServerKey {
             .map(Cow::Owned)
             .map_err(|_| OpenError::Damaged)
     }
-
-    /// A signature of `message` (base64url), for values handed to browsers.
-    pub fn sign(&self, message: &[u8]) -> String {
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.cookie, message))
-    }
-
-    /// Whether `signature` is `sign(message)`, compared in constant time.
-    pub fn verify(&self, message: &[u8], signature: &str) -> bool {
-        URL_SAFE_NO_PAD
-            .decode(signature)
-            .is_ok_and(|tag| hmac::verify(&self.cookie, message, &tag).is_ok())
-    }
 }
 
 fn read_key_file(path: &Path) -> anyhow::Result<ServerKey> {
@@ -325,16 +306,6 @@ mod tests {
         assert!(one.open(Purpose::StoredAnswer, &tampered).is_err());
         // What was stored before sealing existed reads as it is.
         assert_eq!(one.open(Purpose::MailBody, "本文").unwrap(), "本文");
-    }
-
-    #[test]
-    fn a_signature_verifies_only_its_own_message_under_its_own_key() {
-        let one = key("one-key-of-at-least-thirty-two-characters");
-        let signature = one.sign(b"K7QM-3XWD");
-        assert!(one.verify(b"K7QM-3XWD", &signature));
-        assert!(!one.verify(b"K7QM-3XWE", &signature));
-        assert!(!one.verify(b"K7QM-3XWD", "not base64 !"));
-        assert!(!key("another-key-of-at-least-thirty-two-chars").verify(b"K7QM-3XWD", &signature));
     }
 
     fn settings_for(url: &str) -> Settings {

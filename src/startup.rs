@@ -30,7 +30,7 @@ pub struct AppState {
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
     /// Seals what the database keeps of manage links and pending mail, and
-    /// signs the manage pages' cookies.
+    /// the manage pages' cookies.
     pub server_key: Arc<ServerKey>,
 }
 
