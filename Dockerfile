@@ -7,13 +7,17 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# Dependency layer: the manifests with placeholder sources.
+# Dependency layer: the manifests with placeholder sources. The workspace's
+# test-only member (crates/smtp-sink) is not built, but cargo reads its
+# manifest and wants a target in it.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src tests/api tests/browser \
+COPY crates/smtp-sink/Cargo.toml crates/smtp-sink/
+RUN mkdir -p src tests/api tests/browser crates/smtp-sink/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs tests/api/main.rs tests/browser/main.rs tests/sqlite_memory.rs \
+        crates/smtp-sink/src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src tests
+    && rm -rf src tests crates
 # The crate itself (templates, articles, migrations and config defaults are
 # built into the binary).
 COPY . .

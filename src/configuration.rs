@@ -17,14 +17,28 @@ pub struct Settings {
     pub clinic: ClinicSettings,
     pub schedule: ScheduleSettings,
     pub privacy: PrivacySettings,
-    pub rate_limit: crate::rate_limit::RateLimitSettings,
-    pub http: crate::security::HttpSettings,
+    pub rate_limit: RateLimitSettings,
+    pub http: HttpSettings,
     #[serde(default)]
     pub forms: FormSettings,
     pub mail: MailSettings,
     pub staff: StaffSettings,
     #[serde(default)]
     pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub public_posts_per_minute: u32,
+    pub manage_attempts_per_minute: u32,
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Origins (scheme://host[:port]) whose scripts may call the API.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +79,10 @@ pub struct ScheduleSettings {
     pub capacity_per_slot: u32,
     pub min_notice_minutes: i64,
     pub booking_window_days: i64,
+    /// Hours before its start after which a patient can no longer cancel
+    /// or move a booking online.
+    #[serde(default = "default_change_deadline_hours")]
+    pub patient_change_deadline_hours: u32,
     pub default_type: String,
     pub consultation_types: Vec<ConsultationTypeSettings>,
 }
@@ -76,6 +94,13 @@ pub struct ConsultationTypeSettings {
     #[serde(default)]
     pub label_en: Option<String>,
     pub duration_minutes: u32,
+    /// This type's own `patient_change_deadline_hours`.
+    #[serde(default)]
+    pub change_deadline_hours: Option<u32>,
+}
+
+fn default_change_deadline_hours() -> u32 {
+    24
 }
 
 #[derive(Debug, Clone, Deserialize)]

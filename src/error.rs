@@ -4,18 +4,13 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use chrono::{DateTime, Datelike};
+use chrono_tz::Tz;
 use serde_json::json;
 
 use crate::domain::FieldError;
 use crate::i18n::{field_message, Lang};
-
-/// A free start offered instead of a full one.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct SlotOffer {
-    pub start: String,
-    pub end: String,
-}
+use crate::schedule::availability::SlotOffer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -23,6 +18,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("slot unavailable")]
     SlotUnavailable { alternatives: Vec<SlotOffer> },
+    /// A patient's own cancel or move after the type's change deadline;
+    /// `deadline` is in clinic time, `phone` the clinic's number to call.
+    #[error("change deadline passed")]
+    ChangeDeadlinePassed {
+        deadline: DateTime<Tz>,
+        phone: String,
+    },
     #[error("not found")]
     NotFound,
     #[error("missing or invalid credentials")]
@@ -67,6 +69,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation-error",
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
+            ApiError::ChangeDeadlinePassed { .. } => "change-deadline-passed",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest { .. } => "malformed-request",
@@ -87,6 +90,10 @@ impl ApiError {
                 ("入力内容をご確認ください", "Invalid input")
             }
             ApiError::SlotUnavailable { .. } => ("ご希望の枠は埋まっています", "Slot unavailable"),
+            ApiError::ChangeDeadlinePassed { .. } => (
+                "変更・キャンセルの受付期限を過ぎています",
+                "The deadline for changes has passed",
+            ),
             ApiError::IdempotencyRace => ("同じリクエストを処理中です", "Request in progress"),
             ApiError::NotFound => ("見つかりません", "Not found"),
             ApiError::Unauthorized => ("認証が必要です", "Authentication required"),
@@ -115,6 +122,18 @@ impl ApiError {
                 Lang::En => format!("{} field(s) are invalid.", errors.len()),
             },
             ApiError::SlotUnavailable { .. } => field_message("start", "slot_unavailable", lang),
+            ApiError::ChangeDeadlinePassed { deadline, phone } => match lang {
+                Lang::Ja => format!(
+                    "オンラインでの変更・キャンセルは{}月{}日 {}までです。お電話（{phone}）でご連絡ください。",
+                    deadline.month(),
+                    deadline.day(),
+                    deadline.format("%H:%M")
+                ),
+                Lang::En => format!(
+                    "Online changes and cancellations closed on {}. Please call the clinic at {phone}.",
+                    deadline.format("%-d %b %Y, %H:%M")
+                ),
+            },
             ApiError::NotFound => lang
                 .pick(
                     "指定されたものは見つかりませんでした。",
@@ -165,6 +184,9 @@ impl ApiError {
         match self {
             ApiError::Validation(errors) => errors.clone(),
             ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+            ApiError::ChangeDeadlinePassed { .. } => {
+                vec![FieldError::new("start", "change_deadline_passed")]
+            }
             ApiError::IdempotencyKeyReused => {
                 vec![FieldError::new("Idempotency-Key", "idempotency_key_reused")]
             }
@@ -194,6 +216,10 @@ impl ApiError {
         if let ApiError::SlotUnavailable { alternatives } = self {
             problem["alternatives"] = json!(alternatives);
         }
+        if let ApiError::ChangeDeadlinePassed { deadline, phone } = self {
+            problem["deadline"] = json!(crate::schedule::availability::rfc3339(*deadline));
+            problem["phone"] = json!(phone);
+        }
         problem
     }
 
@@ -222,9 +248,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::IdempotencyKeyReused
+            | ApiError::ChangeDeadlinePassed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SlotUnavailable { .. } | ApiError::IdempotencyRace => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -1,7 +1,10 @@
 //! The words people read: Japanese by default, English when the client's
 //! `Accept-Language` prefers it. Codes stay the same in both.
 
-use actix_web::http::header::{HeaderMap, ACCEPT_LANGUAGE};
+use actix_web::http::header::{
+    from_comma_delimited, AcceptLanguage, HeaderMap, Preference, Quality, QualityItem,
+    ACCEPT_LANGUAGE,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -12,27 +15,30 @@ pub enum Lang {
 
 impl Lang {
     /// The language a client prefers among those we speak, by the q-values
-    /// of `Accept-Language`; Japanese when it names neither.
+    /// of `Accept-Language`; Japanese when it names neither. Of two equally
+    /// weighted, the first listed wins; an entry that does not parse is
+    /// left out.
     pub fn from_accept_language(headers: &HeaderMap) -> Lang {
-        let Some(value) = headers.get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+        // What `Header::parse` does with a request, done on its header map.
+        let Ok(AcceptLanguage(ranges)) =
+            from_comma_delimited(headers.get_all(ACCEPT_LANGUAGE)).map(AcceptLanguage)
+        else {
             return Lang::Ja;
         };
-        let mut best: Option<(f32, Lang)> = None;
-        for part in value.split(',') {
-            let mut pieces = part.split(';');
-            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-            let quality = pieces
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let lang = if tag == "ja" || tag.starts_with("ja-") {
+        let mut best: Option<(Quality, Lang)> = None;
+        for QualityItem { item, quality } in ranges {
+            let Preference::Specific(tag) = item else {
+                continue;
+            };
+            let primary = tag.primary_language();
+            let lang = if primary.eq_ignore_ascii_case("ja") {
                 Lang::Ja
-            } else if tag == "en" || tag.starts_with("en-") {
+            } else if primary.eq_ignore_ascii_case("en") {
                 Lang::En
             } else {
                 continue;
             };
-            if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
+            if quality > Quality::ZERO && best.is_none_or(|(q, _)| quality > q) {
                 best = Some((quality, lang));
             }
         }
@@ -142,6 +148,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
         "too_late" => (
             "開始時刻を過ぎた予約は変更・キャンセルできません。お電話でご連絡ください。".into(),
             "A booking that has started can no longer be changed online.".into(),
+        ),
+        "change_deadline_passed" => (
+            "変更・キャンセルの受付期限を過ぎています。お電話でご連絡ください。".into(),
+            "The deadline for changes has passed. Please call the clinic.".into(),
         ),
         "range_too_long" => (
             "期間は62日以内で指定してください。".into(),

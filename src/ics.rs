@@ -107,7 +107,7 @@ mod tests {
         BookingRow {
             reference: "K7QM-3XWD".into(),
             manage_token_hash: String::new(),
-            status: status.into(),
+            status: BookingStatus::parse(status).unwrap(),
             type_code: "consultation".into(),
             start_at: at("2026-12-01 01:00"),
             end_at: at("2026-12-01 01:30"),

@@ -75,13 +75,13 @@ async fn staff_token(args: &[&str]) -> anyhow::Result<()> {
     let settings = settings()?;
     check_settings(&settings)?;
     let db = open_database(&settings).await?;
-    clinic_booking::staff::run_command(&db, args)
+    clinic_booking::workflows::staff_tokens::run_command(&db, args)
 }
 
 /// `backup PATH`: an online copy of the SQLite database.
 fn backup(target: &str) -> anyhow::Result<()> {
     let settings = settings()?;
-    clinic_booking::backup::backup(settings.database_url(), std::path::Path::new(target))?;
+    clinic_booking::db::backup::backup(settings.database_url(), std::path::Path::new(target))?;
     println!("backed up to {target}");
     Ok(())
 }
@@ -91,5 +91,5 @@ async fn purge(args: &[&str]) -> anyhow::Result<()> {
     let settings = settings()?;
     check_settings(&settings)?;
     let db = open_database(&settings).await?;
-    clinic_booking::privacy::run_command(&db, &settings, args).await
+    clinic_booking::workflows::privacy::run_command(&db, &settings, args).await
 }

@@ -21,8 +21,7 @@ use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
 use ring::hkdf;
 use secrecy::ExposeSecret;
 
-use crate::configuration::Settings;
-use crate::db::Location;
+use crate::configuration::SecuritySettings;
 use crate::private_files;
 
 /// What a sealed value starts with; a stored value without it was written
@@ -125,8 +124,12 @@ impl ServerKey {
     /// first start for SQLite. PostgreSQL needs one or the other, the same
     /// on every instance: a key of its own per instance would leave each
     /// unable to open what the others sealed.
-    pub fn load(settings: &Settings) -> anyhow::Result<(ServerKey, Origin)> {
-        let security = &settings.security;
+    ///
+    /// `sqlite_database` is the SQLite database's file, `None` on PostgreSQL.
+    pub fn load(
+        security: &SecuritySettings,
+        sqlite_database: Option<&Path>,
+    ) -> anyhow::Result<(ServerKey, Origin)> {
         let configured = security.server_key.expose_secret().trim();
         let named_file = security.server_key_file.trim();
         if !configured.is_empty() {
@@ -143,15 +146,14 @@ impl ServerKey {
                 Origin::Configured,
             ));
         }
-        let location = Location::parse(settings.database_url())?;
-        let (path, may_create) = match (&location, named_file) {
-            (Location::Sqlite(database), "") => (database.with_extension("key"), true),
-            (Location::Sqlite(_), file) => (PathBuf::from(file), true),
-            (Location::Postgres(_), "") => bail!(
+        let (path, may_create) = match (sqlite_database, named_file) {
+            (Some(database), "") => (database.with_extension("key"), true),
+            (Some(_), file) => (PathBuf::from(file), true),
+            (None, "") => bail!(
                 "PostgreSQL needs security.server_key (CLINIC__SECURITY__SERVER_KEY), the same \
                  on every instance: e.g. `openssl rand -base64 32` (see docs/SECURITY.md)"
             ),
-            (Location::Postgres(_), file) => (PathBuf::from(file), false),
+            (None, file) => (PathBuf::from(file), false),
         };
         if path.exists() {
             return Ok((read_key_file(&path)?, Origin::File(path)));
@@ -308,24 +310,18 @@ mod tests {
         assert_eq!(one.open(Purpose::MailBody, "本文").unwrap(), "本文");
     }
 
-    fn settings_for(url: &str) -> Settings {
-        let mut settings = Settings::defaults().unwrap();
-        settings.database.url = url.to_string().into();
-        settings
-    }
-
     #[test]
     fn beside_sqlite_the_key_file_is_made_once_private_and_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let database = dir.path().join("data/clinic.db");
-        let settings = settings_for(&format!("sqlite://{}", database.display()));
-        let (made, origin) = ServerKey::load(&settings).unwrap();
+        let settings = SecuritySettings::default();
+        let (made, origin) = ServerKey::load(&settings, Some(&database)).unwrap();
         let path = dir.path().join("data/clinic.key");
         assert_eq!(origin, Origin::Created(path.clone()));
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir.path().join("data")), 0o700);
-        let (again, origin) = ServerKey::load(&settings).unwrap();
+        let (again, origin) = ServerKey::load(&settings, Some(&database)).unwrap();
         assert_eq!(origin, Origin::File(path));
         assert_eq!(made.id(), again.id());
         let sealed = made.seal(Purpose::MailBody, "x").unwrap();
@@ -334,20 +330,20 @@ mod tests {
 
     #[test]
     fn postgres_without_a_shared_key_refuses_to_start() {
-        let mut settings = settings_for("postgres://clinic@127.0.0.1:5432/clinic");
-        let error = ServerKey::load(&settings).unwrap_err().to_string();
+        let mut settings = SecuritySettings::default();
+        let error = ServerKey::load(&settings, None).unwrap_err().to_string();
         assert!(error.contains("security.server_key"), "{error}");
-        settings.security.server_key = "too-short".to_string().into();
-        assert!(ServerKey::load(&settings).is_err());
-        settings.security.server_key = "a-shared-key-of-at-least-thirty-two-chars"
+        settings.server_key = "too-short".to_string().into();
+        assert!(ServerKey::load(&settings, None).is_err());
+        settings.server_key = "a-shared-key-of-at-least-thirty-two-chars"
             .to_string()
             .into();
-        let (_, origin) = ServerKey::load(&settings).unwrap();
+        let (_, origin) = ServerKey::load(&settings, None).unwrap();
         assert_eq!(origin, Origin::Configured);
-        settings.security.server_key = String::new().into();
-        settings.security.server_key_file = "/nonexistent/clinic.key".into();
+        settings.server_key = String::new().into();
+        settings.server_key_file = "/nonexistent/clinic.key".into();
         assert!(
-            ServerKey::load(&settings).is_err(),
+            ServerKey::load(&settings, None).is_err(),
             "never made for PostgreSQL"
         );
     }

@@ -14,35 +14,14 @@ use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
-use crate::mail::worker::MailWorker;
-use crate::privacy::RetentionWorker;
-use crate::rate_limit::RateLimiter;
+use crate::mail::worker::{MailWorker, Mailroom};
+use crate::routes::middleware::rate_limit::RateLimiter;
+use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::ClinicCalendar;
 use crate::server_key::{Origin, ServerKey};
-use crate::{rate_limit, routes, security, telemetry};
-
-/// What every request handler shares.
-pub struct AppState {
-    pub settings: Settings,
-    pub calendar: ClinicCalendar,
-    pub db: Db,
-    pub availability_cache: crate::routes::availability::AnswerCache,
-    /// Fresh mail this instance stored for its own mail worker.
-    pub mail_handoff: Arc<Handoff>,
-    /// Seals what the database keeps of manage links and pending mail, and
-    /// the manage pages' cookies.
-    pub server_key: Arc<ServerKey>,
-}
-
-impl AppState {
-    /// The patient's link to see, cancel or move a booking.
-    pub fn manage_url(&self, reference: &str, token: &str) -> String {
-        format!(
-            "{}/manage/{reference}?token={token}",
-            self.settings.server.public_url.trim_end_matches('/')
-        )
-    }
-}
+use crate::state::AppState;
+use crate::workflows::privacy::RetentionWorker;
+use crate::{routes, telemetry};
 
 pub struct Application {
     port: u16,
@@ -98,7 +77,11 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 /// The server key (`ServerKey::load`), said in the log: where it is, and
 /// that it must be backed up when it was just made.
 fn load_server_key(settings: &Settings) -> anyhow::Result<ServerKey> {
-    let (key, origin) = ServerKey::load(settings)?;
+    let sqlite_database = match crate::db::Location::parse(settings.database_url())? {
+        crate::db::Location::Sqlite(path) => Some(path),
+        crate::db::Location::Postgres(_) => None,
+    };
+    let (key, origin) = ServerKey::load(&settings.security, sqlite_database.as_deref())?;
     match origin {
         Origin::Configured => tracing::info!(key_id = key.id(), "server key from configuration"),
         Origin::File(path) => {
@@ -192,8 +175,16 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        let mail_worker = MailWorker::start(state.clone(), mail_transport);
-        let retention_worker = RetentionWorker::start(state.clone());
+        let mail_worker = MailWorker::start(
+            Mailroom {
+                db: state.db.clone(),
+                settings: settings.mail.clone(),
+                handoff: state.mail_handoff.clone(),
+                server_key: state.server_key.clone(),
+            },
+            mail_transport,
+        );
+        let retention_worker = RetentionWorker::start(state.db.clone(), settings.clone());
         Ok(Application {
             port,
             server: server.run(),

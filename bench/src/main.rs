@@ -7,7 +7,6 @@
 mod baseline;
 mod load;
 mod seed;
-mod smtp_sink;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -21,9 +20,9 @@ use clinic_booking::configuration::Settings;
 use clinic_booking::startup::{open_database, Application};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
+use smtp_sink::SmtpSink;
 
 use load::{LoadPlan, LoadResult};
-use smtp_sink::SmtpSink;
 
 /// The clinic's date without pulling chrono-tz in: Tokyo has no DST.
 mod chrono_tz_free {
@@ -593,7 +592,7 @@ impl Bench {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("clinic.db").display().to_string();
         let url = format!("sqlite://{path}");
-        let sink = SmtpSink::start().await?;
+        let sink = SmtpSink::builder().discard_messages().start()?;
         let settings = bench_settings(&url, &sink.url(), 8)?;
         let mut phase = serde_json::Map::new();
         if seeded {
@@ -753,7 +752,7 @@ impl Bench {
     ) -> anyhow::Result<()> {
         const POOL: u32 = 16;
         let mut phase = serde_json::Map::new();
-        let sink = SmtpSink::start().await?;
+        let sink = SmtpSink::builder().discard_messages().start()?;
         let settings = bench_settings(url, &sink.url(), POOL)?;
         open_database(&settings).await?;
         open_database(&bench_settings(base_url, "", 1)?).await?;

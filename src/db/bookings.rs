@@ -1,7 +1,11 @@
 //! Bookings and the slot claims that hold their seats.
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
+use diesel::deserialize::{FromSql, Queryable};
+use diesel::expression::AsExpression;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use super::schema::{bookings, slot_claims};
 use super::{each_backend, is_contention, DbConnection};
@@ -13,7 +17,7 @@ use crate::error::ApiError;
 pub struct BookingRow {
     pub reference: String,
     pub manage_token_hash: String,
-    pub status: String,
+    pub status: BookingStatus,
     pub type_code: String,
     pub start_at: NaiveDateTime,
     pub end_at: NaiveDateTime,
@@ -35,7 +39,38 @@ pub struct BookingRow {
 
 impl BookingRow {
     pub fn status(&self) -> BookingStatus {
-        BookingStatus::parse(&self.status).unwrap_or(BookingStatus::Confirmed)
+        self.status
+    }
+}
+
+/// A stored status is read as a `BookingStatus`: a value this version does
+/// not know fails the read instead of passing for another status.
+impl<DB> Queryable<Text, DB> for BookingStatus
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    type Row = String;
+
+    fn build(stored: String) -> diesel::deserialize::Result<Self> {
+        BookingStatus::parse(&stored)
+            .ok_or_else(|| format!("unknown booking status {stored:?} in the database").into())
+    }
+}
+
+impl AsExpression<Text> for BookingStatus {
+    type Expression = <&'static str as AsExpression<Text>>::Expression;
+
+    fn as_expression(self) -> Self::Expression {
+        <&'static str as AsExpression<Text>>::as_expression(self.as_str())
+    }
+}
+
+impl AsExpression<Text> for &BookingStatus {
+    type Expression = <&'static str as AsExpression<Text>>::Expression;
+
+    fn as_expression(self) -> Self::Expression {
+        <&'static str as AsExpression<Text>>::as_expression(self.as_str())
     }
 }
 
@@ -51,7 +86,7 @@ pub fn draft(
     BookingRow {
         reference: Reference::generate().to_string(),
         manage_token_hash,
-        status: BookingStatus::Confirmed.as_str().to_string(),
+        status: BookingStatus::Confirmed,
         type_code: booking.kind.code.clone(),
         start_at: start.naive_utc(),
         end_at: end.naive_utc(),

@@ -19,6 +19,17 @@ pub struct ClosureRow {
     pub created_at: NaiveDateTime,
 }
 
+impl ClosureRow {
+    /// The closure as the schedule applies it.
+    pub fn as_closure(&self) -> crate::schedule::closures::Closure {
+        crate::schedule::closures::Closure {
+            closed_date: self.closed_date,
+            start_at: self.start_at,
+            end_at: self.end_at,
+        }
+    }
+}
+
 pub struct NewClosure<'a> {
     pub closed_date: Option<NaiveDate>,
     pub start_at: NaiveDateTime,

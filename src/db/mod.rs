@@ -2,131 +2,46 @@
 //! several instances), behind one connection type and one pool.
 
 pub mod audit;
+pub mod backup;
 pub mod bookings;
 pub mod closures;
+mod commit_hooks;
 pub mod idempotency;
 pub mod inquiries;
+mod migrations;
 pub mod outbox;
+mod pool;
 pub mod schema;
 pub mod sealing;
 pub mod sqlite_memory;
+mod sqlite_writer;
 pub mod staff_bookings;
 pub mod staff_tokens;
 
-use std::path::PathBuf;
-use std::sync::{mpsc, Arc, OnceLock};
+pub use commit_hooks::{on_commit, takes_commit_hooks, CommitHook};
+pub use pool::{ConnectionOpener, DbPool, Location, PooledDb};
+
+use commit_hooks::transaction_with_hooks;
+use sqlite_writer::{
+    run_sqlite_checkpointer, run_sqlite_writer, wal_of, StorageFault, WalRestart, WriteJob,
+};
+
+use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
-use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel::r2d2::{self, Pool};
+use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::configuration::DatabaseSettings;
 use crate::error::ApiError;
-
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-/// Any lock id will do, as long as every instance uses the same one.
-const MIGRATION_LOCK_ID: i64 = 0x636c_696e_6963;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
     Postgresql(PgConnection),
     Sqlite(SqliteConnection),
 }
-
-/// Where the data lives, read from `database.url`.
-#[derive(Debug, Clone)]
-pub enum Location {
-    Postgres(String),
-    Sqlite(PathBuf),
-}
-
-impl Location {
-    /// `sqlite://PATH` (relative to the working directory) or
-    /// `postgres://...` / `postgresql://...`.
-    pub fn parse(url: &str) -> anyhow::Result<Self> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Location::Postgres(url.to_string()))
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            if path.is_empty() {
-                return Err(anyhow!("database.url {url:?} names no file"));
-            }
-            Ok(Location::Sqlite(PathBuf::from(path)))
-        } else {
-            Err(anyhow!(
-                "database.url must start with sqlite:// or postgres:// (got {:?})",
-                url.split("://").next().unwrap_or("")
-            ))
-        }
-    }
-}
-
-/// Opens connections the way each backend needs them.
-#[derive(Debug, Clone)]
-pub struct ConnectionOpener {
-    location: Location,
-    busy_timeout_ms: u32,
-}
-
-impl ConnectionOpener {
-    fn open(&self) -> Result<DbConnection, r2d2::Error> {
-        match &self.location {
-            Location::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
-            Location::Sqlite(path) => {
-                let path = path.to_string_lossy();
-                let mut conn =
-                    sqlite_memory::establish(&path).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers work beside the writer; FULL syncs the WAL
-                // on every commit, so an acknowledged booking survives a power
-                // cut (the writer's connection leaves that to its syncer, see
-                // `run_sqlite_writer`); the busy timeout waits for a lock
-                // instead of failing.
-                // Temporary storage in memory: every write runs in savepoints
-                // (see the writer below), whose undo pages SQLite otherwise
-                // writes to a temporary file (a fifth of a booking's CPU
-                // time went to those writes).
-                conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                     PRAGMA temp_store = MEMORY;",
-                    self.busy_timeout_ms
-                ))
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-}
-
-impl ManageConnection for ConnectionOpener {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        self.open()
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
-    }
-}
-
-pub type DbPool = Pool<ConnectionOpener>;
-pub type PooledDb = PooledConnection<ConnectionOpener>;
 
 /// The pools: reads go to `read`; writes go to `write`, or for SQLite to the
 /// single writer thread, so writers queue in the process instead of fighting
@@ -148,316 +63,6 @@ pub struct Db {
     /// Set for good once SQLite's WAL could not be synced (see
     /// `StorageFault`); never on PostgreSQL.
     fault: StorageFault,
-}
-
-/// Why SQLite's writer refuses every write from now on: its WAL could not
-/// be synced to the disk. After a failed fsync the kernel may have dropped
-/// the pages it could not write, and a later fsync can succeed without
-/// them (Linux reports a write-back error once), so no later commit could
-/// be trusted to be on disk. Like PostgreSQL, which stops on a failed
-/// fsync, the writer stops writing; readiness reports it, and a restart
-/// (after the disk is looked at) recovers from what reached the disk.
-type StorageFault = Arc<OnceLock<String>>;
-
-/// One unit of work for the SQLite writer: it runs in its own savepoint and
-/// returns what to do once the batch's commit is known (`true`: committed
-/// and on disk).
-type WriteJob = Box<dyn FnOnce(&mut DbConnection) -> Box<dyn FnOnce(bool) + Send> + Send>;
-
-/// What to do once a commit is known: the answers to a batch's callers.
-type Finishers = Vec<Box<dyn FnOnce(bool) + Send>>;
-
-/// Units of work that share one commit at most.
-const MAX_GROUP_COMMIT: usize = 128;
-
-/// SQLite's writer: one thread owning one connection. What arrives while a
-/// batch runs goes into the next batch, and a batch shares one transaction
-/// (group commit). Each unit runs in its own savepoint, so one that fails
-/// is rolled back alone.
-///
-/// Nobody hears back before the commit that holds their change is durable,
-/// but the writer does not wait for the disk itself: its connection commits
-/// without syncing (`synchronous = NORMAL`) and hands the batch's answers to
-/// the syncer thread, which syncs the WAL file and only then answers. So
-/// one batch's fsync runs while the next batch is written, and one fsync
-/// covers every commit made while the previous one ran. What reaches
-/// callers is what `synchronous = FULL` gives: an acknowledged write
-/// survives a power cut. (Other connections may read a batch a few
-/// milliseconds before its sync finishes; nobody is told it succeeded
-/// before then, and mail is sent only after the claim that follows it, in
-/// a later commit, is synced.)
-///
-/// Once a sync has failed (see `StorageFault`), nothing more is committed:
-/// every write is answered with an error.
-fn run_sqlite_writer(
-    opener: ConnectionOpener,
-    wal: PathBuf,
-    jobs: mpsc::Receiver<WriteJob>,
-    fault: StorageFault,
-    restart: WalRestart,
-) {
-    let (to_sync, commits) = mpsc::channel::<Finishers>();
-    let syncer_fault = fault.clone();
-    let syncer = std::thread::Builder::new()
-        .name("sqlite-sync".into())
-        .spawn(move || run_sqlite_syncer(wal, commits, syncer_fault));
-    if let Err(error) = syncer {
-        // Every caller's answer is dropped: each gets an error.
-        tracing::error!(%error, "cannot start the SQLite syncer");
-        return;
-    }
-    let mut conn: Option<DbConnection> = None;
-    while let Ok(first) = jobs.recv() {
-        if fault.get().is_some() {
-            // Dropping the job answers its caller with an error.
-            drop(first);
-            continue;
-        }
-        let mut batch = vec![first];
-        while batch.len() < MAX_GROUP_COMMIT {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let open = match conn.take() {
-            Some(open) => Ok(open),
-            // The checkpointer thread moves the WAL into the database file,
-            // so commits here do not stop to do it; the syncer syncs.
-            None => opener.open().and_then(|mut open| {
-                open.batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = NORMAL;")
-                    .map_err(r2d2::Error::QueryError)?;
-                Ok(open)
-            }),
-        };
-        let mut open = match open {
-            Ok(open) => open,
-            Err(error) => {
-                // Dropping the batch answers every caller with an error.
-                tracing::error!(%error, "the SQLite writer cannot open its connection");
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut finishers = Vec::with_capacity(batch.len());
-            let committed =
-                DbConnection::transaction::<_, diesel::result::Error, _>(&mut open, |conn| {
-                    for job in batch {
-                        finishers.push(job(conn));
-                    }
-                    Ok(())
-                });
-            if let Err(error) = &committed {
-                tracing::error!(%error, "a group commit failed");
-            }
-            (finishers, committed.is_ok())
-        }));
-        match ran {
-            Ok((finishers, committed)) => {
-                if !committed {
-                    finish_all(finishers, false);
-                } else if let Err(unsent) = to_sync.send(finishers) {
-                    // The syncer is gone (it panicked): nobody can be told
-                    // their write is durable.
-                    tracing::error!("the SQLite syncer has stopped");
-                    finish_all(unsent.0, false);
-                }
-                if restart.swap(false, std::sync::atomic::Ordering::AcqRel) {
-                    finish_checkpoint(&mut open);
-                }
-                conn = Some(open);
-            }
-            // The connection (and its open transaction) is dropped, which
-            // rolls the batch back; its callers get an error.
-            Err(_) => tracing::error!("a database write panicked; its batch was rolled back"),
-        }
-    }
-}
-
-fn finish_all(finishers: Finishers, committed: bool) {
-    for finish in finishers {
-        finish(committed);
-    }
-}
-
-/// SQLite's syncer: syncs the WAL file after the writer's commits, one
-/// fsync for every commit that arrived while the last one ran, then answers
-/// their callers (see `run_sqlite_writer`). It stops with the writer.
-/// After its first failed sync it syncs no more: it records the fault, and
-/// every commit still reaching it is answered as failed.
-fn run_sqlite_syncer(wal: PathBuf, commits: mpsc::Receiver<Finishers>, fault: StorageFault) {
-    while let Ok(first) = commits.recv() {
-        let mut synced = vec![first];
-        while let Ok(more) = commits.try_recv() {
-            synced.push(more);
-        }
-        let durable = fault.get().is_none()
-            && match sync_file(&wal) {
-                Ok(()) => true,
-                Err(error) => {
-                    // The commits stand, but whether they reached the disk
-                    // is unknown: their callers are told the write failed,
-                    // and nothing more is written.
-                    tracing::error!(
-                        %error,
-                        "cannot sync the SQLite WAL: writes are refused until a restart"
-                    );
-                    let _ = fault.set(format!(
-                        "the database file's log could not be synced to the disk ({error}); \
-                         writes are refused until the service is restarted"
-                    ));
-                    false
-                }
-            };
-        for finishers in synced {
-            finish_all(finishers, durable);
-        }
-    }
-}
-
-/// Flushes a file's data and metadata to the disk, as SQLite does for its
-/// WAL at a commit with `synchronous = FULL` (an fsync reaches the file's
-/// data whichever descriptor asks; opening it afresh each time follows the
-/// WAL should SQLite ever recreate it).
-fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
-        .sync_all()
-}
-
-/// The WAL file SQLite keeps beside the database file `path`.
-fn wal_of(path: &std::path::Path) -> PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    PathBuf::from(wal)
-}
-
-/// How often the checkpointer copies committed pages from the WAL into the
-/// database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Set by the checkpointer when the WAL holds more than
-/// `WAL_RESTART_FRAMES` frames, for the writer to finish the checkpoint
-/// between two commits (see `finish_checkpoint`).
-type WalRestart = Arc<std::sync::atomic::AtomicBool>;
-
-/// Frames (pages) in the WAL beyond which the writer finishes a checkpoint
-/// so that the WAL starts over: 128 MiB with 4 KiB pages. Each such
-/// checkpoint stops the writer for a moment; at 8,192 frames the bench's
-/// booking p99 went from ~20 ms to 36–39 ms, at 32,768 it stayed at
-/// 21–33 ms, with the same gain in bookings (+7–9 %). On a slow disk the
-/// stops took ~55 ms (median) before `catch_up`, ~15 ms since
-/// (BENCHMARKS.md, ninth session).
-const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 32768 };
-
-/// What `PRAGMA wal_checkpoint` answers.
-#[derive(diesel::QueryableByName)]
-struct Checkpointed {
-    /// Frames in the WAL.
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    log: i32,
-    /// Of these, frames copied into the database file.
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    checkpointed: i32,
-}
-
-/// Checkpoints without waiting for anyone (`PASSIVE`); `None` where the
-/// database has no WAL (PostgreSQL).
-fn checkpoint(conn: &mut DbConnection) -> Result<Option<Checkpointed>, diesel::result::Error> {
-    let DbConnection::Sqlite(sqlite) = conn else {
-        return Ok(None);
-    };
-    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
-        .get_result(sqlite)
-        .map(Some)
-}
-
-/// Run by the writer between two commits, when the checkpointer asked:
-/// SQLite starts the WAL over at a write only once every frame in it has
-/// been copied into the database file, and under a steady stream of
-/// commits the checkpointer never catches up (new frames arrive while it
-/// copies), so the WAL grew without end: 1.1 GB during the bench's 6 s
-/// booking load, and the writer slowed down as it grew (SQLite looks pages
-/// up in the WAL's index, one hash table per 4,096 frames). Here no commit
-/// can arrive meanwhile, and what is left to copy is what came since the
-/// checkpointer's last pass, which `catch_up` keeps short; the rest of the
-/// stop is two fsyncs (the WAL before copying, the database file after).
-/// (A reader still on an older snapshot can hold it back; the checkpointer
-/// asks again.)
-fn finish_checkpoint(conn: &mut DbConnection) {
-    if let Err(error) = checkpoint(conn) {
-        tracing::warn!(%error, "SQLite checkpoint in the writer failed");
-    }
-}
-
-/// A checkpoint pass this short (while commits go on) ...
-const SHORT_PASS: Duration = Duration::from_millis(10);
-/// ... that left at most this many frames uncopied leaves little for the
-/// writer to finish (`catch_up`).
-const FEW_FRAMES: i64 = 256;
-
-/// Checkpoints again and again (at most 8 passes) until a pass was short
-/// and copied nearly everything: each pass copies what was committed during
-/// the one before, so what the writer copies and syncs when it finishes the
-/// checkpoint, while no commit can go on, shrinks with each pass. (A pass
-/// that a reader's older snapshot held back copies little, and fast: the
-/// frames it left count.)
-fn catch_up(conn: &mut DbConnection) {
-    for _ in 0..8 {
-        let started = std::time::Instant::now();
-        match checkpoint(conn) {
-            Ok(Some(pass))
-                if started.elapsed() >= SHORT_PASS
-                    || i64::from(pass.log - pass.checkpointed) > FEW_FRAMES => {}
-            _ => return,
-        }
-    }
-}
-
-/// SQLite's checkpointer: a thread with its own connection that copies the
-/// WAL into the database file (a passive checkpoint never blocks the writer
-/// or readers), so that the writer thread does not do it inside a commit.
-/// It stops once every `Db` handle is gone.
-fn run_sqlite_checkpointer(
-    opener: ConnectionOpener,
-    alive: std::sync::Weak<()>,
-    restart: WalRestart,
-) {
-    let mut conn: Option<DbConnection> = None;
-    let mut pause = CHECKPOINT_EVERY;
-    loop {
-        std::thread::sleep(pause);
-        pause = CHECKPOINT_EVERY;
-        if alive.upgrade().is_none() {
-            return;
-        }
-        let open = match conn.take() {
-            Some(open) => open,
-            None => match opener.open() {
-                Ok(open) => open,
-                Err(error) => {
-                    tracing::warn!(%error, "the SQLite checkpointer cannot open its connection");
-                    continue;
-                }
-            },
-        };
-        let mut open = open;
-        match checkpoint(&mut open) {
-            Ok(pass) => {
-                if pass.is_some_and(|pass| i64::from(pass.log) > WAL_RESTART_FRAMES) {
-                    catch_up(&mut open);
-                    restart.store(true, std::sync::atomic::Ordering::Release);
-                    // Writes are streaming in: look again soon, so that
-                    // the WAL does not grow for a whole pause.
-                    pause = CHECKPOINT_EVERY / 10;
-                }
-                conn = Some(open);
-            }
-            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
-        }
-    }
 }
 
 /// Makes the SQLite database's folder (mode 0700) and file (mode 0600)
@@ -561,46 +166,6 @@ impl Db {
 
     pub fn is_sqlite(&self) -> bool {
         self.is_sqlite
-    }
-
-    /// Runs pending migrations, holding a lock so that instances starting
-    /// together do not race: an advisory lock on PostgreSQL; on SQLite the
-    /// single writer connection.
-    pub fn run_migrations(&self) -> anyhow::Result<usize> {
-        let mut conn = self
-            .write
-            .get()
-            .context("no database connection for migrations")?;
-        let applied = match &mut *conn {
-            DbConnection::Postgresql(pg) => {
-                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
-                    .execute(pg)
-                    .context("cannot take the migration lock")?;
-                let result = pg
-                    .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(|v| v.len());
-                let unlock =
-                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
-                        .execute(pg);
-                let applied = result.map_err(|e| anyhow!("migration failed: {e}"))?;
-                unlock.context("cannot release the migration lock")?;
-                applied
-            }
-            DbConnection::Sqlite(sqlite) => sqlite
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(|v| v.len())
-                .map_err(|e| anyhow!("migration failed: {e}"))?,
-        };
-        Ok(applied)
-    }
-
-    /// Whether the schema is up to date (for readiness).
-    pub fn has_pending_migrations(conn: &mut DbConnection) -> anyhow::Result<bool> {
-        let pending = match conn {
-            DbConnection::Postgresql(pg) => pg.has_pending_migration(POSTGRES_MIGRATIONS),
-            DbConnection::Sqlite(sqlite) => sqlite.has_pending_migration(SQLITE_MIGRATIONS),
-        };
-        pending.map_err(|e| anyhow!("cannot read migrations: {e}"))
     }
 
     /// Runs `work` on a read connection, off the async threads.
@@ -716,68 +281,6 @@ impl Db {
     }
 }
 
-/// Something to do once a write's transaction is committed (see
-/// `on_commit`).
-pub type CommitHook = Box<dyn FnOnce() + Send>;
-
-thread_local! {
-    /// The hooks of the write transaction running on this thread; `None`
-    /// when none is.
-    static COMMIT_HOOKS: std::cell::RefCell<Option<Vec<CommitHook>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Asks for `hook` to run once the write transaction running on this thread
-/// (inside `Db::write`) is committed, on SQLite once its commit is on disk;
-/// it never runs if the write fails. Gives `hook` back when no write is
-/// running here (a command-line tool's own connection, say).
-///
-/// A hook registered inside a nested transaction that is rolled back while
-/// the write goes on would still run: register hooks from the write's own
-/// level (as the outbox does, last).
-pub fn on_commit(hook: CommitHook) -> Result<(), CommitHook> {
-    COMMIT_HOOKS.with(|hooks| match hooks.borrow_mut().as_mut() {
-        Some(hooks) => {
-            hooks.push(hook);
-            Ok(())
-        }
-        None => Err(hook),
-    })
-}
-
-/// Whether a write transaction that takes `on_commit` hooks is running on
-/// this thread.
-pub fn takes_commit_hooks() -> bool {
-    COMMIT_HOOKS.with(|hooks| hooks.borrow().is_some())
-}
-
-/// Runs `work` as one transaction and returns the hooks it registered (to
-/// run only if it succeeded and, on SQLite, its group commit is synced).
-fn transaction_with_hooks<T, F>(
-    conn: &mut DbConnection,
-    work: F,
-) -> (Result<T, ApiError>, Vec<CommitHook>)
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-{
-    /// Ends the thread's hook list also when `work` panics, so that no
-    /// later use of this thread (a pooled one) seems to be inside a write.
-    struct Scope;
-    impl Drop for Scope {
-        fn drop(&mut self) {
-            COMMIT_HOOKS.with(|hooks| hooks.borrow_mut().take());
-        }
-    }
-    COMMIT_HOOKS.with(|hooks| *hooks.borrow_mut() = Some(Vec::new()));
-    let scope = Scope;
-    let result = DbConnection::transaction(conn, work);
-    let hooks = COMMIT_HOOKS
-        .with(|hooks| hooks.borrow_mut().take())
-        .unwrap_or_default();
-    drop(scope);
-    (result, hooks)
-}
-
 async fn run_blocking<T, F>(work: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -859,7 +362,7 @@ mod tests {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     use diesel_migrations::MigrationHarness;
 
-    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use super::migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
     /// The first migration that keeps what a message says apart.
     const CONTENTS_MIGRATION: &str = "20261125220000";

@@ -108,6 +108,16 @@ fn type_label(calendar: &ClinicCalendar, row: &BookingRow) -> String {
         .unwrap_or_else(|| row.type_code.clone())
 }
 
+/// The last moment the patient may change the booking online, in clinic
+/// time (the type's change deadline before its start).
+fn change_deadline(calendar: &ClinicCalendar, row: &BookingRow) -> String {
+    let kind = calendar
+        .consultation_type(&row.type_code)
+        .unwrap_or_else(|| calendar.default_type());
+    let deadline = kind.change_deadline(calendar.local(row.start_at));
+    japanese_time(calendar, deadline.naive_utc())
+}
+
 fn first_visit_label(first_visit: Option<bool>) -> Option<&'static str> {
     first_visit.map(|first| if first { "初診" } else { "再診" })
 }
@@ -126,6 +136,7 @@ struct BookingConfirmed<'a> {
     when: &'a str,
     first_visit: Option<&'a str>,
     manage_url: Option<&'a str>,
+    deadline: &'a str,
 }
 
 #[derive(Template)]
@@ -137,6 +148,7 @@ struct BookingRescheduled<'a> {
     type_label: &'a str,
     when: &'a str,
     previous_when: Option<&'a str>,
+    deadline: &'a str,
 }
 
 #[derive(Template)]
@@ -222,6 +234,7 @@ pub fn patient_booking(
     let clinic = ClinicInfo::of(settings, calendar);
     let type_label = type_label(calendar, row);
     let when = japanese_time_range(calendar, row.start_at, row.end_at);
+    let deadline = change_deadline(calendar, row);
     let (what, body) = match change {
         BookingChange::Booked => (
             "ご予約を承りました",
@@ -233,6 +246,7 @@ pub fn patient_booking(
                 when: &when,
                 first_visit: first_visit_label(row.first_visit),
                 manage_url,
+                deadline: &deadline,
             }
             .render()?,
         ),
@@ -248,6 +262,7 @@ pub fn patient_booking(
                     type_label: &type_label,
                     when: &when,
                     previous_when: previous_when.as_deref(),
+                    deadline: &deadline,
                 }
                 .render()?,
             )
@@ -418,6 +433,7 @@ pub fn patient_calendar(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BookingStatus;
     use chrono::TimeZone;
 
     fn settings() -> Settings {
@@ -436,7 +452,7 @@ mod tests {
         BookingRow {
             reference: "K7QM-3XWD".into(),
             manage_token_hash: String::new(),
-            status: "confirmed".into(),
+            status: BookingStatus::Confirmed,
             type_code: "consultation".into(),
             start_at: at("2026-12-01 01:00"),
             end_at: at("2026-12-01 01:30"),
@@ -567,7 +583,7 @@ mod tests {
         let settings = settings();
         let calendar = calendar(&settings);
         let mut row = booking();
-        row.status = "cancelled".into();
+        row.status = BookingStatus::Cancelled;
         let rendered = clinic_booking(&calendar, &row, BookingChange::Cancelled).unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
     }

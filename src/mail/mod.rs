@@ -5,23 +5,9 @@
 
 pub mod handoff;
 pub mod messages;
-pub mod outbox;
 pub mod smtp;
 pub mod transport;
 pub mod worker;
-
-/// The kinds of message, as stored in `outbox.kind`.
-pub mod kind {
-    pub const BOOKING_CONFIRMED: &str = "booking_confirmed";
-    pub const BOOKING_RESCHEDULED: &str = "booking_rescheduled";
-    pub const BOOKING_CANCELLED: &str = "booking_cancelled";
-    pub const BOOKING_REMINDER: &str = "booking_reminder";
-    pub const CLINIC_BOOKING_CONFIRMED: &str = "clinic_booking_confirmed";
-    pub const CLINIC_BOOKING_RESCHEDULED: &str = "clinic_booking_rescheduled";
-    pub const CLINIC_BOOKING_CANCELLED: &str = "clinic_booking_cancelled";
-    pub const INQUIRY_RECEIVED: &str = "inquiry_received";
-    pub const CLINIC_INQUIRY: &str = "clinic_inquiry";
-}
 
 /// Replaces anything that looks like an email address, so that error texts
 /// from a mail server can be stored and logged (servers like to quote the

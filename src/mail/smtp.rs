@@ -4,9 +4,8 @@
 //! Why not lettre's own transport: lettre 0.11.23 leaves Nagle's algorithm
 //! on, and it ends every message with two writes (the body, then
 //! `\r\n.\r\n`). The second waits until the server acknowledges the first,
-//! and servers delay that acknowledgement (40 ms on Linux), so every message
-//! cost 40 ms of waiting: at most ~25 messages a second per connection. Our
-//! sockets set `TCP_NODELAY` (lettre's upstream fix, PR #1159, is not in a
+//! and servers delay that acknowledgement (delayed ACK), so every message
+//! waits for it. Our sockets set `TCP_NODELAY` (lettre's upstream fix, PR #1159, is not in a
 //! release yet). Connections are kept open and reused, as lettre's pool did.
 //!
 //! Where the server offers PIPELINING (RFC 2920), a message takes two round
@@ -435,8 +434,7 @@ impl AsyncWrite for TlsStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use smtp_sink::{Builder, SmtpSink};
     use tokio::net::TcpListener;
 
     fn sender(url: &str) -> SmtpSender {
@@ -494,116 +492,25 @@ mod tests {
         assert!(tcp.nodelay().unwrap());
     }
 
-    /// How a scripted server behaves.
-    #[derive(Clone, Copy)]
-    struct Script {
-        /// Hangs up after this many messages on a connection (as a server
-        /// does with idle clients).
-        per_connection: usize,
-        /// Offers PIPELINING, and then holds its replies to MAIL and RCPT
-        /// until DATA has come (RFC 2920 lets it answer when it likes): a
-        /// client that waits for each reply would wait for ever.
-        pipelining: bool,
-        /// Answers RCPT with 550, and DATA (no recipients) with 554.
-        refuse_recipients: bool,
-    }
-
-    impl Script {
-        fn new(pipelining: bool) -> Script {
-            Script {
-                per_connection: usize::MAX,
-                pipelining,
-                refuse_recipients: false,
-            }
+    /// The shared test sink, offering PIPELINING or not. One that offers
+    /// it answers MAIL and RCPT only once DATA has come (RFC 2920 lets it
+    /// answer when it likes), so a client that waits for each reply would
+    /// wait for ever.
+    fn server(pipelining: bool) -> Builder {
+        let sink = SmtpSink::builder();
+        if pipelining {
+            sink.hold_envelope_replies()
+        } else {
+            sink.without_pipelining()
         }
     }
 
-    /// What a scripted server saw.
-    #[derive(Default)]
-    struct Seen {
-        connections: AtomicUsize,
-        /// Commands sent before the reply to the one before them.
-        pipelined: AtomicUsize,
-        /// The accepted messages, dot-stuffing undone.
-        messages: Mutex<Vec<String>>,
-    }
-
-    impl Seen {
-        fn accepted(&self) -> usize {
-            self.messages.lock().unwrap().len()
-        }
-    }
-
-    async fn server(script: Script) -> (u16, Arc<Seen>) {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Seen::default());
-        let shared = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                shared.connections.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(converse(stream, script, shared.clone()));
-            }
-        });
-        (port, seen)
-    }
-
-    async fn converse(stream: TcpStream, script: Script, seen: Arc<Seen>) -> std::io::Result<()> {
-        let (read, mut write) = stream.into_split();
-        let mut read = BufReader::new(read);
-        write.write_all(b"220 test\r\n").await?;
-        let (mut here, mut held, mut line) = (0, Vec::new(), String::new());
-        loop {
-            line.clear();
-            if read.read_line(&mut line).await? == 0 {
-                return Ok(());
-            }
-            if !read.buffer().is_empty() {
-                seen.pipelined.fetch_add(1, Ordering::SeqCst);
-            }
-            let verb = line
-                .split([' ', ':', '\r'])
-                .next()
-                .unwrap_or("")
-                .to_string();
-            let reply: &[u8] = match verb.as_str() {
-                "EHLO" if script.pipelining => {
-                    b"250-test\r\n250-8BITMIME\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n"
-                }
-                "EHLO" => b"250-test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
-                "RCPT" if script.refuse_recipients => b"550 5.1.1 no such mailbox\r\n",
-                "DATA" if script.refuse_recipients => b"554 5.5.1 no valid recipients\r\n",
-                "DATA" => {
-                    held.extend_from_slice(b"354 go on\r\n");
-                    write.write_all(&std::mem::take(&mut held)).await?;
-                    let mut message = Vec::new();
-                    loop {
-                        let mut data_line = Vec::new();
-                        if read.read_until(b'\n', &mut data_line).await? == 0 {
-                            return Ok(());
-                        }
-                        if data_line == b".\r\n" {
-                            break;
-                        }
-                        let unstuffed = data_line.strip_prefix(b".").unwrap_or(&data_line);
-                        message.extend_from_slice(unstuffed);
-                    }
-                    let message = String::from_utf8(message).unwrap();
-                    seen.messages.lock().unwrap().push(message);
-                    here += 1;
-                    b"250 queued\r\n"
-                }
-                "QUIT" => b"221 bye\r\n",
-                _ => b"250 ok\r\n",
-            };
-            held.extend_from_slice(reply);
-            if !(script.pipelining && matches!(verb.as_str(), "MAIL" | "RCPT")) {
-                write.write_all(&std::mem::take(&mut held)).await?;
-            }
-            if here == script.per_connection {
-                return Ok(());
-            }
-        }
+    /// The messages the sink accepted, as text.
+    fn accepted(sink: &SmtpSink) -> Vec<String> {
+        sink.mails()
+            .into_iter()
+            .map(|mail| String::from_utf8(mail.raw).unwrap())
+            .collect()
     }
 
     fn envelope() -> Envelope {
@@ -625,24 +532,24 @@ mod tests {
     #[tokio::test]
     async fn messages_share_one_kept_connection() {
         for pipelining in [false, true] {
-            let (port, seen) = server(Script::new(pipelining)).await;
-            send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 5).await;
-            assert_eq!(seen.accepted(), 5, "pipelining: {pipelining}");
-            assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+            let sink = server(pipelining).start().unwrap();
+            send_accepted(&sender(&sink.url()), 5).await;
+            assert_eq!(sink.mails().len(), 5, "pipelining: {pipelining}");
+            assert_eq!(sink.connections(), 1);
         }
     }
 
     #[tokio::test]
     async fn commands_are_pipelined_only_where_the_server_offers_it() {
-        let (port, seen) = server(Script::new(false)).await;
-        send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 3).await;
-        assert_eq!(seen.accepted(), 3);
-        assert_eq!(seen.pipelined.load(Ordering::SeqCst), 0);
+        let sink = server(false).start().unwrap();
+        send_accepted(&sender(&sink.url()), 3).await;
+        assert_eq!(sink.mails().len(), 3);
+        assert_eq!(sink.pipelined_commands(), 0);
         // The pipelining server answers MAIL only once DATA has come, so
         // these arrive only if the client pipelined them.
-        let (port, seen) = server(Script::new(true)).await;
-        send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 3).await;
-        assert_eq!(seen.accepted(), 3);
+        let sink = server(true).start().unwrap();
+        send_accepted(&sender(&sink.url()), 3).await;
+        assert_eq!(sink.mails().len(), 3);
     }
 
     #[tokio::test]
@@ -650,14 +557,14 @@ mod tests {
         let email = "Subject: =?utf-8?b?5LqI57SE?=\r\n\r\n.a line that starts with a dot\r\n\
                      ご予約を承りました。\r\n..two dots\r\n.\r\nend\r\n";
         for pipelining in [false, true] {
-            let (port, seen) = server(Script::new(pipelining)).await;
-            let sent = sender(&format!("smtp://127.0.0.1:{port}"))
+            let sink = server(pipelining).start().unwrap();
+            let sent = sender(&sink.url())
                 .send(&envelope(), email.as_bytes())
                 .await;
             assert!(sent.is_ok(), "{:?}", sent.err().map(|e| e.detail));
             // DATA ends with CRLF . CRLF after the message, as lettre sends it.
             assert_eq!(
-                seen.messages.lock().unwrap().as_slice(),
+                accepted(&sink),
                 [format!("{email}\r\n")],
                 "pipelining: {pipelining}"
             );
@@ -667,33 +574,26 @@ mod tests {
     #[tokio::test]
     async fn a_refused_recipient_fails_for_good_whether_pipelined_or_not() {
         for pipelining in [false, true] {
-            let script = Script {
-                refuse_recipients: true,
-                ..Script::new(pipelining)
-            };
-            let (port, seen) = server(script).await;
-            let error = sender(&format!("smtp://127.0.0.1:{port}"))
+            let sink = server(pipelining).start().unwrap();
+            sink.reject_with_550();
+            let error = sender(&sink.url())
                 .send(&envelope(), b"Subject: x\r\n\r\nbody")
                 .await
                 .err()
                 .unwrap();
             assert!(error.permanent, "pipelining: {pipelining}");
             assert!(error.detail.contains("550"), "{}", error.detail);
-            assert_eq!(seen.accepted(), 0);
+            assert_eq!(sink.mails().len(), 0);
         }
     }
 
     #[tokio::test]
     async fn a_kept_connection_the_server_closed_is_replaced_without_a_failure() {
         for pipelining in [false, true] {
-            let script = Script {
-                per_connection: 1,
-                ..Script::new(pipelining)
-            };
-            let (port, seen) = server(script).await;
-            send_accepted(&sender(&format!("smtp://127.0.0.1:{port}")), 3).await;
-            assert_eq!(seen.accepted(), 3, "pipelining: {pipelining}");
-            assert_eq!(seen.connections.load(Ordering::SeqCst), 3);
+            let sink = server(pipelining).hang_up_after(1).start().unwrap();
+            send_accepted(&sender(&sink.url()), 3).await;
+            assert_eq!(sink.mails().len(), 3, "pipelining: {pipelining}");
+            assert_eq!(sink.connections(), 3);
         }
     }
 

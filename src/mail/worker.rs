@@ -12,34 +12,44 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
 use chrono::{NaiveDateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::kind;
 use super::transport::{build_message, SendError, Transport};
 use crate::configuration::MailSettings;
 use crate::db::bookings;
-use crate::db::outbox::{self, OutboxContent, OutboxRow, Outcome};
+use crate::db::outbox::{self, kind, OutboxContent, OutboxRow, Outcome};
+use crate::db::Db;
 use crate::domain::BookingStatus;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::mail::handoff::Handoff;
+
+/// What the worker needs of its instance: the database, the mail settings
+/// and the fresh mail its instance's writes hand over in memory.
+pub struct Mailroom {
+    pub db: Db,
+    pub settings: MailSettings,
+    pub handoff: Arc<Handoff>,
+    /// Opens what the outbox keeps sealed.
+    pub server_key: Arc<crate::server_key::ServerKey>,
+}
 
 /// A running worker; `stop` lets it finish the messages in hand.
 pub struct MailWorker {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    state: web::Data<AppState>,
+    state: Arc<Mailroom>,
 }
 
 impl MailWorker {
-    pub fn start(state: web::Data<AppState>, transport: Transport) -> MailWorker {
+    pub fn start(mailroom: Mailroom, transport: Transport) -> MailWorker {
+        let state = Arc::new(mailroom);
         let (stop, stopped) = watch::channel(false);
         // Names this worker's leases, also those of the messages handed to
         // it in memory; unique enough across instances.
-        let owner = state.mail_handoff.owner().to_string();
-        let deliveries = state.settings.mail.concurrent_deliveries.max(1);
+        let owner = state.handoff.owner().to_string();
+        let deliveries = state.settings.concurrent_deliveries.max(1);
         tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
         let transport = Arc::new(transport);
         let gate = Arc::new(ClaimGate::default());
@@ -68,7 +78,7 @@ impl MailWorker {
                 tracing::error!(%error, "mail worker ended abnormally");
             }
         }
-        let handoff = &self.state.mail_handoff;
+        let handoff = &self.state.handoff;
         let (handed, stale) = handoff.take(usize::MAX);
         let mut ids: Vec<i64> = handed.iter().map(|message| message.row.id).collect();
         ids.extend(stale);
@@ -131,13 +141,13 @@ impl ClaimGate {
 }
 
 async fn run(
-    state: web::Data<AppState>,
+    state: Arc<Mailroom>,
     transport: Arc<Transport>,
     gate: Arc<ClaimGate>,
     owner: String,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let poll = Duration::from_millis(state.settings.mail.poll_interval_ms.max(10));
+    let poll = Duration::from_millis(state.settings.poll_interval_ms.max(10));
     loop {
         if *stopped.borrow() {
             break;
@@ -198,10 +208,7 @@ pub fn after_failure(
 
 /// Whether a reminder still applies: the booking is confirmed and has not
 /// started.
-async fn reminder_still_wanted(
-    state: &web::Data<AppState>,
-    row: &OutboxRow,
-) -> Result<bool, ApiError> {
+async fn reminder_still_wanted(state: &Mailroom, row: &OutboxRow) -> Result<bool, ApiError> {
     let reference = row.reference.clone();
     let booking = state
         .db
@@ -220,7 +227,7 @@ const BATCH: usize = 32;
 /// else due ones claimed from the database, delivers them one after the
 /// other and records the outcomes together; `false` when none was due.
 async fn deliver_next(
-    state: &web::Data<AppState>,
+    state: &Mailroom,
     transport: &Transport,
     gate: &ClaimGate,
     owner: &str,
@@ -242,12 +249,12 @@ async fn deliver_next(
 /// Delivers a batch of the messages handed over in memory; `false` when
 /// none was waiting. Those that waited too long go back to the database.
 async fn deliver_handed(
-    state: &web::Data<AppState>,
+    state: &Mailroom,
     transport: &Transport,
     gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
-    let (handed, stale) = state.mail_handoff.take(BATCH);
+    let (handed, stale) = state.handoff.take(BATCH);
     if !stale.is_empty() {
         give_back(state, stale, owner).await?;
     }
@@ -269,11 +276,7 @@ async fn deliver_handed(
 
 /// Gives messages `owner` holds and did not try back to the database,
 /// untouched, free for the next claim.
-async fn give_back(
-    state: &web::Data<AppState>,
-    ids: Vec<i64>,
-    owner: &str,
-) -> Result<usize, ApiError> {
+async fn give_back(state: &Mailroom, ids: Vec<i64>, owner: &str) -> Result<usize, ApiError> {
     let owner = owner.to_string();
     state
         .db
@@ -284,12 +287,12 @@ async fn give_back(
 /// Claims a batch of due messages from the database and delivers it;
 /// `false` when none was due.
 async fn claim_and_deliver(
-    state: &web::Data<AppState>,
+    state: &Mailroom,
     transport: &Transport,
     gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
-    let settings = &state.settings.mail;
+    let settings = &state.settings;
     let claimed_at = std::time::Instant::now();
     let now = Utc::now().naive_utc();
     let lease_until = now + chrono::Duration::seconds(settings.lease_seconds.max(1) as i64);
@@ -346,14 +349,14 @@ async fn claim_and_deliver(
 /// since `leased_at` is used (so a slow server cannot make it outlive the
 /// lease), and what was not tried is given back untouched.
 async fn deliver_batch(
-    state: &web::Data<AppState>,
+    state: &Mailroom,
     transport: &Transport,
     owner: &str,
     claimed: Vec<OutboxRow>,
     mut contents: HashMap<i64, OutboxContent>,
     leased_at: std::time::Instant,
 ) -> Result<(), ApiError> {
-    let settings = &state.settings.mail;
+    let settings = &state.settings;
     let mut outcomes = Vec::with_capacity(claimed.len());
     let mut untried = Vec::new();
     let mut rows = claimed.into_iter();
@@ -407,12 +410,12 @@ async fn deliver_batch(
 /// Delivers one claimed message; `None` when it cannot be decided now (the
 /// database did not answer whether a reminder still applies).
 async fn attempt(
-    state: &web::Data<AppState>,
+    state: &Mailroom,
     transport: &Transport,
     row: &OutboxRow,
     content: Option<&OutboxContent>,
 ) -> Option<Outcome> {
-    let settings = &state.settings.mail;
+    let settings = &state.settings;
     // Its content goes with its row (erasing personal data removes both).
     let Some(content) = content else {
         return Some(Outcome::Cancelled {

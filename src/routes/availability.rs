@@ -1,21 +1,17 @@
 //! `GET /api/v1/availability?from=&to=&type=`: every slot of every day in a
 //! range of at most 62 days.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
-
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::availability::{days, DayAvailability};
-use crate::booking::schedule_with_closures;
 use crate::domain::FieldError;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::schedule::availability::{days, DayAvailability};
+use crate::state::AppState;
+use crate::workflows::availability::schedule_with_closures;
 
 pub const MAX_RANGE_DAYS: i64 = 62;
 /// How far from today a queried date may be.
@@ -47,51 +43,6 @@ pub struct AvailabilityResponse {
     pub days: Vec<DayAvailability>,
 }
 
-/// Recent answers, serialised, by (from, to, type). One is served again only
-/// while this process has written nothing since and for at most a second
-/// (slots pass their notice time; another instance may have booked), so a
-/// rush on the calendar costs one database read a second instead of one per
-/// request.
-#[derive(Default)]
-pub struct AnswerCache {
-    answers: Mutex<HashMap<(NaiveDate, NaiveDate, String), CachedAnswer>>,
-}
-
-struct CachedAnswer {
-    generation: u64,
-    at: Instant,
-    body: Bytes,
-}
-
-const CACHE_SECONDS: f64 = 1.0;
-/// Distinct ranges kept at most (a crawler cannot grow the cache).
-const CACHE_ENTRIES: usize = 256;
-
-impl AnswerCache {
-    fn get(&self, key: &(NaiveDate, NaiveDate, String), generation: u64) -> Option<Bytes> {
-        let answers = self.answers.lock().ok()?;
-        let cached = answers.get(key)?;
-        (cached.generation == generation && cached.at.elapsed().as_secs_f64() < CACHE_SECONDS)
-            .then(|| cached.body.clone())
-    }
-
-    fn put(&self, key: (NaiveDate, NaiveDate, String), generation: u64, body: Bytes) {
-        if let Ok(mut answers) = self.answers.lock() {
-            if answers.len() >= CACHE_ENTRIES {
-                answers.clear();
-            }
-            answers.insert(
-                key,
-                CachedAnswer {
-                    generation,
-                    at: Instant::now(),
-                    body,
-                },
-            );
-        }
-    }
-}
-
 fn json_answer(body: Bytes) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(mime::APPLICATION_JSON)
@@ -109,9 +60,9 @@ fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/availability", operation_id = "getAvailability", tag = "public", params(AvailabilityQuery), responses(
     (status = 200, description = "Slots per day", body = AvailabilityResponse),
-    (status = 400, description = "A malformed date", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    (status = 400, description = "A malformed date", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     (status = 422, description = "`invalid_range`, `range_too_long`, `out_of_range` or `unknown_type`",
-        body = crate::openapi::Problem, content_type = "application/problem+json"),
+        body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn list(
     state: web::Data<AppState>,

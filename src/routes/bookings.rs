@@ -9,12 +9,12 @@ use serde::Serialize;
 use super::idempotency::{answer_once, create_once, Answer, Created, IdempotentRequest};
 use super::input::{idempotency_key, read_submission};
 use super::presented_tokens;
-use crate::availability::rfc3339;
-use crate::booking::{self, TokenWindow};
 use crate::db::bookings::BookingRow;
 use crate::domain::{Booker, NewBooking, SlotStart};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
+use crate::workflows::booking::{self, TokenWindow};
 
 /// A booking as the patient sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -48,7 +48,7 @@ impl BookingView {
         let calendar = &state.calendar;
         BookingView {
             reference: row.reference.clone(),
-            status: row.status.clone(),
+            status: row.status.as_str().to_string(),
             kind: row.type_code.clone(),
             type_label: booking::kind_of(state, row).label.clone(),
             start: rfc3339(calendar.local(row.start_at)),
@@ -78,18 +78,18 @@ fn private_json(view: &BookingView) -> HttpResponse {
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
         description = "Retries with the same key and body get the first response")),
     request_body(content(
-        (crate::openapi::BookingRequest = "application/json"),
-        (crate::openapi::BookingRequest = "application/x-www-form-urlencoded"),
+        (crate::routes::openapi::BookingRequest = "application/json"),
+        (crate::routes::openapi::BookingRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 201, description = "Booked", body = BookingView,
             headers(("Location" = String, description = "The booking's URL"))),
-        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn create(
@@ -126,7 +126,10 @@ pub async fn create(
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             Ok(response)
         }
-        Err(error) => Err(booking::with_alternatives(&state, error, &kind, around, now).await),
+        Err(error) => Err(crate::workflows::availability::with_alternatives(
+            &state, error, &kind, around, now,
+        )
+        .await),
     }
 }
 
@@ -139,8 +142,8 @@ pub async fn create(
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "The booking", body = BookingView),
-        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn show(
@@ -169,11 +172,11 @@ pub async fn show(
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
-        (status = 400, description = "Malformed Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 422, description = "`invalid_status` (completed) or `too_late` (started)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_status` (completed), `too_late` (started) or `change_deadline_passed` (after the type's change deadline; the problem carries `deadline` and the clinic's `phone`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel(
     req: HttpRequest,
@@ -232,18 +235,18 @@ fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
     ),
     security((), ("manage_token" = [])),
     request_body(content(
-        (crate::openapi::RescheduleRequest = "application/json"),
-        (crate::openapi::RescheduleRequest = "application/x-www-form-urlencoded"),
+        (crate::routes::openapi::RescheduleRequest = "application/json"),
+        (crate::routes::openapi::RescheduleRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 200, description = "Moved", body = BookingView),
-        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`, with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `change_deadline_passed` after the type's change deadline; `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn reschedule(
@@ -290,6 +293,13 @@ pub async fn reschedule(
     .await;
     match moved {
         Ok(response) => Ok(response),
-        Err(error) => Err(booking::with_alternatives(&state, error, &kind, start.at(), now).await),
+        Err(error) => Err(crate::workflows::availability::with_alternatives(
+            &state,
+            error,
+            &kind,
+            start.at(),
+            now,
+        )
+        .await),
     }
 }

@@ -13,7 +13,7 @@ use crate::db::idempotency::{self, StoredResponse};
 use crate::db::{is_unique_violation, Db, DbConnection};
 use crate::error::ApiError;
 use crate::server_key::{Purpose, ServerKey};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What a create produced: where the new record lives and its JSON.
 pub struct Created {

@@ -6,11 +6,11 @@ use serde::Serialize;
 
 use super::idempotency::{create_once, Created, IdempotentRequest};
 use super::input::{idempotency_key, read_submission};
-use crate::availability::rfc3339;
 use crate::domain::NewInquiry;
 use crate::error::ApiError;
-use crate::inquiry;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
+use crate::workflows;
 
 /// What the sender is told: the reference to quote, nothing they sent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -29,18 +29,18 @@ pub struct InquiryReceipt {
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", max_length = 255,
         description = "Retries with the same key and body get the first response")),
     request_body(content(
-        (crate::openapi::InquiryRequest = "application/json"),
-        (crate::openapi::InquiryRequest = "application/x-www-form-urlencoded"),
+        (crate::routes::openapi::InquiryRequest = "application/json"),
+        (crate::routes::openapi::InquiryRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 201, description = "Received; acknowledgement and clinic notification are queued", body = InquiryReceipt,
             headers(("Location" = String, description = "Where staff find the inquiry"))),
-        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`request-in-progress`: a request with the same Idempotency-Key is being stored", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body or Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`request-in-progress`: a request with the same Idempotency-Key is being stored", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them), or `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn create(
@@ -59,7 +59,7 @@ pub async fn create(
     let now = Utc::now();
     let work_state = state.clone();
     create_once(&state, request, move |conn| {
-        let row = inquiry::submit(conn, &work_state, &new_inquiry, now)?;
+        let row = workflows::inquiries::submit(conn, &work_state, &new_inquiry, now)?;
         let receipt = InquiryReceipt {
             reference: row.reference.clone(),
             status: row.status.clone(),

@@ -7,6 +7,9 @@ pub mod health;
 pub mod idempotency;
 pub mod input;
 pub(crate) mod inquiries;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
 pub mod site;
 pub mod staff;
 
@@ -21,10 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
     .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
     .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
-    .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::endpoint)))
+    .service(resource("/metrics", "GET").route(web::get().to(metrics::endpoint)))
     .service(
         utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-            .url("/api/v1/openapi.json", crate::openapi::document()),
+            .url("/api/v1/openapi.json", crate::routes::openapi::document()),
     )
     .service(resource("/docs", "GET").route(web::get().to(docs_redirect)))
     .service(

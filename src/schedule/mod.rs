@@ -4,6 +4,8 @@
 //! Everything here is pure: the current time is passed in, and every rule is
 //! read in the clinic's time zone whatever the server's own zone is.
 
+pub mod availability;
+pub mod closures;
 mod holidays;
 
 use std::collections::BTreeSet;
@@ -25,6 +27,23 @@ pub struct ConsultationType {
     pub label: String,
     pub label_en: String,
     pub duration_minutes: u32,
+    /// Hours before the start after which a patient can no longer cancel
+    /// or move a booking of this type online.
+    pub change_deadline_hours: u32,
+}
+
+impl ConsultationType {
+    /// The last moment a patient may cancel or move a booking of this type
+    /// starting at `start` themselves: `change_deadline_hours` before it.
+    pub fn change_deadline(&self, start: DateTime<Tz>) -> DateTime<Tz> {
+        start - Duration::hours(self.change_deadline_hours.into())
+    }
+
+    /// Whether a patient may still cancel or move it themselves at `now`
+    /// (strictly before the deadline; staff are not bound by it).
+    pub fn patient_may_change(&self, start: DateTime<Tz>, now: DateTime<Utc>) -> bool {
+        now < self.change_deadline(start)
+    }
 }
 
 /// Why a day has no consultations.
@@ -231,6 +250,9 @@ impl ClinicCalendar {
                 label: kind.label.clone(),
                 label_en: kind.label_en.clone().unwrap_or_else(|| kind.label.clone()),
                 duration_minutes: kind.duration_minutes,
+                change_deadline_hours: kind
+                    .change_deadline_hours
+                    .unwrap_or(settings.patient_change_deadline_hours),
             });
         }
         if types.is_empty() {
@@ -741,5 +763,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_patient_may_change_until_the_deadline_and_not_from_it() {
+        let kind = kind("consultation");
+        assert_eq!(kind.change_deadline_hours, 24);
+        let start = tokyo("2026-12-02T10:00");
+        let deadline = tokyo("2026-12-01T10:00");
+        assert_eq!(kind.change_deadline(start), deadline);
+        let minute = Duration::minutes(1);
+        assert!(kind.patient_may_change(start, (deadline - minute).with_timezone(&Utc)));
+        assert!(!kind.patient_may_change(start, deadline.with_timezone(&Utc)));
+        assert!(!kind.patient_may_change(start, (deadline + minute).with_timezone(&Utc)));
+    }
+
+    #[test]
+    fn a_type_may_set_its_own_change_deadline() {
+        let kind = kind("stem-cell");
+        assert_eq!(kind.change_deadline_hours, 48);
+        assert_eq!(
+            kind.change_deadline(tokyo("2026-12-03T15:00")),
+            tokyo("2026-12-01T15:00")
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::backend_tests;
 use crate::helpers::{
     booking_body, local, manage_token, open_day, spawn_on, Backend, TestApp, TestDatabase, TEST_KEY,
 };
-use crate::smtp_sink::free_port;
+use smtp_sink::free_port;
 
 pub fn open(url: &str) -> Db {
     let settings = Settings::defaults().expect("settings");

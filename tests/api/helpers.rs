@@ -11,14 +11,16 @@ use clinic_booking::startup::Application;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use rand::Rng;
 use serde_json::{json, Value};
+use smtp_sink::SmtpSink;
 
-use crate::smtp_sink::SmtpSink;
-
-/// Runs each named test once on SQLite and once on PostgreSQL (the latter
-/// only when `TEST_DATABASE_URL` is set; otherwise it passes as skipped).
+/// Runs each named test once on SQLite and once on PostgreSQL, and each
+/// test named after `postgres_only:` (what SQLite cannot do: several
+/// instances on one database, `SKIP LOCKED`) on PostgreSQL alone. The
+/// PostgreSQL ones pass as skipped when `TEST_DATABASE_URL` is not set,
+/// and fail when it is set but the server cannot be reached.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident),* $(,)? $(; postgres_only: $($postgres_only:ident),* $(,)?)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,11 +35,17 @@ macro_rules! backend_tests {
                 async fn $name() {
                     if $crate::helpers::Backend::Postgres.available() {
                         super::$name($crate::helpers::Backend::Postgres).await
-                    } else {
-                        eprintln!("skipped: TEST_DATABASE_URL is not set");
                     }
                 }
             )*
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $postgres_only() {
+                    if $crate::helpers::Backend::Postgres.available() {
+                        super::$postgres_only().await
+                    }
+                }
+            )*)?
         }
     };
 }
@@ -49,11 +57,20 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Whether tests run on this backend. PostgreSQL: when
+    /// `TEST_DATABASE_URL` is set at all (otherwise the test says
+    /// "skipped"). Set, even to nothing (a CI secret that did not expand),
+    /// it must lead to a server: `TestDatabase::create` fails the test
+    /// rather than letting it pass without testing PostgreSQL.
     pub fn available(self) -> bool {
         match self {
             Backend::Sqlite => true,
             Backend::Postgres => {
-                std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
+                let set = std::env::var_os("TEST_DATABASE_URL").is_some();
+                if !set {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                }
+                set
             }
         }
     }
@@ -82,8 +99,12 @@ impl TestDatabase {
                 let server = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
                 let admin_url = without_tls(&server, None);
                 let name = format!("clinic_test_{:016x}", rand::rng().random::<u64>());
-                let mut admin = PgConnection::establish(&admin_url)
-                    .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!(
+                        "TEST_DATABASE_URL is set but PostgreSQL cannot be reached ({e}); \
+                         unset it to skip the PostgreSQL tests"
+                    )
+                });
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut admin)
                     .expect("create test database");
@@ -203,7 +224,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// the same database after a restart).
 pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&db);
-    let mail = Arc::new(SmtpSink::start().await);
+    let mail = Arc::new(SmtpSink::start());
     settings.mail.smtp_url = mail.url();
     configure(&mut settings);
     let app = Application::build(settings.clone())

@@ -2,22 +2,23 @@
 //! request (public JSON, forms, manage pages, staff routes, mail delivery
 //! and its failures, 4xx answers) carrying unique canary names, emails,
 //! phones, messages and tokens; none of them may appear in what it logs.
+//! Each test below is one family of requests on a server of its own.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use clinic_booking::configuration::Settings;
 use clinic_booking::db::Db;
 use serde_json::{json, Value};
+use smtp_sink::SmtpSink;
 
 use crate::backend_tests;
 use crate::helpers::{
     local, manage_cookie, manage_token, open_day, Backend, TestDatabase, TEST_KEY,
 };
-use crate::smtp_sink::SmtpSink;
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
 
@@ -286,22 +287,88 @@ async fn staff_token(database_url: &str) -> String {
     let db = Db::connect(&settings.database, database_url).unwrap();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().unwrap();
-        clinic_booking::staff::create_token(&mut conn, "canary-desk", Utc::now()).unwrap()
+        clinic_booking::workflows::staff_tokens::create_token(&mut conn, "canary-desk", Utc::now())
+            .unwrap()
     })
     .await
     .unwrap()
 }
 
-async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
-    let database = TestDatabase::create(backend);
-    let sink = SmtpSink::start().await;
-    let server = Server::start(&database.url, &sink.url()).await;
-    let staff = staff_token(&database.url).await;
-    let mut secrets = vec![staff.clone()];
-    let date = open_day(4);
-    let day = date.to_string();
+/// A server logging at `trace`, the SMTP sink it sends to, and the values
+/// that must never reach its log.
+struct Canary {
+    server: Server,
+    sink: SmtpSink,
+    database: Arc<TestDatabase>,
+    secrets: Vec<String>,
+    date: NaiveDate,
+}
 
-    // Public reads.
+impl Canary {
+    async fn start(backend: Backend) -> Canary {
+        let database = TestDatabase::create(backend);
+        let sink = SmtpSink::start();
+        let server = Server::start(&database.url, &sink.url()).await;
+        Canary {
+            server,
+            sink,
+            database,
+            secrets: Vec::new(),
+            date: open_day(4),
+        }
+    }
+
+    /// A new patient whose every value is a secret.
+    fn patient(&mut self, tag: &str) -> Patient {
+        let patient = Patient::new(tag);
+        self.secrets.extend(patient.secrets());
+        patient
+    }
+
+    /// A token for the staff routes, made through the library (so the
+    /// server never saw it before it is used).
+    async fn staff_token(&mut self) -> String {
+        let token = staff_token(&self.database.url).await;
+        self.secrets.push(token.clone());
+        token
+    }
+
+    fn at(&self, time: &str) -> String {
+        local(self.date, time)
+    }
+
+    /// Asserts that the log shows each of `logged` (so the requests were
+    /// logged at all) and none of the secrets, in any encoding.
+    async fn assert_log_clean(&self, logged: &[&str]) {
+        // Let the last request's and delivery's lines arrive.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let log = self.server.log();
+        for expected in logged {
+            assert!(log.contains(expected), "{expected:?} is not logged: {log}");
+        }
+        for secret in &self.secrets {
+            let encoded = serde_urlencoded::to_string([("v", secret.as_str())]).unwrap();
+            let escaped = serde_json::to_string(secret).unwrap();
+            for form in [secret.as_str(), &encoded[2..], escaped.trim_matches('"')] {
+                if let Some(at) = log.find(form) {
+                    let from = log[..at].rfind('\n').map_or(0, |n| n + 1);
+                    let to = log[at..].find('\n').map_or(log.len(), |n| at + n);
+                    panic!("{form:?} is in the log: {}", &log[from..to]);
+                }
+            }
+        }
+    }
+}
+
+/// Public reads, then JSON bookings: created (twice with one
+/// Idempotency-Key), the key reused with another body (422), invalid fields
+/// (422), a full slot (409), a malformed body (400), a body too large
+/// (413), a 405; then the patient's own API: view (query token, bearer,
+/// wrong token), reschedule, cancel.
+async fn json_bookings_and_the_patients_api_log_no_personal_data(backend: Backend) {
+    let mut canary = Canary::start(backend).await;
+    let server = &canary.server;
+    let day = canary.date.to_string();
     for path in [
         "/healthz".to_string(),
         "/readyz".to_string(),
@@ -325,12 +392,10 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         );
     }
 
-    // JSON bookings: created (twice with one Idempotency-Key), the key
-    // reused with another body (422), invalid fields (422), a full slot
-    // (409), a malformed body (400), a body too large (413), a 405.
-    let alice = Patient::new("A");
-    secrets.extend(alice.secrets());
-    let start = local(date, "10:00");
+    let alice = canary.patient("A");
+    let bob = canary.patient("B");
+    let server = &canary.server;
+    let start = canary.at("10:00");
     let mut created = None;
     for _ in 0..2 {
         let response = server
@@ -347,14 +412,11 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
     let booking = created.unwrap();
     let reference = booking["reference"].as_str().unwrap().to_string();
     let token = manage_token(&booking);
-    secrets.push(token.clone());
-    let bob = Patient::new("B");
-    secrets.extend(bob.secrets());
     let reused = server
         .client
         .post(server.url("/api/v1/bookings"))
         .header("Idempotency-Key", "canary-key-1")
-        .json(&bob.booking(&local(date, "11:00")))
+        .json(&bob.booking(&canary.at("11:00")))
         .send()
         .await
         .unwrap();
@@ -389,23 +451,6 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 405);
 
-    // A form-encoded booking through the JSON API.
-    let carol = Patient::new("C");
-    secrets.extend(carol.secrets());
-    let carol_start = local(date, "12:00");
-    let response = server
-        .client
-        .post(server.url("/api/v1/bookings"))
-        .form(&carol.booking_form(&carol_start))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let carol_booking: Value = response.json().await.unwrap();
-    secrets.push(manage_token(&carol_booking));
-
-    // The patient's own API: view (query token, bearer, wrong token),
-    // reschedule, cancel.
     let path = format!("/api/v1/bookings/{reference}");
     assert_eq!(
         server.get(&format!("{path}?token={token}")).await.status(),
@@ -420,7 +465,6 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         .unwrap();
     assert_eq!(bearer.status(), 200);
     let wrong = format!("{token}wrong");
-    secrets.push(wrong.clone());
     assert_eq!(
         server.get(&format!("{path}?token={wrong}")).await.status(),
         404
@@ -429,7 +473,7 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         .client
         .post(server.url(&format!("{path}/reschedule")))
         .bearer_auth(&token)
-        .json(&json!({"start": local(date, "14:00")}))
+        .json(&json!({"start": canary.at("14:00")}))
         .send()
         .await
         .unwrap();
@@ -442,9 +486,80 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         .unwrap();
     assert_eq!(cancelled.status(), 200);
 
-    // Inquiries: JSON (created, invalid).
-    let dave = Patient::new("D");
-    secrets.extend(dave.secrets());
+    canary.secrets.extend([token, wrong]);
+    canary
+        .assert_log_clean(&["\"route\":\"/api/v1/bookings/{reference}\"", &reference])
+        .await;
+}
+
+/// A form-encoded booking through the JSON API and its manage pages
+/// (view, reschedule, cancel); the website's reservation form (a booking,
+/// and a form with errors shown again) and inquiry form; JSON inquiries
+/// (created, invalid).
+async fn forms_manage_pages_and_inquiries_log_no_personal_data(backend: Backend) {
+    let mut canary = Canary::start(backend).await;
+    let carol = canary.patient("C");
+    let dave = canary.patient("D");
+    let erin = canary.patient("E");
+    let server = &canary.server;
+
+    let carol_start = canary.at("12:00");
+    let response = server
+        .client
+        .post(server.url("/api/v1/bookings"))
+        .form(&carol.booking_form(&carol_start))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let carol_booking: Value = response.json().await.unwrap();
+    let carol_ref = carol_booking["reference"].as_str().unwrap().to_string();
+    let carol_token = manage_token(&carol_booking);
+    let manage = format!("/manage/{carol_ref}");
+    let exchange = server.get(&format!("{manage}?token={carol_token}")).await;
+    assert_eq!(exchange.status(), 303);
+    let mut cookies = vec![manage_cookie(&exchange)];
+    assert_eq!(
+        server.get_with_cookie(&manage, &cookies[0]).await.status(),
+        200
+    );
+    let response = server
+        .post_form(
+            &format!("{manage}/reschedule"),
+            &[("token", &carol_token), ("start", &canary.at("16:00"))],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let response = server
+        .post_form(&format!("{manage}/cancel"), &[("token", &carol_token)])
+        .await;
+    assert_eq!(response.status(), 303);
+
+    let form = form_token(server, &format!("/reserve?source={ARTICLE}")).await;
+    let erin_start = canary.at("15:00");
+    let response = server
+        .post_form("/reserve", &erin.reserve_form(&form, &erin_start))
+        .await;
+    assert_eq!(response.status(), 303);
+    let thanks = response.headers()["location"].to_str().unwrap().to_string();
+    cookies.push(manage_cookie(&response));
+    assert_eq!(
+        server.get_with_cookie(&thanks, &cookies[1]).await.status(),
+        200
+    );
+    let form = form_token(server, "/reserve").await;
+    let mut wrong_fields = erin.reserve_form(&form, &erin_start);
+    let bad_email = format!("{}@", erin.email);
+    wrong_fields.retain(|(name, _)| *name != "email");
+    wrong_fields.push(("email", &bad_email));
+    let response = server.post_form("/reserve", &wrong_fields).await;
+    assert!(response.status().is_client_error() || response.status().is_success());
+    let form = form_token(server, "/inquiry").await;
+    let response = server
+        .post_form("/inquiry", &erin.inquiry_form(&form))
+        .await;
+    assert!(!response.status().is_server_error());
+
     let response = server.post_json("/api/v1/inquiries", &dave.inquiry()).await;
     assert_eq!(response.status(), 201);
     let inquiry: Value = response.json().await.unwrap();
@@ -455,65 +570,46 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
     let response = server.post_json("/api/v1/inquiries", &bad).await;
     assert_eq!(response.status(), 422);
 
-    // The HTML forms: a booking, a form with errors shown again, an
-    // inquiry, and the manage pages.
-    let erin = Patient::new("E");
-    secrets.extend(erin.secrets());
-    let form = form_token(&server, &format!("/reserve?source={ARTICLE}")).await;
-    let erin_start = local(date, "15:00");
-    let response = server
-        .post_form("/reserve", &erin.reserve_form(&form, &erin_start))
+    canary.secrets.push(carol_token);
+    canary.secrets.extend(
+        cookies
+            .iter()
+            .map(|cookie| cookie["manage=".len()..].to_string()),
+    );
+    canary
+        .assert_log_clean(&[
+            "\"route\":\"/manage/{reference}\"",
+            &carol_ref,
+            &inquiry_ref,
+        ])
         .await;
-    assert_eq!(response.status(), 303);
-    let thanks = response.headers()["location"].to_str().unwrap().to_string();
-    let cookie = manage_cookie(&response);
-    secrets.push(cookie["manage=".len()..].to_string());
-    assert_eq!(server.get_with_cookie(&thanks, &cookie).await.status(), 200);
-    let form = form_token(&server, "/reserve").await;
-    let mut wrong_fields = erin.reserve_form(&form, &erin_start);
-    let bad_email = format!("{}@", erin.email);
-    wrong_fields.retain(|(name, _)| *name != "email");
-    wrong_fields.push(("email", &bad_email));
-    let response = server.post_form("/reserve", &wrong_fields).await;
-    assert!(response.status().is_client_error() || response.status().is_success());
-    let form = form_token(&server, "/inquiry").await;
-    let response = server
-        .post_form("/inquiry", &erin.inquiry_form(&form))
-        .await;
-    assert!(!response.status().is_server_error());
+}
 
-    let manage = format!("/manage/{}", carol_booking["reference"].as_str().unwrap());
-    let carol_token = manage_token(&carol_booking);
-    let exchange = server.get(&format!("{manage}?token={carol_token}")).await;
-    assert_eq!(exchange.status(), 303);
-    let cookie = manage_cookie(&exchange);
-    secrets.push(cookie["manage=".len()..].to_string());
-    assert_eq!(server.get_with_cookie(&manage, &cookie).await.status(), 200);
-    let response = server
-        .post_form(
-            &format!("{manage}/reschedule"),
-            &[("token", &carol_token), ("start", &local(date, "16:00"))],
-        )
-        .await;
-    assert_eq!(response.status(), 303);
-    let response = server
-        .post_form(&format!("{manage}/cancel"), &[("token", &carol_token)])
-        .await;
-    assert_eq!(response.status(), 303);
+/// Staff routes: list, view, change (with a note that names the patient),
+/// the calendar feed with the token in the query, a wrong token, the
+/// audit; then erasure on request of a booking and an inquiry.
+async fn staff_routes_and_erasure_log_no_personal_data_or_token(backend: Backend) {
+    use reqwest::Method;
+    let mut canary = Canary::start(backend).await;
+    let staff = canary.staff_token().await;
+    let frank = canary.patient("F");
+    let dave = canary.patient("D");
+    let server = &canary.server;
+    let day = canary.date.to_string();
 
-    // Staff routes: list, view, change (with a note that names the
-    // patient), calendar feed with the token in the query, audit, erasure.
-    let frank = Patient::new("F");
-    secrets.extend(frank.secrets());
     let frank_booking: Value = server
-        .post_json("/api/v1/bookings", &frank.booking(&local(date, "17:00")))
+        .post_json("/api/v1/bookings", &frank.booking(&canary.at("17:00")))
         .await
         .json()
         .await
         .unwrap();
-    secrets.push(manage_token(&frank_booking));
-    let frank_ref = frank_booking["reference"].as_str().unwrap();
-    use reqwest::Method;
+    let frank_token = manage_token(&frank_booking);
+    let frank_ref = frank_booking["reference"].as_str().unwrap().to_string();
+    let response = server.post_json("/api/v1/inquiries", &dave.inquiry()).await;
+    assert_eq!(response.status(), 201);
+    let inquiry: Value = response.json().await.unwrap();
+    let inquiry_ref = inquiry["reference"].as_str().unwrap().to_string();
+
     for path in [
         format!("/api/v1/staff/bookings?from={day}&to={day}"),
         format!("/api/v1/staff/bookings/{frank_ref}"),
@@ -541,35 +637,12 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
         .await;
     assert_eq!(feed.status(), 200);
     let wrong_staff = format!("{staff}x");
-    secrets.push(wrong_staff.clone());
     let status = server
         .staff(Method::GET, &wrong_staff, "/api/v1/staff/bookings", None)
         .await
         .status();
     assert_eq!(status, 401);
 
-    // Mail: every patient message delivered through the sink, then one
-    // refused (550) so the failure path logs too.
-    let delivered = sink
-        .wait_for(1, Duration::from_secs(15), |m| m.is_to(&dave.email))
-        .await;
-    assert!(!delivered.is_empty(), "the inquiry was acknowledged");
-    sink.wait_for(1, Duration::from_secs(15), |m| m.is_to(&frank.email))
-        .await;
-    sink.reject_with_550();
-    let grace = Patient::new("G");
-    secrets.extend(grace.secrets());
-    let response = server
-        .post_json("/api/v1/inquiries", &grace.inquiry())
-        .await;
-    assert_eq!(response.status(), 201);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while sink.rejected() == 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(sink.rejected() > 0, "a delivery was refused");
-
-    // Erasure on request, of a booking and an inquiry.
     for path in [
         format!("/api/v1/staff/bookings/{frank_ref}/personal-data"),
         format!("/api/v1/staff/inquiries/{inquiry_ref}/personal-data"),
@@ -580,25 +653,81 @@ async fn no_personal_data_or_token_reaches_the_log(backend: Backend) {
             .status();
         assert!(status.is_success(), "{path}: {status}");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let log = server.log();
-    assert!(
-        log.contains("\"route\":\"/api/v1/bookings/{reference}\""),
-        "requests are logged: {log}"
-    );
-    assert!(log.contains(&reference), "the reference is logged instead");
-    for secret in &secrets {
-        let encoded = serde_urlencoded::to_string([("v", secret.as_str())]).unwrap();
-        let escaped = serde_json::to_string(secret).unwrap();
-        for form in [secret.as_str(), &encoded[2..], escaped.trim_matches('"')] {
-            if let Some(at) = log.find(form) {
-                let from = log[..at].rfind('\n').map_or(0, |n| n + 1);
-                let to = log[at..].find('\n').map_or(log.len(), |n| at + n);
-                panic!("{form:?} is in the log: {}", &log[from..to]);
-            }
-        }
-    }
+    canary.secrets.extend([frank_token, wrong_staff]);
+    canary
+        .assert_log_clean(&[
+            "\"route\":\"/api/v1/staff/bookings/{reference}\"",
+            &frank_ref,
+            &inquiry_ref,
+        ])
+        .await;
 }
 
-backend_tests!(no_personal_data_or_token_reaches_the_log);
+/// Mail: a booking's confirmation, its reschedule and cancellation, and an
+/// inquiry's acknowledgement delivered through the sink; then one refused
+/// (550) so the failure path logs too.
+async fn mail_delivery_and_refusal_log_no_personal_data(backend: Backend) {
+    let mut canary = Canary::start(backend).await;
+    let frank = canary.patient("F");
+    let dave = canary.patient("D");
+    let grace = canary.patient("G");
+    let server = &canary.server;
+    let sink = &canary.sink;
+    let wait = Duration::from_secs(15);
+
+    let booking: Value = server
+        .post_json("/api/v1/bookings", &frank.booking(&canary.at("17:00")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = manage_token(&booking);
+    let reference = booking["reference"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/bookings/{reference}");
+    let moved = server
+        .client
+        .post(server.url(&format!("{path}/reschedule")))
+        .bearer_auth(&token)
+        .json(&json!({"start": canary.at("14:00")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let cancelled = server
+        .client
+        .post(server.url(&format!("{path}/cancel?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let response = server.post_json("/api/v1/inquiries", &dave.inquiry()).await;
+    assert_eq!(response.status(), 201);
+    let delivered = sink.wait_for(3, wait, |m| m.is_to(&frank.email)).await;
+    assert_eq!(delivered.len(), 3, "confirmed, moved, cancelled");
+    let delivered = sink.wait_for(1, wait, |m| m.is_to(&dave.email)).await;
+    assert!(!delivered.is_empty(), "the inquiry was acknowledged");
+
+    sink.reject_with_550();
+    let response = server
+        .post_json("/api/v1/inquiries", &grace.inquiry())
+        .await;
+    assert_eq!(response.status(), 201);
+    let refused: Value = response.json().await.unwrap();
+    let refused_ref = refused["reference"].as_str().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sink.rejected() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sink.rejected() > 0, "a delivery was refused");
+
+    canary.secrets.push(token);
+    canary.assert_log_clean(&[&reference, &refused_ref]).await;
+}
+
+backend_tests!(
+    json_bookings_and_the_patients_api_log_no_personal_data,
+    forms_manage_pages_and_inquiries_log_no_personal_data,
+    staff_routes_and_erasure_log_no_personal_data_or_token,
+    mail_delivery_and_refusal_log_no_personal_data,
+);

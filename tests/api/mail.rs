@@ -13,13 +13,13 @@ use clinic_booking::server_key::ServerKey;
 use diesel::RunQueryDsl;
 use icalendar::{Calendar, Component, EventStatus};
 use serde_json::{json, Value};
+use smtp_sink::{free_port, Mail, SmtpSink};
 
 use crate::backend_tests;
 use crate::helpers::{
     booking_body, local, manage_token, open_day, spawn_app, spawn_app_with, spawn_on, Backend,
     TestApp, TestDatabase, TEST_KEY,
 };
-use crate::smtp_sink::{free_port, Mail, SmtpSink};
 
 const CLINIC_INBOX: &str = "info@n2clinic-ginza.com";
 const PATIENT: &str = "taro@example.jp";
@@ -236,7 +236,7 @@ async fn mail_waits_out_an_smtp_outage_and_arrives_exactly_once(backend: Backend
         references.push(booking["reference"].as_str().unwrap().to_string());
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let sink = SmtpSink::start_on(port).await;
+    let sink = SmtpSink::start_on(port);
     let mails = sink.wait_for(40, Duration::from_secs(30), |_| true).await;
     assert_eq!(mails.len(), 40);
     // Let any duplicate show up before counting.
@@ -423,14 +423,11 @@ async fn no_reminder_goes_out_for_a_cancelled_booking(backend: Backend) {
         .all(|m| !m.subject().contains("ご予約日時のお知らせ")));
 }
 
-async fn two_instances_on_one_database_never_send_a_message_twice(backend: Backend) {
-    if backend != Backend::Postgres {
-        // Several instances share PostgreSQL only; SQLite is single-instance.
-        return;
-    }
-    let sink = SmtpSink::start().await;
+/// Several instances share PostgreSQL only; SQLite is single-instance.
+async fn two_instances_on_one_database_never_send_a_message_twice() {
+    let sink = SmtpSink::start();
     let url = sink.url();
-    let db = TestDatabase::create(backend);
+    let db = TestDatabase::create(Backend::Postgres);
     let first = spawn_on(db.clone(), |s| s.mail.smtp_url = url.clone()).await;
     let second = spawn_on(db.clone(), |s| s.mail.smtp_url = url.clone()).await;
     let day = open_day(2);
@@ -498,13 +495,10 @@ fn due_message(
 
 /// Two workers claiming at the same moment on PostgreSQL get different
 /// messages, and the second does not wait for the first one's commit.
-async fn concurrent_claims_on_postgres_skip_each_others_rows(backend: Backend) {
+async fn concurrent_claims_on_postgres_skip_each_others_rows() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    if backend != Backend::Postgres {
-        return;
-    }
-    let test_db = TestDatabase::create(backend);
+    let test_db = TestDatabase::create(Backend::Postgres);
     let db = Db::connect(&Settings::defaults().unwrap().database, &test_db.url).unwrap();
     db.run_migrations().unwrap();
     let mut first = db.connection().unwrap();
@@ -640,7 +634,7 @@ async fn an_invalid_sender_address_stops_start_up(backend: Backend) {
 
 async fn stopping_the_service_stops_the_mail_worker(backend: Backend) {
     let db = TestDatabase::create(backend);
-    let sink = SmtpSink::start().await;
+    let sink = SmtpSink::start();
     let mut settings = crate::helpers::test_settings(&db);
     settings.mail.smtp_url = sink.url();
     let app = clinic_booking::startup::Application::build(settings)
@@ -753,10 +747,11 @@ backend_tests!(
     a_patient_gets_at_most_the_hourly_cap_but_the_clinic_hears_of_every_booking,
     a_reminder_goes_out_once_for_a_confirmed_booking,
     no_reminder_goes_out_for_a_cancelled_booking,
-    two_instances_on_one_database_never_send_a_message_twice,
     a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried,
-    concurrent_claims_on_postgres_skip_each_others_rows,
     without_an_smtp_server_mail_is_written_as_eml_files,
     an_invalid_sender_address_stops_start_up,
-    stopping_the_service_stops_the_mail_worker,
+    stopping_the_service_stops_the_mail_worker;
+    postgres_only:
+    two_instances_on_one_database_never_send_a_message_twice,
+    concurrent_claims_on_postgres_skip_each_others_rows,
 );

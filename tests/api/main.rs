@@ -2,15 +2,16 @@
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
 mod helpers;
-mod smtp_sink;
 
 mod articles;
 mod availability;
+mod backends;
 mod backup;
 mod bookings;
 mod clinic;
 mod concurrency;
 mod data_at_rest;
+mod deadline;
 mod forms;
 mod health;
 mod idempotency;

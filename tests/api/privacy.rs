@@ -16,7 +16,7 @@ use clinic_booking::db::schema::{
     audit_log, bookings, idempotency_keys, inquiries, outbox, outbox_contents, slot_claims,
 };
 use clinic_booking::db::Db;
-use clinic_booking::privacy::Cutoffs;
+use clinic_booking::workflows::privacy::Cutoffs;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
@@ -452,7 +452,7 @@ async fn the_purge_command_anonymises_what_is_finished_and_old_only(backend: Bac
         assert!(text.contains(&kept.email), "{} was kept", kept.email);
     }
     let row = booking_row(&db, &old_ref).await;
-    assert_eq!(row.status, "no_show");
+    assert_eq!(row.status.as_str(), "no_show");
     assert_eq!(row.type_code, "stem-cell");
     assert_eq!(row.first_visit, Some(true));
     assert_eq!(outbox_rows_of(&db, &old_ref).await, 0);

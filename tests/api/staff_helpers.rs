@@ -18,7 +18,8 @@ pub async fn staff_token(app: &TestApp, label: &str) -> String {
     let label = label.to_string();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().expect("connection");
-        clinic_booking::staff::create_token(&mut conn, &label, Utc::now()).expect("token")
+        clinic_booking::workflows::staff_tokens::create_token(&mut conn, &label, Utc::now())
+            .expect("token")
     })
     .await
     .expect("task")
@@ -29,7 +30,7 @@ pub async fn revoke(app: &TestApp, label: &str) {
     let label = label.to_string();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.connection().expect("connection");
-        clinic_booking::staff::revoke_token(&mut conn, &label).expect("revoke")
+        clinic_booking::workflows::staff_tokens::revoke_token(&mut conn, &label).expect("revoke")
     })
     .await
     .expect("task")

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{date_ja, error_page, Layout, Privacy};
 use crate::articles::{self, Article, Block, Inline};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn find(slug: &str) -> Result<&'static Article, ApiError> {
     articles::library()?.find(slug).ok_or(ApiError::NotFound)
@@ -39,7 +39,7 @@ pub async fn list() -> Result<HttpResponse, ApiError> {
     params(("slug" = String, Path, description = "e.g. knee-pain-and-cartilage-regeneration")),
     responses(
         (status = 200, description = "The article", body = Article),
-        (status = 404, description = "No article has this slug", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No article has this slug", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn show(slug: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let article = find(&slug)?;

@@ -6,9 +6,10 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::configuration::FormSettings;
@@ -54,25 +55,14 @@ fn key(settings: &FormSettings) -> Vec<u8> {
         .to_vec()
 }
 
-/// HMAC-SHA256 (RFC 2104), small enough to write out rather than add a crate.
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block_key = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block_key[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block_key[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block_key.map(|k| k ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    // HMAC takes a key of any length (a long one is hashed first), so this
+    // constructor has no error to return for it.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 fn signature(settings: &FormSettings, issued: i64) -> String {

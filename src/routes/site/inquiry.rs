@@ -12,9 +12,9 @@ use super::reserve::without_bad_source;
 use super::{error_page, guard, see_other, Privacy};
 use crate::domain::{FieldError, NewInquiry, Reference};
 use crate::error::ApiError;
-use crate::inquiry;
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows;
 
 /// `POST /inquiry`: stores the inquiry, or shows the form again with every
 /// problem beside its field.
@@ -48,7 +48,7 @@ pub async fn submit(
     let work_state = state.clone();
     let stored = state
         .db
-        .write(move |conn| inquiry::submit(conn, &work_state, &new_inquiry, now))
+        .write(move |conn| workflows::inquiries::submit(conn, &work_state, &new_inquiry, now))
         .await;
     match stored {
         Ok(row) => see_other(

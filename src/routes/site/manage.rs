@@ -7,19 +7,19 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::{
     encode_query, error_page, manage_cookie, message_page, page, query_map, see_other, span_ja,
-    Layout, Privacy,
+    weekday_ja, Layout, Privacy,
 };
-use crate::booking::{self, PatientAccess, TokenWindow};
 use crate::db::bookings::BookingRow;
 use crate::domain::{token_matches, Booker, BookingStatus, FieldError, SlotStart};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking::{self, PatientAccess, TokenWindow};
 
 #[derive(Template)]
 #[template(path = "manage.html")]
@@ -32,6 +32,10 @@ pub struct ManagePage {
     pub name: String,
     /// Set when the booking can still be changed online.
     pub picker: Option<SlotPicker>,
+    /// The last moment for online changes (`12月1日(火) 10:00`), while the
+    /// booking is confirmed and has not started.
+    pub deadline: Option<String>,
+    pub deadline_passed: bool,
     pub notice: Option<&'static str>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
@@ -164,7 +168,10 @@ async fn render(state: &web::Data<AppState>, row: BookingRow, view: View) -> Htt
     let now = Utc::now();
     let calendar = &state.calendar;
     let kind = booking::kind_of(state, &row).clone();
-    let changeable = row.status() == BookingStatus::Confirmed && row.start_at > now.naive_utc();
+    let upcoming = row.status() == BookingStatus::Confirmed && row.start_at > now.naive_utc();
+    let start = calendar.local(row.start_at);
+    let deadline = kind.change_deadline(start);
+    let changeable = upcoming && kind.patient_may_change(start, now);
     let slot_picker = if changeable {
         let from = picker::first_day(state, view.from.as_deref(), now);
         let reference = row.reference.clone();
@@ -190,6 +197,16 @@ async fn render(state: &web::Data<AppState>, row: BookingRow, view: View) -> Htt
             name: row.name.clone(),
             reference: row.reference,
             picker: slot_picker,
+            deadline: upcoming.then(|| {
+                format!(
+                    "{}月{}日({}) {}",
+                    deadline.month(),
+                    deadline.day(),
+                    weekday_ja(deadline.weekday()),
+                    deadline.format("%H:%M")
+                )
+            }),
+            deadline_passed: upcoming && !changeable,
             notice: view.notice,
             errors: view.errors,
             alternatives: view.alternatives,
@@ -347,6 +364,9 @@ async fn refused(
     let errors = match &error {
         ApiError::Validation(errors) => errors.clone(),
         ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+        ApiError::ChangeDeadlinePassed { .. } => {
+            vec![FieldError::new("start", "change_deadline_passed")]
+        }
         _ => return error_page(state, &error),
     };
     if matches!(error, ApiError::SlotUnavailable { .. }) {
@@ -440,9 +460,10 @@ pub async fn reschedule(
             Privacy::Private,
         ),
         Err(Refusal::Error(error @ ApiError::SlotUnavailable { .. })) => {
-            let alternatives = booking::alternatives(&state, &kind, start.at(), now)
-                .await
-                .unwrap_or_default();
+            let alternatives =
+                crate::workflows::availability::alternatives(&state, &kind, start.at(), now)
+                    .await
+                    .unwrap_or_default();
             view.alternatives = picker::offers(&alternatives, &state);
             refused(&state, &req, proof, error, view).await
         }

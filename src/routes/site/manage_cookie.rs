@@ -17,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 
 use crate::server_key::{Purpose, ServerKey};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const NAME: &str = "manage";
 

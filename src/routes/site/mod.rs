@@ -21,7 +21,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Registers the HTML pages and static assets (the article JSON routes sit
 /// in the `/api/v1` scope, see `routes::configure`).

@@ -14,7 +14,7 @@ use super::{date_ja, error_page, page, query_map, security_headers, Layout, Priv
 use crate::articles::{self, Article};
 use crate::domain::{parse_source, FieldError, Fields};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "home.html")]

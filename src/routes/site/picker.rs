@@ -6,13 +6,13 @@ use actix_web::web;
 use chrono::{Duration, NaiveDate, Utc};
 
 use super::date_ja;
-use crate::availability;
-use crate::booking;
 use crate::domain::FieldError;
-use crate::error::{ApiError, SlotOffer};
+use crate::error::ApiError;
 use crate::i18n::{field_message, Lang};
+use crate::schedule::availability;
+use crate::schedule::availability::SlotOffer;
 use crate::schedule::ConsultationType;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Days shown at once: a week, so a phone screen stays short.
 pub const DAYS_SHOWN: i64 = 7;
@@ -80,7 +80,7 @@ pub async fn build(
     let today = state.calendar.today(now);
     let last = today + Duration::days(state.calendar.booking_window_days());
     let to = (from + Duration::days(DAYS_SHOWN - 1)).min(last).max(from);
-    let occupancy = booking::occupancy(state, from, to).await?;
+    let occupancy = crate::workflows::availability::occupancy(state, from, to).await?;
     let chosen = local_value(chosen);
     let mut days: Vec<DayView> =
         availability::days(&state.calendar, kind, from, to, &occupancy, now)

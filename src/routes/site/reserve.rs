@@ -12,13 +12,13 @@ use super::manage::{manage_href, open_with, refusal_page, Proof, Refusal};
 use super::manage_cookie;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
-use crate::booking;
 use crate::db::bookings::BookingRow;
 use crate::domain::{consultation_type, parse_source, FieldError, Fields, NewBooking};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::schedule::ConsultationType;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking;
 
 #[derive(Debug, Clone)]
 pub struct TypeOption {
@@ -207,9 +207,10 @@ pub async fn submit(
     match booked {
         Ok(booked) => handed_over(&state, &booked.row, booked.manage_token.expose(), now),
         Err(ApiError::SlotUnavailable { .. }) => {
-            let alternatives = booking::alternatives(&state, &kind, around, now)
-                .await
-                .unwrap_or_default();
+            let alternatives =
+                crate::workflows::availability::alternatives(&state, &kind, around, now)
+                    .await
+                    .unwrap_or_default();
             let errors = FormErrors::of(&[FieldError::new("start", "slot_unavailable")]);
             let offers = picker::offers(&alternatives, &state);
             render(

@@ -9,7 +9,7 @@ use super::page::{self, Cursor, PageRequest};
 use super::StaffAuth;
 use crate::db::audit;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/staff/audit", operation_id = "listStaffAudit", tag = "staff",
     params(
@@ -18,11 +18,11 @@ use crate::startup::AppState;
     ),
     security(("staff_token" = [])),
     responses(
-        (status = 200, description = "Audit entries, newest first", body = crate::openapi::AuditList),
-        (status = 400, description = "A malformed cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 200, description = "Audit entries, newest first", body = crate::routes::openapi::AuditList),
+        (status = 400, description = "A malformed cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 422, description = "`limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` out of range (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     _auth: StaffAuth,

@@ -6,9 +6,9 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use crate::booking::Actor;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking::Actor;
 
 /// A request made with a live staff token; `label` names its holder.
 #[derive(Debug, Clone)]
@@ -60,6 +60,6 @@ pub async fn authenticate(req: &HttpRequest, allow_query: bool) -> Result<StaffA
             .flatten()
     });
     let token = token.ok_or(ApiError::Unauthorized)?;
-    let label = crate::staff::authenticate(&state.db, token).await?;
+    let label = crate::workflows::staff_tokens::authenticate(&state.db, token).await?;
     Ok(StaffAuth { label })
 }

@@ -11,8 +11,6 @@ use serde::Serialize;
 use super::page::{self, Cursor, PageRequest};
 use super::patch;
 use super::StaffAuth;
-use crate::availability::rfc3339;
-use crate::booking::{self, StaffChange};
 use crate::db::audit::{self, AuditRow};
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, BookingFilter, StatusTimes};
@@ -20,7 +18,9 @@ use crate::domain::{Booker, BookingStatus, Fields, SlotStart};
 use crate::error::ApiError;
 use crate::routes::bookings::BookingView;
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
+use crate::workflows::booking::{self, StaffChange};
 
 /// A booking as staff see it: the patient's view plus where it came from,
 /// the staff note and when each status was reached.
@@ -126,11 +126,11 @@ pub fn views(
     ),
     security(("staff_token" = [])),
     responses(
-        (status = 200, description = "Bookings by start", body = crate::openapi::StaffBookingList),
-        (status = 400, description = "A malformed date or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 200, description = "Bookings by start", body = crate::routes::openapi::StaffBookingList),
+        (status = 400, description = "A malformed date or cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 422, description = "`invalid_range`, or an unknown status or limit (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_range`, or an unknown status or limit (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     auth: StaffAuth,
@@ -151,8 +151,8 @@ pub async fn list(
     let page = PageRequest::from_query(get("limit"), get("after"))?;
     let calendar = &state.calendar;
     let filter = BookingFilter {
-        from: from.map(|from| crate::availability::utc_range(calendar, from, from).0),
-        to: to.map(|to| crate::availability::utc_range(calendar, to, to).1),
+        from: from.map(|from| crate::schedule::availability::utc_range(calendar, from, from).0),
+        to: to.map(|to| crate::schedule::availability::utc_range(calendar, to, to).1),
         statuses,
         after: page.after.clone().map(|cursor| (cursor.at, cursor.key)),
         limit: page.fetch(),
@@ -218,9 +218,9 @@ fn private_json(view: &StaffBookingView) -> HttpResponse {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "The booking with its audit trail", body = StaffBookingView),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "No booking has this reference", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No booking has this reference", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn show(
     auth: StaffAuth,
@@ -282,19 +282,19 @@ fn parse_change(
     params(("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD")),
     security(("staff_token" = [])),
     request_body(content(
-        (crate::openapi::StaffBookingChange = "application/json"),
-        (crate::openapi::StaffBookingChange = "application/x-www-form-urlencoded"),
+        (crate::routes::openapi::StaffBookingChange = "application/json"),
+        (crate::routes::openapi::StaffBookingChange = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 200, description = "The changed booking with its audit trail", body = StaffBookingView),
-        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "No booking has this reference", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable` (new start), with `alternatives`", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (all of them): `unknown_field`, `invalid`, start rules, `invalid_transition`, ...", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No booking has this reference", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable` (new start), with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them): `unknown_field`, `invalid`, start rules, `invalid_transition`, ...", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     auth: StaffAuth,
@@ -330,6 +330,9 @@ pub async fn update(
         Ok(view) => Ok(private_json(&view)),
         // Alternatives follow the patient's rules (minimum notice
         // included): what staff can offer a patient on the phone.
-        Err(error) => Err(booking::with_alternatives(&state, error, &kind, around, now).await),
+        Err(error) => Err(crate::workflows::availability::with_alternatives(
+            &state, error, &kind, around, now,
+        )
+        .await),
     }
 }

@@ -7,23 +7,23 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, Utc};
 
 use super::auth::authenticate;
-use crate::booking;
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, BookingFilter};
+use crate::domain::BookingStatus;
 use crate::error::ApiError;
 use crate::ics::{booking_event, calendar_object, Method};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking;
 
 /// The most events one feed carries; a clinic day has at most a few dozen.
 const MAX_EVENTS: i64 = 20_000;
 
 fn status_label(row: &BookingRow) -> &'static str {
-    match row.status.as_str() {
-        "confirmed" => "予約確定",
-        "cancelled" => "キャンセル",
-        "completed" => "来院済み",
-        "no_show" => "無断キャンセル（来院なし）",
-        _ => "不明",
+    match row.status {
+        BookingStatus::Confirmed => "予約確定",
+        BookingStatus::Cancelled => "キャンセル",
+        BookingStatus::Completed => "来院済み",
+        BookingStatus::NoShow => "無断キャンセル（来院なし）",
     }
 }
 
@@ -59,7 +59,7 @@ fn description(row: &BookingRow) -> String {
     responses(
         (status = 200, description = "An RFC 5545 calendar of the bookings around today", body = String,
             content_type = "text/calendar; charset=utf-8"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -69,7 +69,7 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let today = calendar.today(now);
     let first = today - Duration::days(state.settings.staff.feed_days_back.max(0));
     let last = today + Duration::days(state.settings.staff.feed_days_ahead.max(0));
-    let (from, to) = crate::availability::utc_range(calendar, first, last);
+    let (from, to) = crate::schedule::availability::utc_range(calendar, first, last);
     let filter = BookingFilter {
         from: Some(from),
         to: Some(to),

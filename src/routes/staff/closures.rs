@@ -15,13 +15,13 @@ use serde_json::json;
 use super::bookings::{views, StaffBookingView};
 use super::page::{self, Cursor, PageRequest};
 use super::StaffAuth;
-use crate::availability::rfc3339;
 use crate::db::closures::{self, ClosureRow, NewClosure};
 use crate::db::staff_bookings;
 use crate::domain::{collect, FieldError, Fields, FreeText};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
 
 const FIELDS: [&str; 4] = ["date", "start", "end", "reason"];
 const MAX_REASON_CHARS: usize = 200;
@@ -149,18 +149,18 @@ fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, Ap
 #[utoipa::path(post, path = "/api/v1/staff/closures", operation_id = "createStaffClosure", tag = "staff",
     security(("staff_token" = [])),
     request_body(content(
-        (crate::openapi::ClosureRequest = "application/json"),
-        (crate::openapi::ClosureRequest = "application/x-www-form-urlencoded"),
+        (crate::routes::openapi::ClosureRequest = "application/json"),
+        (crate::routes::openapi::ClosureRequest = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 201, description = "Closed; with `affected_bookings`", body = ClosureView,
             headers(("Location" = String, description = "The closure's URL"))),
-        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed body", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (all of them): `required`, `invalid`, `invalid_range`, `too_long`, `unknown_field`", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them): `required`, `invalid`, `invalid_range`, `too_long`, `unknown_field`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     auth: StaffAuth,
@@ -204,7 +204,7 @@ pub async fn create(
                 Some(&detail.to_string()),
             )?;
             for booking in &affected {
-                crate::booking::audit(
+                crate::workflows::booking::audit(
                     conn,
                     &actor,
                     "booking.inside_closure",
@@ -235,11 +235,11 @@ pub async fn create(
     ),
     security(("staff_token" = [])),
     responses(
-        (status = 200, description = "Closures by start", body = crate::openapi::ClosureList),
-        (status = 400, description = "A malformed date or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 200, description = "Closures by start", body = crate::routes::openapi::ClosureList),
+        (status = 400, description = "A malformed date or cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 422, description = "`limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` out of range (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     _auth: StaffAuth,
@@ -258,7 +258,7 @@ pub async fn list(
         )),
         None => None,
     };
-    let from_at = crate::availability::utc_range(&state.calendar, from, from).0;
+    let from_at = crate::schedule::availability::utc_range(&state.calendar, from, from).0;
     let fetch = page.fetch();
     let rows = state
         .db
@@ -281,9 +281,9 @@ pub async fn list(
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "The closure", body = ClosureView),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "No closure has this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No closure has this id", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn show(
     _auth: StaffAuth,
@@ -307,9 +307,9 @@ pub async fn show(
     security(("staff_token" = [])),
     responses(
         (status = 204, description = "Deleted; the time is bookable again"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json",
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "No closure has this id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No closure has this id", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     auth: StaffAuth,

@@ -12,14 +12,15 @@ use super::outbox::OutboxView;
 use super::page::{self, Cursor, PageRequest};
 use super::patch;
 use super::StaffAuth;
-use crate::availability::rfc3339;
-use crate::booking;
 use crate::db::inquiries::{self, InquiryFilter, InquiryRow};
 use crate::domain::{Fields, InquiryCategory, InquiryStatus};
 use crate::error::ApiError;
-use crate::inquiry::{self, InquiryChange};
 use crate::routes::input::read_submission;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
+use crate::workflows;
+use crate::workflows::booking;
+use crate::workflows::inquiries::InquiryChange;
 
 /// An inquiry as staff see it: everything the sender gave, where they came
 /// from, the consent they gave and the staff note.
@@ -105,9 +106,9 @@ pub struct InquiryPatch {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Newest first", body = InquiryList),
-        (status = 400, description = "Malformed query or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown `status` or `category`, or a `limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query or cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `status` or `category`, or a `limit` out of range (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     auth: StaffAuth,
@@ -177,8 +178,8 @@ fn private_json(view: &StaffInquiryView) -> HttpResponse {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "The inquiry, with its mail", body = StaffInquiryView),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such inquiry", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn show(
     auth: StaffAuth,
@@ -190,7 +191,7 @@ pub async fn show(
     let view = state
         .db
         .write(move |conn| {
-            let row = inquiry::find_for_staff(conn, &reference)?;
+            let row = workflows::inquiries::find_for_staff(conn, &reference)?;
             booking::audit(
                 conn,
                 &actor,
@@ -233,12 +234,12 @@ fn parse_change(fields: &Fields) -> Result<InquiryChange, ApiError> {
     )),
     responses(
         (status = 200, description = "The changed inquiry, with its mail", body = StaffInquiryView),
-        (status = 400, description = "Malformed body", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such inquiry", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Neither JSON nor a form", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`unknown_field` for any other field, `invalid` status, `too_long` note (all at once)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such inquiry", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`unknown_field` for any other field, `invalid` status, `too_long` note (all at once)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     auth: StaffAuth,
@@ -252,7 +253,7 @@ pub async fn update(
     let lookup = reference.clone();
     state
         .db
-        .read(move |conn| inquiry::find_for_staff(conn, &lookup))
+        .read(move |conn| workflows::inquiries::find_for_staff(conn, &lookup))
         .await?;
     let submission = read_submission(&req, payload, state.settings.server.body_limit_bytes).await?;
     let change = parse_change(&submission.fields)?;
@@ -261,7 +262,13 @@ pub async fn update(
     let view = state
         .db
         .write(move |conn| {
-            let row = inquiry::change_by_staff(conn, &reference, change, &actor, Utc::now())?;
+            let row = workflows::inquiries::change_by_staff(
+                conn,
+                &reference,
+                change,
+                &actor,
+                Utc::now(),
+            )?;
             full_view(conn, &work_state, &row)
         })
         .await?;

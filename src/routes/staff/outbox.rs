@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use super::page::{self, Cursor, PageRequest};
 use super::StaffAuth;
-use crate::availability::rfc3339;
 use crate::db::outbox::{self, status, OutboxSummary};
 use crate::domain::FieldError;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::schedule::availability::rfc3339;
+use crate::state::AppState;
 
 /// Every status a message can be in.
 const STATUSES: [&str; 5] = [
@@ -103,9 +103,9 @@ pub struct OutboxList {
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "Newest first, without addresses or bodies", body = OutboxList),
-        (status = 400, description = "Malformed query or cursor", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown `status` or a `limit` out of range (`invalid`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed query or cursor", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `status` or a `limit` out of range (`invalid`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     _auth: StaffAuth,

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::domain::FieldError;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 500;

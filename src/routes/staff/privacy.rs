@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::StaffAuth;
 use crate::error::ApiError;
 use crate::routes::bookings::BookingView;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `DELETE /api/v1/staff/bookings/{reference}/personal-data`: a confirmed
 /// booking is cancelled first (its slots are freed; no mail is sent), then
@@ -19,8 +19,8 @@ use crate::startup::AppState;
     params(("reference" = String, Path, description = "The booking's reference, e.g. K7QM-3XWD")),
     responses(
         (status = 200, description = "Erased: the anonymised booking (empty name, email and phone)", body = BookingView),
-        (status = 401, description = "Missing or invalid staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn erase_booking(
     auth: StaffAuth,
@@ -32,11 +32,17 @@ pub async fn erase_booking(
     let (row, _) = state
         .db
         .write(move |conn| {
-            crate::privacy::erase_booking(conn, &work_state, &reference, &actor, Utc::now())
+            crate::workflows::privacy::erase_booking(
+                conn,
+                &work_state,
+                &reference,
+                &actor,
+                Utc::now(),
+            )
         })
         .await?;
-    if let Some(dir) = crate::privacy::mail_dir(&state.settings) {
-        crate::privacy::delete_mail_files(dir, std::slice::from_ref(&row.reference));
+    if let Some(dir) = crate::workflows::privacy::mail_dir(&state.settings) {
+        crate::workflows::privacy::delete_mail_files(dir, std::slice::from_ref(&row.reference));
     }
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -51,8 +57,8 @@ pub async fn erase_booking(
     params(("reference" = String, Path, description = "The inquiry's reference")),
     responses(
         (status = 204, description = "Erased"),
-        (status = 401, description = "Missing or invalid staff token", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn erase_inquiry(
     auth: StaffAuth,
@@ -64,11 +70,13 @@ pub async fn erase_inquiry(
     let erased = lookup.clone();
     state
         .db
-        .write(move |conn| crate::privacy::erase_inquiry(conn, &lookup, &actor, Utc::now()))
+        .write(move |conn| {
+            crate::workflows::privacy::erase_inquiry(conn, &lookup, &actor, Utc::now())
+        })
         .await?;
-    if let Some(dir) = crate::privacy::mail_dir(&state.settings) {
+    if let Some(dir) = crate::workflows::privacy::mail_dir(&state.settings) {
         if let Some(reference) = crate::domain::Reference::parse(&erased) {
-            crate::privacy::delete_mail_files(dir, &[reference.as_str().to_string()]);
+            crate::workflows::privacy::delete_mail_files(dir, &[reference.as_str().to_string()]);
         }
     }
     Ok(HttpResponse::NoContent().finish())

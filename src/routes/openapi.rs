@@ -8,9 +8,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::availability::{DayAvailability, SlotAvailability};
-use crate::error::SlotOffer;
 use crate::routes;
+use crate::schedule::availability::SlotOffer;
+use crate::schedule::availability::{DayAvailability, SlotAvailability};
 
 /// A booking request (JSON, or an HTML form with the same field names).
 #[derive(Serialize, ToSchema)]
@@ -333,7 +333,7 @@ impl Modify for SecuritySchemes {
         routes::inquiries::create,
         routes::site::articles::list,
         routes::site::articles::show,
-        crate::metrics::endpoint,
+        crate::routes::metrics::endpoint,
         routes::staff::bookings::list,
         routes::staff::bookings::show,
         routes::staff::bookings::update,

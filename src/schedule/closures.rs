@@ -3,17 +3,25 @@
 //! (`closed_date`); a closed time range fills every slot it touches, so
 //! availability, alternatives and capacity all see it the same way.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use crate::availability::Occupancy;
-use crate::db::closures::ClosureRow;
+use crate::schedule::availability::Occupancy;
 use crate::schedule::{ClinicCalendar, ConsultationType};
+
+/// A staff closure as the schedule reads it: a whole clinic date, or the
+/// UTC range `start_at..end_at` (a date closure covers its day too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closure {
+    pub closed_date: Option<NaiveDate>,
+    pub start_at: NaiveDateTime,
+    pub end_at: NaiveDateTime,
+}
 
 /// The calendar with the whole-day closures closed, and `occupancy` (of the
 /// dates `from..=to`) with every slot a partial closure overlaps made full.
 pub fn apply(
     calendar: &ClinicCalendar,
-    closures: &[ClosureRow],
+    closures: &[Closure],
     from: NaiveDate,
     to: NaiveDate,
     occupancy: &mut Occupancy,
@@ -27,6 +35,7 @@ pub fn apply(
         label: String::new(),
         label_en: String::new(),
         duration_minutes: calendar.slot_minutes(),
+        change_deadline_hours: 0,
     };
     for closure in closures.iter().filter(|c| c.closed_date.is_none()) {
         let first = calendar.local(closure.start_at).date_naive().max(from);
@@ -50,8 +59,8 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::availability::days;
     use crate::configuration::Settings;
+    use crate::schedule::availability::days;
     use chrono::{TimeZone, Utc};
 
     fn calendar() -> ClinicCalendar {
@@ -59,15 +68,11 @@ mod tests {
         ClinicCalendar::from_settings(&settings.schedule, "Asia/Tokyo").unwrap()
     }
 
-    fn closure(cal: &ClinicCalendar, date: Option<&str>, start: &str, end: &str) -> ClosureRow {
-        ClosureRow {
-            id: 1,
+    fn closure(cal: &ClinicCalendar, date: Option<&str>, start: &str, end: &str) -> Closure {
+        Closure {
             closed_date: date.map(|d| d.parse().unwrap()),
             start_at: cal.parse_start(start).unwrap().naive_utc(),
             end_at: cal.parse_start(end).unwrap().naive_utc(),
-            reason: String::new(),
-            created_by: "desk".into(),
-            created_at: Utc::now().naive_utc(),
         }
     }
 

@@ -12,21 +12,20 @@
 use std::path::Path;
 use std::time::Duration;
 
-use actix_web::web;
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::booking::{self, Actor};
 use crate::configuration::Settings;
 use crate::db::bookings::BookingRow;
 use crate::db::schema::{bookings, idempotency_keys, inquiries, outbox};
 use crate::db::{Db, DbConnection};
 use crate::domain::{BookingStatus, Reference};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking::{self, Actor};
 
 /// What the manage token's hash becomes: no token hashes to it, so the
 /// manage link of an erased booking answers 404.
@@ -444,9 +443,9 @@ pub struct RetentionWorker {
 }
 
 impl RetentionWorker {
-    pub fn start(state: web::Data<AppState>) -> RetentionWorker {
+    pub fn start(db: Db, settings: Settings) -> RetentionWorker {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(state, stopped));
+        let task = tokio::spawn(run(db, settings, stopped));
         RetentionWorker { stop, task }
     }
 
@@ -459,19 +458,19 @@ impl RetentionWorker {
     }
 }
 
-async fn run(state: web::Data<AppState>, mut stopped: watch::Receiver<bool>) {
-    let every = Duration::from_secs(state.settings.privacy.purge_interval_minutes.max(1) * 60);
+async fn run(db: Db, settings: Settings, mut stopped: watch::Receiver<bool>) {
+    let every = Duration::from_secs(settings.privacy.purge_interval_minutes.max(1) * 60);
     loop {
         if *stopped.borrow() {
             break;
         }
         let now = Utc::now();
-        let cutoffs = Cutoffs::from_settings(&state.settings, now);
+        let cutoffs = Cutoffs::from_settings(&settings, now);
         // A long first purge (years of history) must not hold up a
         // shutdown: stopping drops it between batches, each of which has
         // committed on its own.
         let purged = tokio::select! {
-            purged = purge(&state.db, cutoffs, mail_dir(&state.settings), now) => purged,
+            purged = purge(&db, cutoffs, mail_dir(&settings), now) => purged,
             _ = stopped.changed() => break,
         };
         match purged {

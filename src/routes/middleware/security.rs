@@ -3,19 +3,13 @@
 //! inline script, no caching of anything personal; and CORS, off unless the
 //! clinic's website origin is allowed in `http.cors_allowed_origins`.
 
+use crate::configuration::HttpSettings;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::Error;
-use serde::Deserialize;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct HttpSettings {
-    /// Origins (scheme://host[:port]) whose scripts may call the API.
-    pub cors_allowed_origins: Vec<String>,
-}
 
 /// For JSON and problem documents: nothing may load or frame them.
 const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";

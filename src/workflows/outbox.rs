@@ -6,16 +6,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
-use super::handoff::Handed;
-use super::kind;
-use super::messages::{self, BookingChange, Rendered};
 use crate::db::bookings::BookingRow;
 use crate::db::inquiries::InquiryRow;
+use crate::db::outbox::kind;
 use crate::db::outbox::{self, status, NewOutboxRow};
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::ics::Method;
-use crate::startup::AppState;
+use crate::mail::handoff::Handed;
+use crate::mail::messages::{self, BookingChange, Rendered};
+use crate::state::AppState;
 
 /// Which booking mail to send. The patient's confirmation carries the manage
 /// link, which exists only while the plain token is at hand (when the

@@ -8,10 +8,16 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::SlotOffer;
 use crate::schedule::{ClinicCalendar, ConsultationType};
 
 /// Seats taken per slot start (UTC).
+/// A free start offered instead of a full one.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SlotOffer {
+    pub start: String,
+    pub end: String,
+}
+
 pub type Occupancy = HashMap<NaiveDateTime, i64>;
 
 /// One slot: free when `available` (not full, not too soon, not too far).

@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::booking::{audit, Actor};
 use crate::db::inquiries::{self, InquiryRow};
 use crate::db::DbConnection;
 use crate::domain::{InquiryStatus, NewInquiry, Reference};
 use crate::error::ApiError;
-use crate::mail::outbox::enqueue_inquiry_mail;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::workflows::booking::{audit, Actor};
+use crate::workflows::outbox::enqueue_inquiry_mail;
 
 /// Stores `inquiry` as received, with the time and version of the consent
 /// given, and queues its mails. Run it inside `state.db.write`.

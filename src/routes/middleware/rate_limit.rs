@@ -11,22 +11,14 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::configuration::RateLimitSettings;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpResponse};
-use serde::Deserialize;
 
 use crate::error::ApiError;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RateLimitSettings {
-    pub enabled: bool,
-    pub public_posts_per_minute: u32,
-    pub manage_attempts_per_minute: u32,
-    pub trusted_proxies: Vec<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Budget {

@@ -2,20 +2,20 @@
 //! that checks the clinic's rules and stores the change. The JSON API and
 //! the HTML forms both call these.
 
-use actix_web::web;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::availability::{self, rfc3339, Occupancy};
 use crate::db::bookings::{self, BookingRow};
 use crate::db::DbConnection;
 use crate::domain::{token_matches, BookingStatus, ManageToken, NewBooking, Reference, SlotStart};
-use crate::error::{ApiError, SlotOffer};
-use crate::mail::outbox::{
+use crate::error::ApiError;
+use crate::schedule::availability::rfc3339;
+use crate::schedule::ConsultationType;
+use crate::state::AppState;
+pub use crate::workflows::audit::{audit, Actor};
+use crate::workflows::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
 };
-use crate::schedule::ConsultationType;
-use crate::startup::AppState;
 
 /// A stored booking and the manage token its patient was given (shown once).
 pub struct Booked {
@@ -215,7 +215,10 @@ pub fn cancel_by_patient(
         BookingStatus::Confirmed if has_started(&row, now) => {
             Err(ApiError::field("start", "too_late"))
         }
-        BookingStatus::Confirmed => cancel(conn, state, row, &Actor::Patient, now),
+        BookingStatus::Confirmed => {
+            ensure_before_deadline(state, &row, now)?;
+            cancel(conn, state, row, &Actor::Patient, now)
+        }
     }
 }
 
@@ -229,7 +232,28 @@ pub fn reschedule(
     kind: &ConsultationType,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
+    if row.status() == BookingStatus::Confirmed {
+        ensure_before_deadline(state, &row, now)?;
+    }
     reschedule_as(conn, state, row, start, kind, &Actor::Patient, now)
+}
+
+/// A patient changes a booking themselves only before its type's change
+/// deadline; after it they call the clinic (staff are not bound by it).
+pub fn ensure_before_deadline(
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let start = state.calendar.local(row.start_at);
+    let kind = kind_of(state, row);
+    if kind.patient_may_change(start, now) {
+        return Ok(());
+    }
+    Err(ApiError::ChangeDeadlinePassed {
+        deadline: kind.change_deadline(start),
+        phone: state.settings.clinic.phone.clone(),
+    })
 }
 
 /// Every reschedule, by patient or staff: the new slots are checked against
@@ -304,91 +328,6 @@ pub fn kind_of<'a>(state: &'a AppState, row: &BookingRow) -> &'a ConsultationTyp
         .unwrap_or_else(|| state.calendar.default_type())
 }
 
-/// Seats taken in every slot of the clinic dates `from..=to`.
-pub async fn occupancy(
-    state: &web::Data<AppState>,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-) -> Result<Occupancy, ApiError> {
-    let (start, end): (NaiveDateTime, NaiveDateTime) =
-        availability::utc_range(&state.calendar, from, to);
-    let rows = state
-        .db
-        .read(move |conn| bookings::seats_taken(conn, start, end))
-        .await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// The three free starts nearest to a full one, to offer at once.
-pub async fn alternatives(
-    state: &web::Data<AppState>,
-    kind: &ConsultationType,
-    around: DateTime<Tz>,
-    now: DateTime<Utc>,
-) -> Result<Vec<SlotOffer>, ApiError> {
-    let (from, to) = availability::search_window(&state.calendar, around, now);
-    let (calendar, occupancy) = schedule_with_closures(state, from, to).await?;
-    Ok(availability::nearest_free(
-        &calendar, kind, around, &occupancy, now, 3,
-    ))
-}
-
-/// Fills in the alternatives of a `SlotUnavailable` error.
-pub async fn with_alternatives(
-    state: &web::Data<AppState>,
-    error: ApiError,
-    kind: &ConsultationType,
-    around: DateTime<Tz>,
-    now: DateTime<Utc>,
-) -> ApiError {
-    match error {
-        ApiError::SlotUnavailable { .. } => match alternatives(state, kind, around, now).await {
-            Ok(alternatives) => ApiError::SlotUnavailable { alternatives },
-            Err(error) => error,
-        },
-        other => other,
-    }
-}
-
-/// Who changed a booking, as the audit log names them: `patient`, or the
-/// label of the staff token used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    Patient,
-    Staff(String),
-}
-
-impl Actor {
-    pub fn name(&self) -> &str {
-        match self {
-            Actor::Patient => "patient",
-            Actor::Staff(label) => label,
-        }
-    }
-}
-
-/// Records a change in the audit log (in the caller's transaction, so the
-/// entry exists exactly when the change does). `detail` must hold no
-/// personal data.
-pub fn audit(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    action: &str,
-    reference: &str,
-    detail: Option<&serde_json::Value>,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let detail = detail.map(serde_json::Value::to_string);
-    crate::db::audit::record(
-        conn,
-        now.naive_utc(),
-        actor.name(),
-        action,
-        Some(reference),
-        detail.as_deref(),
-    )
-}
-
 /// Staff closures, checked in the transaction that claims the slots: a
 /// closed date refuses a start like any closed day (`closed_day`); a closed
 /// time range refuses it like a full slot.
@@ -424,7 +363,8 @@ fn cancel(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
     bookings::cancel(conn, &row.reference, now.naive_utc())?;
-    let detail = serde_json::json!({"from": row.status, "to": BookingStatus::Cancelled.as_str()});
+    let detail =
+        serde_json::json!({"from": row.status.as_str(), "to": BookingStatus::Cancelled.as_str()});
     audit(
         conn,
         actor,
@@ -438,24 +378,6 @@ fn cancel(
     let cancelled = reload(conn, &row.reference)?;
     enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
     Ok(cancelled)
-}
-
-/// The calendar and the occupancy of the clinic dates `from..=to` with the
-/// staff closures applied: what availability and alternatives are read
-/// from.
-pub async fn schedule_with_closures(
-    state: &web::Data<AppState>,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-) -> Result<(crate::schedule::ClinicCalendar, Occupancy), ApiError> {
-    let mut occupancy = occupancy(state, from, to).await?;
-    let (start, end) = availability::utc_range(&state.calendar, from, to);
-    let closures = state
-        .db
-        .read(move |conn| crate::db::closures::overlapping(conn, start, end))
-        .await?;
-    let calendar = crate::closures::apply(&state.calendar, &closures, from, to, &mut occupancy);
-    Ok((calendar, occupancy))
 }
 
 /// What staff change on a booking in one request; every part is optional.
@@ -480,7 +402,7 @@ pub fn change_by_staff(
 ) -> Result<BookingRow, ApiError> {
     let mut row = find_for_staff(conn, reference)?;
     // An erased booking stays as it is: no one to mail, nothing to note.
-    if crate::privacy::is_erased(&row) {
+    if crate::workflows::privacy::is_erased(&row) {
         return Err(ApiError::field("status", "invalid_status"));
     }
     if change.status == Some(BookingStatus::Confirmed) && row.status() == BookingStatus::Cancelled {

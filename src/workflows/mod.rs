@@ -1,0 +1,12 @@
+//! The clinic's workflows: plain functions, each one transaction that checks
+//! the rules and stores the change with the mail it causes. The JSON API, the
+//! HTML pages, the workers and the CLI all call these, so no rule is written
+//! twice. Workflows never import `routes`.
+
+pub mod audit;
+pub mod availability;
+pub mod booking;
+pub mod inquiries;
+pub mod outbox;
+pub mod privacy;
+pub mod staff_tokens;
