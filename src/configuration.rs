@@ -24,6 +24,11 @@ pub struct Settings {
     pub mail: MailSettings,
     pub staff: StaffSettings,
     #[serde(default)]
+    pub webhooks: WebhookSettings,
+    /// Practitioners and rooms (none: every type uses the anonymous seats).
+    #[serde(default)]
+    pub resources: Vec<ResourceSettings>,
+    #[serde(default)]
     pub security: SecuritySettings,
 }
 
@@ -94,6 +99,18 @@ pub struct ConsultationTypeSettings {
     #[serde(default)]
     pub label_en: Option<String>,
     pub duration_minutes: u32,
+    /// Practitioners any one of whom may take this type.
+    #[serde(default)]
+    pub practitioners: Vec<String>,
+    /// Rooms any one of which this type needs.
+    #[serde(default)]
+    pub rooms: Vec<String>,
+    /// Minutes kept free after it (the room's, else the practitioner's).
+    #[serde(default)]
+    pub buffer_minutes: u32,
+    /// Bookings of this type per clinic day at most.
+    #[serde(default)]
+    pub daily_limit: Option<u32>,
     /// This type's own `patient_change_deadline_hours`.
     #[serde(default)]
     pub change_deadline_hours: Option<u32>,
@@ -101,6 +118,49 @@ pub struct ConsultationTypeSettings {
 
 fn default_change_deadline_hours() -> u32 {
     24
+}
+
+/// A practitioner or a room: `kind` is `practitioner` or `room`; each
+/// weekday lists its "HH:MM-HH:MM" ranges (a weekday left out is off; a
+/// room with none at all is open whenever the clinic is).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResourceSettings {
+    pub code: String,
+    pub kind: String,
+    pub label: String,
+    #[serde(default)]
+    pub label_en: Option<String>,
+    #[serde(default)]
+    pub monday: Option<Vec<String>>,
+    #[serde(default)]
+    pub tuesday: Option<Vec<String>>,
+    #[serde(default)]
+    pub wednesday: Option<Vec<String>>,
+    #[serde(default)]
+    pub thursday: Option<Vec<String>>,
+    #[serde(default)]
+    pub friday: Option<Vec<String>>,
+    #[serde(default)]
+    pub saturday: Option<Vec<String>>,
+    #[serde(default)]
+    pub sunday: Option<Vec<String>>,
+    #[serde(default)]
+    pub days_off: Vec<String>,
+}
+
+impl ResourceSettings {
+    /// The weekday lists, Monday first.
+    pub fn weekdays(&self) -> [&Option<Vec<String>>; 7] {
+        [
+            &self.monday,
+            &self.tuesday,
+            &self.wednesday,
+            &self.thursday,
+            &self.friday,
+            &self.saturday,
+            &self.sunday,
+        ]
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,21 +288,22 @@ impl Settings {
     /// The full layering, with `config/` read from `base_dir`.
     pub fn load(base_dir: &Path) -> Result<Self, config::ConfigError> {
         let config_dir = base_dir.join("config");
-        let mut builder = Config::builder()
+        let files = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
             .add_source(File::from(config_dir.join("default.toml")).required(false))
-            .add_source(File::from(config_dir.join("local.toml")).required(false))
-            .add_source(
-                Environment::with_prefix("CLINIC")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .list_separator(",")
-                    .with_list_parse_key("schedule.closed_weekdays")
-                    .with_list_parse_key("schedule.closed_dates")
-                    .with_list_parse_key("rate_limit.trusted_proxies")
-                    .with_list_parse_key("http.cors_allowed_origins"),
-            );
+            .add_source(File::from(config_dir.join("local.toml")).required(false));
+        let receivers = files.build_cloned()?;
+        let mut builder = normalise(files, &receivers)?.add_source(
+            Environment::with_prefix("CLINIC")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("schedule.closed_weekdays")
+                .with_list_parse_key("schedule.closed_dates")
+                .with_list_parse_key("rate_limit.trusted_proxies")
+                .with_list_parse_key("http.cors_allowed_origins"),
+        );
         if std::env::var_os("CLINIC__DATABASE__URL").is_none() {
             if let Ok(url) = std::env::var("DATABASE_URL") {
                 builder = builder.set_override("database.url", url)?;
@@ -260,8 +321,83 @@ impl Settings {
 pub struct StaffSettings {
     pub feed_days_back: i64,
     pub feed_days_ahead: i64,
+    /// Hours a staff console session lasts without use.
+    #[serde(default = "default_session_idle_hours")]
+    pub session_idle_hours: u32,
+}
+
+fn default_session_idle_hours() -> u32 {
+    12
 }
 
 fn default_concurrent_deliveries() -> usize {
     16
+}
+
+/// `[webhooks]`: how webhooks are delivered, and the receivers (their
+/// rules: `webhooks::WebhookSettings::check`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// The first retry waits this long, each next one twice as long ...
+    pub retry_initial_seconds: f64,
+    /// ... up to this.
+    pub retry_max_seconds: f64,
+    /// A delivery is retried for at least this many hours (72 at least).
+    pub retry_for_hours: u64,
+    /// One attempt may take this long.
+    pub timeout_seconds: u64,
+    /// Attempts one instance makes at the same time.
+    pub concurrent_deliveries: usize,
+    /// How often an idle worker looks for due deliveries (those queued by
+    /// this instance wake it at once).
+    pub poll_interval_ms: u64,
+    pub endpoints: Vec<EndpointSettings>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry_initial_seconds: 5.0,
+            retry_max_seconds: 3600.0,
+            retry_for_hours: 72,
+            timeout_seconds: 10,
+            concurrent_deliveries: 4,
+            poll_interval_ms: 1000,
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+/// One webhook receiver, as configured (`[[webhooks]]` or `[[webhooks.endpoints]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    pub url: String,
+    /// `whsec_` and the base64 of the key.
+    pub secret: SecretString,
+    /// Keys still signing during a rotation: every message carries a
+    /// signature by `secret` and one by each of these.
+    #[serde(default)]
+    pub previous_secrets: Vec<SecretString>,
+    /// The events it gets; absent: every event.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Whether bodies carry the patient's name, email and phone.
+    #[serde(default)]
+    pub include_personal_data: bool,
+}
+
+/// `webhooks` as written the short way, `[[webhooks]]` (a list of
+/// receivers), becomes `webhooks.endpoints` of the table the delivery
+/// settings live in. (TOML cannot hold both under one key: `[[webhooks]]`
+/// is a list, `[webhooks] retry_initial_seconds = ...` a table.)
+fn normalise(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    files: &config::Config,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
+    match files.get::<Vec<config::Value>>("webhooks") {
+        Ok(receivers) => builder.set_override("webhooks.endpoints", receivers),
+        Err(_) => Ok(builder),
+    }
 }

@@ -133,6 +133,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             "ご希望の日時はまだ予約を受け付けていません。".into(),
             "That time is too far ahead to book.".into(),
         ),
+        "invalid_practitioner" => (
+            "選択された担当者はこの診療メニューを担当していません。".into(),
+            "That practitioner does not take this consultation type.".into(),
+        ),
         "slot_unavailable" => (
             "ご希望の枠はすでに埋まっています。別の時間をお選びください。".into(),
             "That slot is already taken. Please choose another time.".into(),

@@ -125,6 +125,7 @@ mod tests {
             created_at: at("2026-11-25 00:00"),
             updated_at: at("2026-11-25 00:00"),
             cancelled_at: None,
+            practitioner: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod server_key;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workflows;
 
 /// The service's memory allocator, for every program that links it (the

@@ -17,9 +17,12 @@ use crate::mail::transport::Transport;
 use crate::mail::worker::{MailWorker, Mailroom};
 use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
+use crate::schedule::resources::Resources;
 use crate::schedule::ClinicCalendar;
 use crate::server_key::{Origin, ServerKey};
 use crate::state::AppState;
+use crate::webhooks::worker::{Dispatch, WebhookWorker};
+use crate::webhooks::Webhooks;
 use crate::workflows::privacy::RetentionWorker;
 use crate::{routes, telemetry};
 
@@ -29,14 +32,21 @@ pub struct Application {
     state: web::Data<AppState>,
     mail_worker: MailWorker,
     retention_worker: RetentionWorker,
+    webhook_worker: WebhookWorker,
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
 /// one clear message.
-pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
+pub fn check_settings(settings: &Settings) -> anyhow::Result<(ClinicCalendar, Resources)> {
     let calendar = ClinicCalendar::from_settings(&settings.schedule, &settings.clinic.timezone)?;
+    let resources = Resources::from_settings(
+        &settings.resources,
+        &settings.schedule.consultation_types,
+        &calendar,
+    )?;
     RateLimiter::from_settings(&settings.rate_limit)?;
     security::check(&settings.http)?;
+    settings.webhooks.check()?;
     let public_url = &settings.server.public_url;
     let derived_or_http = public_url.is_empty()
         || public_url.starts_with("http://")
@@ -51,12 +61,17 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<ClinicCalendar> {
             "invalid setting server.body_limit_bytes: must be at least 1024"
         ));
     }
+    if settings.staff.session_idle_hours == 0 {
+        return Err(anyhow!(
+            "invalid setting staff.session_idle_hours: must be at least 1"
+        ));
+    }
     if settings.database.pool_size == 0 {
         return Err(anyhow!(
             "invalid setting database.pool_size: must be at least 1"
         ));
     }
-    Ok(calendar)
+    Ok((calendar, resources))
 }
 
 /// Opens the database and brings its schema up to date.
@@ -128,7 +143,7 @@ async fn seal_stored_values(db: &Db, key: &Arc<ServerKey>) -> anyhow::Result<()>
 
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
-        let calendar = check_settings(&settings)?;
+        let (calendar, resources) = check_settings(&settings)?;
         crate::metrics::handle();
         crate::articles::library()?;
         let db = open_database(&settings).await?;
@@ -145,11 +160,13 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             calendar,
+            resources,
             db,
             availability_cache: Default::default(),
             mail_handoff: Arc::new(Handoff::new(Duration::from_secs(
                 settings.mail.lease_seconds.max(1),
             ))),
+            webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
             server_key,
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
@@ -185,12 +202,18 @@ impl Application {
             mail_transport,
         );
         let retention_worker = RetentionWorker::start(state.db.clone(), settings.clone());
+        let webhook_worker = WebhookWorker::start(Dispatch {
+            db: state.db.clone(),
+            settings: settings.webhooks.clone(),
+            webhooks: state.webhooks.clone(),
+        })?;
         Ok(Application {
             port,
             server: server.run(),
             state,
             mail_worker,
             retention_worker,
+            webhook_worker,
         })
     }
 
@@ -208,11 +231,13 @@ impl Application {
     }
 
     /// Serves until stopped, then lets the mail worker finish the message
-    /// in hand and the retention purge its batch.
+    /// in hand, the retention purge its batch and the webhook worker its
+    /// attempts in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.mail_worker.stop().await;
         self.retention_worker.stop().await;
+        self.webhook_worker.stop().await;
         served
     }
 }

@@ -12,16 +12,21 @@ use chrono::NaiveDate;
 use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::handoff::Handoff;
+use crate::schedule::resources::Resources;
 use crate::schedule::ClinicCalendar;
 use crate::server_key::ServerKey;
 
 pub struct AppState {
     pub settings: Settings,
     pub calendar: ClinicCalendar,
+    /// Practitioners and rooms, and what each type needs of them.
+    pub resources: Resources,
     pub db: Db,
     pub availability_cache: AnswerCache,
     /// Fresh mail this instance stored for its own mail worker.
     pub mail_handoff: Arc<Handoff>,
+    /// The webhook receivers, and what wakes the webhook worker.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// Seals what the database keeps of manage links and pending mail, and
     /// the manage pages' cookies.
     pub server_key: Arc<ServerKey>,

@@ -35,6 +35,8 @@ pub struct BookingRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub cancelled_at: Option<NaiveDateTime>,
+    /// The practitioner's code, for a type that needs one.
+    pub practitioner: Option<String>,
 }
 
 impl BookingRow {
@@ -104,6 +106,7 @@ pub fn draft(
         created_at: now,
         updated_at: now,
         cancelled_at: None,
+        practitioner: None,
     }
 }
 
@@ -191,10 +194,11 @@ pub fn claim_slots(
     Ok(())
 }
 
-/// Frees every seat a booking holds.
+/// Frees every seat, practitioner and room a booking holds.
 pub fn release_slots(conn: &mut DbConnection, reference: &str) -> Result<(), ApiError> {
     diesel::delete(slot_claims::table.filter(slot_claims::booking_reference.eq(reference)))
         .execute(conn)?;
+    super::resource_claims::release(conn, reference)?;
     Ok(())
 }
 

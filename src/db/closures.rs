@@ -17,6 +17,8 @@ pub struct ClosureRow {
     pub reason: String,
     pub created_by: String,
     pub created_at: NaiveDateTime,
+    /// The practitioner or room it is the time off of (`None`: the clinic).
+    pub resource: Option<String>,
 }
 
 impl ClosureRow {

@@ -1,6 +1,7 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (shared by
 //! several instances), behind one connection type and one pool.
 
+pub mod appointments;
 pub mod audit;
 pub mod backup;
 pub mod bookings;
@@ -11,12 +12,15 @@ pub mod inquiries;
 mod migrations;
 pub mod outbox;
 mod pool;
+pub mod resource_claims;
 pub mod schema;
 pub mod sealing;
 pub mod sqlite_memory;
 mod sqlite_writer;
 pub mod staff_bookings;
+pub mod staff_sessions;
 pub mod staff_tokens;
+pub mod webhooks;
 
 pub use commit_hooks::{on_commit, takes_commit_hooks, CommitHook};
 pub use pool::{ConnectionOpener, DbPool, Location, PooledDb};

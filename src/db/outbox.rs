@@ -60,7 +60,8 @@ pub struct OutboxRow {
 /// changed (so that claims and outcomes rewrite only the small state row).
 /// Stored sealed with the server key (a confirmation carries the manage
 /// link) and only while the message may still be sent: a message sent,
-/// given up, withdrawn or suppressed keeps no content.
+/// withdrawn or suppressed keeps no content. A failed one keeps it, sealed,
+/// for staff to send it again (`workflows::outbox_retry`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox_contents, treat_none_as_default_value = false)]
 pub struct OutboxContent {
@@ -540,7 +541,8 @@ pub fn record_sent(
 
 /// Records an attempt on a message `owner` holds; `false` when the lease
 /// was lost (another worker took the row over after it expired). A message
-/// sent, given up or withdrawn loses its content.
+/// sent or withdrawn loses its content; a failed one keeps it (sealed) for
+/// staff to send it again.
 pub fn record_attempt(
     conn: &mut DbConnection,
     id: i64,
@@ -590,7 +592,7 @@ pub fn record_attempt(
             ))
             .execute(conn)?,
     };
-    if updated == 1 && !matches!(outcome, Outcome::Retry { .. }) {
+    if updated == 1 && matches!(outcome, Outcome::Sent | Outcome::Cancelled { .. }) {
         drop_contents(conn, &[id])?;
     }
     Ok(updated == 1)
@@ -672,6 +674,40 @@ pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiE
         .first(conn)
         .optional()?;
     Ok(due.is_some())
+}
+
+/// One message as staff see it.
+pub fn find_summary(conn: &mut DbConnection, id: i64) -> Result<Option<OutboxSummary>, ApiError> {
+    Ok(outbox::table
+        .find(id)
+        .select(OutboxSummary::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Puts a `failed` message back in the queue, due at once with a fresh
+/// count of attempts (its last error stays until the next one); whether it
+/// was failed.
+pub fn requeue_failed(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let updated = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq(status::FAILED)),
+    )
+    .set((
+        outbox::status.eq(status::PENDING),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
 }
 
 #[cfg(test)]

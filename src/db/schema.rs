@@ -22,6 +22,16 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         cancelled_at -> Nullable<Timestamp>,
+        practitioner -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// A practitioner's or room's grid slot held by a booking.
+    resource_claims (resource_code, slot_start) {
+        resource_code -> Text,
+        slot_start -> Timestamp,
+        booking_reference -> Text,
     }
 }
 
@@ -46,7 +56,13 @@ diesel::table! {
 }
 
 diesel::joinable!(slot_claims -> bookings (booking_reference));
-diesel::allow_tables_to_appear_in_same_query!(bookings, slot_claims, idempotency_keys);
+diesel::joinable!(resource_claims -> bookings (booking_reference));
+diesel::allow_tables_to_appear_in_same_query!(
+    bookings,
+    slot_claims,
+    idempotency_keys,
+    resource_claims
+);
 
 diesel::table! {
     inquiries (reference) {
@@ -113,6 +129,7 @@ diesel::table! {
         reason -> Text,
         created_by -> Text,
         created_at -> Timestamp,
+        resource -> Nullable<Text>,
     }
 }
 
@@ -133,8 +150,46 @@ pub mod booking_status_times {
         bookings (reference) {
             reference -> Text,
             confirmed_at -> Nullable<Timestamp>,
+            arrived_at -> Nullable<Timestamp>,
             completed_at -> Nullable<Timestamp>,
             no_show_at -> Nullable<Timestamp>,
         }
+    }
+}
+
+diesel::table! {
+    /// Signed-in staff console browsers (hashes of their cookies only).
+    staff_sessions (session_hash) {
+        session_hash -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        flash -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(staff_sessions, staff_tokens);
+
+diesel::table! {
+    /// One webhook message to one receiver (see `db::webhooks`).
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> Text,
+        event_type -> Text,
+        reference -> Text,
+        url -> Text,
+        body -> Text,
+        personal_data -> Bool,
+        status -> Text,
+        attempts -> Integer,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        retry_until -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
     }
 }

@@ -13,12 +13,14 @@ use super::DbConnection;
 use crate::domain::BookingStatus;
 use crate::error::ApiError;
 
-/// When a booking last became confirmed (again), completed or a no-show.
+/// When a booking last became confirmed (again), arrived, completed or a
+/// no-show.
 #[derive(Debug, Clone, Default, Queryable, Selectable)]
 #[diesel(table_name = times::bookings)]
 pub struct StatusTimes {
     pub reference: String,
     pub confirmed_at: Option<NaiveDateTime>,
+    pub arrived_at: Option<NaiveDateTime>,
     pub completed_at: Option<NaiveDateTime>,
     pub no_show_at: Option<NaiveDateTime>,
 }
@@ -95,6 +97,9 @@ pub fn set_status(
     match status {
         BookingStatus::Confirmed => diesel::update(target)
             .set(times::bookings::confirmed_at.eq(Some(now)))
+            .execute(conn)?,
+        BookingStatus::Arrived => diesel::update(target)
+            .set(times::bookings::arrived_at.eq(Some(now)))
             .execute(conn)?,
         BookingStatus::Completed => diesel::update(target)
             .set(times::bookings::completed_at.eq(Some(now)))

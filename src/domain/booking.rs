@@ -10,18 +10,21 @@ use super::{
 use crate::schedule::{ClinicCalendar, ConsultationType};
 
 /// Where a booking stands. A booking is `confirmed` when made; staff mark it
-/// `completed` or `no_show` after the visit; patient or staff may cancel it.
+/// `arrived` (受付済) when the patient is in, `completed` or `no_show` after
+/// the visit; patient or staff may cancel it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingStatus {
     Confirmed,
+    Arrived,
     Cancelled,
     Completed,
     NoShow,
 }
 
 impl BookingStatus {
-    pub const ALL: [BookingStatus; 4] = [
+    pub const ALL: [BookingStatus; 5] = [
         BookingStatus::Confirmed,
+        BookingStatus::Arrived,
         BookingStatus::Cancelled,
         BookingStatus::Completed,
         BookingStatus::NoShow,
@@ -30,9 +33,21 @@ impl BookingStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             BookingStatus::Confirmed => "confirmed",
+            BookingStatus::Arrived => "arrived",
             BookingStatus::Cancelled => "cancelled",
             BookingStatus::Completed => "completed",
             BookingStatus::NoShow => "no_show",
+        }
+    }
+
+    /// The word the reception uses for it (staff console, calendar feed).
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            BookingStatus::Confirmed => "予約確定",
+            BookingStatus::Arrived => "受付済",
+            BookingStatus::Cancelled => "キャンセル",
+            BookingStatus::Completed => "来院済み",
+            BookingStatus::NoShow => "無断キャンセル（来院なし）",
         }
     }
 
@@ -40,9 +55,10 @@ impl BookingStatus {
         Self::ALL.into_iter().find(|status| status.as_str() == raw)
     }
 
-    /// Whether the booking still holds its slots.
+    /// Whether the booking still holds its slots: every status but
+    /// `cancelled` (the time was the patient's, whether they came or not).
     pub fn holds_slot(self) -> bool {
-        self == BookingStatus::Confirmed
+        self != BookingStatus::Cancelled
     }
 }
 
@@ -95,6 +111,9 @@ pub struct NewBooking {
     pub first_visit: Option<bool>,
     pub message: Option<FreeText>,
     pub source: Option<String>,
+    /// The practitioner asked for (a code; checked against the type by
+    /// the booking workflow); `None`: no preference.
+    pub practitioner: Option<String>,
 }
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -137,6 +156,10 @@ impl NewBooking {
         )
         .flatten();
         let source = collect(&mut errors, parse_source(fields)).flatten();
+        let practitioner = collect(&mut errors, fields.text("practitioner"))
+            .flatten()
+            .map(|raw| raw.trim().to_string())
+            .filter(|code| !code.is_empty());
         collect(&mut errors, fields.consent());
         match (name, name_kana, email, phone, kind, start) {
             (Some(name), Some(name_kana), Some(email), Some(phone), Some(kind), Some(start))
@@ -152,6 +175,7 @@ impl NewBooking {
                     first_visit,
                     message,
                     source,
+                    practitioner,
                 })
             }
             _ => Err(errors),

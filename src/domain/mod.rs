@@ -2,6 +2,7 @@
 //! types, nothing downstream checks it again.
 
 mod booking;
+mod closure;
 mod contact;
 mod fields;
 mod inquiry;
@@ -12,6 +13,7 @@ pub use booking::{
     consultation_type, parse_source, Booker, BookingStatus, NewBooking, SlotStart,
     MAX_MESSAGE_CHARS,
 };
+pub use closure::{clinic_date, ClosureRequest};
 pub use contact::{EmailAddress, FreeText, NameKana, PatientName, PhoneNumber};
 pub use fields::Fields;
 pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};

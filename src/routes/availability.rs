@@ -30,6 +30,9 @@ pub struct AvailabilityQuery {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     kind: Option<String>,
+    /// Only this practitioner's free slots (a code of `/api/v1/practitioners`
+    /// who takes the type); empty or absent: any.
+    practitioner: Option<String>,
 }
 
 /// Every day of the range with every slot of the open ones.
@@ -61,7 +64,7 @@ fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, ApiError> {
 #[utoipa::path(get, path = "/api/v1/availability", operation_id = "getAvailability", tag = "public", params(AvailabilityQuery), responses(
     (status = 200, description = "Slots per day", body = AvailabilityResponse),
     (status = 400, description = "A malformed date", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-    (status = 422, description = "`invalid_range`, `range_too_long`, `out_of_range` or `unknown_type`",
+    (status = 422, description = "`invalid_range`, `range_too_long`, `out_of_range`, `unknown_type` or `invalid_practitioner`",
         body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
 ))]
 pub async fn list(
@@ -110,20 +113,44 @@ pub async fn list(
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let key = (from, to, kind.code.clone());
+    let only = crate::workflows::resources::named_practitioner(
+        &state,
+        &kind,
+        query.practitioner.as_deref(),
+    )?;
+    let key = (
+        from,
+        to,
+        format!("{}|{}", kind.code, only.as_deref().unwrap_or_default()),
+    );
     // Read before the database, so a write that lands meanwhile makes this
     // answer stale rather than cached as fresh.
     let generation = state.db.generation();
     if let Some(body) = state.availability_cache.get(&key, generation) {
         return Ok(json_answer(body));
     }
-    let (calendar, occupancy) = schedule_with_closures(&state, from, to).await?;
+    let days = match crate::workflows::resources::availability_days(
+        &state,
+        &kind,
+        from,
+        to,
+        only.as_deref(),
+        now,
+    )
+    .await?
+    {
+        Some(days) => days,
+        None => {
+            let (calendar, occupancy) = schedule_with_closures(&state, from, to).await?;
+            days(&calendar, &kind, from, to, &occupancy, now)
+        }
+    };
     let answer = AvailabilityResponse {
         timezone: state.settings.clinic.timezone.clone(),
         kind: kind.code.clone(),
         from: from.to_string(),
         to: to.to_string(),
-        days: days(&calendar, &kind, from, to, &occupancy, now),
+        days,
     };
     let body = Bytes::from(serde_json::to_vec(&answer).map_err(anyhow::Error::from)?);
     state.availability_cache.put(key, generation, body.clone());

@@ -41,6 +41,31 @@ pub struct BookingView {
     pub manage_token: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Who sees the patient, for a type with practitioners; else null.
+    pub practitioner: Option<PractitionerRef>,
+}
+
+/// A practitioner as a booking names them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PractitionerRef {
+    pub code: String,
+    pub label: String,
+}
+
+impl PractitionerRef {
+    /// The booking's practitioner, labelled as configured (by its code when
+    /// the configuration no longer has them).
+    pub fn of(state: &AppState, row: &BookingRow) -> Option<Self> {
+        let code = row.practitioner.as_deref()?;
+        let label = state
+            .resources
+            .find(code)
+            .map_or_else(|| code.to_string(), |(_, resource)| resource.label.clone());
+        Some(PractitionerRef {
+            code: code.to_string(),
+            label,
+        })
+    }
 }
 
 impl BookingView {
@@ -63,6 +88,7 @@ impl BookingView {
             manage_token: manage_token.map(str::to_string),
             created_at: rfc3339(calendar.local(row.created_at)),
             updated_at: rfc3339(calendar.local(row.updated_at)),
+            practitioner: PractitionerRef::of(state, row),
         }
     }
 }

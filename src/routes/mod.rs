@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod bookings;
 pub mod clinic;
+pub mod fhir;
 pub mod health;
 pub mod idempotency;
 pub mod input;
@@ -10,6 +11,7 @@ pub(crate) mod inquiries;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod practitioners;
 pub mod site;
 pub mod staff;
 
@@ -34,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .service(resource("/clinic", "GET").route(web::get().to(clinic::show)))
             .service(resource("/availability", "GET").route(web::get().to(availability::list)))
+            .service(resource("/practitioners", "GET").route(web::get().to(practitioners::list)))
             .service(resource("/bookings", "POST").route(web::post().to(bookings::create)))
             .service(resource("/bookings/{reference}", "GET").route(web::get().to(bookings::show)))
             .service(
@@ -49,6 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/inquiries", "POST").route(web::post().to(inquiries::create)))
             .service(web::scope("/staff").configure(staff::configure)),
     )
+    .service(web::scope("/staff").configure(staff::console::configure))
+    .configure(fhir::configure)
     .configure(site::configure)
     .default_service(web::to(not_found));
 }

@@ -45,6 +45,10 @@ pub struct BookingRequest {
     /// The article the visitor came from.
     #[schema(max_length = 100)]
     pub source: Option<String>,
+    /// A practitioner's code (`GET /api/v1/practitioners`) for a type that
+    /// has practitioners; empty or absent: no preference (one is
+    /// assigned). Named for a type without: 422 `invalid_practitioner`.
+    pub practitioner: Option<String>,
 }
 
 /// A boolean that only `true` satisfies (consent).
@@ -125,11 +129,13 @@ pub struct StaffBookingChange {
     pub staff_note: Option<String>,
 }
 
-/// The states of a booking.
+/// The states of a booking: `arrived` (受付済) is a patient checked in at
+/// the desk, before the visit is `completed`.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatusCode {
     Confirmed,
+    Arrived,
     Cancelled,
     Completed,
     NoShow,
@@ -326,6 +332,7 @@ impl Modify for SecuritySchemes {
         routes::health::readyz,
         routes::clinic::show,
         routes::availability::list,
+        routes::practitioners::list,
         routes::bookings::create,
         routes::bookings::show,
         routes::bookings::cancel,
@@ -349,6 +356,13 @@ impl Modify for SecuritySchemes {
         routes::staff::outbox::list,
         routes::staff::privacy::erase_booking,
         routes::staff::privacy::erase_inquiry,
+        routes::staff::webhooks::list,
+        routes::staff::webhooks::retry,
+        routes::fhir::metadata,
+        routes::fhir::search_slots,
+        routes::fhir::read_slot,
+        routes::fhir::search_appointments,
+        routes::fhir::read_appointment,
     ),
     components(schemas(
         BookingRequest,
@@ -360,6 +374,9 @@ impl Modify for SecuritySchemes {
         DayAvailability,
         SlotAvailability,
         routes::bookings::BookingView,
+        routes::bookings::PractitionerRef,
+        routes::practitioners::PractitionerView,
+        routes::practitioners::PractitionerList,
         routes::clinic::ClinicInfo,
         routes::availability::AvailabilityResponse,
         InquiryRequest,
@@ -377,12 +394,15 @@ impl Modify for SecuritySchemes {
         routes::staff::bookings::StaffBookingView,
         routes::staff::bookings::AuditView,
         routes::staff::closures::ClosureView,
+        routes::staff::webhooks::DeliveryView,
+        routes::staff::webhooks::DeliveryList,
     )),
     modifiers(&SecuritySchemes, &BookingLinks, &ClosureLinks),
     tags(
         (name = "public", description = "The clinic website and API callers"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "staff", description = "The clinic's staff: `Authorization: Bearer` with a staff token"),
+        (name = "fhir", description = "A read-only FHIR R4 view of the schedule (`application/fhir+json`; errors are OperationOutcomes)"),
     )
 )]
 pub struct ApiDoc;

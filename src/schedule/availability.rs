@@ -27,6 +27,9 @@ pub struct SlotAvailability {
     pub end: String,
     pub available: bool,
     pub remaining: u32,
+    /// For a type with practitioners: the codes of those free then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub practitioners: Option<Vec<String>>,
 }
 
 /// A day: open with its slots, or closed with a reason
@@ -88,6 +91,34 @@ pub fn days(
     occupancy: &Occupancy,
     now: DateTime<Utc>,
 ) -> Vec<DayAvailability> {
+    days_with(calendar, kind, from, to, occupancy, |start| {
+        calendar.bookable_in_time(start, now)
+    })
+}
+
+/// As `days`, as staff see them: a slot inside the minimum notice is free
+/// too (staff fit patients in at short notice), one in the past is not.
+pub fn days_for_staff(
+    calendar: &ClinicCalendar,
+    kind: &ConsultationType,
+    from: NaiveDate,
+    to: NaiveDate,
+    occupancy: &Occupancy,
+    now: DateTime<Utc>,
+) -> Vec<DayAvailability> {
+    days_with(calendar, kind, from, to, occupancy, |start| {
+        calendar.bookable_by_staff_in_time(start, now)
+    })
+}
+
+fn days_with(
+    calendar: &ClinicCalendar,
+    kind: &ConsultationType,
+    from: NaiveDate,
+    to: NaiveDate,
+    occupancy: &Occupancy,
+    in_time: impl Fn(DateTime<Tz>) -> bool,
+) -> Vec<DayAvailability> {
     from.iter_days()
         .take_while(|date| *date <= to)
         .map(|date| match calendar.closed_reason(date) {
@@ -109,8 +140,9 @@ pub fn days(
                         SlotAvailability {
                             start: rfc3339(start),
                             end: rfc3339(calendar.end_of(start, kind)),
-                            available: remaining > 0 && calendar.bookable_in_time(start, now),
+                            available: remaining > 0 && in_time(start),
                             remaining,
+                            practitioners: None,
                         }
                     })
                     .collect(),

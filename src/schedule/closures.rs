@@ -6,7 +6,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
 use crate::schedule::availability::Occupancy;
-use crate::schedule::{ClinicCalendar, ConsultationType};
+use crate::schedule::ClinicCalendar;
 
 /// A staff closure as the schedule reads it: a whole clinic date, or the
 /// UTC range `start_at..end_at` (a date closure covers its day too).
@@ -29,14 +29,6 @@ pub fn apply(
     let closed = calendar.with_closed_dates(closures.iter().filter_map(|c| c.closed_date));
     let capacity = i64::from(calendar.capacity_per_slot());
     let step = Duration::minutes(calendar.slot_minutes().into());
-    // One grid slot, to list every slot start of a day.
-    let one_slot = ConsultationType {
-        code: String::new(),
-        label: String::new(),
-        label_en: String::new(),
-        duration_minutes: calendar.slot_minutes(),
-        change_deadline_hours: 0,
-    };
     for closure in closures.iter().filter(|c| c.closed_date.is_none()) {
         let first = calendar.local(closure.start_at).date_naive().max(from);
         let last = calendar
@@ -44,7 +36,7 @@ pub fn apply(
             .date_naive()
             .min(to);
         for date in first.iter_days().take_while(|date| *date <= last) {
-            for start in calendar.slot_starts(date, &one_slot) {
+            for start in calendar.grid_starts(date) {
                 let slot_start = start.naive_utc();
                 if slot_start < closure.end_at && slot_start + step > closure.start_at {
                     let taken = occupancy.entry(slot_start).or_insert(0);

@@ -7,6 +7,7 @@
 pub mod availability;
 pub mod closures;
 mod holidays;
+pub mod resources;
 
 use std::collections::BTreeSet;
 
@@ -399,6 +400,19 @@ impl ClinicCalendar {
         starts
     }
 
+    /// Every start of the slot grid on `date`, from opening to the last slot
+    /// that ends by closing (whether or not the day is open).
+    pub fn grid_starts(&self, date: NaiveDate) -> Vec<DateTime<Tz>> {
+        let one_slot = ConsultationType {
+            code: String::new(),
+            label: String::new(),
+            label_en: String::new(),
+            duration_minutes: self.slot_minutes,
+            change_deadline_hours: 0,
+        };
+        self.slot_starts(date, &one_slot)
+    }
+
     /// The start of every grid slot a consultation of `kind` at `start`
     /// occupies, as UTC instants (the keys capacity is counted by).
     pub fn covered_slots(
@@ -481,6 +495,12 @@ impl ClinicCalendar {
     /// Whether a patient could book `start` now, as far as timing goes.
     pub fn bookable_in_time(&self, start: DateTime<Tz>, now: DateTime<Utc>) -> bool {
         self.check_timing(start, now, self.min_notice).is_ok()
+    }
+
+    /// Whether staff could book `start` now, as far as timing goes (no
+    /// minimum notice; not in the past).
+    pub fn bookable_by_staff_in_time(&self, start: DateTime<Tz>, now: DateTime<Utc>) -> bool {
+        self.check_timing(start, now, Duration::zero()).is_ok()
     }
 
     /// The end of a consultation of `kind` starting at `start`.

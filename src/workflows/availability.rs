@@ -35,6 +35,11 @@ pub async fn alternatives(
     around: DateTime<Tz>,
     now: DateTime<Utc>,
 ) -> Result<Vec<SlotOffer>, ApiError> {
+    if let Some(offers) =
+        crate::workflows::resources::alternatives(state, kind, around, now).await?
+    {
+        return Ok(offers);
+    }
     let (from, to) = availability::search_window(&state.calendar, around, now);
     let (calendar, occupancy) = schedule_with_closures(state, from, to).await?;
     Ok(availability::nearest_free(
@@ -74,6 +79,8 @@ pub async fn schedule_with_closures(
         .read(move |conn| crate::db::closures::overlapping(conn, start, end))
         .await?
         .iter()
+        // A practitioner's or room's time off closes only them.
+        .filter(|row| row.resource.is_none())
         .map(ClosureRow::as_closure)
         .collect();
     let calendar = closures::apply(&state.calendar, &closures, from, to, &mut occupancy);

@@ -12,10 +12,13 @@ use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::schedule::ConsultationType;
 use crate::state::AppState;
+use crate::webhooks::event;
 pub use crate::workflows::audit::{audit, Actor};
 use crate::workflows::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
 };
+use crate::workflows::resources;
+use crate::workflows::webhooks::{booking_event, Before};
 
 /// A stored booking and the manage token its patient was given (shown once).
 pub struct Booked {
@@ -39,12 +42,15 @@ pub fn prepare(
     now: DateTime<Utc>,
 ) -> Result<Prepared, ApiError> {
     let manage_token = ManageToken::generate();
-    let row = bookings::draft(
+    let named =
+        resources::named_practitioner(state, &booking.kind, booking.practitioner.as_deref())?;
+    let mut row = bookings::draft(
         booking,
         manage_token.hash(),
         &state.settings.privacy.notice_version,
         now.naive_utc(),
     );
+    row.practitioner = named;
     let mail = confirmation(state, &row, &manage_token, now)?;
     Ok(Prepared {
         row,
@@ -80,13 +86,21 @@ pub fn book(
         mut mail,
     } = prepared;
     ensure_not_closed(conn, state, booking.start.at(), &booking.kind)?;
-    let slots = state
-        .calendar
-        .covered_slots(booking.start.at(), &booking.kind);
+    let slots = resources::seat_slots(state, &booking.kind, booking.start.at());
     bookings::insert(conn, &mut row, &slots, state.calendar.capacity_per_slot())?;
-    if !mail.are_for(&row) {
-        // Its drafted reference was taken meanwhile (rare): the emails
-        // must name the one it got.
+    let practitioner = resources::claim_for(
+        conn,
+        state,
+        &row.reference,
+        &booking.kind,
+        booking.start.at(),
+        row.practitioner.as_deref(),
+    )?;
+    let assigned = practitioner != row.practitioner;
+    row.practitioner = practitioner;
+    if !mail.are_for(&row) || assigned {
+        // Its drafted reference was taken meanwhile (rare), or a
+        // practitioner was assigned: the emails must name them.
         mail = confirmation(state, &row, &manage_token, now)?;
     }
     audit(
@@ -98,6 +112,14 @@ pub fn book(
         now,
     )?;
     store_booking_mail(conn, state, &row, mail, now)?;
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_CREATED,
+        &row,
+        Before::default(),
+        now,
+    )?;
     tracing::info!(reference = %row.reference, "booking confirmed");
     crate::metrics::booking_created();
     Ok(Booked { row, manage_token })
@@ -209,7 +231,7 @@ pub fn cancel_by_patient(
 ) -> Result<BookingRow, ApiError> {
     match row.status() {
         BookingStatus::Cancelled => Ok(row),
-        BookingStatus::Completed | BookingStatus::NoShow => {
+        BookingStatus::Arrived | BookingStatus::Completed | BookingStatus::NoShow => {
             Err(ApiError::field("status", "invalid_status"))
         }
         BookingStatus::Confirmed if has_started(&row, now) => {
@@ -271,7 +293,7 @@ fn reschedule_as(
         return Err(ApiError::field("status", "invalid_status"));
     }
     ensure_not_closed(conn, state, start.at(), kind)?;
-    let slots = state.calendar.covered_slots(start.at(), kind);
+    let slots = resources::seat_slots(state, kind, start.at());
     let end = state.calendar.end_of(start.at(), kind);
     bookings::reschedule(
         conn,
@@ -281,6 +303,15 @@ fn reschedule_as(
         &slots,
         state.calendar.capacity_per_slot(),
         now.naive_utc(),
+    )?;
+    let keep = resources::kept(state, kind, row.practitioner.as_deref());
+    resources::claim_for(
+        conn,
+        state,
+        &row.reference,
+        kind,
+        start.at(),
+        keep.as_deref(),
     )?;
     let detail = serde_json::json!({
         "from": rfc3339(state.calendar.local(row.start_at)),
@@ -304,6 +335,11 @@ fn reschedule_as(
         BookingMail::Rescheduled { previous },
         now,
     )?;
+    let before = Before {
+        times: previous,
+        ..Before::default()
+    };
+    booking_event(conn, state, event::BOOKING_RESCHEDULED, &moved, before, now)?;
     Ok(moved)
 }
 
@@ -338,7 +374,9 @@ fn ensure_not_closed(
     kind: &ConsultationType,
 ) -> Result<(), ApiError> {
     let end = state.calendar.end_of(start, kind);
-    let closures = crate::db::closures::overlapping(conn, start.naive_utc(), end.naive_utc())?;
+    let mut closures = crate::db::closures::overlapping(conn, start.naive_utc(), end.naive_utc())?;
+    // A practitioner's or room's time off closes only them.
+    closures.retain(|closure| closure.resource.is_none());
     if closures
         .iter()
         .any(|closure| closure.closed_date == Some(start.date_naive()))
@@ -377,6 +415,18 @@ fn cancel(
     crate::metrics::booking_cancelled();
     let cancelled = reload(conn, &row.reference)?;
     enqueue_booking_mail(conn, state, &cancelled, BookingMail::Cancelled, now)?;
+    let before = Before {
+        status: Some(row.status.as_str()),
+        ..Before::default()
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_CANCELLED,
+        &cancelled,
+        before,
+        now,
+    )?;
     Ok(cancelled)
 }
 
@@ -442,10 +492,12 @@ pub fn reschedule_by_staff(
 }
 
 /// The status changes staff may make: a confirmed booking may be cancelled,
-/// completed or marked a no-show; completed and no-show may be corrected
-/// into each other or back to confirmed; a cancelled booking may only be
-/// confirmed again (see `reconfirm`). Asking for the current status changes
-/// nothing. Anything else is `invalid_status`.
+/// marked arrived (受付済), completed or a no-show; confirmed, arrived,
+/// completed and no-show may be corrected into one another; a cancelled
+/// booking may only be confirmed again (see `reconfirm`), and only a
+/// confirmed one cancelled (a patient who arrived is set back to confirmed
+/// first). Asking for the current status changes nothing. Anything else is
+/// `invalid_status`.
 pub fn change_status_by_staff(
     conn: &mut DbConnection,
     state: &AppState,
@@ -454,13 +506,13 @@ pub fn change_status_by_staff(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
-    use BookingStatus::{Cancelled, Completed, Confirmed, NoShow};
+    use BookingStatus::{Arrived, Cancelled, Completed, Confirmed, NoShow};
     let from = row.status();
     match (from, to) {
         _ if from == to => Ok(row),
         (Confirmed, Cancelled) => cancel_by_staff(conn, state, row, actor, now),
         (Cancelled, Confirmed) => reconfirm(conn, state, row, None, actor, now),
-        (Confirmed, Completed | NoShow) | (Completed | NoShow, Confirmed | Completed | NoShow) => {
+        (Confirmed | Arrived | Completed | NoShow, Confirmed | Arrived | Completed | NoShow) => {
             // The seats stay claimed: the time was the patient's either way.
             crate::db::staff_bookings::set_status(conn, &row.reference, to, now.naive_utc())?;
             let detail = serde_json::json!({"from": from.as_str(), "to": to.as_str()});
@@ -473,7 +525,20 @@ pub fn change_status_by_staff(
                 now,
             )?;
             tracing::info!(reference = %row.reference, status = to.as_str(), "booking status changed");
-            reload(conn, &row.reference)
+            let changed = reload(conn, &row.reference)?;
+            let before = Before {
+                status: Some(from.as_str()),
+                ..Before::default()
+            };
+            booking_event(
+                conn,
+                state,
+                event::BOOKING_STATUS_CHANGED,
+                &changed,
+                before,
+                now,
+            )?;
+            Ok(changed)
         }
         _ => Err(ApiError::field("status", "invalid_status")),
     }
@@ -481,7 +546,8 @@ pub fn change_status_by_staff(
 
 /// Staff cancel a booking: a confirmed one (started or not) is cancelled
 /// and its slots freed, the same way as by its patient; cancelling again
-/// changes nothing; a visit that took place (or was missed) cannot be.
+/// changes nothing; a visit under way, that took place or was missed
+/// cannot be.
 pub fn cancel_by_staff(
     conn: &mut DbConnection,
     state: &AppState,
@@ -492,7 +558,7 @@ pub fn cancel_by_staff(
     match row.status() {
         BookingStatus::Cancelled => Ok(row),
         BookingStatus::Confirmed => cancel(conn, state, row, actor, now),
-        BookingStatus::Completed | BookingStatus::NoShow => {
+        BookingStatus::Arrived | BookingStatus::Completed | BookingStatus::NoShow => {
             Err(ApiError::field("status", "invalid_status"))
         }
     }
@@ -517,13 +583,15 @@ pub fn reconfirm(
         .map(|start| start.at())
         .unwrap_or_else(|| state.calendar.local(row.start_at));
     ensure_not_closed(conn, state, at, &kind)?;
-    let slots = state.calendar.covered_slots(at, &kind);
+    let slots = resources::seat_slots(state, &kind, at);
     bookings::claim_slots(
         conn,
         &row.reference,
         &slots,
         state.calendar.capacity_per_slot(),
     )?;
+    let keep = resources::kept(state, &kind, row.practitioner.as_deref());
+    resources::claim_for(conn, state, &row.reference, &kind, at, keep.as_deref())?;
     let end = state.calendar.end_of(at, &kind);
     crate::db::staff_bookings::set_times(conn, &row.reference, at.naive_utc(), end.naive_utc())?;
     crate::db::staff_bookings::set_status(
@@ -554,6 +622,21 @@ pub fn reconfirm(
         state,
         &confirmed,
         BookingMail::Confirmed { manage_token: None },
+        now,
+    )?;
+    // Confirmed again is a status change; one confirmed at a new time
+    // also names the times it had.
+    let moved = (confirmed.start_at, confirmed.end_at) != (row.start_at, row.end_at);
+    let before = Before {
+        status: Some(BookingStatus::Cancelled.as_str()),
+        times: moved.then_some((row.start_at, row.end_at)),
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_STATUS_CHANGED,
+        &confirmed,
+        before,
         now,
     )?;
     Ok(confirmed)

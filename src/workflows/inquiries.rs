@@ -27,6 +27,7 @@ pub fn submit(
         now.naive_utc(),
     )?;
     enqueue_inquiry_mail(conn, state, &row, now)?;
+    crate::workflows::webhooks::inquiry_created(conn, state, &row, now)?;
     tracing::info!(reference = %row.reference, "inquiry received");
     Ok(row)
 }

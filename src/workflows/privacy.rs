@@ -7,7 +7,9 @@
 //! that names or describes the person: name, kana, email, phone, message,
 //! staff note, source and the manage token's hash. The record's emails
 //! (outbox rows) and stored idempotency responses are deleted, and so are
-//! `.eml` files that mention its reference.
+//! `.eml` files that mention its reference. Its webhook deliveries lose
+//! name, email and phone on erasure (a pending one still goes out, without
+//! them) and are deleted by the purge.
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +28,7 @@ use crate::domain::{BookingStatus, Reference};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::workflows::booking::{self, Actor};
+use crate::workflows::webhooks;
 
 /// What the manage token's hash becomes: no token hashes to it, so the
 /// manage link of an erased booking answers 404.
@@ -42,6 +45,8 @@ pub struct PurgeSummary {
     pub outbox_rows: usize,
     pub idempotency_records: usize,
     pub mail_files: usize,
+    /// Deleted by a purge; stripped of personal data by an erasure.
+    pub webhook_deliveries: usize,
 }
 
 impl PurgeSummary {
@@ -51,6 +56,7 @@ impl PurgeSummary {
         self.outbox_rows += other.outbox_rows;
         self.idempotency_records += other.idempotency_records;
         self.mail_files += other.mail_files;
+        self.webhook_deliveries += other.webhook_deliveries;
     }
 }
 
@@ -58,8 +64,8 @@ impl std::fmt::Display for PurgeSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "anonymised {} bookings and {} inquiries; deleted {} outbox rows, {} idempotency records and {} mail files",
-            self.bookings, self.inquiries, self.outbox_rows, self.idempotency_records, self.mail_files
+            "anonymised {} bookings and {} inquiries; deleted {} outbox rows, {} idempotency records, {} mail files and {} webhook deliveries",
+            self.bookings, self.inquiries, self.outbox_rows, self.idempotency_records, self.mail_files, self.webhook_deliveries
         )
     }
 }
@@ -210,6 +216,8 @@ fn purge_batch(
         for reference in due {
             anonymise_booking(conn, &reference, now.naive_utc())?;
             summary.add(forget_traces(conn, &reference)?);
+            summary.webhook_deliveries +=
+                crate::db::webhooks::delete_for_reference(conn, &reference)?;
             summary.bookings += 1;
             references.push(reference);
         }
@@ -227,6 +235,8 @@ fn purge_batch(
         for reference in due {
             anonymise_inquiry(conn, &reference, now.naive_utc())?;
             summary.add(forget_traces(conn, &reference)?);
+            summary.webhook_deliveries +=
+                crate::db::webhooks::delete_for_reference(conn, &reference)?;
             summary.inquiries += 1;
             references.push(reference);
         }
@@ -337,8 +347,10 @@ pub fn delete_mail_files(dir: &Path, references: &[String]) -> usize {
 /// workflow, so its slots are free again (whether or not its time has
 /// passed: a visit that took place is `completed`). No mail tells the
 /// patient: every email of the booking, the cancellation notice included,
-/// is deleted with the data, so nothing pending goes out with it. Erasing
-/// twice changes nothing more.
+/// is deleted with the data, so nothing pending goes out with it. Webhook
+/// receivers still hear of the cancellation, without name, email or phone
+/// (every delivery of the booking loses them). Erasing twice changes
+/// nothing more.
 pub fn erase_booking(
     conn: &mut DbConnection,
     state: &AppState,
@@ -353,6 +365,8 @@ pub fn erase_booking(
     let already = is_erased(&row);
     anonymise_booking(conn, &row.reference, now.naive_utc())?;
     let mut summary = forget_traces(conn, &row.reference)?;
+    summary.webhook_deliveries =
+        webhooks::forget_personal_data(conn, &row.reference, now.naive_utc())?;
     summary.bookings = 1;
     if !already {
         booking::audit(
@@ -385,6 +399,8 @@ pub fn erase_inquiry(
         .set(inquiries::status.eq("closed"))
         .execute(conn)?;
     let mut summary = forget_traces(conn, &row.reference)?;
+    summary.webhook_deliveries =
+        webhooks::forget_personal_data(conn, &row.reference, now.naive_utc())?;
     summary.inquiries = 1;
     booking::audit(
         conn,

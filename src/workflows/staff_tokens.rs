@@ -57,8 +57,10 @@ pub fn list_tokens(conn: &mut DbConnection) -> anyhow::Result<Vec<StaffTokenRow>
     staff_tokens::list(conn).map_err(api_to_anyhow)
 }
 
-/// Revokes the token of `label`: it stops working at once.
+/// Revokes the token of `label`: it stops working at once, and so do the
+/// staff console sessions signed in with it.
 pub fn revoke_token(conn: &mut DbConnection, label: &str) -> anyhow::Result<()> {
+    crate::db::staff_sessions::delete_for_label(conn, label.trim()).map_err(api_to_anyhow)?;
     if staff_tokens::delete(conn, label.trim()).map_err(api_to_anyhow)? {
         Ok(())
     } else {

@@ -169,15 +169,32 @@ async fn contents_of(db: &Db, ids: Vec<i64>) -> Vec<(i64, String, Option<String>
     .unwrap()
 }
 
-async fn a_message_keeps_no_text_once_sent_or_given_up_and_waits_sealed(backend: Backend) {
+/// The ids of `reference`'s messages of `kind`.
+async fn messages_of(db: &Db, reference: &str, kind: &str) -> Vec<(i64, String)> {
+    let (reference, kind) = (reference.to_string(), kind.to_string());
+    db.read(move |conn| {
+        Ok(outbox::table
+            .filter(outbox::reference.eq(reference))
+            .filter(outbox::kind.eq(kind))
+            .select((outbox::id, outbox::status))
+            .load(conn)?)
+    })
+    .await
+    .unwrap()
+}
+
+/// A message keeps its text, sealed, only while it may still be sent:
+/// waiting, or failed (staff may send it again); sent or withdrawn, none.
+async fn a_message_keeps_its_text_sealed_only_while_it_may_still_be_sent(backend: Backend) {
     let database = TestDatabase::create(backend);
     let app = spawn_on(database.clone(), |settings| {
         settings.mail.max_attempts_permanent = 1;
     })
     .await;
     let db = open(&database.url);
-    let sent = app.book(&local(open_day(3), "10:00")).await;
-    let sent = sent["reference"].as_str().unwrap().to_string();
+    let key = key_of(&database);
+    let first = app.book(&local(open_day(3), "10:00")).await;
+    let sent = first["reference"].as_str().unwrap().to_string();
     let ids: Vec<i64> = settled(&db, &sent, 2)
         .await
         .into_iter()
@@ -192,8 +209,8 @@ async fn a_message_keeps_no_text_once_sent_or_given_up_and_waits_sealed(backend:
     );
 
     app.mail.reject_with_550();
-    let failed = app.book(&local(open_day(3), "11:00")).await;
-    let failed = failed["reference"].as_str().unwrap().to_string();
+    let second = app.book(&local(open_day(3), "11:00")).await;
+    let failed = second["reference"].as_str().unwrap().to_string();
     let ids: Vec<i64> = settled(&db, &failed, 2)
         .await
         .into_iter()
@@ -202,28 +219,46 @@ async fn a_message_keeps_no_text_once_sent_or_given_up_and_waits_sealed(backend:
             id
         })
         .collect();
-    assert!(
-        contents_of(&db, ids).await.is_empty(),
-        "failed mail keeps text"
-    );
+    let kept = contents_of(&db, ids).await;
+    assert_eq!(kept.len(), 2, "a failed message can be sent again");
+    let token = manage_token(&second);
+    let mut texts = String::new();
+    for (_, body, ics) in &kept {
+        assert!(body.starts_with(SEALED_PREFIX), "{body}");
+        assert!(ics
+            .as_ref()
+            .is_none_or(|ics| ics.starts_with(SEALED_PREFIX)));
+        texts.push_str(&key.open(Purpose::MailBody, body).unwrap());
+    }
+    assert!(texts.contains(&token), "the confirmation, link included");
 
-    // The reminders wait for their day: sealed, and they open with the key.
-    let key = key_of(&database);
-    let waiting: Vec<i64> = db
-        .read(|conn| {
-            Ok(outbox::table
-                .filter(outbox::status.eq("pending"))
-                .select(outbox::id)
-                .load(conn)?)
-        })
+    // Cancelling the first booking withdraws its reminder: its text goes.
+    app.mail.accept_again();
+    let reminder = messages_of(&db, &sent, "booking_reminder").await;
+    assert_eq!(reminder.len(), 1);
+    assert_eq!(contents_of(&db, vec![reminder[0].0]).await.len(), 1);
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/api/v1/bookings/{sent}/cancel")))
+        .bearer_auth(manage_token(&first))
+        .send()
         .await
         .unwrap();
-    assert_eq!(waiting.len(), 2, "two reminders wait");
-    for (_, body, ics) in contents_of(&db, waiting).await {
-        assert!(body.starts_with(SEALED_PREFIX), "{body}");
-        assert!(key.open(Purpose::MailBody, &body).unwrap().contains("予約"));
-        assert!(ics.is_none_or(|ics| ics.starts_with(SEALED_PREFIX)));
-    }
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(
+        messages_of(&db, &sent, "booking_reminder").await[0].1,
+        "cancelled"
+    );
+    assert!(contents_of(&db, vec![reminder[0].0]).await.is_empty());
+
+    // The second booking's reminder waits for its day, sealed.
+    let waiting = messages_of(&db, &failed, "booking_reminder").await;
+    let waiting = contents_of(&db, vec![waiting[0].0]).await;
+    assert!(waiting[0].1.starts_with(SEALED_PREFIX));
+    assert!(key
+        .open(Purpose::MailBody, &waiting[0].1)
+        .unwrap()
+        .contains("予約"));
 }
 
 /// What versions before sealing left in clear (a remembered answer with
@@ -417,6 +452,6 @@ async fn everything_the_service_writes_is_readable_by_its_owner_only(backend: Ba
 backend_tests!(
     everything_the_service_writes_is_readable_by_its_owner_only,
     a_copy_of_the_database_holds_no_manage_token_or_link,
-    a_message_keeps_no_text_once_sent_or_given_up_and_waits_sealed,
+    a_message_keeps_its_text_sealed_only_while_it_may_still_be_sent,
     what_an_earlier_version_stored_in_clear_is_sealed_at_the_next_start,
 );

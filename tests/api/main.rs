@@ -1,6 +1,7 @@
 //! Black-box tests: the real application over HTTP, on SQLite and (with
 //! `TEST_DATABASE_URL`) PostgreSQL.
 
+mod console_helpers;
 mod helpers;
 
 mod articles;
@@ -12,6 +13,7 @@ mod clinic;
 mod concurrency;
 mod data_at_rest;
 mod deadline;
+mod fhir;
 mod forms;
 mod health;
 mod idempotency;
@@ -23,6 +25,7 @@ mod manage;
 mod manage_links;
 mod metrics;
 mod openapi;
+mod practitioners;
 mod privacy;
 mod rate_limits;
 mod security;
@@ -32,8 +35,12 @@ mod staff_bookings;
 mod staff_calendar;
 mod staff_cli;
 mod staff_closures;
+mod staff_console;
+mod staff_console_auth;
 mod staff_helpers;
 mod staff_input;
 mod staff_inquiries;
 mod staff_outbox;
 mod startup;
+mod webhook_receiver;
+mod webhooks;

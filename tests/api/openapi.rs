@@ -7,6 +7,7 @@ use crate::helpers::{spawn_app, Backend};
 const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/clinic"),
     ("get", "/api/v1/availability"),
+    ("get", "/api/v1/practitioners"),
     ("post", "/api/v1/bookings"),
     ("get", "/api/v1/bookings/{reference}"),
     ("post", "/api/v1/bookings/{reference}/cancel"),
@@ -32,6 +33,8 @@ const API_ROUTES: &[(&str, &str)] = &[
         "delete",
         "/api/v1/staff/inquiries/{reference}/personal-data",
     ),
+    ("get", "/api/v1/staff/webhooks/deliveries"),
+    ("post", "/api/v1/staff/webhooks/deliveries/{id}/retry"),
 ];
 
 async fn description(app: &crate::helpers::TestApp) -> Value {

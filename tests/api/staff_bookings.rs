@@ -372,6 +372,80 @@ async fn staff_moving_many_bookings_into_one_slot_at_once_fills_it_once(backend:
     );
 }
 
+async fn a_patient_checked_in_is_arrived_in_the_api_the_lists_and_the_feed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app, "desk").await;
+    let day = open_day(3);
+    let booking = app.book(&local(day, "10:00")).await;
+    app.book(&local(day, "11:00")).await;
+    let reference = reference(&booking);
+    let view = patched(&app, &token, &reference, json!({"status": "arrived"})).await;
+    assert_eq!(view["status"], "arrived");
+    assert!(view["arrived_at"].is_string());
+    assert!(view["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|entry| entry["action"] == "booking.status_changed"
+            && entry["detail"] == json!({"from": "confirmed", "to": "arrived"})));
+    // Its seat stays taken.
+    assert!(!app.slot_available(day, &local(day, "10:00")).await);
+    // The status filter knows it.
+    let arrived: Value = staff_get(
+        &app,
+        &token,
+        &format!("/api/v1/staff/bookings?from={day}&status=arrived"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let items = arrived["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["reference"], reference.as_str());
+    let both: Value = staff_get(
+        &app,
+        &token,
+        &format!("/api/v1/staff/bookings?from={day}&status=arrived,confirmed"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(both["items"].as_array().unwrap().len(), 2);
+    // The calendar feed says so in the event's description.
+    let feed = staff_get(&app, &token, "/api/v1/staff/calendar.ics")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("\r\n ", "");
+    assert!(feed.contains("状態: 受付済"), "{feed}");
+    // A patient in the clinic cannot cancel online, nor can staff cancel
+    // before setting it back to confirmed; completed and back work.
+    let cancel = app
+        .client
+        .post(app.url(&format!("/api/v1/bookings/{reference}/cancel")))
+        .bearer_auth(manage_token(&booking))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(cancel, 422, "status", "invalid_status").await;
+    let refused = staff_patch(&app, &token, &reference, json!({"status": "cancelled"})).await;
+    assert_problem(refused, 422, "status", "invalid_status").await;
+    for status in [
+        "completed",
+        "arrived",
+        "no_show",
+        "arrived",
+        "confirmed",
+        "arrived",
+    ] {
+        let view = patched(&app, &token, &reference, json!({ "status": status })).await;
+        assert_eq!(view["status"], status);
+    }
+}
+
 backend_tests!(
     staff_moving_many_bookings_into_one_slot_at_once_fills_it_once,
     the_list_is_ordered_by_start_with_patient_details_and_pages_by_cursor,
@@ -381,4 +455,5 @@ backend_tests!(
     staff_may_move_a_booking_inside_the_minimum_notice,
     fields_staff_cannot_change_are_refused_and_nothing_is_applied,
     changes_are_in_the_audit_trail_with_who_made_them,
+    a_patient_checked_in_is_arrived_in_the_api_the_lists_and_the_feed,
 );

@@ -5,8 +5,12 @@
 //! the manage page, then sends the inquiry form (invalid, then valid).
 //! Screenshots go to `target/browser-screenshots/`.
 //!
+//! The staff console's tests (a receptionist's morning) are in `console`.
+//!
 //! Needs `chromedriver` (Debian `chromium` + `chromium-driver`) on PATH;
 //! without it the tests print "skipped" and pass.
+
+mod console;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -71,6 +75,11 @@ impl Drop for Driver {
 
 /// The real application on a free port with a fresh SQLite database.
 async fn start_app(dir: &Path) -> String {
+    start_app_with(dir, |_| {}).await
+}
+
+/// As `start_app`, with `configure` applied to the settings.
+async fn start_app_with(dir: &Path, configure: impl FnOnce(&mut Settings)) -> String {
     let mut settings = Settings::defaults().expect("default settings");
     settings.server.bind = "127.0.0.1:0".into();
     settings.server.public_url = String::new();
@@ -78,10 +87,11 @@ async fn start_app(dir: &Path) -> String {
     settings.server.shutdown_grace_seconds = 1;
     settings.database.url = format!("sqlite://{}", dir.join("clinic.db").display()).into();
     settings.forms.min_fill_seconds = 0;
-    // The walk moves the booking to the first free slot, often today, and
-    // then cancels it: the change deadline (its own API tests) would hide
-    // the cancel form.
+    // The patient's walk moves the booking to the first free slot, often
+    // today, and then cancels it: the change deadline (its own API tests)
+    // would hide the cancel form.
     settings.schedule.patient_change_deadline_hours = 0;
+    configure(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -89,6 +99,16 @@ async fn start_app(dir: &Path) -> String {
 }
 
 async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
+    sized_browser(driver, javascript, profile, PHONE).await
+}
+
+/// A browser with a window of `size` (width, height).
+async fn sized_browser(
+    driver: &Driver,
+    javascript: bool,
+    profile: &Path,
+    size: (u32, u32),
+) -> Client {
     let mut args = vec![
         "--headless".to_string(),
         "--no-sandbox".into(),
@@ -99,7 +119,7 @@ async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
         "--disable-background-networking".into(),
         "--disable-component-update".into(),
         "--disable-sync".into(),
-        format!("--window-size={},{}", PHONE.0, PHONE.1),
+        format!("--window-size={},{}", size.0, size.1),
         format!("--user-data-dir={}", profile.display()),
     ];
     args.push("--lang=ja".into());
@@ -122,9 +142,9 @@ async fn browser(driver: &Driver, javascript: bool, profile: &Path) -> Client {
         .await
         .expect("a browser session");
     client
-        .set_window_size(PHONE.0, PHONE.1)
+        .set_window_size(size.0, size.1)
         .await
-        .expect("phone-sized window");
+        .expect("window size");
     client
 }
 
@@ -349,7 +369,10 @@ async fn journey(javascript: bool) {
     assert_eq!(url.query(), None, "no token in the address");
     screenshot(&client, &format!("{mode}-5-manage")).await;
 
-    // Reschedule to another free slot through the manage page's form.
+    // Reschedule to another free slot through the manage page's form, in
+    // the next week: a move into the next day or two would pass the change
+    // deadline, and the page would offer no cancel after it.
+    navigate_by(&client, "a[rel='next']").await;
     let other = client
         .find(Locator::Css("details[open] input[name='start']"))
         .await

@@ -241,6 +241,11 @@ impl SmtpSink {
         self.shared.reject.store(true, Ordering::SeqCst);
     }
 
+    /// From now on, accept recipients again.
+    pub fn accept_again(&self) {
+        self.shared.reject.store(false, Ordering::SeqCst);
+    }
+
     /// How many recipients were refused.
     pub fn rejected(&self) -> usize {
         self.shared.rejected.load(Ordering::SeqCst)

@@ -95,7 +95,11 @@ impl RateLimiter {
     }
 
     fn budget_of(method: &Method, path: &str) -> Option<Budget> {
-        if path.starts_with("/api/v1/staff/") {
+        // Staff are not limited once signed in; signing in is a public
+        // POST like any other (a guess at a staff token costs budget).
+        if path.starts_with("/api/v1/staff/")
+            || (path.starts_with("/staff/") && path != "/staff/login")
+        {
             return None;
         }
         if path.starts_with("/api/v1/bookings/") || path.starts_with("/manage/") {
@@ -250,5 +254,20 @@ mod tests {
             RateLimiter::budget_of(&Method::GET, "/api/v1/availability"),
             None
         );
+    }
+
+    #[test]
+    fn the_staff_console_counts_only_its_sign_in_as_a_public_post() {
+        assert_eq!(
+            RateLimiter::budget_of(&Method::POST, "/staff/login"),
+            Some(Budget::PublicPost)
+        );
+        for path in [
+            "/staff/bookings/K7QM-3XWD/status",
+            "/staff/closures",
+            "/staff/logout",
+        ] {
+            assert_eq!(RateLimiter::budget_of(&Method::POST, path), None, "{path}");
+        }
     }
 }

@@ -25,6 +25,8 @@ fn is_personal(path: &str) -> bool {
         || path.starts_with("/manage")
         || path.starts_with("/reserve")
         || path.starts_with("/inquiry")
+        || path == "/staff"
+        || path.starts_with("/staff/")
 }
 
 fn set_default(

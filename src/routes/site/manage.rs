@@ -44,6 +44,7 @@ pub struct ManagePage {
 fn status_label(status: BookingStatus) -> &'static str {
     match status {
         BookingStatus::Confirmed => "ご予約確定",
+        BookingStatus::Arrived => "受付済み",
         BookingStatus::Cancelled => "キャンセル済み",
         BookingStatus::Completed => "ご来院済み",
         BookingStatus::NoShow => "ご来院なし",
@@ -179,7 +180,7 @@ async fn render(state: &web::Data<AppState>, row: BookingRow, view: View) -> Htt
             let date = date.to_string();
             format!("{}#f-start", manage_href(&reference, &[("from", &date)]))
         };
-        match picker::build(state, &kind, from, &view.chosen, href).await {
+        match picker::build(state, &kind, from, &view.chosen, Booker::Patient, href).await {
             Ok(slot_picker) => Some(slot_picker),
             Err(error) => return error_page(state, &error),
         }

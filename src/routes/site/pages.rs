@@ -213,12 +213,17 @@ pub fn rejected(state: &AppState, rejection: Rejection, back_href: &'static str)
 
 const SITE_CSS: &str = include_str!("../../../static/site.css");
 const SITE_JS: &str = include_str!("../../../static/site.js");
+const STAFF_CSS: &str = include_str!("../../../static/staff.css");
+const STAFF_JS: &str = include_str!("../../../static/staff.js");
 
-/// `GET /static/{file}`: the one stylesheet and the optional script.
+/// `GET /static/{file}`: the stylesheet and the optional script, and the
+/// staff console's additions to them.
 pub async fn asset(file: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let (body, content_type) = match file.as_str() {
         "site.css" => (SITE_CSS, "text/css; charset=utf-8"),
         "site.js" => (SITE_JS, "text/javascript; charset=utf-8"),
+        "staff.css" => (STAFF_CSS, "text/css; charset=utf-8"),
+        "staff.js" => (STAFF_JS, "text/javascript; charset=utf-8"),
         _ => return error_page(&state, &ApiError::NotFound),
     };
     let mut response = HttpResponse::Ok();

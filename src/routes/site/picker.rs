@@ -6,7 +6,7 @@ use actix_web::web;
 use chrono::{Duration, NaiveDate, Utc};
 
 use super::date_ja;
-use crate::domain::FieldError;
+use crate::domain::{Booker, FieldError};
 use crate::error::ApiError;
 use crate::i18n::{field_message, Lang};
 use crate::schedule::availability;
@@ -67,54 +67,60 @@ fn local_value(rfc3339: &str) -> &str {
     rfc3339.get(..16).unwrap_or(rfc3339)
 }
 
-/// The week from `from` with its free starts of `kind`; `chosen` is checked;
-/// `href(date)` links to the week starting at `date`.
+/// The week from `from` with its free starts of `kind` for `booker` (staff
+/// may choose inside the minimum notice); `chosen` is checked; `href(date)`
+/// links to the week starting at `date`. Staff closures count as taken.
 pub async fn build(
     state: &web::Data<AppState>,
     kind: &ConsultationType,
     from: NaiveDate,
     chosen: &str,
+    booker: Booker,
     href: impl Fn(NaiveDate) -> String,
 ) -> Result<SlotPicker, ApiError> {
     let now = Utc::now();
     let today = state.calendar.today(now);
     let last = today + Duration::days(state.calendar.booking_window_days());
     let to = (from + Duration::days(DAYS_SHOWN - 1)).min(last).max(from);
-    let occupancy = crate::workflows::availability::occupancy(state, from, to).await?;
+    let (calendar, occupancy) =
+        crate::workflows::availability::schedule_with_closures(state, from, to).await?;
+    let days = match booker {
+        Booker::Patient => availability::days(&calendar, kind, from, to, &occupancy, now),
+        Booker::Staff => availability::days_for_staff(&calendar, kind, from, to, &occupancy, now),
+    };
     let chosen = local_value(chosen);
-    let mut days: Vec<DayView> =
-        availability::days(&state.calendar, kind, from, to, &occupancy, now)
-            .into_iter()
-            .map(|day| {
-                let date = NaiveDate::parse_from_str(&day.date, "%Y-%m-%d").unwrap_or(from);
-                let slots: Vec<SlotView> = day
-                    .slots
-                    .iter()
-                    .filter(|slot| slot.available)
-                    .map(|slot| {
-                        let value = local_value(&slot.start).to_string();
-                        SlotView {
-                            id: format!("slot-{}", value.replace(':', "")),
-                            label: value.get(11..16).unwrap_or(&value).to_string(),
-                            checked: value == chosen,
-                            value,
-                        }
-                    })
-                    .collect();
-                let note = match (day.open, slots.is_empty()) {
-                    (false, _) => Some("休診日"),
-                    (true, true) => Some("空きがありません"),
-                    (true, false) => None,
-                };
-                DayView {
-                    label: date_ja(date),
-                    id: format!("day-{}", day.date),
-                    note,
-                    slots,
-                    open: false,
-                }
-            })
-            .collect();
+    let mut days: Vec<DayView> = days
+        .into_iter()
+        .map(|day| {
+            let date = NaiveDate::parse_from_str(&day.date, "%Y-%m-%d").unwrap_or(from);
+            let slots: Vec<SlotView> = day
+                .slots
+                .iter()
+                .filter(|slot| slot.available)
+                .map(|slot| {
+                    let value = local_value(&slot.start).to_string();
+                    SlotView {
+                        id: format!("slot-{}", value.replace(':', "")),
+                        label: value.get(11..16).unwrap_or(&value).to_string(),
+                        checked: value == chosen,
+                        value,
+                    }
+                })
+                .collect();
+            let note = match (day.open, slots.is_empty()) {
+                (false, _) => Some("休診日"),
+                (true, true) => Some("空きがありません"),
+                (true, false) => None,
+            };
+            DayView {
+                label: date_ja(date),
+                id: format!("day-{}", day.date),
+                note,
+                slots,
+                open: false,
+            }
+        })
+        .collect();
     let unfold = days
         .iter()
         .position(|day| day.slots.iter().any(|slot| slot.checked))

@@ -13,7 +13,7 @@ use super::manage_cookie;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
 use crate::db::bookings::BookingRow;
-use crate::domain::{consultation_type, parse_source, FieldError, Fields, NewBooking};
+use crate::domain::{consultation_type, parse_source, Booker, FieldError, Fields, NewBooking};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::schedule::ConsultationType;
@@ -115,11 +115,19 @@ async fn render(
         }
         format!("/reserve?{}#f-start", encode_query(&pairs))
     };
-    let slot_picker =
-        match picker::build(state, &context.kind, from, &values.start, week_href).await {
-            Ok(slot_picker) => slot_picker,
-            Err(error) => return error_page(state, &error),
-        };
+    let slot_picker = match picker::build(
+        state,
+        &context.kind,
+        from,
+        &values.start,
+        Booker::Patient,
+        week_href,
+    )
+    .await
+    {
+        Ok(slot_picker) => slot_picker,
+        Err(error) => return error_page(state, &error),
+    };
     let types = state
         .calendar
         .consultation_types()

@@ -21,6 +21,7 @@ use crate::routes::input::read_submission;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
 use crate::workflows::booking::{self, StaffChange};
+use crate::workflows::staff_reads;
 
 /// A booking as staff see it: the patient's view plus where it came from,
 /// the staff note and when each status was reached.
@@ -32,6 +33,9 @@ pub struct StaffBookingView {
     pub staff_note: Option<String>,
     #[schema(format = DateTime)]
     pub confirmed_at: String,
+    /// When the patient was checked in (受付済), if they were.
+    #[schema(format = DateTime)]
+    pub arrived_at: Option<String>,
     #[schema(format = DateTime)]
     pub cancelled_at: Option<String>,
     #[schema(format = DateTime)]
@@ -90,6 +94,7 @@ impl StaffBookingView {
                     .calendar
                     .local(times.confirmed_at.unwrap_or(row.created_at)),
             ),
+            arrived_at: at(times.arrived_at),
             cancelled_at: at(row.cancelled_at),
             completed_at: at(times.completed_at),
             no_show_at: at(times.no_show_at),
@@ -120,7 +125,7 @@ pub fn views(
     params(
         ("from" = Option<chrono::NaiveDate>, Query, description = "First clinic date (default: today)"),
         ("to" = Option<chrono::NaiveDate>, Query, description = "Last clinic date, inclusive (default: open)"),
-        ("status" = Option<String>, Query, description = "One status or several separated by commas: confirmed, cancelled, completed, no_show"),
+        ("status" = Option<String>, Query, description = "One status or several separated by commas: confirmed, arrived, cancelled, completed, no_show"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Page size (default 100)"),
         ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]+$", description = "The cursor from `next`"),
     ),
@@ -155,30 +160,23 @@ pub async fn list(
         to: to.map(|to| crate::schedule::availability::utc_range(calendar, to, to).1),
         statuses,
         after: page.after.clone().map(|cursor| (cursor.at, cursor.key)),
-        limit: page.fetch(),
+        limit: page.limit,
     };
     let work_state = state.clone();
     let actor = auth.actor();
     let (items, next) = state
         .db
         .write(move |conn| {
-            let rows = staff_bookings::page(conn, &filter)?;
-            let (rows, next) = page.split(rows, |row| Cursor {
-                at: row.start_at,
-                key: row.reference.clone(),
-            });
-            let items = views(conn, &work_state, &rows)?;
-            // Reading patient data is on the record too.
-            let detail = serde_json::json!({"count": items.len()});
-            crate::db::audit::record(
-                conn,
-                Utc::now().naive_utc(),
-                actor.name(),
-                "bookings.listed",
-                None,
-                Some(&detail.to_string()),
-            )?;
-            Ok((items, next))
+            let listed = staff_reads::list_bookings(conn, filter, &actor, Utc::now())?;
+            let next = listed
+                .rows
+                .last()
+                .filter(|_| listed.more)
+                .map(|row| Cursor {
+                    at: row.start_at,
+                    key: row.reference.clone(),
+                });
+            Ok((views(conn, &work_state, &listed.rows)?, next))
         })
         .await?;
     Ok(page::respond(&items, page::next_url(&state, &req, next)))
@@ -232,15 +230,7 @@ pub async fn show(
     let view = state
         .db
         .write(move |conn| {
-            let row = booking::find_for_staff(conn, &reference)?;
-            booking::audit(
-                conn,
-                &actor,
-                "booking.viewed",
-                &row.reference,
-                None,
-                Utc::now(),
-            )?;
+            let row = staff_reads::view_booking(conn, &reference, &actor, Utc::now())?;
             full_view(conn, &work_state, &row)
         })
         .await?;

@@ -9,7 +9,6 @@ use chrono::{Duration, Utc};
 use super::auth::authenticate;
 use crate::db::bookings::BookingRow;
 use crate::db::staff_bookings::{self, BookingFilter};
-use crate::domain::BookingStatus;
 use crate::error::ApiError;
 use crate::ics::{booking_event, calendar_object, Method};
 use crate::state::AppState;
@@ -19,12 +18,7 @@ use crate::workflows::booking;
 const MAX_EVENTS: i64 = 20_000;
 
 fn status_label(row: &BookingRow) -> &'static str {
-    match row.status {
-        BookingStatus::Confirmed => "予約確定",
-        BookingStatus::Cancelled => "キャンセル",
-        BookingStatus::Completed => "来院済み",
-        BookingStatus::NoShow => "無断キャンセル（来院なし）",
-    }
+    row.status.label_ja()
 }
 
 fn description(row: &BookingRow) -> String {

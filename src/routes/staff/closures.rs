@@ -7,24 +7,21 @@ use std::collections::HashMap;
 
 use actix_web::http::header::{CACHE_CONTROL, LOCATION};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use chrono_tz::Tz;
+use chrono::Utc;
 use serde::Serialize;
-use serde_json::json;
 
 use super::bookings::{views, StaffBookingView};
 use super::page::{self, Cursor, PageRequest};
 use super::StaffAuth;
-use crate::db::closures::{self, ClosureRow, NewClosure};
-use crate::db::staff_bookings;
-use crate::domain::{collect, FieldError, Fields, FreeText};
+use crate::db::closures::{self, ClosureRow};
+use crate::domain::{ClosureRequest, FieldError, Fields};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
+use crate::workflows::closures as closures_workflow;
 
 const FIELDS: [&str; 4] = ["date", "start", "end", "reason"];
-const MAX_REASON_CHARS: usize = 200;
 
 /// A closed date or time range.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -64,83 +61,16 @@ impl ClosureView {
     }
 }
 
-/// What a closure blocks, in clinic time.
-struct ClosureRequest {
-    date: Option<NaiveDate>,
-    start: DateTime<Tz>,
-    end: DateTime<Tz>,
-    reason: String,
-}
-
+/// The closure a body asks for; a field of another name is refused.
 fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, ApiError> {
-    let calendar = &state.calendar;
     let mut errors: Vec<FieldError> = super::patch::unknown_fields(fields, &FIELDS);
-    let reason = collect(
-        &mut errors,
-        fields.text("reason").and_then(|raw| {
-            raw.map(|raw| FreeText::parse("reason", &raw, MAX_REASON_CHARS))
-                .transpose()
-        }),
-    )
-    .flatten()
-    .map(|reason| reason.as_str().to_string())
-    .unwrap_or_default();
-    let date = collect(&mut errors, fields.text("date")).flatten();
-    let range = match date {
-        Some(raw) => {
-            let start = collect(&mut errors, fields.text("start")).flatten();
-            let end = collect(&mut errors, fields.text("end")).flatten();
-            if start.is_some() || end.is_some() {
-                // One or the other: a date, or a start and an end.
-                errors.push(FieldError::new("date", "invalid"));
-                None
-            } else {
-                let day = page::date(&raw);
-                let bounds = day.and_then(|day| {
-                    let start = calendar.at(day, NaiveTime::MIN)?;
-                    let end = calendar.at(day + Duration::days(1), NaiveTime::MIN)?;
-                    Some((Some(day), start, end))
-                });
-                if bounds.is_none() {
-                    errors.push(FieldError::new("date", "invalid"));
-                }
-                bounds
-            }
+    match ClosureRequest::parse(fields, &state.calendar) {
+        Ok(request) if errors.is_empty() => Ok(request),
+        Ok(_) => Err(ApiError::Validation(errors)),
+        Err(invalid) => {
+            errors.extend(invalid);
+            Err(ApiError::Validation(errors))
         }
-        None => {
-            let mut time = |name: &str| match fields.text(name) {
-                Ok(Some(raw)) => calendar.parse_start(&raw).or_else(|| {
-                    errors.push(FieldError::new(name, "invalid"));
-                    None
-                }),
-                Ok(None) => {
-                    errors.push(FieldError::new(name, "required"));
-                    None
-                }
-                Err(error) => {
-                    errors.push(error);
-                    None
-                }
-            };
-            let (start, end) = (time("start"), time("end"));
-            match (start, end) {
-                (Some(start), Some(end)) if end <= start => {
-                    errors.push(FieldError::new("end", "invalid_range"));
-                    None
-                }
-                (Some(start), Some(end)) => Some((None, start, end)),
-                _ => None,
-            }
-        }
-    };
-    match range {
-        Some((date, start, end)) if errors.is_empty() => Ok(ClosureRequest {
-            date,
-            start,
-            end,
-            reason,
-        }),
-        _ => Err(ApiError::Validation(errors)),
     }
 }
 
@@ -176,49 +106,12 @@ pub async fn create(
     let view = state
         .db
         .write(move |conn| {
-            let (start, end) = (request.start.naive_utc(), request.end.naive_utc());
-            let row = closures::insert(
-                conn,
-                &NewClosure {
-                    closed_date: request.date,
-                    start_at: start,
-                    end_at: end,
-                    reason: &request.reason,
-                    created_by: actor.name(),
-                    created_at: now.naive_utc(),
-                },
-            )?;
-            let affected = staff_bookings::confirmed_overlapping(conn, start, end)?;
-            let detail = json!({
-                "id": row.id,
-                "start": rfc3339(request.start),
-                "end": rfc3339(request.end),
-                "affected_bookings": affected.len(),
-            });
-            crate::db::audit::record(
-                conn,
-                now.naive_utc(),
-                actor.name(),
-                "closure.created",
-                None,
-                Some(&detail.to_string()),
-            )?;
-            for booking in &affected {
-                crate::workflows::booking::audit(
-                    conn,
-                    &actor,
-                    "booking.inside_closure",
-                    &booking.reference,
-                    Some(&json!({"closure": row.id})),
-                    now,
-                )?;
-            }
-            let mut view = ClosureView::of(&work_state, &row);
-            view.affected_bookings = Some(views(conn, &work_state, &affected)?);
+            let closed = closures_workflow::close(conn, &request, &actor, now)?;
+            let mut view = ClosureView::of(&work_state, &closed.closure);
+            view.affected_bookings = Some(views(conn, &work_state, &closed.affected)?);
             Ok(view)
         })
         .await?;
-    tracing::info!(closure = view.id, "closure created");
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/staff/closures/{}", view.id)))
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -320,20 +213,7 @@ pub async fn delete(
     let actor = auth.actor();
     state
         .db
-        .write(move |conn| {
-            if !closures::delete(conn, id)? {
-                return Err(ApiError::NotFound);
-            }
-            crate::db::audit::record(
-                conn,
-                Utc::now().naive_utc(),
-                actor.name(),
-                "closure.deleted",
-                None,
-                Some(&json!({"id": id}).to_string()),
-            )
-        })
+        .write(move |conn| closures_workflow::reopen(conn, id, &actor, Utc::now()))
         .await?;
-    tracing::info!(closure = id, "closure deleted");
     Ok(HttpResponse::NoContent().finish())
 }

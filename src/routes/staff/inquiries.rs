@@ -12,15 +12,15 @@ use super::outbox::OutboxView;
 use super::page::{self, Cursor, PageRequest};
 use super::patch;
 use super::StaffAuth;
-use crate::db::inquiries::{self, InquiryFilter, InquiryRow};
+use crate::db::inquiries::{InquiryFilter, InquiryRow};
 use crate::domain::{Fields, InquiryCategory, InquiryStatus};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
 use crate::workflows;
-use crate::workflows::booking;
 use crate::workflows::inquiries::InquiryChange;
+use crate::workflows::staff_reads;
 
 /// An inquiry as staff see it: everything the sender gave, where they came
 /// from, the consent they gave and the staff note.
@@ -124,30 +124,22 @@ pub async fn list(
         statuses,
         categories,
         after: page.after.clone().map(|cursor| (cursor.at, cursor.key)),
-        limit: page.fetch(),
+        limit: page.limit,
     };
     let actor = auth.actor();
-    let (rows, next) = state
+    let listed = state
         .db
-        .write(move |conn| {
-            let rows = inquiries::page(conn, &filter)?;
-            let (rows, next) = page.split(rows, |row| Cursor {
-                at: row.created_at,
-                key: row.reference.clone(),
-            });
-            // Reading personal data is on the record too.
-            let detail = serde_json::json!({"count": rows.len()});
-            crate::db::audit::record(
-                conn,
-                Utc::now().naive_utc(),
-                actor.name(),
-                "inquiries.listed",
-                None,
-                Some(&detail.to_string()),
-            )?;
-            Ok((rows, next))
-        })
+        .write(move |conn| staff_reads::list_inquiries(conn, filter, &actor, Utc::now()))
         .await?;
+    let next = listed
+        .rows
+        .last()
+        .filter(|_| listed.more)
+        .map(|row| Cursor {
+            at: row.created_at,
+            key: row.reference.clone(),
+        });
+    let rows = listed.rows;
     let items: Vec<StaffInquiryView> = rows
         .iter()
         .map(|row| StaffInquiryView::of(&state, row))
@@ -191,15 +183,7 @@ pub async fn show(
     let view = state
         .db
         .write(move |conn| {
-            let row = workflows::inquiries::find_for_staff(conn, &reference)?;
-            booking::audit(
-                conn,
-                &actor,
-                "inquiry.viewed",
-                &row.reference,
-                None,
-                Utc::now(),
-            )?;
+            let row = staff_reads::view_inquiry(conn, &reference, &actor, Utc::now())?;
             full_view(conn, &work_state, &row)
         })
         .await?;

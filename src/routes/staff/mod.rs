@@ -6,11 +6,13 @@ pub mod auth;
 pub(crate) mod bookings;
 pub(crate) mod calendar;
 pub(crate) mod closures;
+pub mod console;
 pub mod inquiries;
 pub mod outbox;
 pub mod page;
 pub mod patch;
 pub mod privacy;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -51,5 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/inquiries/{reference}/personal-data", "DELETE")
                 .route(web::delete().to(privacy::erase_inquiry)),
+        )
+        .service(resource("/webhooks/deliveries", "GET").route(web::get().to(webhooks::list)))
+        .service(
+            resource("/webhooks/deliveries/{id}/retry", "POST")
+                .route(web::post().to(webhooks::retry)),
         );
 }

@@ -162,13 +162,9 @@ pub fn parse_list<T>(
         .collect()
 }
 
-/// A `YYYY-MM-DD` date with a four-digit year (chrono would also read
-/// signed years up to its limits, where date arithmetic overflows).
+/// A `YYYY-MM-DD` date with a four-digit year.
 pub fn date(raw: &str) -> Option<NaiveDate> {
-    let four_digit_year = raw.len() == 10 && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit);
-    four_digit_year
-        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
-        .flatten()
+    crate::domain::clinic_date(raw)
 }
 
 /// A `YYYY-MM-DD` query parameter; anything else (empty too) is a 400 on

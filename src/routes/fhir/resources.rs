@@ -1,0 +1,186 @@
+//! The FHIR R4 resources this server serves, as JSON: CapabilityStatement,
+//! Slot and Appointment. Codes follow R4's required value sets; elements
+//! this service has no value for are left out (FHIR JSON has no empty
+//! strings or arrays).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::{json, Value};
+
+use crate::db::bookings::BookingRow;
+use crate::domain::BookingStatus;
+use crate::schedule::availability::{rfc3339, SlotAvailability};
+use crate::schedule::ConsultationType;
+use crate::state::AppState;
+
+/// When what the CapabilityStatement says last changed.
+const CAPABILITIES_CHANGED: &str = "2026-12-03";
+
+fn public_url(state: &AppState) -> &str {
+    state.settings.server.public_url.trim_end_matches('/')
+}
+
+/// The code system of the clinic's consultation types (`schedule.
+/// consultation_types`' codes).
+fn type_system(state: &AppState) -> String {
+    format!("{}/fhir/consultation-type", public_url(state))
+}
+
+/// The identifier system of booking references.
+fn reference_system(state: &AppState) -> String {
+    format!("{}/fhir/booking-reference", public_url(state))
+}
+
+fn service_type(state: &AppState, kind: &ConsultationType) -> Value {
+    json!({
+        "coding": [{"system": type_system(state), "code": kind.code, "display": kind.label}],
+        "text": kind.label,
+    })
+}
+
+/// The consultation type a `service-type` token names: `code`, `|code` or
+/// `system|code` with this server's system.
+pub fn consultation_type<'a>(state: &'a AppState, token: &str) -> Option<&'a ConsultationType> {
+    let code = match token.split_once('|') {
+        None => token,
+        Some(("", code)) => code,
+        Some((system, code)) if system == type_system(state) => code,
+        Some(_) => return None,
+    };
+    state.calendar.consultation_type(code)
+}
+
+/// A slot's id: its type and its start in clinic time,
+/// `consultation-202612011000`.
+fn slot_id(kind: &ConsultationType, start: &str) -> String {
+    let digits: String = start
+        .chars()
+        .take(16)
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("{}-{digits}", kind.code)
+}
+
+/// What a slot id names: its type, its clinic date and its start (RFC
+/// 3339, as the availability gives it).
+pub fn parse_slot_id(state: &AppState, id: &str) -> Option<(ConsultationType, NaiveDate, String)> {
+    let (code, digits) = id.rsplit_once('-')?;
+    if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let kind = state.calendar.consultation_type(code)?.clone();
+    let local = NaiveDateTime::parse_from_str(digits, "%Y%m%d%H%M").ok()?;
+    let start = state.calendar.at(local.date(), local.time())?;
+    Some((kind, local.date(), rfc3339(start)))
+}
+
+/// A Slot: `free` while it can be booked, `busy` when full, closed by
+/// staff, or too soon or too far ahead to book.
+pub fn slot(state: &AppState, kind: &ConsultationType, slot: &SlotAvailability) -> Value {
+    json!({
+        "resourceType": "Slot",
+        "id": slot_id(kind, &slot.start),
+        "serviceType": [service_type(state, kind)],
+        "schedule": {"display": format!("{} {}", state.settings.clinic.name, kind.label)},
+        "status": if slot.available { "free" } else { "busy" },
+        "start": slot.start,
+        "end": slot.end,
+    })
+}
+
+/// R4's Appointment status of a booking's status (the match is
+/// exhaustive, so a new status does not build until it is mapped here).
+fn appointment_status(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Confirmed => "booked",
+        BookingStatus::Arrived => "arrived",
+        BookingStatus::Cancelled => "cancelled",
+        BookingStatus::Completed => "fulfilled",
+        BookingStatus::NoShow => "noshow",
+    }
+}
+
+/// An Appointment: a booking with its reference as identifier, its type,
+/// its times, and as participants the patient (by name, until erased) and
+/// the clinic. (A practitioner becomes a `Practitioner` participant once
+/// bookings name one.)
+pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
+    let calendar = &state.calendar;
+    let kind = crate::workflows::booking::kind_of(state, row);
+    let mut patient = json!({"type": "Patient"});
+    if !row.name.is_empty() {
+        patient["display"] = json!(row.name);
+    }
+    let minutes = (row.end_at - row.start_at).num_minutes();
+    let mut appointment = json!({
+        "resourceType": "Appointment",
+        "id": row.reference,
+        "meta": {"lastUpdated": rfc3339(calendar.local(row.updated_at))},
+        "identifier": [{"system": reference_system(state), "value": row.reference}],
+        "status": appointment_status(row.status),
+        "serviceType": [service_type(state, kind)],
+        "description": kind.label,
+        "start": rfc3339(calendar.local(row.start_at)),
+        "end": rfc3339(calendar.local(row.end_at)),
+        "created": rfc3339(calendar.local(row.created_at)),
+        "participant": [
+            {"actor": patient, "required": "required", "status": "accepted"},
+            {
+                "actor": {"type": "Location", "display": state.settings.clinic.name},
+                "required": "required",
+                "status": "accepted",
+            },
+        ],
+    });
+    if minutes > 0 {
+        appointment["minutesDuration"] = json!(minutes);
+    }
+    appointment
+}
+
+/// What this server does: read and search Slot (public) and Appointment
+/// (staff token), JSON only.
+pub fn capability_statement(state: &AppState, base: &str) -> Value {
+    let dates = "Clinic dates (Asia/Tokyo) as YYYY-MM-DD with a prefix: ge, gt, le, lt or eq.";
+    let paging = [
+        json!({"name": "_count", "type": "number", "documentation": "Page size, 0 to 500 (default 100)."}),
+        json!({"name": "_offset", "type": "number", "documentation": "Entries to skip; the next link sets it."}),
+    ];
+    let mut slot_params = vec![
+        json!({"name": "start", "definition": "http://hl7.org/fhir/SearchParameter/Slot-start",
+               "type": "date", "documentation": format!("{dates} At most 62 days; default seven days from today.")}),
+        json!({"name": "service-type", "definition": "http://hl7.org/fhir/SearchParameter/Slot-service-type",
+               "type": "token", "documentation": "A consultation type code; default the clinic's default type."}),
+    ];
+    slot_params.extend(paging.iter().cloned());
+    let mut appointment_params = vec![
+        json!({"name": "date", "definition": "http://hl7.org/fhir/SearchParameter/clinical-date",
+               "type": "date", "documentation": format!("{dates} The day the appointment starts.")}),
+    ];
+    appointment_params.extend(paging.iter().cloned());
+    let interactions = json!([{"code": "read"}, {"code": "search-type"}]);
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": CAPABILITIES_CHANGED,
+        "publisher": state.settings.clinic.name,
+        "kind": "instance",
+        "software": {"name": "clinic-booking", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {
+            "description": format!("{}: the schedule, read-only", state.settings.clinic.name),
+            "url": base,
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Read-only. Unknown search parameters are refused (400).",
+            "security": {
+                "description": "Appointment needs Authorization: Bearer with a staff token (clinic-booking staff-token create); metadata and Slot are public.",
+            },
+            "resource": [
+                {"type": "Slot", "interaction": interactions, "searchParam": slot_params},
+                {"type": "Appointment", "interaction": interactions, "searchParam": appointment_params},
+            ],
+        }],
+    })
+}
