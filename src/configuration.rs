@@ -29,6 +29,8 @@ pub struct Settings {
     #[serde(default)]
     pub resources: Vec<ResourceSettings>,
     #[serde(default)]
+    pub metrics: MetricsSettings,
+    #[serde(default)]
     pub security: SecuritySettings,
 }
 
@@ -251,6 +253,28 @@ impl Default for FormSettings {
     }
 }
 
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// A secret a scraper sends as `Authorization: Bearer ...`. Empty: none
+    /// is asked for on `bind`, and the public listener does not serve
+    /// `/metrics` at all.
+    pub token: SecretString,
+    /// An address of its own for `/metrics` (e.g. `127.0.0.1:9090`, or a
+    /// private interface). Empty: no such listener.
+    pub bind: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            token: SecretString::from(""),
+            bind: String::new(),
+        }
+    }
+}
+
 /// Outgoing email: transport, addresses, delivery retries and limits.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MailSettings {
@@ -266,13 +290,24 @@ pub struct MailSettings {
     pub poll_interval_ms: u64,
     pub retry_initial_seconds: f64,
     pub retry_max_seconds: f64,
-    pub max_attempts: i32,
+    /// Hours a message that keeps failing temporarily is retried, from its
+    /// first failure, before it is marked failed.
+    #[serde(default = "default_retry_for_hours")]
+    pub retry_for_hours: f64,
+    /// No longer used (retries last `retry_for_hours`); still read so that
+    /// start-up can say it is ignored.
+    #[serde(default)]
+    pub max_attempts: Option<i64>,
     pub max_attempts_permanent: i32,
     pub lease_seconds: u64,
     #[serde(default = "default_concurrent_deliveries")]
     pub concurrent_deliveries: usize,
     pub reminder_hours_before: i64,
     pub max_per_recipient_per_hour: i64,
+    /// Messages sent per hour at most, over every recipient and instance;
+    /// more wait. 0: no cap.
+    #[serde(default = "default_max_per_hour")]
+    pub max_per_hour: u32,
 }
 
 impl Settings {
@@ -328,6 +363,14 @@ pub struct StaffSettings {
 
 fn default_session_idle_hours() -> u32 {
     12
+}
+
+fn default_retry_for_hours() -> f64 {
+    72.0
+}
+
+fn default_max_per_hour() -> u32 {
+    500
 }
 
 fn default_concurrent_deliveries() -> usize {

@@ -18,6 +18,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("slot unavailable")]
     SlotUnavailable { alternatives: Vec<SlotOffer> },
+    /// The thing is not in a state that allows this (409); `code` on
+    /// `field` says why, e.g. `status` / `not_failed`.
+    #[error("conflict: {field} {code}")]
+    Conflict {
+        field: &'static str,
+        code: &'static str,
+    },
     /// A patient's own cancel or move after the type's change deadline;
     /// `deadline` is in clinic time, `phone` the clinic's number to call.
     #[error("change deadline passed")]
@@ -69,6 +76,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => "validation-error",
             ApiError::SlotUnavailable { .. } => "slot-unavailable",
+            ApiError::Conflict { .. } => "conflict",
             ApiError::ChangeDeadlinePassed { .. } => "change-deadline-passed",
             ApiError::NotFound => "not-found",
             ApiError::Unauthorized => "unauthorized",
@@ -90,6 +98,7 @@ impl ApiError {
                 ("入力内容をご確認ください", "Invalid input")
             }
             ApiError::SlotUnavailable { .. } => ("ご希望の枠は埋まっています", "Slot unavailable"),
+            ApiError::Conflict { .. } => ("現在の状態ではこの操作はできません", "Conflict"),
             ApiError::ChangeDeadlinePassed { .. } => (
                 "変更・キャンセルの受付期限を過ぎています",
                 "The deadline for changes has passed",
@@ -122,6 +131,7 @@ impl ApiError {
                 Lang::En => format!("{} field(s) are invalid.", errors.len()),
             },
             ApiError::SlotUnavailable { .. } => field_message("start", "slot_unavailable", lang),
+            ApiError::Conflict { field, code } => field_message(field, code, lang),
             ApiError::ChangeDeadlinePassed { deadline, phone } => match lang {
                 Lang::Ja => format!(
                     "オンラインでの変更・キャンセルは{}月{}日 {}までです。お電話（{phone}）でご連絡ください。",
@@ -184,6 +194,7 @@ impl ApiError {
         match self {
             ApiError::Validation(errors) => errors.clone(),
             ApiError::SlotUnavailable { .. } => vec![FieldError::new("start", "slot_unavailable")],
+            ApiError::Conflict { field, code } => vec![FieldError::new(*field, code)],
             ApiError::ChangeDeadlinePassed { .. } => {
                 vec![FieldError::new("start", "change_deadline_passed")]
             }
@@ -251,7 +262,9 @@ impl ResponseError for ApiError {
             ApiError::Validation(_)
             | ApiError::IdempotencyKeyReused
             | ApiError::ChangeDeadlinePassed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::SlotUnavailable { .. } | ApiError::IdempotencyRace => StatusCode::CONFLICT,
+            ApiError::SlotUnavailable { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::IdempotencyRace => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

@@ -169,6 +169,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             format!("{label}は今日から10年以内の日付にしてください。"),
             format!("{label} must be within ten years of today."),
         ),
+        "not_failed" => (
+            "再送できるのは、送信に失敗したメールだけです。".into(),
+            "Only a message that failed can be sent again.".into(),
+        ),
         "unknown_field" => (
             format!("{label} は変更できない項目です。"),
             format!("{label} cannot be changed here."),

@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod ics;
 pub mod mail;
 pub mod metrics;
+pub mod preflight;
 pub mod private_files;
 pub mod routes;
 pub mod schedule;

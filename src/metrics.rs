@@ -1,6 +1,7 @@
-//! Prometheus metrics, served at `/metrics`. Requests are labelled by route
-//! pattern (`/api/v1/bookings/{reference}`), never by raw path, so no
-//! reference or token ends up in a label.
+//! Prometheus metrics, served at `/metrics` to scrapers only (see
+//! `routes::metrics`). Requests are labelled by route pattern
+//! (`/api/v1/bookings/{reference}`), never by raw path, so no reference or
+//! token ends up in a label.
 
 use std::sync::OnceLock;
 

@@ -29,10 +29,55 @@ use crate::{routes, telemetry};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The listener of `metrics.bind`, when set.
+    metrics: Option<MetricsListener>,
     state: web::Data<AppState>,
     mail_worker: MailWorker,
     retention_worker: RetentionWorker,
     webhook_worker: WebhookWorker,
+}
+
+/// The server of `metrics.bind`, running on its own task.
+struct MetricsListener {
+    port: u16,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the listener of `metrics.bind` when one is set, and says at start
+/// where `/metrics` is served (or that it is not).
+fn start_metrics(
+    settings: &Settings,
+    state: &web::Data<AppState>,
+) -> anyhow::Result<Option<MetricsListener>> {
+    match crate::routes::metrics::Exposure::of(&settings.metrics) {
+        crate::routes::metrics::Exposure::NotServed => {
+            tracing::info!(
+                "GET /metrics is not served: set metrics.bind (an address of its own) or metrics.token (a bearer token)"
+            );
+            Ok(None)
+        }
+        crate::routes::metrics::Exposure::PublicWithToken => {
+            tracing::info!("GET /metrics is served to requests that present metrics.token");
+            Ok(None)
+        }
+        crate::routes::metrics::Exposure::OwnAddress => {
+            let bind = settings.metrics.bind.trim();
+            let listener = TcpListener::bind(bind)
+                .with_context(|| format!("cannot listen on metrics.bind {bind}"))?;
+            let address = listener.local_addr()?;
+            let server = crate::routes::metrics::own_server(listener, state.clone())?;
+            tracing::info!(
+                token = !secrecy::ExposeSecret::expose_secret(&settings.metrics.token).is_empty(),
+                "GET /metrics is served on http://{address}/metrics only"
+            );
+            Ok(Some(MetricsListener {
+                port: address.port(),
+                handle: server.handle(),
+                task: tokio::spawn(server),
+            }))
+        }
+    }
 }
 
 /// Checks the settings that only fail later, so start-up stops at once with
@@ -157,6 +202,7 @@ impl Application {
         if settings.server.public_url.is_empty() {
             settings.server.public_url = format!("http://{address}");
         }
+        crate::preflight::log_warnings(&settings, address, calendar.today(chrono::Utc::now()));
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             calendar,
@@ -192,6 +238,7 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        let metrics = start_metrics(&settings, &state)?;
         let mail_worker = MailWorker::start(
             Mailroom {
                 db: state.db.clone(),
@@ -210,6 +257,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            metrics,
             state,
             mail_worker,
             retention_worker,
@@ -219,6 +267,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `metrics.bind`, when metrics have an address of their own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|metrics| metrics.port)
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -235,6 +288,14 @@ impl Application {
     /// attempts in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        if let Some(metrics) = self.metrics {
+            metrics.handle.stop(true).await;
+            match metrics.task.await {
+                Ok(Err(error)) => tracing::error!(%error, "the metrics listener failed"),
+                Err(error) => tracing::error!(%error, "the metrics listener ended abnormally"),
+                Ok(Ok(())) => {}
+            }
+        }
         self.mail_worker.stop().await;
         self.retention_worker.stop().await;
         self.webhook_worker.stop().await;

@@ -54,6 +54,9 @@ pub struct OutboxRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// When its current run of failed attempts began (`None`: it has not
+    /// failed since it was queued or requeued).
+    pub failing_since: Option<NaiveDateTime>,
 }
 
 /// What a message says: written once, beside its `outbox` row, and never
@@ -160,6 +163,7 @@ impl NewOutboxRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             sent_at: None,
+            failing_since: None,
         };
         let content = OutboxContent {
             outbox_id: id,
@@ -494,9 +498,11 @@ pub fn release(conn: &mut DbConnection, ids: &[i64], owner: &str) -> Result<usiz
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Sent,
+    /// Try again at `at`; the failures began at `failing_since`.
     Retry {
         at: NaiveDateTime,
         error: String,
+        failing_since: NaiveDateTime,
     },
     Failed {
         error: String,
@@ -568,11 +574,16 @@ pub fn record_attempt(
                 release,
             ))
             .execute(conn)?,
-        Outcome::Retry { at, error } => diesel::update(mine)
+        Outcome::Retry {
+            at,
+            error,
+            failing_since,
+        } => diesel::update(mine)
             .set((
                 outbox::attempts.eq(outbox::attempts + 1),
                 outbox::next_attempt_at.eq(at),
                 outbox::last_error.eq(Some(error)),
+                outbox::failing_since.eq(Some(failing_since)),
                 release,
             ))
             .execute(conn)?,
@@ -596,6 +607,64 @@ pub fn record_attempt(
         drop_contents(conn, &[id])?;
     }
     Ok(updated == 1)
+}
+
+/// What became of a staff request to send a failed message again.
+#[derive(Debug)]
+pub enum Requeued {
+    /// It is pending again, due now.
+    Done(OutboxSummary),
+    /// It is not failed (its status is given): nothing changed.
+    NotFailed(String),
+    /// No message has that id.
+    Unknown,
+}
+
+/// Puts failed message `id` back in the queue, due now, with a fresh retry
+/// window (its attempts so far stay counted, so one more permanent refusal
+/// fails it again). Only a failed message: one that is pending, sent,
+/// suppressed or withdrawn is left as it is.
+pub fn requeue_failed(
+    conn: &mut DbConnection,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<Requeued, ApiError> {
+    let updated = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq(status::FAILED)),
+    )
+    .set((
+        outbox::status.eq(status::PENDING),
+        outbox::next_attempt_at.eq(now),
+        outbox::failing_since.eq(None::<NaiveDateTime>),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_owner.eq(None::<String>),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let message = outbox::table
+        .filter(outbox::id.eq(id))
+        .select(OutboxSummary::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(match message {
+        None => Requeued::Unknown,
+        Some(message) if updated == 1 => Requeued::Done(message),
+        Some(message) => Requeued::NotFailed(message.status),
+    })
+}
+
+/// How many messages were sent since `since`, and when the first of them
+/// went (for the global hourly cap).
+pub fn sent_since(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+) -> Result<(i64, Option<NaiveDateTime>), ApiError> {
+    Ok(outbox::table
+        .filter(outbox::sent_at.ge(since))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(outbox::sent_at)))
+        .first(conn)?)
 }
 
 /// Messages for staff, newest first, optionally of one status
@@ -683,31 +752,6 @@ pub fn find_summary(conn: &mut DbConnection, id: i64) -> Result<Option<OutboxSum
         .select(OutboxSummary::as_select())
         .first(conn)
         .optional()?)
-}
-
-/// Puts a `failed` message back in the queue, due at once with a fresh
-/// count of attempts (its last error stays until the next one); whether it
-/// was failed.
-pub fn requeue_failed(
-    conn: &mut DbConnection,
-    id: i64,
-    now: NaiveDateTime,
-) -> Result<bool, ApiError> {
-    let updated = diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq(status::FAILED)),
-    )
-    .set((
-        outbox::status.eq(status::PENDING),
-        outbox::attempts.eq(0),
-        outbox::next_attempt_at.eq(now),
-        outbox::locked_until.eq(None::<NaiveDateTime>),
-        outbox::lease_owner.eq(None::<String>),
-        outbox::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
 }
 
 #[cfg(test)]

@@ -98,6 +98,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
     }
 }
 
@@ -117,6 +118,7 @@ diesel::table! {
         token_hash -> Text,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        scope -> Text,
     }
 }
 

@@ -124,6 +124,7 @@ mod tests {
                 created_at: now,
                 updated_at: now,
                 sent_at: None,
+                failing_since: None,
             },
             content: OutboxContent {
                 outbox_id: id,

@@ -193,10 +193,8 @@ struct ClinicBooking<'a> {
 #[template(path = "mail/inquiry_received.txt")]
 struct InquiryReceived<'a> {
     clinic: &'a ClinicInfo,
-    name: &'a str,
     reference: &'a str,
     category: &'a str,
-    message: &'a str,
 }
 
 #[derive(Template)]
@@ -364,6 +362,11 @@ fn category_label(row: &InquiryRow) -> &'static str {
 }
 
 /// The acknowledgement an inquiry's sender gets.
+///
+/// Rule: it repeats nothing the sender typed (neither the message nor the
+/// name). Nobody has shown that the address belongs to the sender, so the
+/// form must not become a way to mail chosen text to a stranger, nor to
+/// send a patient's health question to a mistyped address.
 pub fn inquiry_received(
     settings: &Settings,
     calendar: &ClinicCalendar,
@@ -372,10 +375,8 @@ pub fn inquiry_received(
     let clinic = ClinicInfo::of(settings, calendar);
     let body = InquiryReceived {
         clinic: &clinic,
-        name: &row.name,
         reference: &row.reference,
         category: category_label(row),
-        message: &row.message,
     }
     .render()?;
     Ok(Rendered {
@@ -595,6 +596,21 @@ mod tests {
         let calendar = calendar(&settings);
         let rendered = inquiry_received(&settings, &calendar, &inquiry()).unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
+    }
+
+    #[test]
+    fn the_inquiry_acknowledgement_repeats_nothing_the_sender_typed() {
+        let settings = settings();
+        let calendar = calendar(&settings);
+        let row = inquiry();
+        let rendered = inquiry_received(&settings, &calendar, &row).unwrap();
+        let text = snapshot(&rendered);
+        for line in row.message.lines() {
+            assert!(!text.contains(line), "{line:?} in {text}");
+        }
+        assert!(!text.contains(&row.name), "{text}");
+        assert!(text.contains(&row.reference));
+        assert!(text.contains("治療について"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! (`worker`, `transport`). A request never waits for a mail server.
 
 pub mod handoff;
+pub mod hourly_cap;
 pub mod messages;
 pub mod smtp;
 pub mod transport;

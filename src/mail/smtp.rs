@@ -124,6 +124,23 @@ impl SmtpSender {
         })
     }
 
+    /// Whether every conversation is encrypted before anything is sent:
+    /// implicit TLS, or STARTTLS that is required. Plain text is not, and
+    /// neither is `tls=opportunistic`, which an attacker on the path can
+    /// turn into plain text by hiding STARTTLS from the server's greeting.
+    pub fn always_encrypted(&self) -> bool {
+        match self.security {
+            Security::Plain => false,
+            Security::StartTls { required, .. } => required,
+            Security::Implicit { .. } => true,
+        }
+    }
+
+    /// The server's host name or address, as configured.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Sends one message: on an idle connection when there is one, else on
     /// a new one. A kept connection the server has meanwhile closed is
     /// replaced once, without counting as a failed attempt.
@@ -363,6 +380,20 @@ fn data_block(email: &str) -> String {
     block
 }
 
+/// Whether `host` (a name or an address, without brackets) is this
+/// machine: `localhost` (and names under it, RFC 6761) or a loopback
+/// address. Only there does text sent in clear stay off the network.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    let lower = host.to_ascii_lowercase();
+    let lower = lower.trim_end_matches('.');
+    lower == "localhost"
+        || lower.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A TCP connection that sends each write at once (no Nagle).
 async fn open_tcp(host: &str, port: u16) -> std::io::Result<TcpStream> {
     let tcp = TcpStream::connect((host, port)).await?;
@@ -481,6 +512,46 @@ mod tests {
                 SmtpSender::from_url(bad, None, Duration::from_secs(1), 1).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn only_this_machine_counts_as_loopback() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "mail.localhost",
+            "127.0.0.1",
+            "127.8.9.1",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "smtp.example.jp",
+            "10.0.0.5",
+            "192.168.1.2",
+            "0.0.0.0",
+            "::",
+            "localhost.example.jp",
+            "2001:db8::1",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn only_implicit_tls_and_required_starttls_are_always_encrypted() {
+        let cases = [
+            ("smtp://relay.example.jp", false),
+            ("smtp://relay.example.jp?tls=opportunistic", false),
+            ("smtp://relay.example.jp?tls=required", true),
+            ("smtp://relay.example.jp?tls=starttls", true),
+            ("smtps://relay.example.jp", true),
+        ];
+        for (url, encrypted) in cases {
+            assert_eq!(sender(url).always_encrypted(), encrypted, "{url}");
         }
     }
 

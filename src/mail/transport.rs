@@ -12,7 +12,7 @@ use lettre::Message;
 use secrecy::ExposeSecret;
 
 use super::redact_addresses;
-use super::smtp::SmtpSender;
+use super::smtp::{is_loopback_host, SmtpSender};
 use crate::configuration::MailSettings;
 use crate::db::outbox::{OutboxContent, OutboxRow};
 
@@ -68,8 +68,9 @@ impl Transport {
                 Credentials::new(username.to_string(), password)
             });
         // `smtp://host:port` (plain), `smtp://host:port?tls=required` or
-        // `?tls=starttls` (STARTTLS), `?tls=opportunistic`,
-        // `smtps://host:port` (implicit TLS).
+        // `?tls=starttls` (STARTTLS), `?tls=opportunistic` (STARTTLS when
+        // offered: downgradable), `smtps://host:port` (implicit TLS).
+        let has_credentials = credentials.is_some();
         let sender = SmtpSender::from_url(
             url,
             credentials,
@@ -77,6 +78,16 @@ impl Transport {
             settings.concurrent_deliveries.max(1),
         )
         .map_err(|e| anyhow!("invalid setting mail.smtp_url: {e}"))?;
+        // Rule: credentials never cross a network in clear. Anyone on the
+        // path could read them (and, with `tls=opportunistic`, make the
+        // connection plain first by hiding STARTTLS); to this machine's
+        // own relay they do not leave the host.
+        if has_credentials && !sender.always_encrypted() && !is_loopback_host(sender.host()) {
+            return Err(anyhow!(
+                "invalid setting mail.smtp_url: mail.smtp_username is set, and the credentials would go unencrypted to {:?}; use smtps://HOST (implicit TLS) or smtp://HOST?tls=required (STARTTLS), since tls=opportunistic falls back to plain text whenever an attacker on the path hides STARTTLS",
+                sender.host()
+            ));
+        }
         Ok(Transport::Smtp(sender))
     }
 
@@ -170,14 +181,54 @@ mod tests {
         Transport::from_settings(&settings)
     }
 
+    fn without_credentials(url: &str) -> anyhow::Result<Transport> {
+        let mut settings = Settings::defaults().unwrap().mail;
+        settings.smtp_url = url.to_string();
+        Transport::from_settings(&settings)
+    }
+
     #[tokio::test]
     async fn plain_starttls_and_implicit_tls_urls_are_understood() {
         for url in [
             "smtp://127.0.0.1:2525",
             "smtp://mail.example.jp:587?tls=starttls",
             "smtp://mail.example.jp:587?tls=required",
-            "smtp://mail.example.jp?tls=opportunistic",
             "smtps://mail.example.jp:465",
+        ] {
+            assert!(matches!(with_url(url), Ok(Transport::Smtp(_))), "{url}");
+        }
+        for url in [
+            "smtp://mail.example.jp:25",
+            "smtp://mail.example.jp?tls=opportunistic",
+        ] {
+            assert!(
+                matches!(without_credentials(url), Ok(Transport::Smtp(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_refused_where_they_could_cross_a_network_in_clear() {
+        for url in [
+            "smtp://mail.example.jp:25",
+            "smtp://mail.example.jp:587?tls=opportunistic",
+            "smtp://10.0.0.5:25",
+            "smtp://[2001:db8::1]:25",
+        ] {
+            let error = with_url(url)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.contains("mail.smtp_url"), "{url}: {error}");
+            assert!(error.contains("unencrypted"), "{url}: {error}");
+            assert!(error.contains("tls=required"), "{url}: {error}");
+        }
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://localhost:25",
+            "smtp://[::1]:25",
+            "smtp://localhost:587?tls=opportunistic",
         ] {
             assert!(matches!(with_url(url), Ok(Transport::Smtp(_))), "{url}");
         }

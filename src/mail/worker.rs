@@ -16,6 +16,7 @@ use chrono::{NaiveDateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::hourly_cap::HourlyCap;
 use super::transport::{build_message, SendError, Transport};
 use crate::configuration::MailSettings;
 use crate::db::bookings;
@@ -52,7 +53,10 @@ impl MailWorker {
         let deliveries = state.settings.concurrent_deliveries.max(1);
         tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
         let transport = Arc::new(transport);
-        let gate = Arc::new(ClaimGate::default());
+        let gate = Arc::new(ClaimGate {
+            cap: HourlyCap::new(state.settings.max_per_hour),
+            ..ClaimGate::default()
+        });
         let tasks = (0..deliveries)
             .map(|_| {
                 tokio::spawn(run(
@@ -117,6 +121,8 @@ struct ClaimGate {
     last_full: AtomicBool,
     /// Turns taken, to look in the database first now and then.
     turns: AtomicU64,
+    /// `mail.max_per_hour`, shared by the deliveries.
+    cap: HourlyCap,
 }
 
 impl ClaimGate {
@@ -178,31 +184,43 @@ pub fn backoff(settings: &MailSettings, attempts_made: i32) -> Duration {
     Duration::from_secs_f64(seconds.min(settings.retry_max_seconds.max(0.0)))
 }
 
-/// What to record after a failed attempt: retry later, or give up once the
-/// attempts allowed for this kind of failure are used up.
+/// What to record after a failed attempt: retry later, or give up.
+///
+/// Rule: a temporary failure (server down, 4xx) is retried until
+/// `mail.retry_for_hours` have passed since the message's failures began
+/// (`failing_since`, or now for a first failure), the last try at the end
+/// of that window; a permanent rejection (5xx) gives up after
+/// `mail.max_attempts_permanent` attempts.
 pub fn after_failure(
     settings: &MailSettings,
     attempts_before: i32,
+    failing_since: Option<NaiveDateTime>,
     error: SendError,
     now: NaiveDateTime,
 ) -> Outcome {
     let attempts_made = attempts_before + 1;
-    let allowed = if error.permanent {
-        settings.max_attempts_permanent
+    let since = failing_since.unwrap_or(now);
+    let window = chrono::Duration::from_std(Duration::from_secs_f64(
+        settings.retry_for_hours.max(0.0) * 3600.0,
+    ))
+    .unwrap_or_else(|_| chrono::Duration::hours(72));
+    let deadline = since + window;
+    let gives_up = if error.permanent {
+        attempts_made >= settings.max_attempts_permanent.max(1)
     } else {
-        settings.max_attempts
+        now >= deadline
     };
-    if attempts_made >= allowed.max(1) {
-        Outcome::Failed {
+    if gives_up {
+        return Outcome::Failed {
             error: error.detail,
-        }
-    } else {
-        let delay = chrono::Duration::from_std(backoff(settings, attempts_made))
-            .unwrap_or_else(|_| chrono::Duration::seconds(600));
-        Outcome::Retry {
-            at: now + delay,
-            error: error.detail,
-        }
+        };
+    }
+    let delay = chrono::Duration::from_std(backoff(settings, attempts_made))
+        .unwrap_or_else(|_| chrono::Duration::seconds(600));
+    Outcome::Retry {
+        at: (now + delay).min(deadline.max(now)),
+        error: error.detail,
+        failing_since: since,
     }
 }
 
@@ -254,9 +272,20 @@ async fn deliver_handed(
     gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
-    let (handed, stale) = state.handoff.take(BATCH);
+    let (mut handed, stale) = state.handoff.take(BATCH);
     if !stale.is_empty() {
         give_back(state, stale, owner).await?;
+    }
+    if handed.is_empty() {
+        return Ok(false);
+    }
+    // Over the hourly cap, what may not go now waits in the database.
+    let now = Utc::now().naive_utc();
+    let permit = gate.cap.permit(&state.db, handed.len(), now).await?;
+    let allowed = permit.as_ref().map_or(0, |permit| permit.granted());
+    if allowed < handed.len() {
+        let held = handed.split_off(allowed);
+        give_back(state, held.iter().map(|m| m.row.id).collect(), owner).await?;
     }
     let Some(oldest) = handed.first() else {
         return Ok(false);
@@ -304,11 +333,18 @@ async fn claim_and_deliver(
         gate.took(0);
         return Ok(false);
     }
+    // Over the hourly cap, due mail stays in the database.
+    let Some(mut permit) = gate.cap.permit(&state.db, BATCH, now).await? else {
+        gate.took(0);
+        return Ok(false);
+    };
+    let limit = permit.granted();
     let claimer = owner.to_string();
     let claimed = state
         .db
-        .write_unannounced(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, BATCH))
+        .write_unannounced(move |conn| outbox::claim_due(conn, &claimer, now, lease_until, limit))
         .await?;
+    permit.keep(claimed.len());
     let full = gate.took(claimed.len());
     if claimed.is_empty() {
         return Ok(false);
@@ -452,7 +488,13 @@ async fn attempt(
     };
     Some(match result {
         Ok(()) => Outcome::Sent,
-        Err(error) => after_failure(settings, row.attempts, error, Utc::now().naive_utc()),
+        Err(error) => after_failure(
+            settings,
+            row.attempts,
+            row.failing_since,
+            error,
+            Utc::now().naive_utc(),
+        ),
     })
 }
 
@@ -540,17 +582,54 @@ mod tests {
             detail: "550".into(),
         };
         assert!(matches!(
-            after_failure(&settings, 0, rejected(), now),
+            after_failure(&settings, 0, None, rejected(), now),
             Outcome::Retry { .. }
         ));
         assert!(matches!(
             after_failure(
                 &settings,
                 settings.max_attempts_permanent - 1,
+                Some(now),
                 rejected(),
                 now
             ),
             Outcome::Failed { .. }
         ));
+    }
+
+    /// The default delays, tried back to back from the first failure: a
+    /// server down for three days never loses a message, however many
+    /// attempts that takes (a count of 30 ran out after about 4 hours).
+    #[test]
+    fn temporary_failures_are_retried_for_72_hours_whatever_the_count() {
+        let settings = Settings::defaults().unwrap().mail;
+        assert_eq!(settings.retry_for_hours, 72.0);
+        let down = || SendError {
+            permanent: false,
+            detail: "connection refused".into(),
+        };
+        let first = Utc::now().naive_utc();
+        let (mut now, mut attempts, mut since) = (first, 0, None);
+        let gave_up_at = loop {
+            match after_failure(&settings, attempts, since, down(), now) {
+                Outcome::Retry {
+                    at, failing_since, ..
+                } => {
+                    assert_eq!(
+                        failing_since, first,
+                        "the window starts at the first failure"
+                    );
+                    assert!(at > now || at == failing_since + chrono::Duration::hours(72));
+                    since = Some(failing_since);
+                    attempts += 1;
+                    now = at;
+                }
+                Outcome::Failed { .. } => break now,
+                other => panic!("{other:?}"),
+            }
+            assert!(attempts < 10_000, "never gave up");
+        };
+        assert_eq!(gave_up_at, first + chrono::Duration::hours(72));
+        assert!(attempts > 400, "{attempts} attempts in 72 hours");
     }
 }

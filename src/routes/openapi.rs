@@ -318,6 +318,17 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The `metrics.token` setting, for Prometheus scrapers.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -354,6 +365,7 @@ impl Modify for SecuritySchemes {
         routes::staff::inquiries::show,
         routes::staff::inquiries::update,
         routes::staff::outbox::list,
+        routes::staff::outbox::retry,
         routes::staff::privacy::erase_booking,
         routes::staff::privacy::erase_inquiry,
         routes::staff::webhooks::list,

@@ -33,6 +33,12 @@ fn published_years() -> impl Iterator<Item = i32> {
     published().keys().map(|date| date.year())
 }
 
+/// Whether the published table lists `year`'s holidays (other years come
+/// from rules, which cannot know of a holiday moved by law).
+pub fn published_covers(year: i32) -> bool {
+    published_years().any(|listed| listed == year)
+}
+
 /// The name of the national holiday on `date`, if it is one.
 pub fn national_holiday(date: NaiveDate) -> Option<String> {
     if published_years().any(|year| year == date.year()) {
@@ -86,6 +92,14 @@ mod tests {
                 "{day} is not a holiday"
             );
         }
+    }
+
+    #[test]
+    fn the_table_covers_2026_and_2027_and_no_other_year() {
+        assert!(published_covers(2026));
+        assert!(published_covers(2027));
+        assert!(!published_covers(2025));
+        assert!(!published_covers(2028));
     }
 
     #[test]

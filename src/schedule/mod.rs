@@ -17,7 +17,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
-pub use holidays::national_holiday;
+pub use holidays::{national_holiday, published_covers};
 
 use crate::configuration::ScheduleSettings;
 

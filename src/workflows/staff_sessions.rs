@@ -105,7 +105,13 @@ pub fn sign_in(
     now: DateTime<Utc>,
 ) -> Result<Opened, ApiError> {
     let token_hash = hash_token(presented.trim());
-    let token = staff_tokens::find_by_hash(conn, &token_hash)?.ok_or(ApiError::Unauthorized)?;
+    let token = staff_tokens::find_by_hash(conn, &token_hash)?
+        .filter(|token| {
+            // A calendar token opens the feed and nothing else.
+            crate::workflows::staff_tokens::StaffScope::parse(&token.scope)
+                .is_some_and(|scope| scope.opens(crate::workflows::staff_tokens::StaffScope::Staff))
+        })
+        .ok_or(ApiError::Unauthorized)?;
     staff_sessions::delete_stale(conn, now.naive_utc() - idle)?;
     let secret = ManageToken::generate();
     staff_sessions::insert(conn, &secret.hash(), &token_hash, now.naive_utc())?;

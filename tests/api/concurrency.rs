@@ -70,6 +70,7 @@ async fn a_lost_unique_race_leaves_the_rest_of_its_transaction_intact(backend: B
         token_hash: format!("hash-of-{label}"),
         created_at: chrono::Utc::now().naive_utc(),
         last_used_at: None,
+        scope: "staff".into(),
     };
     let outcomes = db
         .write(move |conn| {

@@ -168,8 +168,14 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The `metrics.token` of every test app (tests of the default, where
+/// `/metrics` is not served, clear it).
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 pub struct TestApp {
     pub address: String,
+    /// The port of `metrics.bind`, when the test set one.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     /// Kept so the database outlives the app.
     _db: Arc<TestDatabase>,
@@ -206,9 +212,9 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.mail.poll_interval_ms = 20;
     settings.mail.retry_initial_seconds = 0.05;
     settings.mail.retry_max_seconds = 0.4;
-    settings.mail.max_attempts = 1000;
     settings.mail.max_attempts_permanent = 3;
     settings.mail.smtp_timeout_seconds = 5;
+    settings.metrics.token = METRICS_TOKEN.to_string().into();
     settings
 }
 
@@ -231,10 +237,12 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
         .await
         .expect("application builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -266,6 +274,20 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// `/metrics` as a scraper reads it (with the test token), asserting
+    /// it is served.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "GET /metrics");
+        response.text().await.expect("metrics text")
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {

@@ -22,6 +22,9 @@ use crate::helpers::{
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
 
+/// The scrapers' secret; like every other secret, never logged.
+const METRICS_TOKEN: &str = "canary-metrics-token-5Qw8Zr";
+
 /// The binary, serving on a free port, with everything it writes to
 /// standard error (the log) and standard output kept.
 struct Server {
@@ -65,6 +68,7 @@ impl Server {
             .env("CLINIC__MAIL__POLL_INTERVAL_MS", "20")
             .env("CLINIC__MAIL__RETRY_INITIAL_SECONDS", "0.05")
             .env("CLINIC__MAIL__RETRY_MAX_SECONDS", "0.2")
+            .env("CLINIC__METRICS__TOKEN", METRICS_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -313,7 +317,7 @@ impl Canary {
             server,
             sink,
             database,
-            secrets: Vec::new(),
+            secrets: vec![METRICS_TOKEN.to_string()],
             date: open_day(4),
         }
     }
@@ -372,7 +376,6 @@ async fn json_bookings_and_the_patients_api_log_no_personal_data(backend: Backen
     for path in [
         "/healthz".to_string(),
         "/readyz".to_string(),
-        "/metrics".to_string(),
         "/api/v1/clinic".to_string(),
         format!("/api/v1/availability?from={day}&to={day}"),
         "/api/v1/openapi.json".to_string(),
@@ -391,6 +394,15 @@ async fn json_bookings_and_the_patients_api_log_no_personal_data(backend: Backen
             "{path}: {status}"
         );
     }
+    let scraped = server
+        .client
+        .get(server.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert_eq!(server.get("/metrics").await.status(), 401);
 
     let alice = canary.patient("A");
     let bob = canary.patient("B");

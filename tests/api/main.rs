@@ -21,6 +21,7 @@ mod input;
 mod inquiries;
 mod log_canary;
 mod mail;
+mod mail_limits;
 mod manage;
 mod manage_links;
 mod metrics;

@@ -28,6 +28,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/staff/inquiries/{reference}"),
     ("patch", "/api/v1/staff/inquiries/{reference}"),
     ("get", "/api/v1/staff/outbox"),
+    ("post", "/api/v1/staff/outbox/{id}/retry"),
     ("delete", "/api/v1/staff/bookings/{reference}/personal-data"),
     (
         "delete",

@@ -78,4 +78,63 @@ async fn the_cli_prints_a_new_token_last_lists_without_it_and_revokes_it(backend
     assert!(!ok, "revoking an unknown label fails");
 }
 
-backend_tests!(the_cli_prints_a_new_token_last_lists_without_it_and_revokes_it);
+async fn the_cli_creates_a_calendar_token_that_opens_only_the_feed_and_lists_scopes(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = run(
+        &app,
+        dir.path(),
+        &[
+            "staff-token",
+            "create",
+            "--label",
+            "wall",
+            "--scope",
+            "calendar",
+        ],
+    );
+    assert!(ok, "{out}");
+    let calendar = out.lines().last().unwrap().trim().to_string();
+    let (ok, out) = run(
+        &app,
+        dir.path(),
+        &["staff-token", "create", "--scope=staff", "--label=desk"],
+    );
+    assert!(ok, "{out}");
+    let staff = out.lines().last().unwrap().trim().to_string();
+    let (refused, _) = run(
+        &app,
+        dir.path(),
+        &["staff-token", "create", "--label", "x", "--scope", "admin"],
+    );
+    assert!(!refused, "an unknown scope is refused");
+
+    let status = |token: &str, path: &str| {
+        let request = app.client.get(app.url(path)).bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status(&calendar, "/api/v1/staff/calendar.ics").await, 200);
+    assert_eq!(status(&calendar, "/api/v1/staff/bookings").await, 401);
+    assert_eq!(status(&staff, "/api/v1/staff/bookings").await, 200);
+    assert_eq!(status(&staff, "/api/v1/staff/calendar.ics").await, 200);
+
+    let (ok, listed) = run(&app, dir.path(), &["staff-token", "list"]);
+    assert!(ok);
+    let line = |label: &str| {
+        listed
+            .lines()
+            .find(|line| line.starts_with(&format!("{label}\t")))
+            .unwrap_or_else(|| panic!("{label} in {listed}"))
+            .to_string()
+    };
+    assert!(line("wall").contains("scope calendar"), "{listed}");
+    assert!(line("desk").contains("scope staff"), "{listed}");
+    assert!(!listed.contains("\tx\t"), "{listed}");
+}
+
+backend_tests!(
+    the_cli_prints_a_new_token_last_lists_without_it_and_revokes_it,
+    the_cli_creates_a_calendar_token_that_opens_only_the_feed_and_lists_scopes,
+);

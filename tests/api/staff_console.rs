@@ -681,7 +681,7 @@ async fn a_failed_message_is_listed_and_sent_again(backend: Backend) {
     assert!(has(
         &audit_actions(&app, &token).await,
         "desk",
-        "outbox.requeued"
+        "outbox.retried"
     ));
     // Only a failed message is sent again.
     let html = console.act(&format!("/staff/mail/{id}/requeue"), &[]).await;

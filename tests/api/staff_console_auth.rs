@@ -378,7 +378,16 @@ async fn a_session_unused_for_longer_than_the_idle_time_ends(backend: Backend) {
     Console::sign_in(&app, &token).await;
 }
 
+async fn a_calendar_token_cannot_sign_in_to_the_console(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = crate::staff_helpers::calendar_token(&app, "wall-calendar").await;
+    let refused = post_login(&app, &token, "/staff").await;
+    assert_eq!(refused.status(), 401);
+    assert!(set_cookie(&refused, "staff_session").is_none());
+}
+
 backend_tests!(
+    a_calendar_token_cannot_sign_in_to_the_console,
     every_page_without_a_session_leads_to_the_sign_in_page,
     every_post_without_a_session_is_refused_and_changes_nothing,
     every_post_without_its_csrf_token_is_refused_and_changes_nothing,

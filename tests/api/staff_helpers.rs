@@ -25,6 +25,24 @@ pub async fn staff_token(app: &TestApp, label: &str) -> String {
     .expect("task")
 }
 
+/// A fresh `calendar` token labelled `label`: it opens the feed alone.
+pub async fn calendar_token(app: &TestApp, label: &str) -> String {
+    let db = open(app);
+    let label = label.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.connection().expect("connection");
+        clinic_booking::workflows::staff_tokens::create_scoped_token(
+            &mut conn,
+            &label,
+            clinic_booking::workflows::staff_tokens::StaffScope::Calendar,
+            Utc::now(),
+        )
+        .expect("token")
+    })
+    .await
+    .expect("task")
+}
+
 pub async fn revoke(app: &TestApp, label: &str) {
     let db = open(app);
     let label = label.to_string();

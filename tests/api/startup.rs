@@ -112,3 +112,108 @@ fn an_unknown_command_is_refused_with_the_usage() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("usage"));
 }
+
+#[tokio::test]
+async fn smtp_credentials_over_a_plain_connection_to_another_host_stop_start_up() {
+    let db = TestDatabase::create(Backend::Sqlite);
+    let mut settings = test_settings(&db);
+    settings.mail.smtp_url = "smtp://smtp.example.jp:587?tls=opportunistic".into();
+    settings.mail.smtp_username = Some("clinic".into());
+    settings.mail.smtp_password = Some("s3cret-pass".to_string().into());
+    let message = error_of(Application::build(settings).await);
+    assert!(message.contains("mail.smtp_url"), "{message}");
+    assert!(message.contains("unencrypted"), "{message}");
+    assert!(!message.contains("s3cret-pass"), "{message}");
+}
+
+#[test]
+fn the_binary_refuses_plain_smtp_credentials_in_one_line_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = binary(
+        dir.path(),
+        &["serve"],
+        &[
+            ("CLINIC__SERVER__BIND", "127.0.0.1:0"),
+            ("CLINIC__MAIL__SMTP_URL", "smtp://smtp.example.jp:25"),
+            ("CLINIC__MAIL__SMTP_USERNAME", "clinic"),
+            ("CLINIC__MAIL__SMTP_PASSWORD", "s3cret-pass"),
+        ],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unencrypted"), "{stderr}");
+    assert!(stderr.contains("tls=required"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pass"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Starts the binary with `env`, waits until it listens, stops it, and
+/// returns what it logged up to then.
+fn log_until_listening(env: &[(&str, &str)]) -> String {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clinic-booking"));
+    command
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CLINIC__")) {
+        command.env_remove(key);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("start clinic-booking");
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !log.contains("listening on") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) => {
+                log.push_str(&line);
+                log.push('\n');
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(log.contains("listening on"), "it did not start: {log}");
+    log
+}
+
+#[test]
+fn a_loopback_public_url_while_listening_on_every_interface_is_warned_about_at_start() {
+    let log = log_until_listening(&[
+        ("CLINIC__SERVER__BIND", "0.0.0.0:0"),
+        ("CLINIC__SERVER__PUBLIC_URL", "http://127.0.0.1:8080"),
+    ]);
+    let warning = log
+        .lines()
+        .find(|line| line.contains("server.public_url") && line.contains("loopback"))
+        .unwrap_or_else(|| panic!("no warning in {log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("http://127.0.0.1:8080"), "{warning}");
+}
+
+#[test]
+fn a_loopback_public_url_on_a_loopback_listener_is_not_warned_about() {
+    let log = log_until_listening(&[
+        ("CLINIC__SERVER__BIND", "127.0.0.1:0"),
+        ("CLINIC__SERVER__PUBLIC_URL", "http://127.0.0.1:8080"),
+    ]);
+    assert!(!log.contains("server.public_url"), "{log}");
+    // And the default says where /metrics is (not served).
+    assert!(log.contains("GET /metrics is not served"), "{log}");
+}

@@ -301,7 +301,11 @@ pub async fn search_appointments(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
-    crate::routes::staff::auth::authenticate(&req, false).await?;
+    crate::routes::staff::auth::authenticate(
+        &req,
+        crate::workflows::staff_tokens::StaffScope::Staff,
+    )
+    .await?;
     let search = Search::parse(req.query_string(), &["date"])?;
     let range = DateRange::from_values("date", search.values("date"))?;
     let today = state.calendar.today(Utc::now());
@@ -356,7 +360,11 @@ pub async fn read_appointment(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
-    crate::routes::staff::auth::authenticate(&req, false).await?;
+    crate::routes::staff::auth::authenticate(
+        &req,
+        crate::workflows::staff_tokens::StaffScope::Staff,
+    )
+    .await?;
     let reference = id.into_inner();
     let row = state
         .db

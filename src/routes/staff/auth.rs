@@ -1,5 +1,6 @@
 //! `StaffAuth`: the extractor every staff route takes. A missing, wrong or
-//! revoked token is a 401 before the handler runs.
+//! revoked token, or a calendar token anywhere but the feed, is a 401
+//! before the handler runs.
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -9,6 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::workflows::booking::Actor;
+use crate::workflows::staff_tokens::StaffScope;
 
 /// A request made with a live staff token; `label` names its holder.
 #[derive(Debug, Clone)]
@@ -28,7 +30,7 @@ impl FromRequest for StaffAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req, false).await })
+        Box::pin(async move { authenticate(&req, StaffScope::Staff).await })
     }
 }
 
@@ -40,14 +42,17 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
 }
 
-/// Checks the staff token of a request. `allow_query` also accepts
-/// `?token=`, for calendar apps that cannot send headers (only the feed:
-/// tokens in URLs end up in logs and histories).
-pub async fn authenticate(req: &HttpRequest, allow_query: bool) -> Result<StaffAuth, ApiError> {
+/// Checks the staff token of a request for a route that needs `needed`.
+/// The calendar feed (`StaffScope::Calendar`) also accepts `?token=`, for
+/// calendar apps that cannot send headers (only the feed: tokens in URLs
+/// end up in logs and histories, which is why a calendar token opens
+/// nothing else).
+pub async fn authenticate(req: &HttpRequest, needed: StaffScope) -> Result<StaffAuth, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))?;
+    let allow_query = needed == StaffScope::Calendar;
     let token = bearer(req).or_else(|| {
         allow_query
             .then(|| {
@@ -60,6 +65,6 @@ pub async fn authenticate(req: &HttpRequest, allow_query: bool) -> Result<StaffA
             .flatten()
     });
     let token = token.ok_or(ApiError::Unauthorized)?;
-    let label = crate::workflows::staff_tokens::authenticate(&state.db, token).await?;
+    let label = crate::workflows::staff_tokens::authenticate_for(&state.db, token, needed).await?;
     Ok(StaffAuth { label })
 }

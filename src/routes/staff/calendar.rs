@@ -1,6 +1,8 @@
 //! `GET /api/v1/staff/calendar.ics`: the bookings around today as an
-//! RFC 5545 feed for the staff's calendar apps. Patient details go only in
-//! DESCRIPTION (SUMMARY shows on lock screens and shared displays).
+//! RFC 5545 feed for the staff's calendar apps. Contact details go only in
+//! DESCRIPTION (SUMMARY shows on lock screens and shared displays); what a
+//! patient wrote, their answers and the staff's notes never go in the feed
+//! (calendar apps copy events to other devices and cloud accounts).
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,6 +15,7 @@ use crate::error::ApiError;
 use crate::ics::{booking_event, calendar_object, Method};
 use crate::state::AppState;
 use crate::workflows::booking;
+use crate::workflows::staff_tokens::StaffScope;
 
 /// The most events one feed carries; a clinic day has at most a few dozen.
 const MAX_EVENTS: i64 = 20_000;
@@ -35,20 +38,15 @@ fn description(row: &BookingRow) -> String {
     if let Some(first) = row.first_visit {
         lines.push(format!("初診: {}", if first { "はい" } else { "いいえ" }));
     }
-    if let Some(message) = &row.message {
-        lines.push(format!("ご相談内容: {message}"));
-    }
-    if let Some(note) = &row.staff_note {
-        lines.push(format!("スタッフメモ: {note}"));
-    }
     lines.join("\n")
 }
 
 /// The feed: every booking starting from `staff.feed_days_back` days before
 /// today to `staff.feed_days_ahead` days after, cancelled ones as
-/// `STATUS:CANCELLED`. The token may come as `?token=` here only.
+/// `STATUS:CANCELLED`. The token may come as `?token=` here only, and a
+/// `calendar` token opens this route and no other.
 #[utoipa::path(get, path = "/api/v1/staff/calendar.ics", operation_id = "getStaffCalendar", tag = "staff",
-    params(("token" = Option<String>, Query, description = "A staff token, for calendar apps that cannot send headers")),
+    params(("token" = Option<String>, Query, description = "A staff token (of either scope; a `calendar` token opens this feed and nothing else), for calendar apps that cannot send headers")),
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "An RFC 5545 calendar of the bookings around today", body = String,
@@ -57,7 +55,7 @@ fn description(row: &BookingRow) -> String {
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let auth = authenticate(&req, true).await?;
+    let auth = authenticate(&req, StaffScope::Calendar).await?;
     let now = Utc::now();
     let calendar = &state.calendar;
     let today = calendar.today(now);

@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(inquiries::update)),
         )
         .service(resource("/outbox", "GET").route(web::get().to(outbox::list)))
+        .service(resource("/outbox/{id}/retry", "POST").route(web::post().to(outbox::retry)))
         .service(
             resource("/bookings/{reference}/personal-data", "DELETE")
                 .route(web::delete().to(privacy::erase_booking)),

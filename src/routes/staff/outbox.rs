@@ -2,6 +2,7 @@
 //! clinic's emails (delivered, waiting, failed for good, held back by the
 //! per-recipient cap), so staff can phone a patient whose confirmation
 //! never arrived. Summaries only: never an address or a body.
+//! `POST /api/v1/staff/outbox/{id}/retry` sends a failed one again.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -156,4 +157,37 @@ pub async fn list(
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .json(list))
+}
+
+/// `POST /api/v1/staff/outbox/{id}/retry`: a failed message goes back in
+/// the queue, due at once, with a fresh retry window (`mail.retry_for_hours`)
+/// once the mail server is fixed, or the address corrected at the provider.
+/// Audited under the token's label.
+#[utoipa::path(post, path = "/api/v1/staff/outbox/{id}/retry", operation_id = "staffRetryOutboxMessage", tag = "staff",
+    params(("id" = i64, Path, description = "The message's `id` from the outbox list")),
+    security(("staff_token" = [])),
+    responses(
+        (status = 200, description = "Queued again: the message, now `pending`", body = OutboxView),
+        (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No message has this id", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The message is not `failed` (code `not_failed` on `status`): it is waiting, sent, suppressed or withdrawn, and nothing changed", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry(
+    auth: StaffAuth,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let actor = auth.actor();
+    // An announced write: it wakes an idle mail delivery.
+    let message = state
+        .db
+        .write(move |conn| {
+            crate::workflows::outbox_retry::requeue(conn, id, &actor, chrono::Utc::now())
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(OutboxView::of(&state, &message)))
 }

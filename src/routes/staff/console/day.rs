@@ -42,8 +42,8 @@ pub struct BookingLine {
     pub first_visit: &'static str,
     pub status: &'static str,
     pub status_label: &'static str,
-    /// Set once bookings name a practitioner (see the practitioners issue);
-    /// the column appears only when a booking of the day has one.
+    /// The practitioner's label; the column appears only when a booking of
+    /// the day has one.
     pub practitioner: Option<String>,
     pub has_note: bool,
     /// Whether the desk can check the patient in from the list.
@@ -70,7 +70,8 @@ impl BookingLine {
             },
             status: status.as_str(),
             status_label: status.label_ja(),
-            practitioner: None,
+            practitioner: crate::routes::bookings::PractitionerRef::of(state, row)
+                .map(|practitioner| practitioner.label),
             has_note: row.staff_note.is_some(),
             can_check_in: status == BookingStatus::Confirmed,
         }

@@ -244,6 +244,11 @@ pub fn refusal_text(error: &ApiError) -> Option<String> {
         ApiError::SlotUnavailable { .. } => {
             Some("その枠はすでに埋まっているか、休診です。別の枠をお選びください。".to_string())
         }
+        ApiError::Conflict { field, code } => Some(crate::i18n::field_message(
+            field,
+            code,
+            crate::i18n::Lang::Ja,
+        )),
         _ => None,
     }
 }
