@@ -15,7 +15,9 @@ const BATCH: u64 = 250_000;
 pub fn sqlite(path: &str, count: u64, base: &str) -> anyhow::Result<()> {
     let mut conn = SqliteConnection::establish(path)?;
     // Seeding only: the history is not worth an fsync per batch.
-    conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;")?;
+    conn.batch_execute(
+        "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;",
+    )?;
     let mut from = 0;
     while from < count {
         let to = (from + BATCH).min(count);
