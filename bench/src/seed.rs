@@ -127,7 +127,7 @@ pub fn hot_queries(
         (
             "booking: per-recipient mail cap",
             format!(
-                "SELECT COUNT(*) FROM outbox WHERE lower(recipient) = '{recipient}' \
+                "SELECT COUNT(*) FROM outbox WHERE recipient_key = '{recipient}' \
                  AND audience = 'patient' AND created_at >= '{now}' AND status <> 'suppressed' \
                  AND kind <> 'booking_reminder'"
             ),
