@@ -285,9 +285,12 @@ pub fn postgres_booking_transactions(
             let mut conn = PgConnection::establish(&url).context("baseline postgres")?;
             let mut n = 0u64;
             while start.elapsed() < duration {
-                let reference = format!("T{writer:02}{n:08}");
+                // Each variant its own references and slots (one database).
+                let variant = if with_reads { "R" } else { "T" };
+                let reference = format!("{variant}{writer:02}{n:08}");
                 // A slot of its own: the seat's key is (slot, seat).
-                let minutes = (writer as i64) * 10_000_000 + n as i64;
+                let minutes =
+                    (writer as i64) * 10_000_000 + i64::from(with_reads) * 5_000_000 + n as i64;
                 let slot = (chrono::NaiveDate::from_ymd_opt(2031, 1, 1)
                     .context("a date")?
                     .and_hms_opt(0, 0, 0)
