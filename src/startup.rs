@@ -25,6 +25,7 @@ use crate::state::AppState;
 use crate::webhooks::worker::{Dispatch, WebhookWorker};
 use crate::webhooks::Webhooks;
 use crate::workflows::privacy::RetentionWorker;
+use crate::workflows::waitlist::WaitlistWorker;
 use crate::{routes, telemetry};
 
 pub struct Application {
@@ -36,6 +37,7 @@ pub struct Application {
     mail_worker: MailWorker,
     retention_worker: RetentionWorker,
     webhook_worker: WebhookWorker,
+    waitlist_worker: WaitlistWorker,
 }
 
 /// The server of `metrics.bind`, running on its own task.
@@ -168,6 +170,7 @@ impl Application {
                 settings.mail.lease_seconds.max(1),
             ))),
             webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
+            clock: Default::default(),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let origins = web::Data::new(AllowedOrigins::new(
@@ -218,6 +221,7 @@ impl Application {
             settings: settings.webhooks.clone(),
             webhooks: state.webhooks.clone(),
         })?;
+        let waitlist_worker = WaitlistWorker::start(state.clone().into_inner());
         Ok(Application {
             port,
             server: server.run(),
@@ -226,6 +230,7 @@ impl Application {
             mail_worker,
             retention_worker,
             webhook_worker,
+            waitlist_worker,
         })
     }
 
@@ -263,6 +268,7 @@ impl Application {
         self.mail_worker.stop().await;
         self.retention_worker.stop().await;
         self.webhook_worker.stop().await;
+        self.waitlist_worker.stop().await;
         served
     }
 }
