@@ -30,6 +30,7 @@ crate::backend_tests!(
     the_console_day_page_shows_the_waiting_list,
     erasing_a_patient_deletes_their_entries,
     staff_erase_an_entry_and_its_hold_passes_on,
+    an_offer_is_posted_to_webhook_receivers_as_waitlist_offered,
     the_form_keeps_what_was_typed_and_joins,
     a_full_day_on_reserve_links_to_the_waiting_list;
     postgres_only:
@@ -538,6 +539,54 @@ async fn staff_erase_an_entry_and_its_hold_passes_on(backend: Backend) {
     assert_eq!(gone.status(), 404);
     until_status(&app, &second, &second_token, "offered").await;
     assert_eq!(staff_delete(&app, &token, &path).await.status(), 404);
+}
+
+async fn an_offer_is_posted_to_webhook_receivers_as_waitlist_offered(backend: Backend) {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let receiver = crate::webhook_receiver::WebhookReceiver::start(&[SECRET]).await;
+    let endpoint = clinic_booking::webhooks::EndpointSettings {
+        url: receiver.url("/hooks"),
+        secret: secrecy::SecretString::from(SECRET),
+        previous_secrets: Vec::new(),
+        events: Some(vec!["waitlist.offered".to_string()]),
+        include_personal_data: false,
+    };
+    let app = spawn_app_with(backend, |settings| {
+        quick(settings);
+        settings.webhooks.endpoints = vec![endpoint];
+        settings.webhooks.poll_interval_ms = 20;
+    })
+    .await;
+    let (booking, booking_token) = book_the_seat(&app).await;
+    let (first, first_token) = join(&app, "wait-a@example.jp").await;
+    cancel_booking(&app, &booking, &booking_token).await;
+    let offered = until_status(&app, &first, &first_token, "offered").await;
+    let received = receiver
+        .until(|received| received.iter().any(|r| r.kind() == "waitlist.offered"))
+        .await;
+    let event = received
+        .iter()
+        .find(|r| r.kind() == "waitlist.offered")
+        .expect("waitlist.offered");
+    assert!(event.verified, "signed as Standard Webhooks say");
+    assert_eq!(event.body["data"]["reference"], first.as_str());
+    assert_eq!(event.body["data"]["status"], "offered");
+    assert_eq!(event.body["data"]["start"], offered["offer"]["start"]);
+    assert_eq!(
+        event.body["data"]["expires_at"],
+        offered["offer"]["expires_at"]
+    );
+    assert!(
+        event.body["data"].get("email").is_none(),
+        "no personal data"
+    );
+    assert_eq!(
+        received
+            .iter()
+            .filter(|r| r.kind() == "waitlist.offered")
+            .count(),
+        1
+    );
 }
 
 /// The value of the hidden `name` input in `html`.
