@@ -20,7 +20,7 @@ pub struct WaitlistList {
 
 /// `GET /api/v1/staff/waitlist?date=YYYY-MM-DD`
 #[utoipa::path(get, path = "/api/v1/staff/waitlist", operation_id = "listWaitlist", tag = "staff",
-    params(("date" = Option<String>, Query, description = "The clinic day (default today)")),
+    params(("date" = Option<chrono::NaiveDate>, Query, description = "The clinic day (default: today)")),
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "The day's entries in the order they joined, every status", body = WaitlistList),
