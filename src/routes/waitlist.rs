@@ -150,7 +150,7 @@ pub async fn create(
         fingerprint: submission.fingerprint,
     };
     let work_state = state.clone();
-    let response = create_once(&state.db, request, move |conn| {
+    let response = create_once(&state, request, move |conn| {
         let joined = waitlist::join(conn, &work_state, &entry, now)?;
         let body = WaitlistJoined {
             reference: joined.row.reference.clone(),
@@ -231,7 +231,7 @@ pub async fn cancel(
         fingerprint: String::new(),
     };
     let work_state = state.clone();
-    let response = answer_once(&state.db, request, move |conn| {
+    let response = answer_once(&state, request, move |conn| {
         let row = waitlist::find_with_token(conn, &reference, &tokens)?;
         let row = waitlist::leave(conn, row, now)?;
         let view = waitlist::view(conn, row)?;
@@ -279,7 +279,7 @@ pub async fn accept(
         fingerprint: String::new(),
     };
     let work_state = state.clone();
-    let response = create_once(&state.db, request, move |conn| {
+    let response = create_once(&state, request, move |conn| {
         let row = waitlist::find_with_token(conn, &reference, &tokens)?;
         let booked = waitlist::accept(conn, &work_state, row, now)?;
         let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()));
