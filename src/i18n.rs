@@ -181,6 +181,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             format!("{label}は今日から10年以内の日付にしてください。"),
             format!("{label} must be within ten years of today."),
         ),
+        "offer_expired" => (
+            "お取り置きの期限が過ぎたため、このお席はご予約いただけません。".into(),
+            "The hold on this place has ended; it can no longer be booked.".into(),
+        ),
         "not_failed" => (
             "再送できるのは、送信に失敗したメールだけです。".into(),
             "Only a message that failed can be sent again.".into(),

@@ -23,3 +23,12 @@ document.addEventListener("change", function (event) {
     select.form.submit();
   }
 });
+// The waiting list's window: the latest start cannot be before the
+// earliest (the server checks it too; this only guides the time picker).
+document.addEventListener("change", function (event) {
+  var from = event.target;
+  if (from.id === "f-from") {
+    var to = document.getElementById("f-to");
+    if (to) { to.min = from.value; }
+  }
+});

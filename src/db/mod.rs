@@ -21,6 +21,7 @@ mod sqlite_writer;
 pub mod staff_bookings;
 pub mod staff_sessions;
 pub mod staff_tokens;
+pub mod waitlist;
 pub mod webhooks;
 
 pub use commit_hooks::{on_commit, takes_commit_hooks, CommitHook};

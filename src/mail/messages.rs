@@ -88,6 +88,17 @@ pub fn japanese_time_range(
     )
 }
 
+/// A clinic day: `2026年12月1日(火)`.
+pub fn japanese_date(date: chrono::NaiveDate) -> String {
+    format!(
+        "{}年{}月{}日({})",
+        date.year(),
+        date.month(),
+        date.day(),
+        weekday_kanji(date.weekday())
+    )
+}
+
 /// A moment in clinic time: `2026年11月25日(水) 09:41`.
 pub fn japanese_time(calendar: &ClinicCalendar, at: NaiveDateTime) -> String {
     let at = calendar.local(at);

@@ -53,6 +53,38 @@ pub struct BookingRequest {
     pub practitioner: Option<String>,
 }
 
+/// A request to join the waiting list (JSON, or the `/waitlist` form).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "山田 太郎", "email": "taro@example.jp", "phone": "090-1234-5678",
+    "type": "consultation", "date": "2026-12-01", "from": "10:00", "to": "12:30",
+    "consent": true
+}))]
+pub struct WaitlistRequest {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[schema(max_length = 100)]
+    pub name_kana: Option<String>,
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[schema(max_length = 40)]
+    pub phone: String,
+    /// A consultation type code (default `consultation`).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The clinic day wanted (`YYYY-MM-DD`, an open day inside the booking
+    /// window).
+    pub date: String,
+    /// Earliest start wanted, `HH:MM` clinic time, inclusive (default: opening).
+    pub from: Option<String>,
+    /// Latest start wanted, `HH:MM` clinic time, inclusive (default: the last slot).
+    pub to: Option<String>,
+    /// Only this practitioner (a code); empty: anyone.
+    pub practitioner: Option<String>,
+    #[schema(schema_with = must_be_true)]
+    pub consent: bool,
+}
+
 /// A boolean that only `true` satisfies (consent).
 fn must_be_true() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
@@ -354,6 +386,12 @@ impl Modify for SecuritySchemes {
         routes::bookings::cancel,
         routes::bookings::reschedule,
         routes::inquiries::create,
+        routes::waitlist::create,
+        routes::waitlist::show,
+        routes::waitlist::cancel,
+        routes::waitlist::accept,
+        routes::staff::waitlist::list,
+        routes::staff::waitlist::erase,
         routes::site::articles::list,
         routes::site::articles::show,
         crate::routes::metrics::endpoint,
@@ -398,6 +436,12 @@ impl Modify for SecuritySchemes {
         routes::availability::AvailabilityResponse,
         InquiryRequest,
         routes::inquiries::InquiryReceipt,
+        WaitlistRequest,
+        routes::waitlist::WaitlistJoined,
+        routes::waitlist::WaitlistView,
+        routes::waitlist::OfferView,
+        routes::waitlist::BookingRefView,
+        routes::staff::waitlist::WaitlistList,
         crate::articles::Article,
         crate::articles::Section,
         crate::articles::Link,

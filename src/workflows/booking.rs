@@ -389,6 +389,7 @@ fn reschedule_as(
         start.at(),
         keep.as_deref(),
     )?;
+    crate::workflows::waitlist::seat_freed(conn, row.start_at, row.end_at, now)?;
     let detail = serde_json::json!({
         "from": rfc3339(state.calendar.local(row.start_at)),
         "to": rfc3339(start.at()),
@@ -477,6 +478,7 @@ fn cancel(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
     bookings::cancel(conn, &row.reference, now.naive_utc())?;
+    crate::workflows::waitlist::seat_freed(conn, row.start_at, row.end_at, now)?;
     let detail =
         serde_json::json!({"from": row.status.as_str(), "to": BookingStatus::Cancelled.as_str()});
     audit(

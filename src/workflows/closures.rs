@@ -78,9 +78,13 @@ pub fn reopen(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let Some(closure) = closures::find(conn, id)? else {
+        return Err(ApiError::NotFound);
+    };
     if !closures::delete(conn, id)? {
         return Err(ApiError::NotFound);
     }
+    crate::workflows::waitlist::seat_freed(conn, closure.start_at, closure.end_at, now)?;
     crate::db::audit::record(
         conn,
         now.naive_utc(),

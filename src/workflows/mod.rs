@@ -15,4 +15,5 @@ pub mod resources;
 pub mod staff_reads;
 pub mod staff_sessions;
 pub mod staff_tokens;
+pub mod waitlist;
 pub mod webhooks;

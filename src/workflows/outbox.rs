@@ -200,6 +200,34 @@ pub fn enqueue_inquiry_mail(
     store(conn, state, &row.reference, vec![patient, clinic], true)
 }
 
+/// Queues one message to a patient (within the per-recipient cap), e.g.
+/// the waiting list's acknowledgement and offers.
+pub fn enqueue_patient_message(
+    conn: &mut DbConnection,
+    state: &AppState,
+    kind: &str,
+    reference: &str,
+    recipient: &str,
+    rendered: Rendered,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let status = patient_status(conn, state, recipient, now)?;
+    let row = new_row(
+        kind,
+        "patient",
+        reference,
+        recipient,
+        rendered,
+        None,
+        status,
+        now.naive_utc(),
+        now,
+    );
+    // Not `fresh`: an earlier message about the entry may still be pending,
+    // so this one waits its turn with the worker's next poll.
+    store(conn, state, reference, vec![row], false)
+}
+
 /// Stores the messages of one change with one statement, and says so in
 /// the log (by reference and outbox id, never by address).
 ///

@@ -46,5 +46,6 @@ mod staff_input;
 mod staff_inquiries;
 mod staff_outbox;
 mod startup;
+mod waitlist;
 mod webhook_receiver;
 mod webhooks;

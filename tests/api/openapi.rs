@@ -36,6 +36,12 @@ const API_ROUTES: &[(&str, &str)] = &[
     ),
     ("get", "/api/v1/staff/webhooks/deliveries"),
     ("post", "/api/v1/staff/webhooks/deliveries/{id}/retry"),
+    ("post", "/api/v1/waitlist"),
+    ("get", "/api/v1/waitlist/{reference}"),
+    ("post", "/api/v1/waitlist/{reference}/cancel"),
+    ("post", "/api/v1/waitlist/{reference}/accept"),
+    ("get", "/api/v1/staff/waitlist"),
+    ("delete", "/api/v1/staff/waitlist/{reference}/personal-data"),
 ];
 
 async fn description(app: &crate::helpers::TestApp) -> Value {

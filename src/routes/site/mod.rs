@@ -10,6 +10,7 @@ pub mod manage_cookie;
 pub mod pages;
 pub mod picker;
 pub mod reserve;
+pub mod waitlist;
 
 use std::collections::HashMap;
 
@@ -46,6 +47,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/manage/{reference}/reschedule",
             web::post().to(manage::reschedule),
+        )
+        .route("/waitlist", web::get().to(waitlist::form))
+        .route("/waitlist", web::post().to(waitlist::submit))
+        .route("/waitlist/{reference}", web::get().to(waitlist::show))
+        .route(
+            "/waitlist/{reference}/cancel",
+            web::post().to(waitlist::cancel),
+        )
+        .route(
+            "/waitlist/{reference}/accept",
+            web::post().to(waitlist::accept),
         )
         .route("/static/{file}", web::get().to(pages::asset));
 }

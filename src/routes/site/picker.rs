@@ -38,6 +38,8 @@ pub struct DayView {
     /// Shown unfolded: the day of the chosen slot, else the first with room.
     /// The other days fold away so a week fits a phone screen.
     pub open: bool,
+    /// A full open day, to a patient: joining its waiting list.
+    pub waitlist_href: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,14 @@ pub struct SlotPicker {
     pub from: String,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
+}
+
+/// The waiting-list form for `type_code` on `date`.
+pub fn waitlist_href(type_code: &str, date: NaiveDate) -> String {
+    format!(
+        "/waitlist?{}",
+        super::encode_query(&[("type", type_code), ("date", &date.to_string())])
+    )
 }
 
 /// The first day of the week shown: `requested` (from `?from=`) kept within
@@ -112,10 +122,12 @@ pub async fn build(
                 (true, true) => Some("空きがありません"),
                 (true, false) => None,
             };
+            let full = day.open && slots.is_empty() && booker == Booker::Patient;
             DayView {
                 label: date_ja(date),
                 id: format!("day-{}", day.date),
                 note,
+                waitlist_href: full.then(|| waitlist_href(&kind.code, date)),
                 slots,
                 open: false,
             }

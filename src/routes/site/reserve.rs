@@ -78,6 +78,8 @@ pub struct ReservePage {
     pub form_token: String,
     pub honeypot: &'static str,
     pub token_field: &'static str,
+    /// The chosen start was taken: that day's waiting list.
+    pub waitlist_href: Option<String>,
 }
 
 /// The page's state that comes from the address or the hidden fields.
@@ -142,6 +144,15 @@ async fn render(
             selected: kind.code == context.kind.code,
         })
         .collect();
+    let taken = errors
+        .get("start")
+        .is_some_and(|error| error.code == "slot_unavailable");
+    let waitlist_href = values
+        .start
+        .get(..10)
+        .and_then(|day| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+        .filter(|_| taken)
+        .map(|day| picker::waitlist_href(&context.kind.code, day));
     // The form shows what was typed: it may carry personal data.
     let privacy = if errors.is_empty() && notice.is_none() {
         Privacy::Public
@@ -164,6 +175,7 @@ async fn render(
             form_token: guard::issue(&state.settings.forms, now),
             honeypot: guard::HONEYPOT_FIELD,
             token_field: guard::TOKEN_FIELD,
+            waitlist_href,
         },
     )
 }

@@ -133,6 +133,8 @@ pub struct DayPage {
     pub cancelled: Vec<BookingLine>,
     pub show_practitioner: bool,
     pub counts: DayCounts,
+    /// The day's waiting list (キャンセル待ち).
+    pub waitlist: Vec<super::waitlist::WaitlistLine>,
 }
 
 /// `GET /staff` and `GET /staff/`: today.
@@ -265,7 +267,11 @@ async fn render_day(
         Ok(found) => found,
         Err(error) => return error_page(state, Some(&console), &error),
     };
-    let page_view = day_page(state, &console, date, &rows, &taken, &closures);
+    let mut page_view = day_page(state, &console, date, &rows, &taken, &closures);
+    page_view.waitlist = match super::waitlist::lines(state, &console, date).await {
+        Ok(lines) => lines,
+        Err(error) => return error_page(state, Some(&console), &error),
+    };
     page(StatusCode::OK, &page_view)
 }
 
@@ -371,6 +377,7 @@ fn day_page(
         cancelled,
         show_practitioner,
         counts,
+        waitlist: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod day;
 pub mod inquiries;
 pub mod mail;
 pub mod session;
+pub mod waitlist;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
