@@ -28,6 +28,8 @@ mod manage;
 mod metrics;
 mod openapi;
 mod practitioners;
+mod practitioners_pages;
+mod practitioners_staff;
 mod privacy;
 mod rate_limits;
 mod security;
