@@ -33,6 +33,24 @@ fn patient_mail_kinds(view: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The statuses of a booking's reminders, oldest first.
+fn reminders(view: &Value) -> Vec<String> {
+    let mut reminders: Vec<(i64, String)> = view["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|mail| mail["kind"] == "booking_reminder")
+        .map(|mail| {
+            (
+                mail["id"].as_i64().unwrap(),
+                mail["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    reminders.sort();
+    reminders.into_iter().map(|(_, status)| status).collect()
+}
+
 async fn staff_give_a_booking_to_another_practitioner_only_when_they_are_free(backend: Backend) {
     let app = spawn_clinic(backend).await;
     let token = staff_token(&app, "desk").await;
@@ -77,8 +95,11 @@ async fn staff_give_a_booking_to_another_practitioner_only_when_they_are_free(ba
         .expect("audited");
     assert_eq!(entry["detail"], json!({"from": "dr-a", "to": "dr-b"}));
     assert_eq!(entry["actor"], "desk");
-    // The patient is not mailed (the desk tells them).
+    // The patient is not mailed (the desk tells them); the reminder to
+    // come is written again, to name dr-b.
     assert_eq!(patient_mail_kinds(&view), patient_mail_kinds(&before));
+    assert_eq!(reminders(&before), ["pending"]);
+    assert_eq!(reminders(&view), ["cancelled", "pending"]);
     // The claims moved: dr-a is free at 14:00 again, dr-b is not.
     book_with(&app, "stem-cell", &local(other, "14:00"), Some("dr-a")).await;
     let response = app
