@@ -9,7 +9,9 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use clinic_booking::configuration::Settings;
 use serde_json::{json, Value};
 
-use crate::helpers::{local, open_day, spawn_app_with, today, Backend, TestApp};
+use crate::helpers::{
+    local, manage_cookie, manage_token, open_day, spawn_app_with, today, Backend, TestApp,
+};
 use crate::practitioners::{body_for, book_with, with_practitioners};
 use crate::staff_helpers::{calendar_token, reference, staff_get};
 
@@ -65,16 +67,22 @@ async fn reserve(
         .unwrap()
 }
 
-/// Follows a 303 from the form to the thank-you page; its HTML.
+/// Follows a 303 from the form to the thank-you page with the manage
+/// cookie it set, as a browser does; its HTML.
 async fn thanks(app: &TestApp, response: reqwest::Response) -> String {
     let status = response.status();
     let location = response
         .headers()
         .get("location")
         .map(|value| value.to_str().unwrap().to_string());
+    let cookie = (status == 303).then(|| manage_cookie(&response));
     let body = response.text().await.unwrap();
     assert_eq!(status, 303, "{body}");
-    page(app, &location.unwrap()).await
+    let response = app
+        .get_with_cookie(&location.unwrap(), &cookie.unwrap())
+        .await;
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
 }
 
 fn slot_id(date: NaiveDate, time: &str) -> String {
@@ -175,9 +183,15 @@ async fn the_manage_page_names_the_practitioner_and_offers_only_their_times(back
     let day = open_day(4);
     let booking = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-b")).await;
     book_with(&app, "stem-cell", &local(day, "14:00"), Some("dr-b")).await;
-    let manage_url = booking["manage_url"].as_str().unwrap();
-    let path = &manage_url[manage_url.find("/manage/").unwrap()..];
-    let html = page(&app, &format!("{path}&from={day}")).await;
+    let (path, cookie) = app
+        .open_manage_link(&reference(&booking), &manage_token(&booking))
+        .await;
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let response = app
+        .get_with_cookie(&format!("{path}{separator}from={day}"), &cookie)
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
     assert!(
         html.contains("id=\"practitioner\">B 医師（Dr. B）<"),
         "{html}"

@@ -6,6 +6,7 @@ pub mod articles;
 pub mod guard;
 pub mod inquiry;
 pub mod manage;
+pub mod manage_cookie;
 pub mod pages;
 pub mod picker;
 pub mod reserve;
@@ -219,10 +220,20 @@ pub fn error_page(state: &AppState, error: &ApiError) -> HttpResponse {
             "お手数ですが、フォームをもう一度開いてお送りください。",
         ),
     };
-    let privacy = Privacy::Private;
+    message_page(state, status, heading, message)
+}
+
+/// A page that only says something (an error, a link that expired), with
+/// the clinic's phone number.
+pub fn message_page(
+    state: &AppState,
+    status: StatusCode,
+    heading: &'static str,
+    message: &'static str,
+) -> HttpResponse {
     page(
         status,
-        privacy,
+        Privacy::Private,
         &ErrorPage {
             layout: Layout::of(state),
             heading,
