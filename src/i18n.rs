@@ -137,6 +137,14 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             "選択された担当者はこの診療メニューを担当していません。".into(),
             "That practitioner does not take this consultation type.".into(),
         ),
+        "practitioner_unavailable" => (
+            "その担当者はこの時間（準備・片付けの時間を含む）に空いていません。".into(),
+            "That practitioner is not free for the whole visit and its buffer.".into(),
+        ),
+        "invalid_resource" => (
+            "その担当者・部屋は登録されていません。一覧からお選びください。".into(),
+            "No practitioner or room has that code.".into(),
+        ),
         "slot_unavailable" => (
             "ご希望の枠はすでに埋まっています。別の時間をお選びください。".into(),
             "That slot is already taken. Please choose another time.".into(),

@@ -129,6 +129,21 @@ fn change_deadline(calendar: &ClinicCalendar, row: &BookingRow) -> String {
     japanese_time(calendar, deadline.naive_utc())
 }
 
+/// The booking's practitioner as the patient reads it: the label, with the
+/// English one beside it when it differs (`中村 医師（Dr. Nakamura）`).
+fn practitioner_label(settings: &Settings, row: &BookingRow) -> Option<String> {
+    let code = row.practitioner.as_deref()?;
+    let Some(resource) = settings.resources.iter().find(|r| r.code.trim() == code) else {
+        return Some(code.to_string());
+    };
+    Some(match resource.label_en.as_deref() {
+        Some(english) if !english.trim().is_empty() && english != resource.label => {
+            format!("{}（{}）", resource.label, english)
+        }
+        _ => resource.label.clone(),
+    })
+}
+
 fn first_visit_label(first_visit: Option<bool>) -> Option<&'static str> {
     first_visit.map(|first| if first { "初診" } else { "再診" })
 }
@@ -144,6 +159,7 @@ struct BookingConfirmed<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
     first_visit: Option<&'a str>,
     manage_url: Option<&'a str>,
@@ -157,6 +173,7 @@ struct BookingRescheduled<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
     previous_when: Option<&'a str>,
     deadline: &'a str,
@@ -169,6 +186,7 @@ struct BookingCancelled<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
 }
 
@@ -179,6 +197,7 @@ struct BookingReminder<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
 }
 
@@ -242,6 +261,7 @@ pub fn patient_booking(
 ) -> Result<Rendered, askama::Error> {
     let clinic = ClinicInfo::of(settings, calendar);
     let type_label = type_label(calendar, row);
+    let practitioner = practitioner_label(settings, row);
     let when = japanese_time_range(calendar, row.start_at, row.end_at);
     let deadline = change_deadline(calendar, row);
     let (what, body) = match change {
@@ -252,6 +272,7 @@ pub fn patient_booking(
                 name: &row.name,
                 reference: &row.reference,
                 type_label: &type_label,
+                practitioner: practitioner.as_deref(),
                 when: &when,
                 first_visit: first_visit_label(row.first_visit),
                 manage_url,
@@ -269,6 +290,7 @@ pub fn patient_booking(
                     name: &row.name,
                     reference: &row.reference,
                     type_label: &type_label,
+                    practitioner: practitioner.as_deref(),
                     when: &when,
                     previous_when: previous_when.as_deref(),
                     deadline: &deadline,
@@ -283,6 +305,7 @@ pub fn patient_booking(
                 name: &row.name,
                 reference: &row.reference,
                 type_label: &type_label,
+                practitioner: practitioner.as_deref(),
                 when: &when,
             }
             .render()?,
@@ -302,12 +325,14 @@ pub fn booking_reminder(
 ) -> Result<Rendered, askama::Error> {
     let clinic = ClinicInfo::of(settings, calendar);
     let type_label = type_label(calendar, row);
+    let practitioner = practitioner_label(settings, row);
     let when = japanese_time_range(calendar, row.start_at, row.end_at);
     let body = BookingReminder {
         clinic: &clinic,
         name: &row.name,
         reference: &row.reference,
         type_label: &type_label,
+        practitioner: practitioner.as_deref(),
         when: &when,
     }
     .render()?;
@@ -533,6 +558,39 @@ mod tests {
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
+    }
+
+    #[test]
+    fn booking_confirmation_names_the_practitioner() {
+        let mut settings = settings();
+        settings.resources = vec![crate::configuration::ResourceSettings {
+            code: "dr-nakamura".into(),
+            kind: "practitioner".into(),
+            label: "中村 医師".into(),
+            label_en: Some("Dr. Nakamura".into()),
+            monday: None,
+            tuesday: Some(vec!["10:00-18:30".into()]),
+            wednesday: None,
+            thursday: None,
+            friday: None,
+            saturday: None,
+            sunday: None,
+            days_off: Vec::new(),
+        }];
+        let calendar = calendar(&settings);
+        let mut row = booking();
+        row.practitioner = Some("dr-nakamura".into());
+        let rendered = patient_booking(
+            &settings,
+            &calendar,
+            &row,
+            BookingChange::Booked,
+            Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+        )
+        .unwrap();
+        insta::assert_snapshot!(snapshot(&rendered));
+        let reminder = booking_reminder(&settings, &calendar, &row).unwrap();
+        assert!(reminder.body.contains("担当：中村 医師（Dr. Nakamura）"));
     }
 
     #[test]

@@ -164,6 +164,13 @@ pub struct StaffBookingChange {
     /// controls and invisible characters are `invalid_characters`.
     #[schema(max_length = 2000)]
     pub staff_note: Option<String>,
+    /// Another practitioner of the booking's type (a code from
+    /// `GET /api/v1/practitioners`), at the same or the new `start`: 409
+    /// `slot_unavailable` when they are not free for the whole duration and
+    /// buffer, 422 `invalid_practitioner` when they do not take the type.
+    /// The patient is not mailed. Empty or null changes nothing.
+    #[schema(nullable = false)]
+    pub practitioner: Option<String>,
 }
 
 /// The states of a booking: `arrived` (受付済) is a patient checked in at
@@ -194,6 +201,12 @@ pub struct ClosureRequest {
     /// Up to 200 characters.
     #[schema(max_length = 200)]
     pub reason: Option<String>,
+    /// A practitioner's or room's code (`[[resources]]`): the closure is
+    /// their time off only (bookings needing them elsewhere go on); absent
+    /// or empty: the clinic closes. An unknown code is 422
+    /// `invalid_resource`.
+    #[schema(nullable = false)]
+    pub resource: Option<String>,
 }
 
 /// A page of bookings as staff see them.

@@ -333,7 +333,7 @@ pub fn reschedule(
     if row.status() == BookingStatus::Confirmed {
         ensure_before_deadline(state, &row, now)?;
     }
-    reschedule_as(conn, state, row, start, kind, &Actor::Patient, now)
+    reschedule_as(conn, state, row, start, kind, None, &Actor::Patient, now)
 }
 
 /// A patient changes a booking themselves only before its type's change
@@ -355,13 +355,16 @@ pub fn ensure_before_deadline(
 }
 
 /// Every reschedule, by patient or staff: the new slots are checked against
-/// closures and claimed under the same capacity constraint.
+/// closures and claimed under the same capacity constraint. The booking
+/// keeps its practitioner unless staff name another (`practitioner`).
+#[allow(clippy::too_many_arguments)]
 fn reschedule_as(
     conn: &mut DbConnection,
     state: &AppState,
     row: BookingRow,
     start: SlotStart,
     kind: &ConsultationType,
+    practitioner: Option<&str>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
@@ -380,8 +383,10 @@ fn reschedule_as(
         state.calendar.capacity_per_slot(),
         now.naive_utc(),
     )?;
-    let keep = resources::kept(state, kind, row.practitioner.as_deref());
-    resources::claim_for(
+    let keep = practitioner
+        .map(str::to_string)
+        .or_else(|| resources::kept(state, kind, row.practitioner.as_deref()));
+    let given = resources::claim_for(
         conn,
         state,
         &row.reference,
@@ -390,10 +395,13 @@ fn reschedule_as(
         keep.as_deref(),
     )?;
     crate::workflows::waitlist::seat_freed(conn, row.start_at, row.end_at, now)?;
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "from": rfc3339(state.calendar.local(row.start_at)),
         "to": rfc3339(start.at()),
     });
+    if given.is_some() && given != row.practitioner {
+        detail["practitioner"] = serde_json::json!({"from": row.practitioner, "to": given});
+    }
     audit(
         conn,
         actor,
@@ -515,6 +523,9 @@ pub struct StaffChange {
     pub start: Option<SlotStart>,
     /// `Some(None)` clears the note.
     pub staff_note: Option<Option<String>>,
+    /// Another practitioner of the booking's type (checked by
+    /// `resources::named_practitioner`), for the same or the new start.
+    pub practitioner: Option<String>,
 }
 
 /// Applies a staff change to the booking `reference`, all or nothing (the
@@ -534,10 +545,22 @@ pub fn change_by_staff(
         return Err(ApiError::field("status", "invalid_status"));
     }
     if change.status == Some(BookingStatus::Confirmed) && row.status() == BookingStatus::Cancelled {
-        row = reconfirm(conn, state, row, change.start, actor, now)?;
+        row = reconfirm_with(
+            conn,
+            state,
+            row,
+            change.start,
+            change.practitioner.as_deref(),
+            actor,
+            now,
+        )?;
     } else {
         if let Some(start) = change.start {
-            row = reschedule_by_staff(conn, state, row, start, actor, now)?;
+            let kind = kind_of(state, &row).clone();
+            let practitioner = change.practitioner.as_deref();
+            row = reschedule_as(conn, state, row, start, &kind, practitioner, actor, now)?;
+        } else if let Some(practitioner) = change.practitioner.as_deref() {
+            row = reassign(conn, state, row, practitioner, actor, now)?;
         }
         if let Some(status) = change.status {
             row = change_status_by_staff(conn, state, row, status, actor, now)?;
@@ -566,7 +589,62 @@ pub fn reschedule_by_staff(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
     let kind = kind_of(state, &row).clone();
-    reschedule_as(conn, state, row, start, &kind, actor, now)
+    reschedule_as(conn, state, row, start, &kind, None, actor, now)
+}
+
+/// Staff give a booking to another practitioner of its type at the same
+/// time: everything it holds is given up and claimed again with that
+/// practitioner (the room may stay or change, the daily place is kept),
+/// all in the caller's transaction, so a practitioner who is not free for
+/// the whole duration and buffer leaves it as it was (`SlotUnavailable`).
+/// A booking already theirs is unchanged. Only a booking still to be
+/// seen (confirmed or arrived) can be reassigned.
+///
+/// The patient is not mailed at once: a change of doctor is the clinic's
+/// to explain (by phone or at the desk). The manage page, the booking view
+/// and the feeds show the new practitioner at once, and a reminder still
+/// to come is written again to name them.
+pub fn reassign(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    practitioner: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    if row.practitioner.as_deref() == Some(practitioner) {
+        return Ok(row);
+    }
+    if !matches!(
+        row.status(),
+        BookingStatus::Confirmed | BookingStatus::Arrived
+    ) {
+        return Err(ApiError::field("status", "invalid_status"));
+    }
+    let kind = kind_of(state, &row).clone();
+    crate::db::resource_claims::release(conn, &row.reference)?;
+    resources::claim_for(
+        conn,
+        state,
+        &row.reference,
+        &kind,
+        state.calendar.local(row.start_at),
+        Some(practitioner),
+    )?;
+    crate::db::staff_bookings::touch(conn, &row.reference, now.naive_utc())?;
+    let detail = serde_json::json!({"from": row.practitioner, "to": practitioner});
+    audit(
+        conn,
+        actor,
+        "booking.practitioner_changed",
+        &row.reference,
+        Some(&detail),
+        now,
+    )?;
+    tracing::info!(reference = %row.reference, "booking given to another practitioner");
+    let changed = reload(conn, &row.reference)?;
+    crate::workflows::outbox::renew_reminder(conn, state, &changed, now)?;
+    Ok(changed)
 }
 
 /// The status changes staff may make: a confirmed booking may be cancelled,
@@ -589,7 +667,7 @@ pub fn change_status_by_staff(
     match (from, to) {
         _ if from == to => Ok(row),
         (Confirmed, Cancelled) => cancel_by_staff(conn, state, row, actor, now),
-        (Cancelled, Confirmed) => reconfirm(conn, state, row, None, actor, now),
+        (Cancelled, Confirmed) => reconfirm_with(conn, state, row, None, None, actor, now),
         (Confirmed | Arrived | Completed | NoShow, Confirmed | Arrived | Completed | NoShow) => {
             // The seats stay claimed: the time was the patient's either way.
             crate::db::staff_bookings::set_status(conn, &row.reference, to, now.naive_utc())?;
@@ -653,6 +731,19 @@ pub fn reconfirm(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
+    reconfirm_with(conn, state, row, start, None, actor, now)
+}
+
+/// `reconfirm`, with the practitioner staff name (else its own, if free).
+fn reconfirm_with(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    start: Option<SlotStart>,
+    practitioner: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
     if row.status() != BookingStatus::Cancelled {
         return Err(ApiError::field("status", "invalid_status"));
     }
@@ -668,7 +759,9 @@ pub fn reconfirm(
         &slots,
         state.calendar.capacity_per_slot(),
     )?;
-    let keep = resources::kept(state, &kind, row.practitioner.as_deref());
+    let keep = practitioner
+        .map(str::to_string)
+        .or_else(|| resources::kept(state, &kind, row.practitioner.as_deref()));
     resources::claim_for(conn, state, &row.reference, &kind, at, keep.as_deref())?;
     let end = state.calendar.end_of(at, &kind);
     crate::db::staff_bookings::set_times(conn, &row.reference, at.naive_utc(), end.naive_utc())?;

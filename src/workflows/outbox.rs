@@ -174,6 +174,30 @@ pub fn store_booking_mail(
     store(conn, state, &row.reference, rows, row.sequence == 0)
 }
 
+/// Replaces a booking's pending reminder with one for `row` as it now
+/// stands (given to another practitioner: the reminder names them). A
+/// reminder already sent, or none pending, stays as it is.
+pub fn renew_reminder(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let withdrawn = outbox::cancel_pending(
+        conn,
+        &row.reference,
+        kind::BOOKING_REMINDER,
+        now.naive_utc(),
+    )?;
+    if withdrawn == 0 {
+        return Ok(());
+    }
+    match reminder_row(state, row, now)? {
+        Some(reminder) => store(conn, state, &row.reference, vec![reminder], false),
+        None => Ok(()),
+    }
+}
+
 /// Queues the acknowledgement to an inquiry's sender (within the
 /// per-recipient cap) and the clinic's copy.
 pub fn enqueue_inquiry_mail(

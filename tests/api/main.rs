@@ -30,6 +30,8 @@ mod manage_links;
 mod metrics;
 mod openapi;
 mod practitioners;
+mod practitioners_pages;
+mod practitioners_staff;
 mod privacy;
 mod rate_limits;
 mod security;

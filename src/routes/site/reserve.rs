@@ -28,6 +28,14 @@ pub struct TypeOption {
     pub selected: bool,
 }
 
+/// A practitioner the patient may ask for.
+#[derive(Debug, Clone)]
+pub struct PractitionerOption {
+    pub code: String,
+    pub label: String,
+    pub selected: bool,
+}
+
 /// What the patient typed, shown again when the form comes back.
 #[derive(Debug, Clone, Default)]
 pub struct BookingValues {
@@ -70,6 +78,11 @@ pub struct ReservePage {
     pub kind: ConsultationType,
     pub source: String,
     pub picker: SlotPicker,
+    /// The chosen type's practitioners (empty when it has none); none
+    /// selected is "指名なし" (no preference).
+    pub practitioners: Vec<PractitionerOption>,
+    /// The practitioner asked for (a code), or empty for no preference.
+    pub practitioner: String,
     pub values: BookingValues,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
@@ -87,17 +100,49 @@ struct Context {
     kind: ConsultationType,
     source: String,
     from: Option<String>,
+    /// A practitioner of `kind` asked for, or empty (no preference; also
+    /// when the code is not one of the type's, e.g. after a change of type).
+    practitioner: String,
 }
 
 impl Context {
     fn of(state: &AppState, fields: &Fields) -> Self {
+        let kind = consultation_type(fields, &state.calendar)
+            .unwrap_or_else(|_| state.calendar.default_type().clone());
+        let asked = fields.text("practitioner").ok().flatten();
+        let practitioner =
+            crate::workflows::resources::named_practitioner(state, &kind, asked.as_deref())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
         Context {
-            kind: consultation_type(fields, &state.calendar)
-                .unwrap_or_else(|_| state.calendar.default_type().clone()),
+            kind,
             source: parse_source(fields).ok().flatten().unwrap_or_default(),
             from: fields.text("from").ok().flatten(),
+            practitioner,
         }
     }
+}
+
+/// The practitioners who take `kind`, in configuration order.
+fn practitioner_options(
+    state: &AppState,
+    kind: &ConsultationType,
+    chosen: &str,
+) -> Vec<PractitionerOption> {
+    let Some(needs) = state.resources.needs(&kind.code) else {
+        return Vec::new();
+    };
+    needs
+        .practitioners
+        .iter()
+        .filter_map(|index| state.resources.get(*index))
+        .map(|resource| PractitionerOption {
+            code: resource.code.clone(),
+            label: resource.label.clone(),
+            selected: resource.code == chosen,
+        })
+        .collect()
 }
 
 async fn render(
@@ -112,17 +157,23 @@ async fn render(
     let now = Utc::now();
     let from = picker::first_day(state, context.from.as_deref(), now);
     let (kind_code, source) = (context.kind.code.clone(), context.source.clone());
+    let chosen_practitioner = context.practitioner.clone();
     let week_href = move |date: chrono::NaiveDate| {
         let date = date.to_string();
         let mut pairs = vec![("type", kind_code.as_str()), ("from", date.as_str())];
+        if !chosen_practitioner.is_empty() {
+            pairs.push(("practitioner", chosen_practitioner.as_str()));
+        }
         if !source.is_empty() {
             pairs.push(("source", source.as_str()));
         }
         format!("/reserve?{}#f-start", encode_query(&pairs))
     };
-    let slot_picker = match picker::build(
+    let only = Some(context.practitioner.as_str()).filter(|code| !code.is_empty());
+    let slot_picker = match picker::build_for(
         state,
         &context.kind,
+        only,
         from,
         &values.start,
         Booker::Patient,
@@ -165,6 +216,8 @@ async fn render(
         &ReservePage {
             layout: Layout::of(state),
             types,
+            practitioners: practitioner_options(state, &context.kind, &context.practitioner),
+            practitioner: context.practitioner,
             kind: context.kind,
             source: context.source,
             picker: slot_picker,
@@ -276,10 +329,15 @@ pub async fn submit(
             handed_over(&state, &booked.row, booked.manage_token.expose(), now)
         }
         Err(ApiError::SlotUnavailable { .. }) => {
-            let alternatives =
+            // Nearby starts of any practitioner would be refused again for
+            // a named one: the picker then shows theirs.
+            let alternatives = if context.practitioner.is_empty() {
                 crate::workflows::availability::alternatives(&state, &kind, around, now)
                     .await
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             let errors = FormErrors::of(&[FieldError::new("start", "slot_unavailable")]);
             let offers = picker::offers(&alternatives, &state);
             render(
@@ -349,6 +407,8 @@ pub struct ThanksPage {
     pub reference: String,
     pub when: String,
     pub type_label: String,
+    /// The practitioner's label, or empty.
+    pub practitioner: String,
     pub manage_href: String,
 }
 
@@ -422,6 +482,9 @@ pub async fn thanks(
             layout: Layout::of(&state),
             when: span_ja(calendar.local(row.start_at), calendar.local(row.end_at)),
             type_label: booking::kind_of(&state, &row).label.clone(),
+            practitioner: crate::routes::bookings::PractitionerRef::of(&state, &row)
+                .map(|practitioner| practitioner.label)
+                .unwrap_or_default(),
             manage_href: manage_href(&row.reference, &[]),
             reference: row.reference,
         },

@@ -2,7 +2,7 @@
 //! gave, its mail and audit trail, and the desk's actions as POST forms:
 //! status (arrived, completed, no-show, back to confirmed), cancel (the
 //! patient is mailed), move to another free slot (the slot picker of the
-//! patient's forms) and the staff note. Each goes through the workflow the
+//! patient's forms), give it to another practitioner, and the staff note. Each goes through the workflow the
 //! staff API's PATCH uses.
 
 use actix_web::http::StatusCode;
@@ -97,6 +97,14 @@ pub struct BookingPage {
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
     pub staff_note: String,
+    /// The practitioner's label (empty when the type has none).
+    pub practitioner_label: String,
+    /// The practitioner's code, or the one just chosen in a form that came
+    /// back.
+    pub practitioner: String,
+    /// The type's practitioners, offered while the booking can be given to
+    /// another (empty otherwise).
+    pub practitioners: Vec<super::closures::ResourceChoice>,
     pub mail: Vec<MailLine>,
     pub trail: Vec<TrailLine>,
 }
@@ -110,6 +118,7 @@ struct View {
     from: Option<String>,
     chosen: String,
     note: Option<String>,
+    practitioner: Option<String>,
 }
 
 impl View {
@@ -121,6 +130,7 @@ impl View {
             from,
             chosen: String::new(),
             note: None,
+            practitioner: None,
         }
     }
 }
@@ -215,7 +225,19 @@ async fn render(
                 encode_query(&[("from", &date.to_string())])
             )
         };
-        match picker::build(state, &kind, from, &view.chosen, Booker::Staff, href).await {
+        // A move keeps the practitioner: only their free starts are offered.
+        let theirs = crate::workflows::resources::kept(state, &kind, row.practitioner.as_deref());
+        match picker::build_for(
+            state,
+            &kind,
+            theirs.as_deref(),
+            from,
+            &view.chosen,
+            Booker::Staff,
+            href,
+        )
+        .await
+        {
             Ok(picker) => Some(picker),
             Err(error) => return error_page(state, Some(console), &error),
         }
@@ -284,10 +306,45 @@ async fn render(
             staff_note: view
                 .note
                 .unwrap_or_else(|| row.staff_note.clone().unwrap_or_default()),
+            practitioner_label: crate::routes::bookings::PractitionerRef::of(state, row)
+                .map(|practitioner| practitioner.label)
+                .unwrap_or_default(),
+            practitioner: view
+                .practitioner
+                .unwrap_or_else(|| row.practitioner.clone().unwrap_or_default()),
+            practitioners: if matches!(status, BookingStatus::Confirmed | BookingStatus::Arrived)
+                && !erased
+            {
+                practitioner_choices(state, &kind)
+            } else {
+                Vec::new()
+            },
             mail: mail_lines(state, &loaded.mail),
             trail: trail_lines(state, &loaded.trail),
         },
     )
+}
+
+/// The practitioners who take `kind`, in configuration order.
+fn practitioner_choices(
+    state: &AppState,
+    kind: &crate::schedule::ConsultationType,
+) -> Vec<super::closures::ResourceChoice> {
+    state
+        .resources
+        .needs(&kind.code)
+        .map(|needs| {
+            needs
+                .practitioners
+                .iter()
+                .filter_map(|index| state.resources.get(*index))
+                .map(|resource| super::closures::ResourceChoice {
+                    code: resource.code.clone(),
+                    label: resource.label.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Applies `change` through the staff workflow (the same as the API's
@@ -515,5 +572,76 @@ pub fn typed_note(fields: &Fields) -> String {
     match fields.as_map().get("staff_note") {
         Some(serde_json::Value::String(text)) => text.clone(),
         _ => String::new(),
+    }
+}
+
+/// `POST /staff/bookings/{reference}/practitioner` with `practitioner` (a
+/// code of the type's practitioners): the booking is theirs at the same
+/// time (the API's PATCH `practitioner`). One who is not free then, or who
+/// does not take the type, shows the page again with the reason and the
+/// choice kept; the patient is not mailed (the desk tells them).
+pub async fn reassign(
+    req: HttpRequest,
+    reference: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (console, fields) = match post_form(&req, payload, &state).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
+    let reference = reference.into_inner();
+    let lookup = reference.clone();
+    let current = match state
+        .db
+        .read(move |conn| booking::find_for_staff(conn, &lookup))
+        .await
+    {
+        Ok(row) => row,
+        Err(error) => return error_page(&state, Some(&console), &error),
+    };
+    let typed = fields
+        .text("practitioner")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut view = View::fresh(None);
+    view.practitioner = Some(typed.trim().to_string());
+    let mut errors = Vec::new();
+    let named =
+        crate::routes::staff::bookings::practitioner(&fields, &state, &current, &mut errors);
+    let Some(named) = named.filter(|_| errors.is_empty()) else {
+        if errors.is_empty() {
+            errors.push(FieldError::new("practitioner", "required"));
+        }
+        view.status = StatusCode::UNPROCESSABLE_ENTITY;
+        view.errors = errors;
+        return render(&state, &console, &reference, view).await;
+    };
+    let label = super::closures::resource_label(&state, &named);
+    let change = StaffChange {
+        practitioner: Some(named),
+        ..StaffChange::default()
+    };
+    let result = apply(&state, &console, reference.clone(), change, move |row| {
+        Flash::notice(format!(
+            "{} の担当を{}にしました。患者様へのご連絡はお電話などでお願いします。",
+            row.reference, label
+        ))
+    })
+    .await;
+    match result {
+        Ok(row) => see_other(&booking_href(&row.reference), Privacy::Private),
+        Err(ApiError::SlotUnavailable { .. }) => {
+            view.status = StatusCode::CONFLICT;
+            view.errors = vec![FieldError::new("practitioner", "practitioner_unavailable")];
+            render(&state, &console, &reference, view).await
+        }
+        Err(ApiError::Validation(errors)) => {
+            view.status = StatusCode::UNPROCESSABLE_ENTITY;
+            view.errors = errors;
+            render(&state, &console, &reference, view).await
+        }
+        Err(error) => error_page(&state, Some(&console), &error),
     }
 }

@@ -189,8 +189,16 @@ fn closure_label(state: &AppState, closure: &ClosureRow) -> String {
     } else {
         format!(" {}", closure.reason)
     };
+    // A practitioner's or room's time off: theirs, not the clinic's.
+    let (whose, closed) = match closure.resource.as_deref() {
+        Some(code) => (
+            format!("{} ", super::closures::resource_label(state, code)),
+            "お休み",
+        ),
+        None => (String::new(), "休診"),
+    };
     if closure.closed_date.is_some() {
-        return format!("終日休診{reason}");
+        return format!("{whose}終日{closed}{reason}");
     }
     let (start, end) = (
         state.calendar.local(closure.start_at),
@@ -203,7 +211,7 @@ fn closure_label(state: &AppState, closure: &ClosureRow) -> String {
             format!("{} {}", at.format("%-m/%-d"), at.format("%H:%M"))
         }
     };
-    format!("{}〜{} 休診{reason}", format(start), format(end))
+    format!("{whose}{}〜{} {closed}{reason}", format(start), format(end))
 }
 
 /// The bookings starting on `from..=to` (all statuses), read on the record.
@@ -287,7 +295,9 @@ fn day_page(
     let now = Utc::now().naive_utc();
     let capacity = calendar.capacity_per_slot();
     let step = Duration::minutes(calendar.slot_minutes().into());
-    let whole_day = closures.iter().find(|c| c.closed_date == Some(date));
+    let whole_day = closures
+        .iter()
+        .find(|c| c.closed_date == Some(date) && c.resource.is_none());
     let closed_note = calendar
         .closed_reason(date)
         .map(|reason| closed_label(reason, date))
@@ -302,7 +312,7 @@ fn day_page(
             let at = start.naive_utc();
             let closure = closures
                 .iter()
-                .find(|c| c.start_at < at + step && c.end_at > at)
+                .find(|c| c.resource.is_none() && c.start_at < at + step && c.end_at > at)
                 .map(|c| {
                     if c.reason.is_empty() {
                         "休診".to_string()
@@ -368,7 +378,7 @@ fn day_page(
         closed_note,
         closures: closures
             .iter()
-            .filter(|c| c.closed_date.is_none())
+            .filter(|c| c.closed_date.is_none() || c.resource.is_some())
             .map(|c| closure_label(state, c))
             .collect(),
         slots,
