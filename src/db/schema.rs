@@ -200,3 +200,16 @@ diesel::table! {
         delivered_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    /// A booking's intake questionnaire answers (health data).
+    questionnaire_answers (booking_reference) {
+        booking_reference -> Text,
+        questionnaire_id -> Text,
+        questionnaire_version -> Integer,
+        /// A JSON object: question id -> answer.
+        answers -> Text,
+        answered_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

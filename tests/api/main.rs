@@ -29,6 +29,7 @@ mod metrics;
 mod openapi;
 mod practitioners;
 mod privacy;
+mod questionnaire;
 mod rate_limits;
 mod security;
 mod shutdown;

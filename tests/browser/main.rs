@@ -11,6 +11,7 @@
 //! without it the tests print "skipped" and pass.
 
 mod console;
+mod questionnaire;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

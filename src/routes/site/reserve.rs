@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use super::guard;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
+use super::questionnaire_form::{self, QuestionnaireForm};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
 use crate::domain::{consultation_type, parse_source, Booker, FieldError, Fields, NewBooking};
 use crate::error::ApiError;
@@ -37,6 +38,8 @@ pub struct BookingValues {
     pub first_visit: String,
     pub message: String,
     pub consent: bool,
+    /// The questionnaire's `answers.<id>` fields, by question id.
+    pub answers: serde_json::Map<String, serde_json::Value>,
 }
 
 impl BookingValues {
@@ -55,6 +58,7 @@ impl BookingValues {
             },
             message: text("message"),
             consent: fields.flag("consent").ok().flatten().unwrap_or(false),
+            answers: questionnaire_form::typed_answers(fields),
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct ReservePage {
     pub source: String,
     pub picker: SlotPicker,
     pub values: BookingValues,
+    /// The chosen type's intake questionnaire, if it has one.
+    pub questionnaire: Option<QuestionnaireForm>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
     /// Shown above the form (a submission to send again).
@@ -151,9 +157,11 @@ async fn render(
         &ReservePage {
             layout: Layout::of(state),
             types,
-            kind: context.kind,
             source: context.source,
             picker: slot_picker,
+            questionnaire: crate::domain::questionnaire::current_for(&context.kind.code)
+                .map(|asked| QuestionnaireForm::of(asked, &values.answers)),
+            kind: context.kind,
             values,
             errors,
             alternatives,
