@@ -752,7 +752,45 @@ async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_an
         .contains("問診票は変更できません"));
 }
 
+async fn the_console_booking_page_shows_the_answers_with_their_version_or_that_they_are_pending(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    let staff = staff_token(&app, "desk").await;
+    let answered = book_with(&app, &local(open_day(3), "10:00"), Some(answers("卵"))).await;
+    let pending = book_with(&app, &local(open_day(3), "11:00"), None).await;
+    let mut other = booking_body(&local(open_day(3), "12:00"));
+    other["type"] = json!("stem-cell");
+    let other: Value = app.post_booking(&other).await.json().await.unwrap();
+    let console = crate::console_helpers::Console::sign_in(&app, &staff).await;
+
+    let html = console
+        .page(&format!("/staff/bookings/{}", reference(&answered)))
+        .await;
+    assert!(
+        html.contains("id=\"questionnaire-status\">回答済み"),
+        "{html}"
+    );
+    assert!(html.contains("knee-intake 第1版"));
+    assert!(
+        html.contains("<dt>痛みがあるのはどちらの膝ですか</dt><dd>右</dd>"),
+        "{html}"
+    );
+    assert!(html.contains("<dd>内側、裏側</dd>"));
+    assert!(html.contains("<dd>はい</dd>"), "blood thinners: yes");
+    assert!(html.contains("<dd>卵</dd>"));
+    let html = console
+        .page(&format!("/staff/bookings/{}", reference(&pending)))
+        .await;
+    assert!(html.contains("id=\"questionnaire-status\">未回答"));
+    let html = console
+        .page(&format!("/staff/bookings/{}", reference(&other)))
+        .await;
+    assert!(!html.contains("id=\"questionnaire\""), "a type without one");
+}
+
 backend_tests!(
+    the_console_booking_page_shows_the_answers_with_their_version_or_that_they_are_pending,
     the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_answers,
     the_reservation_form_asks_the_questions_keeps_them_on_errors_and_books_them,
     the_clinic_shows_the_consultation_questionnaire_and_null_for_other_types,
