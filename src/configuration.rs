@@ -32,6 +32,8 @@ pub struct Settings {
     pub resources: Vec<ResourceSettings>,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub security: SecuritySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,6 +196,42 @@ pub struct PrivacySettings {
     pub idempotency_retention_hours: u32,
     #[serde(default = "default_purge_interval_minutes")]
     pub purge_interval_minutes: u64,
+    /// Days after its last change that an inquiry never closed is
+    /// anonymised; 0: never.
+    #[serde(default = "default_open_inquiry_retention_days")]
+    pub open_inquiry_retention_days: u32,
+    /// Days after the visit that a manage token stops working; 0: never.
+    #[serde(default = "default_manage_token_days_after_visit")]
+    pub manage_token_days_after_visit: u32,
+}
+
+fn default_open_inquiry_retention_days() -> u32 {
+    365
+}
+
+fn default_manage_token_days_after_visit() -> u32 {
+    30
+}
+
+/// The server key, kept outside the database (`server_key`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SecuritySettings {
+    /// The key itself (at least 32 characters); the same on every instance
+    /// of one PostgreSQL database. Empty: read from `server_key_file`.
+    pub server_key: SecretString,
+    /// A file holding the key. Empty: beside a SQLite database (made on
+    /// first start); PostgreSQL needs `server_key` or this.
+    pub server_key_file: String,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings {
+            server_key: SecretString::from(""),
+            server_key_file: String::new(),
+        }
+    }
 }
 
 fn default_retention_days() -> u32 {

@@ -10,6 +10,12 @@ const USAGE: &str = "usage: clinic-booking [serve | migrate | staff-token ... | 
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Whatever the service writes is for its own user only (database, WAL,
+    // mail files, backups, the key): the files it makes on purpose get
+    // their modes explicitly, and this covers anything else (SQLite's
+    // temporary files).
+    // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail.
+    unsafe { libc::umask(0o077) };
     telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args

@@ -21,6 +21,7 @@ use crate::routes::middleware::rate_limit::RateLimiter;
 use crate::routes::middleware::{rate_limit, security};
 use crate::schedule::resources::Resources;
 use crate::schedule::ClinicCalendar;
+use crate::server_key::{Origin, ServerKey};
 use crate::state::AppState;
 use crate::webhooks::worker::{Dispatch, WebhookWorker};
 use crate::webhooks::Webhooks;
@@ -149,12 +150,66 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The server key (`ServerKey::load`), said in the log: where it is, and
+/// that it must be backed up when it was just made.
+fn load_server_key(settings: &Settings) -> anyhow::Result<ServerKey> {
+    let sqlite_database = match crate::db::Location::parse(settings.database_url())? {
+        crate::db::Location::Sqlite(path) => Some(path),
+        crate::db::Location::Postgres(_) => None,
+    };
+    let (key, origin) = ServerKey::load(&settings.security, sqlite_database.as_deref())?;
+    match origin {
+        Origin::Configured => tracing::info!(key_id = key.id(), "server key from configuration"),
+        Origin::File(path) => {
+            tracing::info!(key_id = key.id(), path = %path.display(), "server key read")
+        }
+        Origin::Created(path) => tracing::warn!(
+            key_id = key.id(),
+            path = %path.display(),
+            "server key created: back it up apart from the database (docs/SECURITY.md)"
+        ),
+    }
+    Ok(key)
+}
+
+/// Seals what an earlier version stored in clear, and warns when stored
+/// values were sealed with another key (a lost or replaced key file).
+async fn seal_stored_values(db: &Db, key: &Arc<ServerKey>) -> anyhow::Result<()> {
+    let sealer = key.clone();
+    let sealed = db
+        .write(move |conn| crate::db::sealing::seal_plain_rows(conn, &sealer))
+        .await
+        .map_err(|error| anyhow!("cannot seal stored values: {error}"))?;
+    if sealed != Default::default() {
+        tracing::info!(
+            stored_answers = sealed.stored_answers,
+            messages = sealed.messages,
+            "values stored in clear by an earlier version sealed"
+        );
+    }
+    let checker = key.clone();
+    let foreign = db
+        .read(move |conn| crate::db::sealing::sealed_with_another_key(conn, &checker))
+        .await
+        .map_err(|error| anyhow!("cannot read stored values: {error}"))?;
+    if foreign {
+        tracing::error!(
+            key_id = key.id(),
+            "the database holds values sealed with another server key: pending mail and \
+             stored answers sealed with it cannot be read; restore that key (docs/SECURITY.md)"
+        );
+    }
+    Ok(())
+}
+
 impl Application {
     pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         let (calendar, resources) = check_settings(&settings)?;
         crate::metrics::handle();
         crate::articles::library()?;
         let db = open_database(&settings).await?;
+        let server_key = Arc::new(load_server_key(&settings)?);
+        seal_stored_values(&db, &server_key).await?;
         let mail_transport = Transport::from_settings(&settings.mail)?;
         let listener = TcpListener::bind(&settings.server.bind)
             .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
@@ -174,6 +229,7 @@ impl Application {
                 settings.mail.lease_seconds.max(1),
             ))),
             webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
+            server_key,
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let origins = web::Data::new(AllowedOrigins::new(
@@ -215,6 +271,7 @@ impl Application {
                 db: state.db.clone(),
                 settings: settings.mail.clone(),
                 handoff: state.mail_handoff.clone(),
+                server_key: state.server_key.clone(),
             },
             mail_transport,
         );

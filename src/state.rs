@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::schedule::resources::Resources;
 use crate::schedule::ClinicCalendar;
+use crate::server_key::ServerKey;
 
 pub struct AppState {
     pub settings: Settings,
@@ -26,6 +27,9 @@ pub struct AppState {
     pub mail_handoff: Arc<Handoff>,
     /// The webhook receivers, and what wakes the webhook worker.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Seals what the database keeps of manage links and pending mail, and
+    /// the manage pages' cookies.
+    pub server_key: Arc<ServerKey>,
 }
 
 impl AppState {

@@ -181,6 +181,12 @@ fn bench_settings(url: &str, smtp_url: &str, pool_size: u32) -> anyhow::Result<S
     // job with its own schedule) would anonymise it during the loads.
     settings.privacy.retention_days = 0;
     settings.privacy.inquiry_retention_days = 0;
+    settings.privacy.open_inquiry_retention_days = 0;
+    // One server key for every instance (several share a PostgreSQL
+    // database, which needs one configured).
+    settings.security.server_key = "bench-server-key-of-at-least-32-characters"
+        .to_string()
+        .into();
     settings.schedule.capacity_per_slot = CAPACITY;
     settings.schedule.booking_window_days = WINDOW_DAYS;
     settings.mail.smtp_url = smtp_url.to_string();

@@ -1,19 +1,23 @@
 //! `clinic-booking backup PATH`: a consistent copy of the SQLite database
-//! taken with SQLite's online backup API while the service keeps running.
+//! taken while the service keeps running, readable by its owner only.
 //! (For PostgreSQL, use `pg_dump`; see docs/DEPLOYMENT.md.)
+//!
+//! The copy is written by `VACUUM INTO` inside one read transaction: in WAL
+//! mode writers go on beside it and it sees the database as it was when it
+//! began, so it finishes however busy the service is. (SQLite's online
+//! backup API, copying a few pages per step, starts over whenever another
+//! connection writes between two steps: under a steady stream of bookings
+//! it never ended.)
 
 use std::ffi::{CStr, CString};
 use std::path::Path;
 use std::ptr;
-use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use libsqlite3_sys as ffi;
 
 use crate::db::Location;
-
-/// Pages copied per step; between steps the service's writers may proceed.
-const PAGES_PER_STEP: i32 = 256;
+use crate::private_files;
 
 struct Handle(*mut ffi::sqlite3);
 
@@ -53,7 +57,8 @@ impl Drop for Handle {
 }
 
 /// Copies the SQLite database at `database_url` to `target`, which must not
-/// exist yet.
+/// exist yet: a new file of mode 0600, synced with its folder before this
+/// returns. A failed copy leaves no file behind.
 pub fn backup(database_url: &str, target: &Path) -> anyhow::Result<()> {
     let source = match Location::parse(database_url)? {
         Location::Sqlite(path) => path,
@@ -64,36 +69,47 @@ pub fn backup(database_url: &str, target: &Path) -> anyhow::Result<()> {
     if !source.exists() {
         bail!("no database at {}", source.display());
     }
-    if target.exists() {
-        bail!("{} exists already; choose a new file", target.display());
-    }
-    let from = Handle::open(&source, ffi::SQLITE_OPEN_READONLY)?;
-    let to = Handle::open(target, ffi::SQLITE_OPEN_READWRITE | ffi::SQLITE_OPEN_CREATE)?;
-    let main = c"main";
-    // SAFETY: both handles are open; the backup object is finished below.
-    let job = unsafe { ffi::sqlite3_backup_init(to.0, main.as_ptr(), from.0, main.as_ptr()) };
-    if job.is_null() {
-        bail!("cannot start the backup: {}", to.message());
-    }
-    let outcome = loop {
-        // SAFETY: `job` is a live backup object until sqlite3_backup_finish.
-        match unsafe { ffi::sqlite3_backup_step(job, PAGES_PER_STEP) } {
-            ffi::SQLITE_DONE => break Ok(()),
-            ffi::SQLITE_OK => continue,
-            ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => std::thread::sleep(Duration::from_millis(50)),
-            code => {
-                break Err(anyhow!(
-                    "backup failed (SQLite error {code}): {}",
-                    to.message()
-                ))
-            }
+    // Made here, empty and private, so that SQLite writes into a file no one
+    // else may read (VACUUM INTO takes an empty file as a new one).
+    private_files::create_new(target).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            anyhow::anyhow!("{} exists already; choose a new file", target.display())
         }
-    };
-    // SAFETY: finishing the live backup object once.
-    let finished = unsafe { ffi::sqlite3_backup_finish(job) };
-    outcome?;
-    if finished != ffi::SQLITE_OK {
-        bail!("backup failed: {}", to.message());
+        _ => anyhow::Error::new(error).context(format!("cannot create {}", target.display())),
+    })?;
+    let copied = copy_into(&source, target);
+    if copied.is_err() {
+        let _ = std::fs::remove_file(target);
     }
-    Ok(())
+    copied
+}
+
+fn copy_into(source: &Path, target: &Path) -> anyhow::Result<()> {
+    let from = Handle::open(source, ffi::SQLITE_OPEN_READONLY)?;
+    let quoted = target.to_string_lossy().replace('\'', "''");
+    let sql = CString::new(format!("VACUUM INTO '{quoted}'")).context("backup path")?;
+    let mut error = ptr::null_mut();
+    // SAFETY: `from` is open, `sql` a valid C string, `error` a valid
+    // out-pointer whose message is freed below.
+    let rc = unsafe { ffi::sqlite3_exec(from.0, sql.as_ptr(), None, ptr::null_mut(), &mut error) };
+    if rc != ffi::SQLITE_OK {
+        let message = if error.is_null() {
+            from.message()
+        } else {
+            // SAFETY: SQLite set `error` to a C string it allocated.
+            let text = unsafe { CStr::from_ptr(error) }
+                .to_string_lossy()
+                .into_owned();
+            // SAFETY: freeing SQLite's own allocation once.
+            unsafe { ffi::sqlite3_free(error.cast()) };
+            text
+        };
+        bail!("backup failed (SQLite error {rc}): {message}");
+    }
+    drop(from);
+    // VACUUM INTO does not sync what it wrote.
+    std::fs::File::open(target)
+        .and_then(|file| file.sync_all())
+        .and_then(|()| private_files::sync_parent(target))
+        .with_context(|| format!("cannot sync {}", target.display()))
 }

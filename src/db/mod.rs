@@ -16,6 +16,7 @@ mod pool;
 pub mod questionnaire_answers;
 pub mod resource_claims;
 pub mod schema;
+pub mod sealing;
 pub mod sqlite_memory;
 mod sqlite_writer;
 pub mod staff_bookings;
@@ -70,17 +71,38 @@ pub struct Db {
     fault: StorageFault,
 }
 
+/// Makes the SQLite database's folder (mode 0700) and file (mode 0600)
+/// before SQLite opens it, whatever the umask: SQLite gives its WAL and
+/// shared-memory files the mode of the database file. Files an earlier
+/// version left readable to others are made private.
+fn private_sqlite_files(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        crate::private_files::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(crate::private_files::FILE_MODE)
+        .open(path)
+        .with_context(|| format!("cannot create the database {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        crate::private_files::restrict(&file)
+            .with_context(|| format!("cannot make {} private", file.display()))?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens the database, creating the SQLite file and its folder when
     /// needed, and fails with the real reason when it cannot.
     pub fn connect(settings: &DatabaseSettings, url: &str) -> anyhow::Result<Db> {
         let location = Location::parse(url)?;
         if let Location::Sqlite(path) = &location {
-            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create the database folder {}", dir.display())
-                })?;
-            }
+            private_sqlite_files(path)?;
         }
         let opener = ConnectionOpener {
             location: location.clone(),

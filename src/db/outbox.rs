@@ -10,6 +10,7 @@ use super::schema::{outbox, outbox_contents};
 use super::DbConnection;
 use crate::domain::mailbox_key;
 use crate::error::ApiError;
+use crate::server_key::{Purpose, ServerKey};
 
 /// The kinds of message, as stored in `outbox.kind`.
 pub mod kind {
@@ -61,6 +62,10 @@ pub struct OutboxRow {
 
 /// What a message says: written once, beside its `outbox` row, and never
 /// changed (so that claims and outcomes rewrite only the small state row).
+/// Stored sealed with the server key (a confirmation carries the manage
+/// link) and only while the message may still be sent: a message sent,
+/// withdrawn or suppressed keeps no content. A failed one keeps it, sealed,
+/// for staff to send it again (`workflows::outbox_retry`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox_contents, treat_none_as_default_value = false)]
 pub struct OutboxContent {
@@ -68,6 +73,23 @@ pub struct OutboxContent {
     pub subject: String,
     pub body: String,
     pub ics: Option<String>,
+}
+
+impl OutboxContent {
+    /// What the message says in clear (sealed as stored, or as handed over
+    /// in memory, or as stored in clear by an earlier version).
+    pub fn opened(&self, key: &ServerKey) -> Result<OutboxContent, crate::server_key::OpenError> {
+        let ics = match &self.ics {
+            Some(ics) => Some(key.open(Purpose::MailCalendar, ics)?.into_owned()),
+            None => None,
+        };
+        Ok(OutboxContent {
+            outbox_id: self.outbox_id,
+            subject: self.subject.clone(),
+            body: key.open(Purpose::MailBody, &self.body)?.into_owned(),
+            ics,
+        })
+    }
 }
 
 /// A message to store: its state and what it says.
@@ -156,13 +178,26 @@ impl NewOutboxRow {
         (row, content)
     }
 
-    fn content(&self, outbox_id: i64) -> OutboxContent {
-        OutboxContent {
+    /// What the database keeps of it: the text sealed; nothing for a
+    /// message that will never be sent (suppressed).
+    fn sealed_content(
+        &self,
+        outbox_id: i64,
+        key: &ServerKey,
+    ) -> Result<Option<OutboxContent>, ApiError> {
+        if self.status != status::PENDING {
+            return Ok(None);
+        }
+        let ics = match &self.ics {
+            Some(ics) => Some(key.seal(Purpose::MailCalendar, ics)?),
+            None => None,
+        };
+        Ok(Some(OutboxContent {
             outbox_id,
             subject: self.subject.clone(),
-            body: self.body.clone(),
-            ics: self.ics.clone(),
-        }
+            body: key.seal(Purpose::MailBody, &self.body)?,
+            ics,
+        }))
     }
 }
 
@@ -184,8 +219,12 @@ pub struct OutboxSummary {
     pub sent_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, ApiError> {
-    let stored = insert_all(conn, std::slice::from_ref(message))?;
+pub fn insert(
+    conn: &mut DbConnection,
+    message: &NewOutboxRow,
+    key: &ServerKey,
+) -> Result<i64, ApiError> {
+    let stored = insert_all(conn, std::slice::from_ref(message), key)?;
     Ok(stored[0].0)
 }
 
@@ -200,9 +239,10 @@ pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, Ap
 pub fn insert_all(
     conn: &mut DbConnection,
     messages: &[NewOutboxRow],
+    key: &ServerKey,
 ) -> Result<Vec<(i64, String, String)>, ApiError> {
     match conn {
-        DbConnection::Postgresql(pg) => insert_all_at_once(pg, messages),
+        DbConnection::Postgresql(pg) => insert_all_at_once(pg, messages, key),
         DbConnection::Sqlite(sqlite) => {
             let mut stored = Vec::with_capacity(messages.len());
             for message in messages {
@@ -210,9 +250,11 @@ pub fn insert_all(
                     .values(message.state())
                     .execute(sqlite)?;
                 let id: i64 = diesel::select(last_insert_rowid()).get_result(sqlite)?;
-                diesel::insert_into(outbox_contents::table)
-                    .values(message.content(id))
-                    .execute(sqlite)?;
+                if let Some(content) = message.sealed_content(id, key)? {
+                    diesel::insert_into(outbox_contents::table)
+                        .values(content)
+                        .execute(sqlite)?;
+                }
                 stored.push((id, message.kind.clone(), message.status.clone()));
             }
             Ok(stored)
@@ -223,6 +265,7 @@ pub fn insert_all(
 fn insert_all_at_once(
     conn: &mut diesel::PgConnection,
     messages: &[NewOutboxRow],
+    key: &ServerKey,
 ) -> Result<Vec<(i64, String, String)>, ApiError> {
     if messages.is_empty() {
         return Ok(Vec::new());
@@ -246,14 +289,15 @@ fn insert_all_at_once(
             "the stored outbox rows do not match the messages given"
         )));
     }
-    let contents: Vec<OutboxContent> = messages
-        .iter()
-        .zip(&stored)
-        .map(|(message, (id, _, _))| message.content(*id))
-        .collect();
-    diesel::insert_into(outbox_contents::table)
-        .values(&contents)
-        .execute(conn)?;
+    let mut contents = Vec::with_capacity(messages.len());
+    for (message, (id, _, _)) in messages.iter().zip(&stored) {
+        contents.extend(message.sealed_content(*id, key)?);
+    }
+    if !contents.is_empty() {
+        diesel::insert_into(outbox_contents::table)
+            .values(&contents)
+            .execute(conn)?;
+    }
     Ok(stored)
 }
 
@@ -302,7 +346,7 @@ pub fn cancel_pending(
     kind: &str,
     now: NaiveDateTime,
 ) -> Result<usize, ApiError> {
-    Ok(diesel::update(
+    let withdrawn: Vec<i64> = super::each_backend!(conn, c => diesel::update(
         outbox::table
             .filter(outbox::reference.eq(reference))
             .filter(outbox::kind.eq(kind))
@@ -312,7 +356,20 @@ pub fn cancel_pending(
         outbox::status.eq(status::CANCELLED),
         outbox::updated_at.eq(now),
     ))
-    .execute(conn)?)
+    .returning(outbox::id)
+    .get_results(c))?;
+    drop_contents(conn, &withdrawn)?;
+    Ok(withdrawn.len())
+}
+
+/// Deletes what the messages `ids` say, once none of them can be sent any
+/// more: neither a copy of the database nor the key then holds their text.
+fn drop_contents(conn: &mut DbConnection, ids: &[i64]) -> Result<(), ApiError> {
+    if !ids.is_empty() {
+        diesel::delete(outbox_contents::table.filter(outbox_contents::outbox_id.eq_any(ids)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A message's status, in a form no index can serve (`status || ''`), for
@@ -472,7 +529,7 @@ pub fn record_sent(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(super::each_backend!(conn, c => diesel::update(
+    let sent: Vec<i64> = super::each_backend!(conn, c => diesel::update(
         outbox::table
             .filter(outbox::id.eq_any(ids))
             .filter(outbox::lease_owner.eq(owner))
@@ -487,11 +544,15 @@ pub fn record_sent(
         outbox::updated_at.eq(now),
     ))
     .returning(outbox::id)
-    .get_results(c))?)
+    .get_results(c))?;
+    drop_contents(conn, &sent)?;
+    Ok(sent)
 }
 
 /// Records an attempt on a message `owner` holds; `false` when the lease
-/// was lost (another worker took the row over after it expired).
+/// was lost (another worker took the row over after it expired). A message
+/// sent or withdrawn loses its content; a failed one keeps it (sealed) for
+/// staff to send it again.
 pub fn record_attempt(
     conn: &mut DbConnection,
     id: i64,
@@ -546,6 +607,9 @@ pub fn record_attempt(
             ))
             .execute(conn)?,
     };
+    if updated == 1 && matches!(outcome, Outcome::Sent | Outcome::Cancelled { .. }) {
+        drop_contents(conn, &[id])?;
+    }
     Ok(updated == 1)
 }
 

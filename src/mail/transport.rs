@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use secrecy::ExposeSecret;
 
 use super::redact_addresses;
@@ -18,7 +18,8 @@ use crate::db::outbox::{OutboxContent, OutboxRow};
 
 pub enum Transport {
     Smtp(SmtpSender),
-    Files(AsyncFileTransport<Tokio1Executor>),
+    /// `.eml` files in this folder, each readable by its owner only.
+    Files(std::path::PathBuf),
 }
 
 /// Why a delivery failed: `permanent` when the server refused the message
@@ -49,11 +50,10 @@ impl Transport {
         }
         let url = settings.smtp_url.trim();
         if url.is_empty() {
-            std::fs::create_dir_all(&settings.file_dir)
+            let dir = std::path::PathBuf::from(&settings.file_dir);
+            crate::private_files::create_dir_all(&dir)
                 .with_context(|| format!("cannot create mail.file_dir {}", settings.file_dir))?;
-            return Ok(Transport::Files(AsyncFileTransport::new(
-                &settings.file_dir,
-            )));
+            return Ok(Transport::Files(dir));
         }
         let credentials = settings
             .smtp_username
@@ -107,14 +107,16 @@ impl Transport {
                     permanent: e.permanent,
                     detail: redact_addresses(&e.detail),
                 }),
-            Transport::Files(files) => {
-                files
-                    .send(message)
+            Transport::Files(dir) => {
+                let path = dir.join(format!("{:032x}.eml", rand::random::<u128>()));
+                let bytes = message.formatted();
+                tokio::task::spawn_blocking(move || crate::private_files::write_new(&path, &bytes))
                     .await
-                    .map(|_| ())
+                    .map_err(std::io::Error::other)
+                    .and_then(|written| written)
                     .map_err(|e| SendError {
                         permanent: false,
-                        detail: redact_addresses(&e.to_string()),
+                        detail: redact_addresses(&format!("cannot write the mail file: {e}")),
                     })
             }
         }

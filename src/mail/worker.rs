@@ -32,6 +32,8 @@ pub struct Mailroom {
     pub db: Db,
     pub settings: MailSettings,
     pub handoff: Arc<Handoff>,
+    /// Opens what the outbox keeps sealed.
+    pub server_key: Arc<crate::server_key::ServerKey>,
 }
 
 /// A running worker; `stop` lets it finish the messages in hand.
@@ -470,7 +472,17 @@ async fn attempt(
             }
         }
     }
-    let result = match build_message(settings, row, content) {
+    // Stored sealed; a key other than the one it was sealed with cannot
+    // open it, and no later attempt will do better.
+    let content = match content.opened(&state.server_key) {
+        Ok(content) => content,
+        Err(error) => {
+            return Some(Outcome::Failed {
+                error: error.to_string(),
+            })
+        }
+    };
+    let result = match build_message(settings, row, &content) {
         Ok(message) => transport.send(message).await,
         Err(error) => Err(error),
     };

@@ -14,7 +14,7 @@ use crate::domain::questionnaire::{self, Questionnaire, MAX_ANSWERS_CHARS};
 use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
-use crate::workflows::booking;
+use crate::workflows::booking::{self, TokenWindow};
 use crate::workflows::questionnaire::{self as intake, AnswersView};
 
 /// A booking's questionnaire as its patient sees it.
@@ -73,7 +73,7 @@ fn private_json(view: &QuestionnaireAnswers) -> HttpResponse {
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "The questionnaire with the answers given so far", body = QuestionnaireAnswers),
-        (status = 404, description = "Unknown reference, a missing or wrong token, or a type without a questionnaire", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, a missing, wrong or expired token, or a type without a questionnaire", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -84,11 +84,12 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
+    let window = TokenWindow::at(&state.settings, Utc::now());
     let work_state = state.clone();
     let view = state
         .db
         .read(move |conn| {
-            let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+            let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
             let asked = intake::to_answer(&row)?;
             let answers = intake::answers_of(conn, &work_state, &row.reference)?;
             Ok(QuestionnaireAnswers::of(&work_state, &row, asked, answers))
@@ -111,7 +112,7 @@ pub async fn show(
     responses(
         (status = 200, description = "Stored (replacing earlier answers)", body = QuestionnaireAnswers),
         (status = 400, description = "Malformed body", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, a missing or wrong token, or a type without a questionnaire", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, a missing, wrong or expired token, or a type without a questionnaire", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Field errors on `answers.<id>` (`required`, `invalid_choice`, `too_long`, `out_of_range`, `invalid`, `unknown_field`), or `questionnaire_closed` on `answers`: the visit has started or the booking is no longer confirmed", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
@@ -127,10 +128,11 @@ pub async fn update(
     let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
     // Authorise before reading what is sent, so a stranger learns nothing.
+    let window = TokenWindow::at(&state.settings, Utc::now());
     let lookup = (reference.clone(), tokens.clone());
     let current = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &lookup.0, &lookup.1))
+        .read(move |conn| booking::find_with_any_token(conn, &lookup.0, &lookup.1, window))
         .await?;
     let submission = read_submission(
         &req,
@@ -155,6 +157,7 @@ pub async fn answer(
     tokens: Vec<String>,
 ) -> Result<QuestionnaireAnswers, ApiError> {
     let now = Utc::now();
+    let window = TokenWindow::at(&state.settings, now);
     let asked = intake::to_answer(&current)?;
     intake::ensure_answerable(&current, now)?;
     let answers =
@@ -164,7 +167,7 @@ pub async fn answer(
     state
         .db
         .write(move |conn| {
-            let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+            let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
             let stored = intake::answer_by_patient(conn, &work_state, &row, &answers, now)?;
             Ok(QuestionnaireAnswers::of(
                 &work_state,

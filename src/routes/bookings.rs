@@ -14,7 +14,8 @@ use crate::domain::{body_limit_for, Booker, NewBooking, SlotStart, SHORT_FIELD_C
 use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
-use crate::workflows::{booking, questionnaire};
+use crate::workflows::booking::{self, TokenWindow};
+use crate::workflows::questionnaire;
 
 /// A booking as the patient sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -157,7 +158,7 @@ pub async fn create(
     };
     let prepared = booking::prepare(&state, &new_booking, now)?;
     let work_state = state.clone();
-    let response = create_once(&state.db, request, move |conn| {
+    let response = create_once(&state, request, move |conn| {
         let booked = booking::book(conn, &work_state, &new_booking, prepared, now)?;
         let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()))
             .answered(&booked.row, new_booking.answers.is_some());
@@ -199,7 +200,7 @@ pub async fn create(
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "The booking", body = BookingView),
-        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -210,10 +211,11 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
+    let window = TokenWindow::at(&state.settings, Utc::now());
     let (row, answered) = state
         .db
         .read(move |conn| {
-            let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+            let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
             let answered = questionnaire::is_answered(conn, &row.reference)?;
             Ok((row, answered))
         })
@@ -236,7 +238,7 @@ pub async fn show(
         (status = 200, description = "Cancelled (also when it already was)", body = BookingView),
         (status = 400, description = "Malformed Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`cross_site_request`: a browser POST from another site's page", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 422, description = "`invalid_status` (completed), `too_late` (started) or `change_deadline_passed` (after the type's change deadline; the problem carries `deadline` and the clinic's `phone`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
@@ -249,16 +251,17 @@ pub async fn cancel(
     let tokens = presented_tokens(&req);
     let key = idempotency_key(&req)?;
     let now = Utc::now();
+    let window = TokenWindow::at(&state.settings, now);
     // Authorise first: a remembered answer is only for the token's holder.
-    let reference = authorised(&state, reference.into_inner(), tokens.clone()).await?;
+    let reference = authorised(&state, reference.into_inner(), tokens.clone(), window).await?;
     let request = IdempotentRequest {
         scope: format!("bookings/{reference}/cancel"),
         key,
         fingerprint: String::new(),
     };
     let work_state = state.clone();
-    answer_once(&state.db, request, move |conn| {
-        let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+    answer_once(&state, request, move |conn| {
+        let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
         let row = booking::cancel_by_patient(conn, &work_state, row, now)?;
         view_answer(conn, &work_state, &row)
     })
@@ -271,10 +274,11 @@ async fn authorised(
     state: &web::Data<AppState>,
     reference: String,
     tokens: Vec<String>,
+    window: TokenWindow,
 ) -> Result<String, ApiError> {
     let row = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens))
+        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens, window))
         .await?;
     Ok(row.reference)
 }
@@ -312,7 +316,7 @@ fn view_answer(
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Same rules and codes as a new booking; `invalid_status` when not confirmed; `change_deadline_passed` after the type's change deadline; `idempotency_key_reused`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown reference, or a missing, wrong or expired token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
@@ -326,12 +330,15 @@ pub async fn reschedule(
     let key = idempotency_key(&req)?;
     let reference = reference.into_inner();
     let now = Utc::now();
+    let window = TokenWindow::at(&state.settings, now);
     // Authorise before reading what is asked, so a stranger learns nothing.
     let lookup_tokens = tokens.clone();
     let lookup_reference = reference.clone();
     let current = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens))
+        .read(move |conn| {
+            booking::find_with_any_token(conn, &lookup_reference, &lookup_tokens, window)
+        })
         .await?;
     // A start, and room for a client's extra fields.
     let limit = body_limit_for(2 * SHORT_FIELD_CHARS);
@@ -356,8 +363,8 @@ pub async fn reschedule(
     };
     let work_state = state.clone();
     let work_kind = kind.clone();
-    let moved = answer_once(&state.db, request, move |conn| {
-        let row = booking::find_with_any_token(conn, &reference, &tokens)?;
+    let moved = answer_once(&state, request, move |conn| {
+        let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
         let row = booking::reschedule(conn, &work_state, row, start, &work_kind, now)?;
         view_answer(conn, &work_state, &row)
     })

@@ -1,6 +1,8 @@
 //! `Idempotency-Key` for public POSTs: the change and the remembered
 //! response are committed in one transaction, so a retry gets the first
-//! response and never a second record or a second change.
+//! response and never a second record or a second change. The remembered
+//! response is sealed with the server key: a new booking's carries its
+//! manage link, which a copy of the database must not give away.
 
 use actix_web::http::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use actix_web::http::StatusCode;
@@ -10,6 +12,8 @@ use chrono::Utc;
 use crate::db::idempotency::{self, StoredResponse};
 use crate::db::{is_unique_violation, Db, DbConnection};
 use crate::error::ApiError;
+use crate::server_key::{Purpose, ServerKey};
+use crate::state::AppState;
 
 /// What a create produced: where the new record lives and its JSON.
 pub struct Created {
@@ -60,10 +64,23 @@ pub struct IdempotentRequest {
     pub fingerprint: String,
 }
 
-fn replay(stored: StoredResponse, fingerprint: &str) -> Result<HttpResponse, ApiError> {
+fn replay(
+    key: &ServerKey,
+    stored: StoredResponse,
+    fingerprint: &str,
+) -> Result<HttpResponse, ApiError> {
     if stored.request_hash != fingerprint {
         return Err(ApiError::IdempotencyKeyReused);
     }
+    let body = key
+        .open(Purpose::StoredAnswer, &stored.response_body)
+        .map_err(|error| {
+            ApiError::Internal(anyhow::Error::new(error).context(format!(
+                "cannot replay the answer stored under an Idempotency-Key ({})",
+                stored.scope
+            )))
+        })?
+        .into_owned();
     let status = u16::try_from(stored.status_code)
         .ok()
         .and_then(|code| StatusCode::from_u16(code).ok())
@@ -74,7 +91,7 @@ fn replay(stored: StoredResponse, fingerprint: &str) -> Result<HttpResponse, Api
     if let Some(location) = stored.location {
         response.insert_header((LOCATION, location));
     }
-    Ok(response.body(stored.response_body))
+    Ok(response.body(body))
 }
 
 async fn stored(db: &Db, scope: &str, key: &str) -> Result<Option<StoredResponse>, ApiError> {
@@ -86,26 +103,27 @@ async fn stored(db: &Db, scope: &str, key: &str) -> Result<Option<StoredResponse
 /// Runs `create` in one transaction, remembering its 201 response under the
 /// request's key; a repeated key with the same body answers that response.
 pub async fn create_once<F>(
-    db: &Db,
+    state: &AppState,
     request: IdempotentRequest,
     create: F,
 ) -> Result<HttpResponse, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<Created, ApiError> + Send + 'static,
 {
-    answer_once(db, request, move |conn| create(conn).map(Answer::from)).await
+    answer_once(state, request, move |conn| create(conn).map(Answer::from)).await
 }
 
 /// Runs `work` in one transaction, remembering its answer under the
 /// request's key; a repeated key with the same body answers that answer.
 pub async fn answer_once<F>(
-    db: &Db,
+    state: &AppState,
     request: IdempotentRequest,
     work: F,
 ) -> Result<HttpResponse, ApiError>
 where
     F: FnOnce(&mut DbConnection) -> Result<Answer, ApiError> + Send + 'static,
 {
+    let (db, server_key) = (&state.db, &state.server_key);
     let IdempotentRequest {
         scope,
         key,
@@ -113,9 +131,10 @@ where
     } = request;
     if let Some(key) = &key {
         if let Some(previous) = stored(db, &scope, key).await? {
-            return replay(previous, &fingerprint);
+            return replay(server_key, previous, &fingerprint);
         }
     }
+    let sealer = server_key.clone();
     let remembered_scope = scope.clone();
     let remembered_key = key.clone();
     let remembered_fingerprint = fingerprint.clone();
@@ -134,7 +153,7 @@ where
                     idempotency_key: key,
                     request_hash: remembered_fingerprint,
                     status_code: i32::from(answer.status.as_u16()),
-                    response_body: answer.body.clone(),
+                    response_body: sealer.seal(Purpose::StoredAnswer, &answer.body)?,
                     location: answer.location.clone(),
                     created_at: Utc::now().naive_utc(),
                 };
@@ -154,7 +173,7 @@ where
         // A concurrent request with the same key may have committed first
         // (and taken the very slot this one wanted): answer as it was answered.
         (Err(error), Some(key)) => match stored(db, &scope, &key).await? {
-            Some(previous) => replay(previous, &fingerprint),
+            Some(previous) => replay(server_key, previous, &fingerprint),
             None => Err(error),
         },
         (Err(error), _) => Err(error),

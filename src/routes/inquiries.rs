@@ -68,7 +68,7 @@ pub async fn create(
     };
     let now = Utc::now();
     let work_state = state.clone();
-    create_once(&state.db, request, move |conn| {
+    create_once(&state, request, move |conn| {
         let row = workflows::inquiries::submit(conn, &work_state, &new_inquiry, now)?;
         let receipt = InquiryReceipt {
             reference: row.reference.clone(),

@@ -202,16 +202,82 @@ fn watch_for_burst(state: &AppState, reference: &str, made_in_window: usize) {
     }
 }
 
-/// The booking a patient's reference and manage token point at. Anything
-/// wrong (unknown reference, missing or wrong token) is the same 404, so the
-/// answer never reveals that a reference exists.
+/// Until when a patient's manage token (and what it was exchanged for)
+/// opens a booking, as seen at `now`.
+///
+/// Rule: a manage token stops working `privacy.manage_token_days_after_visit`
+/// days after the end of the visit (0: never); moving the booking moves the
+/// date with it.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenWindow {
+    now: DateTime<Utc>,
+    days_after_visit: u32,
+}
+
+impl TokenWindow {
+    pub fn at(settings: &crate::configuration::Settings, now: DateTime<Utc>) -> TokenWindow {
+        TokenWindow {
+            now,
+            days_after_visit: settings.privacy.manage_token_days_after_visit,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Whether the token of `row` no longer works.
+    pub fn has_closed_for(&self, row: &BookingRow) -> bool {
+        self.days_after_visit > 0
+            && row.end_at + chrono::Duration::days(self.days_after_visit.into())
+                < self.now.naive_utc()
+    }
+}
+
+/// What a patient's proof (a manage token, or the manage page's cookie)
+/// opens: the booking, or a booking whose token has stopped working.
+pub enum PatientAccess {
+    Open(Box<BookingRow>),
+    Expired,
+}
+
+/// The booking `reference` when one of `tokens` is its manage token.
+/// Anything wrong (unknown reference, no token that matches) is the same
+/// 404 in the same time (every token-shaped one is hashed, also for an
+/// unknown reference), so the answer never reveals that a reference
+/// exists; only the holder of a right token learns that its time is over.
+pub fn patient_access(
+    conn: &mut DbConnection,
+    reference: &str,
+    window: TokenWindow,
+    tokens: &[String],
+) -> Result<PatientAccess, ApiError> {
+    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
+    if !tokens.iter().any(|token| is_token_shaped(token)) {
+        return Err(ApiError::NotFound);
+    }
+    let row = bookings::find(conn, reference.as_str())?;
+    let matched = any_token_matches(
+        tokens,
+        row.as_ref().map(|row| row.manage_token_hash.as_str()),
+    );
+    match row {
+        Some(row) if matched && window.has_closed_for(&row) => Ok(PatientAccess::Expired),
+        Some(row) if matched => Ok(PatientAccess::Open(Box::new(row))),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// The booking a patient's reference and manage token point at; a token
+/// whose time is over is as wrong as any other (404).
 pub fn find_with_token(
     conn: &mut DbConnection,
     reference: &str,
     token: Option<&str>,
+    window: TokenWindow,
 ) -> Result<BookingRow, ApiError> {
     let tokens: Vec<String> = token.into_iter().map(str::to_string).collect();
-    find_with_any_token(conn, reference, &tokens)
+    find_with_any_token(conn, reference, &tokens, window)
 }
 
 /// As `find_with_token`, for a request that presents several secrets (a
@@ -226,19 +292,11 @@ pub fn find_with_any_token(
     conn: &mut DbConnection,
     reference: &str,
     tokens: &[String],
+    window: TokenWindow,
 ) -> Result<BookingRow, ApiError> {
-    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
-    if !tokens.iter().any(|token| is_token_shaped(token)) {
-        return Err(ApiError::NotFound);
-    }
-    let row = bookings::find(conn, reference.as_str())?;
-    let matched = any_token_matches(
-        tokens,
-        row.as_ref().map(|row| row.manage_token_hash.as_str()),
-    );
-    match row {
-        Some(row) if matched => Ok(row),
-        _ => Err(ApiError::NotFound),
+    match patient_access(conn, reference, window, tokens)? {
+        PatientAccess::Open(row) => Ok(*row),
+        PatientAccess::Expired => Err(ApiError::NotFound),
     }
 }
 

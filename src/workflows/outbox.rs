@@ -244,7 +244,7 @@ fn store(
             }
         }
     }
-    let stored = outbox::insert_all(conn, &rows)?;
+    let stored = outbox::insert_all(conn, &rows, &state.server_key)?;
     for (id, kind, status) in &stored {
         match status.as_str() {
             status::SUPPRESSED => tracing::warn!(

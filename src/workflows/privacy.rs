@@ -73,12 +73,14 @@ impl std::fmt::Display for PurgeSummary {
 }
 
 /// What a purge anonymises: bookings that ended before `bookings`,
-/// closed inquiries last changed before `inquiries`, and idempotency
-/// records stored before `idempotency` (each `None`: nothing of that kind).
+/// closed inquiries last changed before `inquiries`, inquiries never closed
+/// last changed before `open_inquiries`, and idempotency records stored
+/// before `idempotency` (each `None`: nothing of that kind).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cutoffs {
     pub bookings: Option<NaiveDateTime>,
     pub inquiries: Option<NaiveDateTime>,
+    pub open_inquiries: Option<NaiveDateTime>,
     pub idempotency: Option<NaiveDateTime>,
 }
 
@@ -89,6 +91,7 @@ impl Cutoffs {
         Cutoffs {
             bookings: cutoff,
             inquiries: cutoff,
+            open_inquiries: cutoff,
             idempotency: cutoff,
         }
     }
@@ -101,6 +104,7 @@ impl Cutoffs {
         Cutoffs {
             bookings: days(privacy.retention_days),
             inquiries: days(privacy.inquiry_retention_days),
+            open_inquiries: days(privacy.open_inquiry_retention_days),
             idempotency: (privacy.idempotency_retention_hours > 0).then(|| {
                 now.naive_utc()
                     - chrono::Duration::hours(privacy.idempotency_retention_hours.into())
@@ -159,12 +163,21 @@ fn anonymise_inquiry(
 fn forget_traces(conn: &mut DbConnection, reference: &str) -> Result<PurgeSummary, ApiError> {
     let outbox_rows =
         diesel::delete(outbox::table.filter(outbox::reference.eq(reference))).execute(conn)?;
-    // A stored response names its record in `location` (bookings) or in
-    // its body (`"reference":"K7QM-3XWD"`, inquiries).
+    // A stored response names its record in `location` (a new booking or
+    // inquiry) or in its scope (a booking's cancel and reschedule); its
+    // body is sealed. (Bodies stored in clear by earlier versions named it
+    // as `"reference":"K7QM-3XWD"`.)
     let idempotency_records = diesel::delete(
         idempotency_keys::table.filter(
             idempotency_keys::location
-                .eq(format!("/api/v1/bookings/{reference}"))
+                .eq_any([
+                    format!("/api/v1/bookings/{reference}"),
+                    format!("/api/v1/inquiries/{reference}"),
+                ])
+                .or(idempotency_keys::scope.eq_any([
+                    format!("bookings/{reference}/cancel"),
+                    format!("bookings/{reference}/reschedule"),
+                ]))
                 .or(idempotency_keys::response_body.like(format!("%\"{reference}\"%"))),
         ),
     )
@@ -229,6 +242,29 @@ fn purge_batch(
             summary.add(forget_traces(conn, &reference)?);
             summary.webhook_deliveries +=
                 crate::db::webhooks::delete_for_reference(conn, &reference)?;
+            summary.inquiries += 1;
+            references.push(reference);
+        }
+    }
+    if let Some(cutoff) = cutoffs.open_inquiries {
+        // Rule: an inquiry nobody closed is not kept for ever either; once
+        // untouched that long it is anonymised and closed (there is no one
+        // left to answer).
+        let due: Vec<String> = inquiries::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "status <> 'closed' AND email <> ''",
+            ))
+            .filter(inquiries::updated_at.lt(cutoff))
+            .order(inquiries::updated_at)
+            .select(inquiries::reference)
+            .limit(BATCH)
+            .load(conn)?;
+        for reference in due {
+            anonymise_inquiry(conn, &reference, now.naive_utc())?;
+            diesel::update(inquiries::table.find(&reference))
+                .set(inquiries::status.eq("closed"))
+                .execute(conn)?;
+            summary.add(forget_traces(conn, &reference)?);
             summary.inquiries += 1;
             references.push(reference);
         }
@@ -512,6 +548,7 @@ mod tests {
         let expected = now.naive_utc() - chrono::Duration::days(30);
         assert_eq!(cutoffs.bookings, Some(expected));
         assert_eq!(cutoffs.inquiries, Some(expected));
+        assert_eq!(cutoffs.open_inquiries, Some(expected));
         assert_eq!(cutoffs.idempotency, Some(expected));
     }
 }

@@ -144,8 +144,9 @@ async fn the_manage_page_states_the_deadline_and_after_it_the_phone(backend: Bac
     let booking = before.book(&local(date, "10:00")).await;
     let reference = booking["reference"].as_str().unwrap();
     let token = manage_token(&booking);
+    let (page, cookie) = before.open_manage_link(reference, &token).await;
     let html = before
-        .get(&format!("/manage/{reference}?token={token}"))
+        .get_with_cookie(&page, &cookie)
         .await
         .text()
         .await
@@ -158,8 +159,9 @@ async fn the_manage_page_states_the_deadline_and_after_it_the_phone(backend: Bac
     let booking = after.book(&local(date, "10:00")).await;
     let reference = booking["reference"].as_str().unwrap();
     let token = manage_token(&booking);
+    let (page, cookie) = after.open_manage_link(reference, &token).await;
     let html = after
-        .get(&format!("/manage/{reference}?token={token}"))
+        .get_with_cookie(&page, &cookie)
         .await
         .text()
         .await

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    booking_body, error_codes, local, manage_token, open_day, spawn_app_with, Backend, TestApp,
+    booking_body, error_codes, local, manage_cookie, manage_token, open_day, spawn_app_with,
+    Backend, TestApp,
 };
 use crate::staff_helpers::{staff_get, staff_token};
 
@@ -34,6 +35,22 @@ async fn post_form(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> reqwest
     app.client
         .post(app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(pairs).unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post_form_with_cookie(
+    app: &TestApp,
+    path: &str,
+    pairs: &[(&str, &str)],
+    cookie: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
         .body(serde_urlencoded::to_string(pairs).unwrap())
         .send()
         .await
@@ -76,9 +93,11 @@ async fn the_reservation_form_books_and_redirects_to_a_thank_you_page(backend: B
     assert_eq!(response.status(), 303);
     let thanks = location(&response);
     assert!(thanks.starts_with("/reserve/thanks/"), "{thanks}");
+    assert!(!thanks.contains("token"), "no token in the URL: {thanks}");
     assert_eq!(response.headers()["referrer-policy"], "strict-origin");
+    let cookie = manage_cookie(&response);
     for _reload in 0..2 {
-        let page = app.get(&thanks).await;
+        let page = app.get_with_cookie(&thanks, &cookie).await;
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()["referrer-policy"], "strict-origin");
         let html = page.text().await.unwrap();
@@ -88,9 +107,10 @@ async fn the_reservation_form_books_and_redirects_to_a_thank_you_page(backend: B
             .unwrap();
         assert!(html.contains(reference));
         assert!(html.contains("10:00〜10:30"));
-        assert!(html.contains("/manage/"));
+        assert!(html.contains(&format!("href=\"/manage/{reference}\"")));
     }
-    let wrong = app.get(&thanks.replace("token=", "token=x")).await;
+    assert_eq!(app.get(&thanks).await.status(), 404, "no cookie");
+    let wrong = app.get_with_cookie(&thanks, &format!("{cookie}x")).await;
     assert_eq!(wrong.status(), 404);
     // Exactly one booking: the slot is taken, the next one is free.
     assert!(!app.slot_available(date, &local(date, "10:00")).await);
@@ -250,9 +270,10 @@ async fn the_manage_page_shows_the_booking_and_a_get_changes_nothing(backend: Ba
     let booking = app.book(&local(date, "10:00")).await;
     let reference = booking["reference"].as_str().unwrap();
     let token = manage_token(&booking);
-    let path = format!("/manage/{reference}?token={token}");
+    let (path, cookie) = app.open_manage_link(reference, &token).await;
+    assert_eq!(path, format!("/manage/{reference}"));
     for _ in 0..2 {
-        let response = app.get(&path).await;
+        let response = app.get_with_cookie(&path, &cookie).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["referrer-policy"], "strict-origin");
         assert_eq!(response.headers()["cache-control"], "no-store");
@@ -260,7 +281,7 @@ async fn the_manage_page_shows_the_booking_and_a_get_changes_nothing(backend: Ba
         assert!(html.contains(reference));
         assert!(html.contains("ご予約確定"));
         assert!(html.contains(&format!("action=\"/manage/{reference}/cancel\"")));
-        assert!(html.contains(&format!("name=\"token\" value=\"{token}\"")));
+        assert!(!html.contains(&token), "the page never shows the token");
     }
     let cancel_by_get = app
         .get(&format!("/manage/{reference}/cancel?token={token}"))
@@ -275,28 +296,36 @@ async fn the_manage_page_cancels_and_reschedules_through_post_forms(backend: Bac
     let booking = app.book(&local(date, "10:00")).await;
     let reference = booking["reference"].as_str().unwrap();
     let token = manage_token(&booking);
+    let (_, cookie) = app.open_manage_link(reference, &token).await;
 
     let new_start = local(date, "14:00");
-    let response = post_form(
+    let response = post_form_with_cookie(
         &app,
         &format!("/manage/{reference}/reschedule"),
-        &[("token", &token), ("start", &new_start)],
+        &[("start", &new_start)],
+        &cookie,
     )
     .await;
     assert_eq!(response.status(), 303);
-    let html = app.get(&location(&response)).await.text().await.unwrap();
+    let html = app
+        .get_with_cookie(&location(&response), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("ご予約の日時を変更しました。"));
     assert!(html.contains("14:00〜14:30"));
     assert!(app.slot_available(date, &local(date, "10:00")).await);
 
-    let response = post_form(
-        &app,
-        &format!("/manage/{reference}/cancel"),
-        &[("token", &token)],
-    )
-    .await;
+    let response =
+        post_form_with_cookie(&app, &format!("/manage/{reference}/cancel"), &[], &cookie).await;
     assert_eq!(response.status(), 303);
-    let html = app.get(&location(&response)).await.text().await.unwrap();
+    let html = app
+        .get_with_cookie(&location(&response), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("ご予約をキャンセルしました。"));
     assert!(html.contains("キャンセル済み"));
     assert!(app.slot_available(date, &new_start).await);

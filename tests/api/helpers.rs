@@ -185,6 +185,10 @@ pub struct TestApp {
     pub mail: Arc<SmtpSink>,
 }
 
+/// The server key of PostgreSQL test databases (instances on one database
+/// share it, as in production); SQLite ones make theirs beside the file.
+pub const TEST_KEY: &str = "test-server-key-of-at-least-32-characters";
+
 /// The settings every test starts from: the built-in defaults, a free port.
 pub fn test_settings(db: &TestDatabase) -> Settings {
     let mut settings = Settings::defaults().expect("default settings");
@@ -194,6 +198,9 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.server.shutdown_grace_seconds = 1;
     settings.database.url = db.url.clone().into();
     settings.database.pool_size = 4;
+    if db.url.starts_with("postgres") {
+        settings.security.server_key = TEST_KEY.to_string().into();
+    }
     // Tests fire many requests from one address; the rate-limit tests turn
     // the limits back on.
     settings.rate_limit.enabled = false;
@@ -337,6 +344,44 @@ pub fn manage_token(booking: &Value) -> String {
         .nth(1)
         .expect("token in manage_url")
         .to_string()
+}
+
+/// The `manage` cookie `response` sets, as `manage=VALUE` for a `Cookie`
+/// header (the first one, when it sets several).
+pub fn manage_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("manage="))
+        .and_then(|value| value.split(';').next())
+        .expect("a manage cookie")
+        .to_string()
+}
+
+impl TestApp {
+    /// GET `path` with `Cookie: cookie`.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Opens a manage link (`/manage/REF?token=...`) the way a browser does:
+    /// the exchange, then the clean page with the cookie. Returns the clean
+    /// path and the cookie.
+    pub async fn open_manage_link(&self, reference: &str, token: &str) -> (String, String) {
+        let exchange = self
+            .get(&format!("/manage/{reference}?token={token}"))
+            .await;
+        assert_eq!(exchange.status(), 303, "the link is exchanged");
+        let location = exchange.headers()["location"].to_str().unwrap().to_string();
+        (location, manage_cookie(&exchange))
+    }
 }
 
 /// A valid booking request for `start`.

@@ -16,7 +16,9 @@ use serde_json::{json, Value};
 use smtp_sink::SmtpSink;
 
 use crate::backend_tests;
-use crate::helpers::{local, manage_token, open_day, Backend, TestDatabase};
+use crate::helpers::{
+    local, manage_cookie, manage_token, open_day, Backend, TestDatabase, TEST_KEY,
+};
 
 const ARTICLE: &str = "knee-pain-and-cartilage-regeneration";
 
@@ -47,7 +49,11 @@ fn keep(stream: impl Read + Send + 'static, output: Arc<Mutex<String>>) {
 impl Server {
     async fn start(database_url: &str, smtp_url: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_clinic-booking"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clinic-booking"));
+        if database_url.starts_with("postgres") {
+            command.env("CLINIC__SECURITY__SERVER_KEY", TEST_KEY);
+        }
+        let mut child = command
             .current_dir(dir.path())
             .env("RUST_LOG", "trace")
             .env_remove("DATABASE_URL")
@@ -117,6 +123,15 @@ impl Server {
 
     async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -516,11 +531,11 @@ async fn forms_manage_pages_and_inquiries_log_no_personal_data(backend: Backend)
     let carol_ref = carol_booking["reference"].as_str().unwrap().to_string();
     let carol_token = manage_token(&carol_booking);
     let manage = format!("/manage/{carol_ref}");
+    let exchange = server.get(&format!("{manage}?token={carol_token}")).await;
+    assert_eq!(exchange.status(), 303);
+    let mut cookies = vec![manage_cookie(&exchange)];
     assert_eq!(
-        server
-            .get(&format!("{manage}?token={carol_token}"))
-            .await
-            .status(),
+        server.get_with_cookie(&manage, &cookies[0]).await.status(),
         200
     );
     let response = server
@@ -542,7 +557,11 @@ async fn forms_manage_pages_and_inquiries_log_no_personal_data(backend: Backend)
         .await;
     assert_eq!(response.status(), 303);
     let thanks = response.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(server.get(&thanks).await.status(), 200);
+    cookies.push(manage_cookie(&response));
+    assert_eq!(
+        server.get_with_cookie(&thanks, &cookies[1]).await.status(),
+        200
+    );
     let form = form_token(server, "/reserve").await;
     let mut wrong_fields = erin.reserve_form(&form, &erin_start);
     let bad_email = format!("{}@", erin.email);
@@ -567,6 +586,11 @@ async fn forms_manage_pages_and_inquiries_log_no_personal_data(backend: Backend)
     assert_eq!(response.status(), 422);
 
     canary.secrets.push(carol_token);
+    canary.secrets.extend(
+        cookies
+            .iter()
+            .map(|cookie| cookie["manage=".len()..].to_string()),
+    );
     canary
         .assert_log_clean(&[
             "\"route\":\"/manage/{reference}\"",

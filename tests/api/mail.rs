@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use clinic_booking::configuration::Settings;
 use clinic_booking::db::outbox::{self, OutboxSummary};
 use clinic_booking::db::Db;
+use clinic_booking::server_key::ServerKey;
 use diesel::RunQueryDsl;
 use icalendar::{Calendar, Component, EventStatus};
 use serde_json::{json, Value};
@@ -17,7 +18,7 @@ use smtp_sink::{free_port, Mail, SmtpSink};
 use crate::backend_tests;
 use crate::helpers::{
     booking_body, local, manage_token, open_day, spawn_app, spawn_app_with, spawn_on, Backend,
-    TestApp, TestDatabase,
+    TestApp, TestDatabase, TEST_KEY,
 };
 
 const CLINIC_INBOX: &str = "info@n2clinic-ginza.com";
@@ -521,6 +522,7 @@ fn due_message(
             created_at: now,
             updated_at: now,
         },
+        &ServerKey::from_material(TEST_KEY.as_bytes()).unwrap(),
     )
     .unwrap()
 }

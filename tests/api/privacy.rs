@@ -112,8 +112,25 @@ async fn everything(db: &Db) -> String {
 
 async fn assert_nothing_of(db: &Db, canary: &Canary) {
     let text = everything(db).await;
+    let tables = [
+        "bookings",
+        "inquiries",
+        "outbox",
+        "outbox_contents",
+        "idempotency_keys",
+        "audit_log",
+    ];
     for value in canary.values() {
-        assert!(!text.contains(value), "{value:?} is still stored");
+        let holders: Vec<&str> = text
+            .lines()
+            .zip(tables)
+            .filter(|(rows, _)| rows.contains(value))
+            .map(|(_, table)| table)
+            .collect();
+        assert!(
+            holders.is_empty(),
+            "{value:?} is still stored in {holders:?}"
+        );
     }
 }
 
@@ -500,16 +517,77 @@ async fn the_service_purges_on_its_own_by_the_configured_retention(backend: Back
     assert!(everything(&db).await.contains(&kept.email));
 }
 
+/// Sets an inquiry's status and last change, `days_ago` days back.
+async fn left_in_the_past(db: &Db, reference: &str, status: &str, days_ago: i64) {
+    let (reference, status) = (reference.to_string(), status.to_string());
+    let at: NaiveDateTime = Utc::now().naive_utc() - chrono::Duration::days(days_ago);
+    db.write(move |conn| {
+        diesel::update(inquiries::table.find(&reference))
+            .set((inquiries::status.eq(status), inquiries::updated_at.eq(at)))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+    .expect("write");
+}
+
+async fn an_inquiry_never_closed_is_purged_a_year_after_its_last_change(backend: Backend) {
+    let database = TestDatabase::create(backend);
+    let first = spawn_on(database.clone(), |_| {}).await;
+    let db = open(&database.url);
+    let forgotten = Canary::new("forgotten");
+    let pending = Canary::new("pending");
+    let current = Canary::new("current");
+    let forgotten_ref = inquire(&first, &forgotten).await;
+    let pending_ref = inquire(&first, &pending).await;
+    let current_ref = inquire(&first, &current).await;
+    mails_delivered(&first, 6).await;
+    first.stop().await;
+    left_in_the_past(&db, &forgotten_ref, "received", 366).await;
+    left_in_the_past(&db, &pending_ref, "in_progress", 400).await;
+    left_in_the_past(&db, &current_ref, "in_progress", 300).await;
+
+    // The defaults: 365 days after the last change.
+    let _second = spawn_on(database.clone(), |_| {}).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = everything(&db).await;
+        let left = [&forgotten, &pending]
+            .iter()
+            .any(|canary| canary.values().iter().any(|value| text.contains(value)));
+        if !left {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not purged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(everything(&db).await.contains(&current.email));
+    for reference in [&forgotten_ref, &pending_ref] {
+        let wanted = reference.clone();
+        let row = db
+            .read(move |conn| clinic_booking::db::inquiries::find(conn, &wanted))
+            .await
+            .unwrap()
+            .expect("the inquiry stays for statistics");
+        assert_eq!(row.status, "closed", "nobody is left to answer");
+        assert_eq!(row.category, "treatment");
+        assert_eq!(outbox_rows_of(&db, reference).await, 0);
+    }
+}
+
 #[tokio::test]
 async fn a_retention_of_zero_days_keeps_that_kind_for_ever() {
     let mut settings = Settings::defaults().unwrap();
     assert_eq!(settings.privacy.retention_days, 1825);
     assert_eq!(settings.privacy.inquiry_retention_days, 365);
+    assert_eq!(settings.privacy.open_inquiry_retention_days, 365);
     settings.privacy.retention_days = 0;
     settings.privacy.idempotency_retention_hours = 0;
+    settings.privacy.open_inquiry_retention_days = 0;
     let cutoffs = Cutoffs::from_settings(&settings, Utc::now());
     assert!(cutoffs.bookings.is_none());
     assert!(cutoffs.idempotency.is_none());
+    assert!(cutoffs.open_inquiries.is_none());
     assert!(cutoffs.inquiries.is_some());
 }
 
@@ -520,4 +598,5 @@ backend_tests!(
     erasing_an_inquiry_closes_it_and_deletes_its_mail,
     the_purge_command_anonymises_what_is_finished_and_old_only,
     the_service_purges_on_its_own_by_the_configured_retention,
+    an_inquiry_never_closed_is_purged_a_year_after_its_last_change,
 );

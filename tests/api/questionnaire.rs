@@ -663,6 +663,22 @@ async fn the_reservation_form_asks_the_questions_keeps_them_on_errors_and_books_
     assert_eq!(response.status(), 303);
 }
 
+async fn post_form_with_cookie(
+    app: &TestApp,
+    path: &str,
+    pairs: &[(&str, &str)],
+    cookie: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .body(serde_urlencoded::to_string(pairs).unwrap())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_answers(
     backend: Backend,
 ) {
@@ -670,8 +686,9 @@ async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_an
     let staff = staff_token(&app, "desk").await;
     let booked = book_with(&app, &local(open_day(3), "10:00"), None).await;
     let (reference, token) = (reference(&booked), manage_token(&booked));
+    let (manage_path, cookie) = app.open_manage_link(&reference, &token).await;
     let manage = app
-        .get(&format!("/manage/{reference}?token={token}"))
+        .get_with_cookie(&manage_path, &cookie)
         .await
         .text()
         .await
@@ -680,17 +697,16 @@ async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_an
         manage.contains("id=\"questionnaire-status\">未回答"),
         "{manage}"
     );
-    let page_path = format!("/manage/{reference}/questionnaire?token={token}");
-    assert!(manage.contains(&page_path));
-    let page = app.get(&page_path).await;
+    let path = format!("/manage/{reference}/questionnaire");
+    assert!(manage.contains(&format!("href=\"{path}\"")));
+    let page = app.get_with_cookie(&path, &cookie).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("name=\"answers.pain_score\""));
-    assert!(html.contains(&format!("name=\"token\" value=\"{token}\"")));
+    assert!(!html.contains(&token), "no token in the page");
+    assert_eq!(app.get(&path).await.status(), 404, "no cookie, no page");
 
-    let path = format!("/manage/{reference}/questionnaire");
     let mut fields = vec![
-        ("token", token.as_str()),
         ("answers.side", "right"),
         ("answers.location", "front"),
         ("answers.since", "over_3_years"),
@@ -698,7 +714,7 @@ async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_an
         ("answers.anticoagulants", "true"),
         ("answers.medication", "バイアスピリン"),
     ];
-    let response = post_form(&app, &path, &fields).await;
+    let response = post_form_with_cookie(&app, &path, &fields, &cookie).await;
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
     assert!(html.contains("0〜10の数でお答えください"), "{html}");
@@ -708,24 +724,30 @@ async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_an
         staff_view(&app, &staff, &reference).await["questionnaire"],
         "pending"
     );
+    assert_eq!(
+        post_form(&app, &path, &fields).await.status(),
+        404,
+        "without the cookie nothing is stored"
+    );
 
     fields.retain(|(name, _)| *name != "answers.pain_score");
     fields.push(("answers.pain_score", "8"));
-    let response = post_form(&app, &path, &fields).await;
+    let response = post_form_with_cookie(&app, &path, &fields, &cookie).await;
     assert_eq!(response.status(), 303);
     let back = response.headers()["location"].to_str().unwrap().to_string();
     assert!(back.starts_with(&format!("/manage/{reference}?")), "{back}");
     assert!(back.contains("done=answered"));
-    let manage = app.get(&back).await.text().await.unwrap();
+    let manage = app
+        .get_with_cookie(&back, &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(manage.contains("問診票の回答を受け付けました"));
     assert!(manage.contains("id=\"questionnaire-status\">回答済み"));
     let seen = staff_view(&app, &staff, &reference).await;
     assert_eq!(seen["answers"]["values"]["pain_score"], 8);
     assert_eq!(seen["answers"]["values"]["medication"], "バイアスピリン");
-    let console_free = app
-        .get(&format!("/manage/{reference}/questionnaire?token=wrong"))
-        .await;
-    assert_eq!(console_free.status(), 404, "a wrong token opens nothing");
 
     // After the visit has started the page shows the answers, and no form.
     let db = open(&app);
@@ -739,11 +761,16 @@ async fn the_manage_page_shows_a_pending_questionnaire_and_its_page_takes_the_an
     })
     .await
     .unwrap();
-    let html = app.get(&page_path).await.text().await.unwrap();
+    let html = app
+        .get_with_cookie(&path, &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("id=\"questionnaire-closed\""), "{html}");
     assert!(html.contains("バイアスピリン"));
     assert!(!html.contains("name=\"answers.pain_score\""));
-    let response = post_form(&app, &path, &fields).await;
+    let response = post_form_with_cookie(&app, &path, &fields, &cookie).await;
     assert_eq!(response.status(), 422);
     assert!(response
         .text()

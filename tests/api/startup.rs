@@ -82,6 +82,16 @@ fn migrate_creates_the_sqlite_database_under_data() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(dir.path().join("data/clinic.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &str| {
+        std::fs::metadata(dir.path().join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700);
+    assert_eq!(mode("data/clinic.db"), 0o600);
 }
 
 #[test]

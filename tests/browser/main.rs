@@ -219,6 +219,41 @@ async fn type_into(client: &Client, css: &str, text: &str) {
     field.send_keys(text).await.expect("type");
 }
 
+/// A booking made through the API two weeks ahead: its reference and its
+/// manage link (as the confirmation mail carries it).
+async fn booked_by_api(address: &str) -> (String, String) {
+    use chrono::Datelike;
+    let mut day = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive()
+        + chrono::Duration::days(14);
+    if day.weekday() == chrono::Weekday::Sun {
+        day += chrono::Duration::days(1);
+    }
+    let booking: serde_json::Value = reqwest::Client::new()
+        .post(format!("{address}/api/v1/bookings"))
+        .json(&json!({
+            "name": "山田 花子", "email": "hanako@example.jp", "phone": "090-1234-5678",
+            "start": format!("{day}T12:00"), "consent": true,
+        }))
+        .send()
+        .await
+        .expect("booking")
+        .json()
+        .await
+        .expect("json");
+    (
+        booking["reference"]
+            .as_str()
+            .expect("reference")
+            .to_string(),
+        booking["manage_url"]
+            .as_str()
+            .expect("manage_url")
+            .to_string(),
+    )
+}
+
 /// The whole patient journey in one browser.
 async fn journey(javascript: bool) {
     let Some(chromedriver) = chromedriver_path() else {
@@ -325,8 +360,14 @@ async fn journey(javascript: bool) {
     screenshot(&client, &format!("{mode}-4-thanks")).await;
 
     // The manage page: cancel through its POST form.
+    let url = client.current_url().await.expect("url");
+    assert_eq!(url.path(), format!("/reserve/thanks/{reference}"));
+    assert_eq!(url.query(), None, "no token in the address");
     navigate_by(&client, "a[href^='/manage/']").await;
     assert_eq!(text_of(&client, "#status").await, "ご予約確定");
+    let url = client.current_url().await.expect("url");
+    assert_eq!(url.path(), format!("/manage/{reference}"));
+    assert_eq!(url.query(), None, "no token in the address");
     screenshot(&client, &format!("{mode}-5-manage")).await;
 
     // Reschedule to another free slot through the manage page's form, in
@@ -352,6 +393,23 @@ async fn journey(javascript: bool) {
     assert!(notice.contains("キャンセルしました"));
     assert_eq!(text_of(&client, "#status").await, "キャンセル済み");
     screenshot(&client, &format!("{mode}-6-cancelled")).await;
+
+    // The link in a confirmation, followed from a webmail page (another
+    // site): the browser lands on the booking's page, its address clean.
+    let (link_reference, link) = booked_by_api(&address).await;
+    client
+        .goto(&format!(
+            "data:text/html;charset=utf-8,<a id=go href={link}>link</a>"
+        ))
+        .await
+        .expect("open the other site");
+    navigate_by(&client, "#go").await;
+    assert_eq!(text_of(&client, "#reference").await, link_reference);
+    assert_eq!(text_of(&client, "#status").await, "ご予約確定");
+    let url = client.current_url().await.expect("url");
+    assert_eq!(url.path(), format!("/manage/{link_reference}"));
+    assert_eq!(url.query(), None, "no token in the address");
+    screenshot(&client, &format!("{mode}-6b-link-from-mail")).await;
 
     // The inquiry form is reachable from the article too.
     client

@@ -1,6 +1,8 @@
 //! The patient's manage page, reached by the link in the confirmation:
 //! shows the booking and offers cancel and reschedule as POST forms. A GET
-//! never changes anything (mail scanners follow links).
+//! never changes anything (mail scanners follow links). The link's token is
+//! exchanged at once for a cookie (`manage_cookie`), and the pages and their
+//! forms work from that cookie, with no token in any URL.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -9,14 +11,15 @@ use chrono::{Datelike, Utc};
 
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::{
-    encode_query, error_page, page, query_map, see_other, span_ja, weekday_ja, Layout, Privacy,
+    encode_query, error_page, manage_cookie, message_page, page, query_map, see_other, span_ja,
+    weekday_ja, Layout, Privacy,
 };
 use crate::db::bookings::BookingRow;
-use crate::domain::{Booker, BookingStatus, FieldError, SlotStart};
+use crate::domain::{token_matches, Booker, BookingStatus, FieldError, SlotStart};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::state::AppState;
-use crate::workflows::booking;
+use crate::workflows::booking::{self, PatientAccess, TokenWindow};
 
 #[derive(Template)]
 #[template(path = "manage.html")]
@@ -27,7 +30,6 @@ pub struct ManagePage {
     pub type_label: String,
     pub when: String,
     pub name: String,
-    pub token: String,
     /// Set when the booking can still be changed online.
     pub picker: Option<SlotPicker>,
     /// The last moment for online changes (`12月1日(火) 10:00`), while the
@@ -52,10 +54,122 @@ fn status_label(status: BookingStatus) -> &'static str {
     }
 }
 
-fn manage_href(reference: &str, token: &str, extra: &[(&str, &str)]) -> String {
-    let mut pairs = vec![("token", token)];
-    pairs.extend_from_slice(extra);
-    format!("/manage/{reference}?{}", encode_query(&pairs))
+/// A manage page's own address: no token, the cookie opens it.
+pub(super) fn manage_href(reference: &str, extra: &[(&str, &str)]) -> String {
+    if extra.is_empty() {
+        format!("/manage/{reference}")
+    } else {
+        format!("/manage/{reference}?{}", encode_query(extra))
+    }
+}
+
+/// What a request shows to open a booking: the cookie its token was
+/// exchanged for, or the token itself (in the link, or in a form of a page
+/// served before the cookie existed).
+#[derive(Clone)]
+pub(super) struct Proof {
+    token: Option<String>,
+    cookies: Vec<String>,
+}
+
+impl Proof {
+    pub(super) fn of(req: &HttpRequest, token: Option<String>) -> Proof {
+        Proof {
+            token: token.filter(|token| !token.is_empty()),
+            cookies: manage_cookie::presented(req),
+        }
+    }
+
+    /// Every token this request offers for `reference`: the one given, and
+    /// those in cookies made for that booking that are still good.
+    pub(super) fn candidates(
+        &self,
+        state: &AppState,
+        reference: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<String> {
+        let from_cookies = self.cookies.iter().filter_map(|cookie| {
+            manage_cookie::token_in(&state.server_key, cookie, reference, now)
+        });
+        self.token.clone().into_iter().chain(from_cookies).collect()
+    }
+
+    /// The manage token that opens `row`: the one given, or the one in a
+    /// cookie made for it that is still good.
+    pub(super) fn token_for(
+        &self,
+        state: &AppState,
+        row: &BookingRow,
+        now: chrono::DateTime<Utc>,
+    ) -> Option<String> {
+        let from_cookies = self.cookies.iter().filter_map(|cookie| {
+            manage_cookie::token_in(&state.server_key, cookie, &row.reference, now)
+        });
+        self.token
+            .clone()
+            .into_iter()
+            .chain(from_cookies)
+            .find(|token| token_matches(token, &row.manage_token_hash))
+    }
+}
+
+/// The booking `reference` that `proof` opens, in the caller's connection.
+pub(super) fn open_with(
+    conn: &mut crate::db::DbConnection,
+    state: &AppState,
+    reference: &str,
+    proof: &Proof,
+    now: chrono::DateTime<Utc>,
+) -> Result<BookingRow, Refusal> {
+    let window = TokenWindow::at(&state.settings, now);
+    let candidates = proof.candidates(state, reference, now);
+    match booking::patient_access(conn, reference, window, &candidates) {
+        Ok(PatientAccess::Open(row)) => Ok(*row),
+        Ok(PatientAccess::Expired) => Err(Refusal::Expired),
+        Err(error) => Err(Refusal::Error(error)),
+    }
+}
+
+/// Why a manage page is not shown.
+pub(super) enum Refusal {
+    /// The proof was right, but the token's time is over.
+    Expired,
+    Error(ApiError),
+}
+
+/// The page for a refusal: the kind "expired" page for the holder of a
+/// right token, else the usual error page (404 for anything wrong).
+pub(super) fn refusal_page(state: &AppState, refusal: Refusal) -> HttpResponse {
+    match refusal {
+        Refusal::Expired => message_page(
+            state,
+            StatusCode::GONE,
+            "このリンクの有効期限が切れています",
+            "ご予約の確認・変更用のリンクは、ご来院日から一定期間が過ぎると使えなくなります。ご予約についてのお問い合わせは、お手数ですがお電話でご連絡ください。",
+        ),
+        Refusal::Error(error) => error_page(state, &error),
+    }
+}
+
+/// The answer to a link from another site that brought no cookie: a page
+/// that sends the browser on to the same address from within this site,
+/// where it does send the cookie it has just been given.
+fn continue_page(state: &AppState, reference: &str) -> HttpResponse {
+    page(
+        StatusCode::OK,
+        Privacy::Private,
+        &ContinuePage {
+            layout: Layout::of(state),
+            href: manage_href(reference, &[]),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "continue.html")]
+struct ContinuePage {
+    layout: Layout,
+    href: String,
 }
 
 struct View {
@@ -67,12 +181,7 @@ struct View {
     chosen: String,
 }
 
-async fn render(
-    state: &web::Data<AppState>,
-    row: BookingRow,
-    token: String,
-    view: View,
-) -> HttpResponse {
+async fn render(state: &web::Data<AppState>, row: BookingRow, view: View) -> HttpResponse {
     let now = Utc::now();
     let calendar = &state.calendar;
     let kind = booking::kind_of(state, &row).clone();
@@ -82,13 +191,10 @@ async fn render(
     let changeable = upcoming && kind.patient_may_change(start, now);
     let slot_picker = if changeable {
         let from = picker::first_day(state, view.from.as_deref(), now);
-        let (reference, week_token) = (row.reference.clone(), token.clone());
+        let reference = row.reference.clone();
         let href = move |date: chrono::NaiveDate| {
             let date = date.to_string();
-            format!(
-                "{}#f-start",
-                manage_href(&reference, &week_token, &[("from", &date)])
-            )
+            format!("{}#f-start", manage_href(&reference, &[("from", &date)]))
         };
         match picker::build(state, &kind, from, &view.chosen, Booker::Patient, href).await {
             Ok(slot_picker) => Some(slot_picker),
@@ -119,7 +225,6 @@ async fn render(
             when: span_ja(calendar.local(row.start_at), calendar.local(row.end_at)),
             name: row.name.clone(),
             reference: row.reference,
-            token,
             picker: slot_picker,
             deadline: upcoming.then(|| {
                 format!(
@@ -138,7 +243,9 @@ async fn render(
     )
 }
 
-/// `GET /manage/{reference}?token=[&from=][&done=]`
+/// `GET /manage/{reference}?token=`: the link in the confirmation. A right
+/// token is exchanged for the cookie and the browser sent on (303) to
+/// `/manage/{reference}`, where the cookie opens the page (`[?from=][&done=]`).
 pub async fn show(
     req: HttpRequest,
     reference: web::Path<String>,
@@ -146,16 +253,49 @@ pub async fn show(
 ) -> HttpResponse {
     let mut query = query_map(req.query_string());
     let token = query.remove("token");
+    let exchanging = token.is_some();
+    let proof = Proof::of(&req, token);
     let reference = reference.into_inner();
-    let lookup_token = token.clone();
+    let now = Utc::now();
+    let (lookup_state, lookup_reference, lookup_proof) =
+        (state.clone(), reference.clone(), proof.clone());
     let found = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, lookup_token.as_deref()))
-        .await;
+        .read(move |conn| {
+            Ok(open_with(
+                conn,
+                &lookup_state,
+                &lookup_reference,
+                &lookup_proof,
+                now,
+            ))
+        })
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     let row = match found {
         Ok(row) => row,
-        Err(error) => return error_page(&state, &error),
+        Err(Refusal::Error(ApiError::NotFound))
+            if proof.cookies.is_empty() && manage_cookie::came_from_another_site(&req) =>
+        {
+            return continue_page(&state, &reference);
+        }
+        Err(refusal) => return refusal_page(&state, refusal),
     };
+    let token = proof.token_for(&state, &row, now).unwrap_or_default();
+    let cookie = match manage_cookie::value(&state.server_key, &row.reference, &token, now) {
+        Ok(cookie) => cookie,
+        Err(error) => return error_page(&state, &ApiError::Internal(error)),
+    };
+    if exchanging {
+        let mut response = see_other(&manage_href(&row.reference, &[]), Privacy::Private);
+        manage_cookie::set(
+            &mut response,
+            &state,
+            &manage_href(&row.reference, &[]),
+            &cookie,
+        );
+        return response;
+    }
     let notice = match query.get("done").map(String::as_str) {
         Some("cancelled") => Some("ご予約をキャンセルしました。"),
         Some("rescheduled") => Some("ご予約の日時を変更しました。"),
@@ -170,7 +310,11 @@ pub async fn show(
         from: query.remove("from"),
         chosen: String::new(),
     };
-    render(&state, row, token.unwrap_or_default(), view).await
+    let path = manage_href(&row.reference, &[]);
+    // Each page seen keeps the cookie for another while.
+    let mut response = render(&state, row, view).await;
+    manage_cookie::set(&mut response, &state, &path, &cookie);
+    response
 }
 
 /// The form's fields, read whatever their encoding; errors become pages.
@@ -191,7 +335,8 @@ async fn read_form(
     .map_err(|error| error_page(state, &error))
 }
 
-/// `POST /manage/{reference}/cancel` with the token as a form field.
+/// `POST /manage/{reference}/cancel`, opened by the cookie (or a `token`
+/// field).
 pub async fn cancel(
     req: HttpRequest,
     reference: web::Path<String>,
@@ -202,24 +347,31 @@ pub async fn cancel(
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let token = fields.text("token").ok().flatten().unwrap_or_default();
+    let proof = Proof::of(&req, fields.text("token").ok().flatten());
     let reference = reference.into_inner();
     let now = Utc::now();
-    let work_token = token.clone();
-    let work_state = state.clone();
+    let (work_state, work_proof) = (state.clone(), proof.clone());
     let cancelled = state
         .db
         .write(move |conn| {
-            let row = booking::find_with_token(conn, &reference, Some(&work_token))?;
-            booking::cancel_by_patient(conn, &work_state, row, now)
+            let row = match open_with(conn, &work_state, &reference, &work_proof, now) {
+                Ok(row) => row,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            // A workflow error fails the transaction (rolled back whole).
+            booking::cancel_by_patient(conn, &work_state, row, now).map(Ok)
         })
-        .await;
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     match cancelled {
         Ok(row) => see_other(
-            &manage_href(&row.reference, &token, &[("done", "cancelled")]),
+            &manage_href(&row.reference, &[("done", "cancelled")]),
             Privacy::Private,
         ),
-        Err(error) => refused(&state, &req, token, error, View::default_for_error()).await,
+        Err(Refusal::Error(error)) => {
+            refused(&state, &req, proof, error, View::default_for_error()).await
+        }
+        Err(refusal) => refusal_page(&state, refusal),
     }
 }
 
@@ -241,7 +393,7 @@ impl View {
 async fn refused(
     state: &web::Data<AppState>,
     req: &HttpRequest,
-    token: String,
+    proof: Proof,
     error: ApiError,
     mut view: View,
 ) -> HttpResponse {
@@ -261,21 +413,24 @@ async fn refused(
         .get("reference")
         .unwrap_or_default()
         .to_string();
-    let lookup_token = token.clone();
+    let now = Utc::now();
+    let lookup_state = state.clone();
     let found = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, Some(&lookup_token)))
-        .await;
+        .read(move |conn| Ok(open_with(conn, &lookup_state, &reference, &proof, now)))
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     match found {
         Ok(row) => {
             view.errors = FormErrors::of(&errors);
-            render(state, row, token, view).await
+            render(state, row, view).await
         }
-        Err(error) => error_page(state, &error),
+        Err(refusal) => refusal_page(state, refusal),
     }
 }
 
-/// `POST /manage/{reference}/reschedule` with `token` and `start`.
+/// `POST /manage/{reference}/reschedule` with `start`, opened by the
+/// cookie (or a `token` field).
 pub async fn reschedule(
     req: HttpRequest,
     reference: web::Path<String>,
@@ -286,54 +441,69 @@ pub async fn reschedule(
         Ok(fields) => fields,
         Err(response) => return response,
     };
-    let token = fields.text("token").ok().flatten().unwrap_or_default();
+    let proof = Proof::of(&req, fields.text("token").ok().flatten());
     let reference = reference.into_inner();
     let now = Utc::now();
     let mut view = View::default_for_error();
     view.from = fields.text("from").ok().flatten();
     view.chosen = fields.text("start").ok().flatten().unwrap_or_default();
     // Authorise before reading what is asked, so a stranger learns nothing.
-    let (lookup_reference, lookup_token) = (reference.clone(), token.clone());
-    let current = match state
+    let (lookup_state, lookup_reference, lookup_proof) =
+        (state.clone(), reference.clone(), proof.clone());
+    let found = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &lookup_reference, Some(&lookup_token)))
+        .read(move |conn| {
+            Ok(open_with(
+                conn,
+                &lookup_state,
+                &lookup_reference,
+                &lookup_proof,
+                now,
+            ))
+        })
         .await
-    {
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
+    let current = match found {
         Ok(row) => row,
-        Err(error) => return error_page(&state, &error),
+        Err(refusal) => return refusal_page(&state, refusal),
     };
     if let Err(error) = booking::ensure_not_started(&current, now) {
-        return refused(&state, &req, token, error, view).await;
+        return refused(&state, &req, proof, error, view).await;
     }
     let kind = booking::kind_of(&state, &current).clone();
     let raw_start = fields.text("start").unwrap_or(None);
     let start = match SlotStart::parse(raw_start, &kind, &state.calendar, now, Booker::Patient) {
         Ok(start) => start,
         Err(error) => {
-            return refused(&state, &req, token, ApiError::Validation(vec![error]), view).await
+            return refused(&state, &req, proof, ApiError::Validation(vec![error]), view).await
         }
     };
-    let (work_state, work_kind, work_token) = (state.clone(), kind.clone(), token.clone());
+    let (work_state, work_kind, work_proof) = (state.clone(), kind.clone(), proof.clone());
     let moved = state
         .db
         .write(move |conn| {
-            let row = booking::find_with_token(conn, &reference, Some(&work_token))?;
-            booking::reschedule(conn, &work_state, row, start, &work_kind, now)
+            let row = match open_with(conn, &work_state, &reference, &work_proof, now) {
+                Ok(row) => row,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            booking::reschedule(conn, &work_state, row, start, &work_kind, now).map(Ok)
         })
-        .await;
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     match moved {
         Ok(row) => see_other(
-            &manage_href(&row.reference, &token, &[("done", "rescheduled")]),
+            &manage_href(&row.reference, &[("done", "rescheduled")]),
             Privacy::Private,
         ),
-        Err(error @ ApiError::SlotUnavailable { .. }) => {
+        Err(Refusal::Error(error @ ApiError::SlotUnavailable { .. })) => {
             let alternatives =
                 crate::workflows::availability::alternatives(&state, &kind, start.at(), now)
                     .await
                     .unwrap_or_default();
             view.alternatives = picker::offers(&alternatives, &state);
-            refused(&state, &req, token, error, view).await
+            refused(&state, &req, proof, error, view).await
         }
-        Err(error) => refused(&state, &req, token, error, view).await,
+        Err(Refusal::Error(error)) => refused(&state, &req, proof, error, view).await,
+        Err(refusal) => refusal_page(&state, refusal),
     }
 }

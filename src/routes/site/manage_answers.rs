@@ -2,46 +2,24 @@
 //! shows the booking's intake questionnaire with the answers given so far,
 //! `POST` gives or changes them (until the visit) through the same parsing
 //! and workflow as `PUT /api/v1/bookings/{reference}/answers`, then goes
-//! back (303) to the manage page. Opened like the manage page: by the
-//! manage token (`?token=`, or the form's `token` field).
+//! back (303) to the manage page. Opened like the manage page: by its
+//! cookie (or a `token` field).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::Utc;
 
+use super::manage::{manage_href, open_with, refusal_page, Proof, Refusal};
 use super::picker::FormErrors;
 use super::questionnaire_form::QuestionnaireForm;
-use super::{encode_query, error_page, page, query_map, span_ja, Layout, Privacy};
-use crate::db::bookings::BookingRow;
-use crate::db::DbConnection;
+use super::{error_page, page, span_ja, Layout, Privacy};
 use crate::domain::questionnaire::{self, AnsweredQuestion, Questionnaire};
 use crate::domain::{FieldError, Fields};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
 use crate::state::AppState;
-use crate::workflows::booking;
 use crate::workflows::questionnaire as intake;
-
-/// What opens the booking: the manage link's token, in the address of a
-/// GET and as a hidden field of the form.
-#[derive(Clone)]
-struct Proof {
-    token: String,
-}
-
-impl Proof {
-    fn open(&self, conn: &mut DbConnection, reference: &str) -> Result<BookingRow, ApiError> {
-        booking::find_with_token(conn, reference, Some(&self.token))
-    }
-
-    /// The manage page of `reference`, with `extra` query pairs.
-    fn manage_href(&self, reference: &str, extra: &[(&str, &str)]) -> String {
-        let mut pairs = vec![("token", self.token.as_str())];
-        pairs.extend_from_slice(extra);
-        format!("/manage/{reference}?{}", encode_query(&pairs))
-    }
-}
 
 #[derive(Template)]
 #[template(path = "manage_questionnaire.html")]
@@ -56,8 +34,6 @@ pub struct QuestionnairePage {
     /// The answers given, read-only, once they can no longer change.
     pub given: Vec<AnsweredQuestion>,
     pub back_href: String,
-    /// The manage token, for the form's hidden field.
-    pub token: String,
     pub errors: FormErrors,
 }
 
@@ -76,14 +52,18 @@ async fn render(
     let found = state
         .db
         .read(move |conn| {
-            let row = work_proof.open(conn, &reference)?;
+            let row = match open_with(conn, &work_state, &reference, &work_proof, now) {
+                Ok(row) => row,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
             let answers = intake::answers_of(conn, &work_state, &row.reference)?;
-            Ok((row, answers))
+            Ok(Ok((row, answers)))
         })
-        .await;
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     let (row, answers) = match found {
         Ok(found) => found,
-        Err(error) => return error_page(state, &error),
+        Err(refusal) => return refusal_page(state, refusal),
     };
     let asked: &Questionnaire = match intake::to_answer(&row) {
         Ok(asked) => asked,
@@ -117,26 +97,22 @@ async fn render(
             } else {
                 answers.map(|answers| answers.questions).unwrap_or_default()
             },
-            back_href: proof.manage_href(&row.reference, &[]),
-            token: proof.token,
+            back_href: manage_href(&row.reference, &[]),
             reference: row.reference,
             errors: FormErrors::of(errors),
         },
     )
 }
 
-/// `GET /manage/{reference}/questionnaire?token=`
+/// `GET /manage/{reference}/questionnaire`
 pub async fn show(
     req: HttpRequest,
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let token = query_map(req.query_string())
-        .remove("token")
-        .unwrap_or_default();
     render(
         &state,
-        Proof { token },
+        Proof::of(&req, None),
         reference.into_inner(),
         StatusCode::OK,
         None,
@@ -163,9 +139,7 @@ pub async fn submit(
         Ok(submission) => submission.fields,
         Err(error) => return error_page(&state, &error),
     };
-    let proof = Proof {
-        token: fields.text("token").ok().flatten().unwrap_or_default(),
-    };
+    let proof = Proof::of(&req, fields.text("token").ok().flatten());
     let reference = reference.into_inner();
     let now = Utc::now();
     let (work_state, work_proof, work_reference, work_fields) = (
@@ -177,21 +151,25 @@ pub async fn submit(
     let saved = state
         .db
         .write(move |conn| {
-            let row = work_proof.open(conn, &work_reference)?;
+            let row = match open_with(conn, &work_state, &work_reference, &work_proof, now) {
+                Ok(row) => row,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
             let asked = intake::to_answer(&row)?;
             intake::ensure_answerable(&row, now)?;
             let answers = questionnaire::parse_required_answers(&work_fields, asked)
                 .map_err(ApiError::Validation)?;
             intake::answer_by_patient(conn, &work_state, &row, &answers, now)?;
-            Ok(row.reference)
+            Ok(Ok(row.reference))
         })
-        .await;
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     match saved {
         Ok(reference) => super::see_other(
-            &proof.manage_href(&reference, &[("done", "answered")]),
+            &manage_href(&reference, &[("done", "answered")]),
             Privacy::Private,
         ),
-        Err(ApiError::Validation(errors)) => {
+        Err(Refusal::Error(ApiError::Validation(errors))) => {
             render(
                 &state,
                 proof,
@@ -202,6 +180,6 @@ pub async fn submit(
             )
             .await
         }
-        Err(error) => error_page(&state, &error),
+        Err(refusal) => refusal_page(&state, refusal),
     }
 }

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod inquiry;
 pub mod manage;
 pub mod manage_answers;
+pub mod manage_cookie;
 pub mod pages;
 pub mod picker;
 pub mod questionnaire_form;
@@ -229,10 +230,20 @@ pub fn error_page(state: &AppState, error: &ApiError) -> HttpResponse {
             "お手数ですが、フォームをもう一度開いてお送りください。",
         ),
     };
-    let privacy = Privacy::Private;
+    message_page(state, status, heading, message)
+}
+
+/// A page that only says something (an error, a link that expired), with
+/// the clinic's phone number.
+pub fn message_page(
+    state: &AppState,
+    status: StatusCode,
+    heading: &'static str,
+    message: &'static str,
+) -> HttpResponse {
     page(
         status,
-        privacy,
+        Privacy::Private,
         &ErrorPage {
             layout: Layout::of(state),
             heading,

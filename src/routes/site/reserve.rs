@@ -5,12 +5,15 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::guard;
+use super::manage::{manage_href, open_with, refusal_page, Proof, Refusal};
+use super::manage_cookie;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
 use super::questionnaire_form::{self, QuestionnaireForm};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
+use crate::db::bookings::BookingRow;
 use crate::domain::{consultation_type, parse_source, Booker, FieldError, Fields, NewBooking};
 use crate::error::ApiError;
 use crate::routes::input::read_submission;
@@ -266,12 +269,7 @@ pub async fn submit(
     match booked {
         Ok(booked) => {
             crate::routes::bursts::note_booking(&req, &booked.row.reference);
-            let location = format!(
-                "/reserve/thanks/{}?{}",
-                booked.row.reference,
-                encode_query(&[("token", booked.manage_token.expose())])
-            );
-            see_other(&location, Privacy::Private)
+            handed_over(&state, &booked.row, booked.manage_token.expose(), now)
         }
         Err(ApiError::SlotUnavailable { .. }) => {
             let alternatives =
@@ -350,25 +348,68 @@ pub struct ThanksPage {
     pub manage_href: String,
 }
 
-/// `GET /reserve/thanks/{reference}?token=`: shows the booking just made;
-/// only a read, so reloading it books nothing.
+fn thanks_href(reference: &str) -> String {
+    format!("/reserve/thanks/{reference}")
+}
+
+/// The way to the thank-you page for `row`, with the cookie that opens it
+/// and the booking's manage pages: no manage token in any URL.
+fn handed_over(
+    state: &AppState,
+    row: &BookingRow,
+    token: &str,
+    now: DateTime<Utc>,
+) -> HttpResponse {
+    let cookie = match manage_cookie::value(&state.server_key, &row.reference, token, now) {
+        Ok(cookie) => cookie,
+        Err(error) => return error_page(state, &ApiError::Internal(error)),
+    };
+    let mut response = see_other(&thanks_href(&row.reference), Privacy::Private);
+    manage_cookie::set(&mut response, state, &thanks_href(&row.reference), &cookie);
+    manage_cookie::set(
+        &mut response,
+        state,
+        &manage_href(&row.reference, &[]),
+        &cookie,
+    );
+    response
+}
+
+/// `GET /reserve/thanks/{reference}`: shows the booking just made, opened
+/// by the cookie the booking set; only a read, so reloading it books
+/// nothing. (`?token=` is exchanged for the cookie, as on the manage page.)
 pub async fn thanks(
     req: HttpRequest,
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let token = query_map(req.query_string())
-        .remove("token")
-        .unwrap_or_default();
-    let (reference, lookup_token) = (reference.into_inner(), token.clone());
+    let token = query_map(req.query_string()).remove("token");
+    let exchanging = token.is_some();
+    let proof = Proof::of(&req, token);
+    let now = Utc::now();
+    let (lookup_state, lookup_proof) = (state.clone(), proof.clone());
+    let reference = reference.into_inner();
     let found = state
         .db
-        .read(move |conn| booking::find_with_token(conn, &reference, Some(&lookup_token)))
-        .await;
+        .read(move |conn| {
+            Ok(open_with(
+                conn,
+                &lookup_state,
+                &reference,
+                &lookup_proof,
+                now,
+            ))
+        })
+        .await
+        .unwrap_or_else(|error| Err(Refusal::Error(error)));
     let row = match found {
         Ok(row) => row,
-        Err(error) => return error_page(&state, &error),
+        Err(refusal) => return refusal_page(&state, refusal),
     };
+    if exchanging {
+        let token = proof.token_for(&state, &row, now).unwrap_or_default();
+        return handed_over(&state, &row, &token, now);
+    }
     let calendar = &state.calendar;
     page(
         StatusCode::OK,
@@ -377,11 +418,7 @@ pub async fn thanks(
             layout: Layout::of(&state),
             when: span_ja(calendar.local(row.start_at), calendar.local(row.end_at)),
             type_label: booking::kind_of(&state, &row).label.clone(),
-            manage_href: format!(
-                "/manage/{}?{}",
-                row.reference,
-                encode_query(&[("token", &token)])
-            ),
+            manage_href: manage_href(&row.reference, &[]),
             reference: row.reference,
         },
     )
