@@ -93,6 +93,12 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<(ClinicCalendar, Re
         &settings.schedule.consultation_types,
         &calendar,
     )?;
+    crate::domain::questionnaire::catalogue()?.check_types(
+        calendar
+            .consultation_types()
+            .iter()
+            .map(|kind| kind.code.as_str()),
+    )?;
     RateLimiter::from_settings(&settings.rate_limit)?;
     security::check(&settings.http)?;
     settings.webhooks.check()?;

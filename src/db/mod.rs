@@ -13,6 +13,7 @@ pub mod inquiries;
 mod migrations;
 pub mod outbox;
 mod pool;
+pub mod questionnaire_answers;
 pub mod resource_claims;
 pub mod schema;
 pub mod sealing;

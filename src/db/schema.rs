@@ -205,6 +205,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A booking's intake questionnaire answers (health data).
+    questionnaire_answers (booking_reference) {
+        booking_reference -> Text,
+        questionnaire_id -> Text,
+        questionnaire_version -> Integer,
+        /// A JSON object: question id -> answer.
+        answers -> Text,
+        answered_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// A patient waiting for a seat on one day (see `db::waitlist`).
     waitlist_entries (reference) {
         reference -> Text,

@@ -6,6 +6,7 @@ mod closure;
 mod contact;
 mod fields;
 mod inquiry;
+pub mod questionnaire;
 mod reference;
 mod token;
 mod waitlist;

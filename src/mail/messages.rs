@@ -164,6 +164,8 @@ struct BookingConfirmed<'a> {
     first_visit: Option<&'a str>,
     manage_url: Option<&'a str>,
     deadline: &'a str,
+    /// Ask for the intake questionnaire through `manage_url`.
+    questionnaire_pending: bool,
 }
 
 #[derive(Template)]
@@ -251,13 +253,16 @@ pub enum BookingChange {
 
 /// The patient's message about a booking. `manage_url` is only known when
 /// the booking is made (the token is stored hashed), so only the
-/// confirmation carries it.
+/// confirmation carries it. With `questionnaire_pending` (and a manage
+/// link) the confirmation asks the patient to answer the intake
+/// questionnaire through the link; no message ever repeats the answers.
 pub fn patient_booking(
     settings: &Settings,
     calendar: &ClinicCalendar,
     row: &BookingRow,
     change: BookingChange,
     manage_url: Option<&str>,
+    questionnaire_pending: bool,
 ) -> Result<Rendered, askama::Error> {
     let clinic = ClinicInfo::of(settings, calendar);
     let type_label = type_label(calendar, row);
@@ -277,6 +282,7 @@ pub fn patient_booking(
                 first_visit: first_visit_label(row.first_visit),
                 manage_url,
                 deadline: &deadline,
+                questionnaire_pending: questionnaire_pending && manage_url.is_some(),
             }
             .render()?,
         ),
@@ -555,6 +561,23 @@ mod tests {
             &booking(),
             BookingChange::Booked,
             Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+            false,
+        )
+        .unwrap();
+        insta::assert_snapshot!(snapshot(&rendered));
+    }
+
+    #[test]
+    fn booking_confirmation_asking_for_the_questionnaire() {
+        let settings = settings();
+        let calendar = calendar(&settings);
+        let rendered = patient_booking(
+            &settings,
+            &calendar,
+            &booking(),
+            BookingChange::Booked,
+            Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+            true,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
@@ -586,6 +609,7 @@ mod tests {
             &row,
             BookingChange::Booked,
             Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+            false,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
@@ -604,6 +628,7 @@ mod tests {
             &booking(),
             BookingChange::Rescheduled(previous),
             None,
+            false,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
@@ -619,6 +644,7 @@ mod tests {
             &booking(),
             BookingChange::Cancelled,
             None,
+            false,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));

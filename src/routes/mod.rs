@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource; handlers stay thin.
 
+pub mod answers;
 pub mod availability;
 pub mod bookings;
 pub mod bursts;
@@ -48,6 +49,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/bookings/{reference}/reschedule", "POST")
                     .route(web::post().to(bookings::reschedule)),
+            )
+            .service(
+                resource("/bookings/{reference}/answers", "GET, PUT")
+                    .route(web::get().to(answers::show))
+                    .route(web::put().to(answers::update)),
             )
             .service(resource("/articles", "GET").route(web::get().to(site::articles::list)))
             .service(resource("/articles/{slug}", "GET").route(web::get().to(site::articles::show)))

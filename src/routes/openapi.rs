@@ -51,6 +51,27 @@ pub struct BookingRequest {
     /// has practitioners; empty or absent: no preference (one is
     /// assigned). Named for a type without: 422 `invalid_practitioner`.
     pub practitioner: Option<String>,
+    /// Answers to the type's intake questionnaire (`GET /api/v1/clinic`:
+    /// `questionnaire`), question id -> answer: a string for `text`, a
+    /// choice's `value` for `choice`, a list of them for `choices`,
+    /// `true`/`false` for `yes_no`, a number for `number`, `YYYY-MM-DD`
+    /// for `date`. Optional: without it the booking's `questionnaire` is
+    /// `pending` and the confirmation asks the patient to answer through
+    /// the manage link. When given it is checked in full; errors are on
+    /// `answers.<id>`: `required`, `invalid_choice`, `too_long`,
+    /// `out_of_range`, `invalid` (a value of the wrong kind),
+    /// `unknown_field`. A form sends `answers.<id>` fields instead (a
+    /// `choices` question's ticked boxes as repeated fields).
+    #[schema(value_type = Option<Object>, example = json!({"side": "left", "location": ["inner"], "since": "1_to_6_months", "pain_score": 6, "anticoagulants": false}))]
+    pub answers: Option<serde_json::Value>,
+}
+
+/// The answers to a booking's intake questionnaire, given or changed
+/// through the manage link (all of them, as in `BookingRequest.answers`).
+#[derive(Serialize, ToSchema)]
+pub struct AnswersRequest {
+    #[schema(value_type = Object, example = json!({"side": "both", "location": ["front", "inner"], "since": "over_3_years", "pain_score": 7, "anticoagulants": true, "medication": "ワーファリン"}))]
+    pub answers: serde_json::Value,
 }
 
 /// A request to join the waiting list (JSON, or the `/waitlist` form).
@@ -398,6 +419,8 @@ impl Modify for SecuritySchemes {
         routes::bookings::show,
         routes::bookings::cancel,
         routes::bookings::reschedule,
+        routes::answers::show,
+        routes::answers::update,
         routes::inquiries::create,
         routes::waitlist::create,
         routes::waitlist::show,
@@ -435,6 +458,13 @@ impl Modify for SecuritySchemes {
     components(schemas(
         BookingRequest,
         RescheduleRequest,
+        AnswersRequest,
+        routes::answers::QuestionnaireAnswers,
+        crate::workflows::questionnaire::AnswersView,
+        crate::domain::questionnaire::Questionnaire,
+        crate::domain::questionnaire::Question,
+        crate::domain::questionnaire::AnswerChoice,
+        crate::domain::questionnaire::QuestionKind,
         Problem,
         ProblemFieldError,
         SlotOffer,

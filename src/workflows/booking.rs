@@ -21,6 +21,7 @@ pub use crate::workflows::audit::{audit, Actor};
 use crate::workflows::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
 };
+use crate::workflows::questionnaire;
 use crate::workflows::resources;
 use crate::workflows::webhooks::{booking_event, Before};
 
@@ -55,7 +56,9 @@ pub fn prepare(
         now.naive_utc(),
     );
     row.practitioner = named;
-    let mail = confirmation(state, &row, &manage_token, now)?;
+    let questionnaire_pending =
+        questionnaire::pending_after_booking(&booking.kind.code, booking.answers.as_ref());
+    let mail = confirmation(state, &row, &manage_token, questionnaire_pending, now)?;
     Ok(Prepared {
         row,
         manage_token,
@@ -67,10 +70,12 @@ fn confirmation(
     state: &AppState,
     row: &BookingRow,
     manage_token: &ManageToken,
+    questionnaire_pending: bool,
     now: DateTime<Utc>,
 ) -> Result<BookingMessages, ApiError> {
     let mail = BookingMail::Confirmed {
         manage_token: Some(manage_token.expose()),
+        questionnaire_pending,
     };
     render_booking_mail(state, row, mail, now)
 }
@@ -107,8 +112,11 @@ pub fn book(
     if !mail.are_for(&row) || assigned {
         // Its drafted reference was taken meanwhile (rare), or a
         // practitioner was assigned: the emails must name them.
-        mail = confirmation(state, &row, &manage_token, now)?;
+        let questionnaire_pending =
+            questionnaire::pending_after_booking(&booking.kind.code, booking.answers.as_ref());
+        mail = confirmation(state, &row, &manage_token, questionnaire_pending, now)?;
     }
+    questionnaire::store_with_booking(conn, &row.reference, booking.answers.as_ref(), now)?;
     audit(
         conn,
         &Actor::Patient,
@@ -792,7 +800,10 @@ fn reconfirm_with(
         conn,
         state,
         &confirmed,
-        BookingMail::Confirmed { manage_token: None },
+        BookingMail::Confirmed {
+            manage_token: None,
+            questionnaire_pending: false,
+        },
         now,
     )?;
     // Confirmed again is a status change; one confirmed at a new time

@@ -11,6 +11,7 @@ pub mod inquiries;
 pub mod outbox;
 pub mod outbox_retry;
 pub mod privacy;
+pub mod questionnaire;
 pub mod resources;
 pub mod staff_reads;
 pub mod staff_sessions;

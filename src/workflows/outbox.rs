@@ -27,6 +27,9 @@ pub enum BookingMail<'a> {
     /// (`None` when there is none, e.g. one entered by staff without a link).
     Confirmed {
         manage_token: Option<&'a str>,
+        /// The booking's intake questionnaire is still to be answered: the
+        /// confirmation asks for it through the manage link.
+        questionnaire_pending: bool,
     },
     /// Moved; `previous` is the old (start_at, end_at) in UTC, when known.
     Rescheduled {
@@ -87,8 +90,15 @@ pub fn render_booking_mail(
 ) -> Result<BookingMessages, ApiError> {
     let settings = &state.settings;
     let calendar = &state.calendar;
+    let questionnaire_pending = matches!(
+        mail,
+        BookingMail::Confirmed {
+            manage_token: Some(_),
+            questionnaire_pending: true,
+        }
+    );
     let (change, manage_url, patient_kind, clinic_kind, method) = match mail {
-        BookingMail::Confirmed { manage_token } => (
+        BookingMail::Confirmed { manage_token, .. } => (
             BookingChange::Booked,
             manage_token.map(|token| state.manage_url(&row.reference, token)),
             kind::BOOKING_CONFIRMED,
@@ -110,8 +120,15 @@ pub fn render_booking_mail(
             Method::Cancel,
         ),
     };
-    let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
-        .map_err(render_error)?;
+    let patient = messages::patient_booking(
+        settings,
+        calendar,
+        row,
+        change,
+        manage_url.as_deref(),
+        questionnaire_pending,
+    )
+    .map_err(render_error)?;
     let ics = messages::patient_calendar(settings, calendar, row, method, now);
     let patient = new_row(
         patient_kind,

@@ -6,7 +6,8 @@
 //! status, first_visit, consent time and version) and replaces everything
 //! that names or describes the person: name, kana, email (and the hash of
 //! its mailbox), phone, message,
-//! staff note, source and the manage token's hash. The record's emails
+//! staff note, source and the manage token's hash; the answers to its
+//! intake questionnaire are deleted. The record's emails
 //! (outbox rows) and stored idempotency responses are deleted, and so are
 //! `.eml` files that mention its reference. Its webhook deliveries lose
 //! name, email and phone on erasure (a pending one still goes out, without
@@ -135,6 +136,8 @@ fn anonymise_booking(
             bookings::updated_at.eq(now),
         ))
         .execute(conn)?;
+    // The intake questionnaire's answers are health data: gone with it.
+    crate::db::questionnaire_answers::delete(conn, reference)?;
     Ok(())
 }
 

@@ -279,6 +279,9 @@ fn booking_of(
         message: None,
         source: Some("waitlist".to_string()),
         practitioner: row.practitioner.clone(),
+        // Asked afterwards through the manage link, like any booking made
+        // without them.
+        answers: None,
     })
 }
 

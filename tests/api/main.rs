@@ -33,6 +33,7 @@ mod practitioners;
 mod practitioners_pages;
 mod practitioners_staff;
 mod privacy;
+mod questionnaire;
 mod rate_limits;
 mod security;
 mod shutdown;

@@ -12,6 +12,8 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bookings/{reference}"),
     ("post", "/api/v1/bookings/{reference}/cancel"),
     ("post", "/api/v1/bookings/{reference}/reschedule"),
+    ("get", "/api/v1/bookings/{reference}/answers"),
+    ("put", "/api/v1/bookings/{reference}/answers"),
     ("post", "/api/v1/inquiries"),
     ("get", "/api/v1/articles"),
     ("get", "/api/v1/articles/{slug}"),

@@ -13,6 +13,7 @@
 
 mod console;
 mod practitioners;
+mod questionnaire;
 mod waitlist;
 
 use std::net::{TcpListener, TcpStream};

@@ -41,6 +41,9 @@ pub struct ManagePage {
     pub notice: Option<&'static str>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
+    /// The intake questionnaire: `pending` or `answered`, for a type that
+    /// asks one.
+    pub questionnaire: Option<&'static str>,
 }
 
 fn status_label(status: BookingStatus) -> &'static str {
@@ -214,10 +217,22 @@ async fn render(state: &web::Data<AppState>, row: BookingRow, view: View) -> Htt
     } else {
         None
     };
+    let answered = {
+        let reference = row.reference.clone();
+        state
+            .db
+            .read(move |conn| crate::workflows::questionnaire::is_answered(conn, &reference))
+            .await
+    };
+    let questionnaire = match answered {
+        Ok(answered) => crate::workflows::questionnaire::status_of(&row, answered),
+        Err(error) => return error_page(state, &error),
+    };
     page(
         view.status,
         Privacy::Private,
         &ManagePage {
+            questionnaire,
             layout: Layout::of(state),
             status_label: status_label(row.status()),
             type_label: kind.label.clone(),
@@ -310,6 +325,7 @@ pub async fn show(
     let notice = match query.get("done").map(String::as_str) {
         Some("cancelled") => Some("ご予約をキャンセルしました。"),
         Some("rescheduled") => Some("ご予約の日時を変更しました。"),
+        Some("answered") => Some("問診票の回答を受け付けました。ありがとうございます。"),
         _ => None,
     };
     let view = View {

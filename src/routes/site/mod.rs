@@ -6,9 +6,11 @@ pub mod articles;
 pub mod guard;
 pub mod inquiry;
 pub mod manage;
+pub mod manage_answers;
 pub mod manage_cookie;
 pub mod pages;
 pub mod picker;
+pub mod questionnaire_form;
 pub mod reserve;
 pub mod waitlist;
 
@@ -44,6 +46,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/manage/{reference}", web::get().to(manage::show))
         .route("/manage/{reference}/cancel", web::post().to(manage::cancel))
+        .route(
+            "/manage/{reference}/questionnaire",
+            web::get().to(manage_answers::show),
+        )
+        .route(
+            "/manage/{reference}/questionnaire",
+            web::post().to(manage_answers::submit),
+        )
         .route(
             "/manage/{reference}/reschedule",
             web::post().to(manage::reschedule),

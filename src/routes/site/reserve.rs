@@ -11,6 +11,7 @@ use super::guard;
 use super::manage::{manage_href, open_with, refusal_page, Proof, Refusal};
 use super::manage_cookie;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
+use super::questionnaire_form::{self, QuestionnaireForm};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
 use crate::db::bookings::BookingRow;
 use crate::domain::{consultation_type, parse_source, Booker, FieldError, Fields, NewBooking};
@@ -48,6 +49,8 @@ pub struct BookingValues {
     pub first_visit: String,
     pub message: String,
     pub consent: bool,
+    /// The questionnaire's `answers.<id>` fields, by question id.
+    pub answers: serde_json::Map<String, serde_json::Value>,
 }
 
 impl BookingValues {
@@ -66,6 +69,7 @@ impl BookingValues {
             },
             message: text("message"),
             consent: fields.flag("consent").ok().flatten().unwrap_or(false),
+            answers: questionnaire_form::typed_answers(fields),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct ReservePage {
     /// The practitioner asked for (a code), or empty for no preference.
     pub practitioner: String,
     pub values: BookingValues,
+    /// The chosen type's intake questionnaire, if it has one.
+    pub questionnaire: Option<QuestionnaireForm>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
     /// Shown above the form (a submission to send again).
@@ -218,9 +224,11 @@ async fn render(
             types,
             practitioners: practitioner_options(state, &context.kind, &context.practitioner),
             practitioner: context.practitioner,
-            kind: context.kind,
             source: context.source,
             picker: slot_picker,
+            questionnaire: crate::domain::questionnaire::current_for(&context.kind.code)
+                .map(|asked| QuestionnaireForm::of(asked, &values.answers)),
+            kind: context.kind,
             values,
             errors,
             alternatives,

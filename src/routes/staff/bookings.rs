@@ -21,6 +21,7 @@ use crate::routes::input::read_submission;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
 use crate::workflows::booking::{self, StaffChange};
+use crate::workflows::questionnaire::AnswersView;
 use crate::workflows::staff_reads;
 
 /// A booking as staff see it: the patient's view plus where it came from,
@@ -50,6 +51,9 @@ pub struct StaffBookingView {
     /// booking is asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail: Option<Vec<super::outbox::OutboxView>>,
+    /// The intake questionnaire's answers with the questionnaire's id and
+    /// version (health data: staff views only); null while pending.
+    pub answers: Option<AnswersView>,
 }
 
 /// One entry of the audit log: who did what, when.
@@ -100,6 +104,7 @@ impl StaffBookingView {
             no_show_at: at(times.no_show_at),
             audit: None,
             mail: None,
+            answers: None,
         }
     }
 }
@@ -112,9 +117,16 @@ pub fn views(
 ) -> Result<Vec<StaffBookingView>, ApiError> {
     let references: Vec<String> = rows.iter().map(|row| row.reference.clone()).collect();
     let times: HashMap<String, StatusTimes> = staff_bookings::status_times(conn, &references)?;
+    let mut answers = crate::db::questionnaire_answers::find_many(conn, &references)?;
     Ok(rows
         .iter()
-        .map(|row| StaffBookingView::of(state, row, times.get(&row.reference)))
+        .map(|row| {
+            let mut view = StaffBookingView::of(state, row, times.get(&row.reference));
+            let given = answers.remove(&row.reference);
+            view.booking = view.booking.answered(row, given.is_some());
+            view.answers = given.map(|stored| AnswersView::of(state, stored));
+            view
+        })
         .collect())
 }
 

@@ -24,6 +24,7 @@ use crate::routes::site::{encode_query, query_map, see_other, span_ja, Privacy};
 use crate::routes::staff::patch;
 use crate::state::AppState;
 use crate::workflows::booking::{self, StaffChange};
+use crate::workflows::questionnaire::AnswersView;
 use crate::workflows::staff_reads;
 use crate::workflows::staff_sessions::Flash;
 
@@ -107,6 +108,51 @@ pub struct BookingPage {
     pub practitioners: Vec<super::closures::ResourceChoice>,
     pub mail: Vec<MailLine>,
     pub trail: Vec<TrailLine>,
+    /// The intake questionnaire, for a type that asks one (or answers
+    /// given); `None` otherwise.
+    pub questionnaire: Option<QuestionnaireSection>,
+}
+
+/// The intake questionnaire as the reception reads it.
+pub struct QuestionnaireSection {
+    pub answered: bool,
+    /// `knee-intake 第1版`, and when it was answered and last changed.
+    pub version: String,
+    pub answered_at: String,
+    pub updated_at: String,
+    /// (question, answer written out; empty when not answered).
+    pub lines: Vec<(String, String)>,
+}
+
+impl QuestionnaireSection {
+    fn of(state: &AppState, row: &BookingRow, answers: Option<AnswersView>) -> Option<Self> {
+        let status = crate::workflows::questionnaire::status_of(row, answers.is_some())?;
+        let when = |raw: &str| {
+            chrono::DateTime::parse_from_rfc3339(raw)
+                .map(|at| super::when_ja(state, at.naive_utc()))
+                .unwrap_or_default()
+        };
+        Some(match answers {
+            Some(answers) => QuestionnaireSection {
+                answered: status == crate::workflows::questionnaire::ANSWERED,
+                version: format!("{} 第{}版", answers.questionnaire_id, answers.version),
+                answered_at: when(&answers.answered_at),
+                updated_at: when(&answers.updated_at),
+                lines: answers
+                    .questions
+                    .iter()
+                    .map(|q| (q.label.clone(), q.answer.clone().unwrap_or_default()))
+                    .collect(),
+            },
+            None => QuestionnaireSection {
+                answered: false,
+                version: String::new(),
+                answered_at: String::new(),
+                updated_at: String::new(),
+                lines: Vec::new(),
+            },
+        })
+    }
 }
 
 /// What a page shows beyond the stored booking: what was typed into a
@@ -180,6 +226,7 @@ struct Loaded {
     times: StatusTimes,
     trail: Vec<crate::db::audit::AuditRow>,
     mail: Vec<crate::db::outbox::OutboxSummary>,
+    answers: Option<AnswersView>,
 }
 
 async fn render(
@@ -189,6 +236,7 @@ async fn render(
     view: View,
 ) -> HttpResponse {
     let (reference, actor) = (reference.to_string(), console.actor());
+    let work_state = state.clone();
     let loaded = state
         .db
         .write(move |conn| {
@@ -198,11 +246,14 @@ async fn render(
                 .unwrap_or_default();
             let trail = crate::db::audit::for_reference(conn, &row.reference)?;
             let mail = crate::db::outbox::for_reference(conn, &row.reference)?;
+            let answers =
+                crate::workflows::questionnaire::answers_of(conn, &work_state, &row.reference)?;
             Ok(Loaded {
                 row,
                 times,
                 trail,
                 mail,
+                answers,
             })
         })
         .await;
@@ -321,6 +372,7 @@ async fn render(
             },
             mail: mail_lines(state, &loaded.mail),
             trail: trail_lines(state, &loaded.trail),
+            questionnaire: QuestionnaireSection::of(state, row, loaded.answers),
         },
     )
 }
