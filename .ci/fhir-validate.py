@@ -6,7 +6,10 @@ on a free port with a fresh SQLite database in a temporary folder, makes a
 few bookings (one cancelled, one completed), creates a staff token with the
 CLI, then fetches the CapabilityStatement, Slot and Appointment searches
 (with paging), single reads and two errors, and validates every resource
-with the `fhir.resources` models.
+with the `fhir.resources` models. Then does the same for a booking of a
+second instance configured as config/examples/practitioners.toml (two
+doctors, a counsellor, two rooms): its Appointment has a Practitioner
+participant, and its Slots follow the practitioners.
 
 fhir.resources 8.x ships R4B models (pydantic 2); its R4 models need
 pydantic 1. R4B is the closest to R4 available: Slot, Appointment, Bundle,
@@ -121,9 +124,18 @@ def validate(resource, where):
     checked["resources"] += 1
 
 
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "config", "examples",
+                       "practitioners.toml")
+
+
 class Service:
-    def __init__(self, binary):
+    def __init__(self, binary, local_config=None):
         self.work = tempfile.mkdtemp(prefix="fhir-validate-")
+        if local_config:
+            os.makedirs(os.path.join(self.work, "config"))
+            with open(local_config, "rb") as source, \
+                    open(os.path.join(self.work, "config", "local.toml"), "wb") as target:
+                target.write(source.read())
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -203,6 +215,11 @@ def main():
         run(service)
     finally:
         service.stop()
+    service = Service(binary, local_config=EXAMPLE)
+    try:
+        run_with_practitioners(service)
+    finally:
+        service.stop()
     print(f"FHIR: {checked['resources']} resources valid")
 
 
@@ -261,6 +278,27 @@ def run(service):
     service.fhir("/fhir/r4/Slot?patient=1", status=400)
     service.fhir(f"/fhir/r4/Appointment?{day_range}", status=401)
     service.fhir("/fhir/r4/Patient", status=404)
+
+
+def run_with_practitioners(service):
+    """A counselling (the counsellor works every open day) and its FHIR view."""
+    day = open_days(1)[0]
+    code, _, body = service.request("POST", "/api/v1/bookings", {
+        "name": "検証 花子", "email": "fhir@example.jp", "phone": "090-1234-5678",
+        "start": f"{day}T10:00", "type": "consultation", "consent": True})
+    if code != 201:
+        fail(f"booking with a practitioner failed: {code} {body!r}")
+    booked = json.loads(body)
+    appointment = service.fhir(f"/fhir/r4/Appointment/{booked['reference']}",
+                               token=service.token)
+    actors = [p["actor"].get("reference") for p in appointment["participant"]]
+    if "Practitioner/counsellor-ito" not in actors:
+        fail(f"no Practitioner participant: {appointment['participant']}")
+    slot = service.fhir(f"/fhir/r4/Slot/consultation-{day.strftime('%Y%m%d')}1000")
+    if slot["status"] != "busy":
+        fail(f"the counsellor's booked slot is {slot['status']}")
+    next_day = day + datetime.timedelta(days=1)
+    service.fhir(f"/fhir/r4/Slot?start=ge{day}&start=lt{next_day}&service-type=stem-cell")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub security: SecuritySettings,
+    pub waitlist: WaitlistSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -297,6 +298,30 @@ impl Default for BookingSettings {
             cap_by_phone: false,
             burst_bookings: 5,
             burst_window_minutes: 60,
+        }
+    }
+}
+
+/// The waiting list (キャンセル待ち): how long a freed seat is held for
+/// the entry it is offered to, and how many offers one entry gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WaitlistSettings {
+    /// Minutes an offered seat stays held for its entry (at most until the
+    /// visit starts); then it goes to the next entry.
+    pub hold_minutes: u32,
+    /// Offers one entry gets; after that many lapse, it is `expired`.
+    pub max_offers: u32,
+    /// How often each instance's waitlist worker looks for work, in ms.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WaitlistSettings {
+    fn default() -> Self {
+        WaitlistSettings {
+            hold_minutes: 30,
+            max_offers: 3,
+            poll_interval_ms: 2000,
         }
     }
 }

@@ -83,6 +83,9 @@ pub fn field_label(field: &str, lang: Lang) -> String {
 
 /// The sentence shown for an error code on a field.
 pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
+    if let Some(id) = field.strip_prefix("answers.") {
+        return answer_message(id, code, lang);
+    }
     let label = field_label(field, lang);
     let (ja, en): (String, String) = match code {
         "required" => (
@@ -137,6 +140,14 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             "選択された担当者はこの診療メニューを担当していません。".into(),
             "That practitioner does not take this consultation type.".into(),
         ),
+        "practitioner_unavailable" => (
+            "その担当者はこの時間（準備・片付けの時間を含む）に空いていません。".into(),
+            "That practitioner is not free for the whole visit and its buffer.".into(),
+        ),
+        "invalid_resource" => (
+            "その担当者・部屋は登録されていません。一覧からお選びください。".into(),
+            "No practitioner or room has that code.".into(),
+        ),
         "slot_unavailable" => (
             "ご希望の枠はすでに埋まっています。別の時間をお選びください。".into(),
             "That slot is already taken. Please choose another time.".into(),
@@ -156,6 +167,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
         "idempotency_key_reused" => (
             "この Idempotency-Key は別の内容のリクエストで使われています。".into(),
             "This Idempotency-Key was already used for a different request.".into(),
+        ),
+        "questionnaire_closed" => (
+            "ご来院の時刻を過ぎた（またはキャンセルされた）ご予約の問診票は変更できません。お電話でお伝えください。".into(),
+            "The questionnaire can no longer be changed: the visit has started or the booking is no longer confirmed. Please call the clinic.".into(),
         ),
         "invalid_status" => (
             "現在の予約状態ではこの操作はできません。".into(),
@@ -181,6 +196,10 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
             format!("{label}は今日から10年以内の日付にしてください。"),
             format!("{label} must be within ten years of today."),
         ),
+        "offer_expired" => (
+            "お取り置きの期限が過ぎたため、このお席はご予約いただけません。".into(),
+            "The hold on this place has ended; it can no longer be booked.".into(),
+        ),
         "not_failed" => (
             "再送できるのは、送信に失敗したメールだけです。".into(),
             "Only a message that failed can be sent again.".into(),
@@ -192,6 +211,66 @@ pub fn field_message(field: &str, code: &str, lang: Lang) -> String {
         _ => (
             format!("{label}の内容が正しくありません。"),
             format!("{label} is not valid."),
+        ),
+    };
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+/// The sentence shown for an error code on the answer to question `id` of
+/// an intake questionnaire, naming the question.
+fn answer_message(id: &str, code: &str, lang: Lang) -> String {
+    let question = crate::domain::questionnaire::question_anywhere(id);
+    let label = question.map_or_else(
+        || id.to_string(),
+        |question| lang.pick(&question.label, &question.label_en).to_string(),
+    );
+    let limit = |question: Option<&crate::domain::questionnaire::Question>| {
+        question
+            .map(|question| {
+                let number = |value: Option<f64>| value.map_or_else(String::new, |v| v.to_string());
+                (number(question.min), number(question.max))
+            })
+            .unwrap_or_default()
+    };
+    let (ja, en) = match code {
+        "required" => (
+            format!("「{label}」にお答えください。"),
+            format!("Please answer \"{label}\"."),
+        ),
+        "invalid_choice" => (
+            format!("「{label}」は選択肢から選んでください。"),
+            format!("Choose among the options for \"{label}\"."),
+        ),
+        "too_long" => {
+            let most = question
+                .and_then(|question| question.max_length)
+                .unwrap_or_default();
+            (
+                format!("「{label}」は{most}文字以内でお書きください。"),
+                format!("\"{label}\" takes at most {most} characters."),
+            )
+        }
+        "out_of_range" => {
+            let (min, max) = limit(question);
+            (
+                format!("「{label}」は{min}〜{max}の数でお答えください。"),
+                format!("\"{label}\" takes a number from {min} to {max}."),
+            )
+        }
+        "unknown_field" => (
+            format!("「{label}」という質問はありません。"),
+            format!("There is no question \"{label}\"."),
+        ),
+        "invalid_characters" => (
+            format!("「{label}」に使えない文字（制御文字・見えない文字）が含まれています。"),
+            format!("\"{label}\" contains invisible or control characters."),
+        ),
+        _ => (
+            format!("「{label}」の回答の形式が正しくありません。"),
+            format!("The answer to \"{label}\" is not valid."),
         ),
     };
     match lang {

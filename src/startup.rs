@@ -26,6 +26,7 @@ use crate::state::AppState;
 use crate::webhooks::worker::{Dispatch, WebhookWorker};
 use crate::webhooks::Webhooks;
 use crate::workflows::privacy::RetentionWorker;
+use crate::workflows::waitlist::WaitlistWorker;
 use crate::{routes, telemetry};
 
 pub struct Application {
@@ -37,6 +38,7 @@ pub struct Application {
     mail_worker: MailWorker,
     retention_worker: RetentionWorker,
     webhook_worker: WebhookWorker,
+    waitlist_worker: WaitlistWorker,
 }
 
 /// The server of `metrics.bind`, running on its own task.
@@ -90,6 +92,12 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<(ClinicCalendar, Re
         &settings.resources,
         &settings.schedule.consultation_types,
         &calendar,
+    )?;
+    crate::domain::questionnaire::catalogue()?.check_types(
+        calendar
+            .consultation_types()
+            .iter()
+            .map(|kind| kind.code.as_str()),
     )?;
     RateLimiter::from_settings(&settings.rate_limit)?;
     security::check(&settings.http)?;
@@ -224,6 +232,7 @@ impl Application {
             ))),
             webhooks: Arc::new(Webhooks::new(settings.webhooks.check()?)),
             server_key,
+            clock: Default::default(),
         });
         let limiter = web::Data::new(RateLimiter::from_settings(&settings.rate_limit)?);
         let origins = web::Data::new(AllowedOrigins::new(
@@ -275,6 +284,7 @@ impl Application {
             settings: settings.webhooks.clone(),
             webhooks: state.webhooks.clone(),
         })?;
+        let waitlist_worker = WaitlistWorker::start(state.clone().into_inner());
         Ok(Application {
             port,
             server: server.run(),
@@ -283,6 +293,7 @@ impl Application {
             mail_worker,
             retention_worker,
             webhook_worker,
+            waitlist_worker,
         })
     }
 
@@ -320,6 +331,7 @@ impl Application {
         self.mail_worker.stop().await;
         self.retention_worker.stop().await;
         self.webhook_worker.stop().await;
+        self.waitlist_worker.stop().await;
         served
     }
 }

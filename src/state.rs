@@ -29,6 +29,28 @@ pub struct AppState {
     /// Seals what the database keeps of manage links and pending mail, and
     /// the manage pages' cookies.
     pub server_key: Arc<ServerKey>,
+    /// What time it is for the rules that wait (the waiting list's holds).
+    pub clock: Clock,
+}
+
+/// The current time, which a test may move forward instead of sleeping.
+/// In service it is the system clock; `advance` adds to every later `now`.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let offset = self.offset_ms.load(std::sync::atomic::Ordering::Relaxed);
+        chrono::Utc::now() + chrono::Duration::milliseconds(offset)
+    }
+
+    /// Moves this instance's time forward by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl AppState {
@@ -36,6 +58,15 @@ impl AppState {
     pub fn manage_url(&self, reference: &str, token: &str) -> String {
         format!(
             "{}/manage/{reference}?token={token}",
+            self.settings.server.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// The patient's page of a waiting-list entry (`token`: the entry's
+    /// manage token or an offer's).
+    pub fn waitlist_url(&self, reference: &str, token: &str) -> String {
+        format!(
+            "{}/waitlist/{reference}?token={token}",
             self.settings.server.public_url.trim_end_matches('/')
         )
     }

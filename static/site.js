@@ -15,11 +15,21 @@ document.addEventListener("DOMContentLoaded", function () {
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }
 });
-// Choosing another consultation type shows its free slots at once (without
+// Choosing another consultation type or practitioner shows the free slots
+// at once (without
 // JavaScript the patient presses the button next to the list).
 document.addEventListener("change", function (event) {
   var select = event.target;
-  if (select.id === "f-type-choice" && select.form) {
+  if ((select.id === "f-type-choice" || select.id === "f-practitioner-choice") && select.form) {
     select.form.submit();
+  }
+});
+// The waiting list's window: the latest start cannot be before the
+// earliest (the server checks it too; this only guides the time picker).
+document.addEventListener("change", function (event) {
+  var from = event.target;
+  if (from.id === "f-from") {
+    var to = document.getElementById("f-to");
+    if (to) { to.min = from.value; }
   }
 });

@@ -39,6 +39,7 @@ pub struct NewClosure<'a> {
     pub reason: &'a str,
     pub created_by: &'a str,
     pub created_at: NaiveDateTime,
+    pub resource: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut DbConnection, closure: &NewClosure) -> Result<ClosureRow, ApiError> {
@@ -50,6 +51,7 @@ pub fn insert(conn: &mut DbConnection, closure: &NewClosure) -> Result<ClosureRo
             closures::reason.eq(closure.reason),
             closures::created_by.eq(closure.created_by),
             closures::created_at.eq(closure.created_at),
+            closures::resource.eq(closure.resource),
         ))
         .returning(closures::id)
         .get_result(conn)?;

@@ -13,6 +13,7 @@ pub mod inquiries;
 mod migrations;
 pub mod outbox;
 mod pool;
+pub mod questionnaire_answers;
 pub mod resource_claims;
 pub mod schedule_versions;
 pub mod schema;
@@ -22,6 +23,7 @@ mod sqlite_writer;
 pub mod staff_bookings;
 pub mod staff_sessions;
 pub mod staff_tokens;
+pub mod waitlist;
 pub mod webhooks;
 
 pub use commit_hooks::{on_commit, takes_commit_hooks, CommitHook};
@@ -76,18 +78,24 @@ pub struct Db {
 /// shared-memory files the mode of the database file. Files an earlier
 /// version left readable to others are made private.
 fn private_sqlite_files(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         crate::private_files::create_dir_all(dir)
             .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
     }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(crate::private_files::FILE_MODE)
-        .open(path)
-        .with_context(|| format!("cannot create the database {}", path.display()))?;
+    // Only a missing file is opened here: closing a descriptor of a file
+    // drops every POSIX lock this process holds on it, SQLite's included,
+    // and this process may already have the database open (a command
+    // beside the service in one process, the tests). Without its locks,
+    // another process's last connection takes itself for the last one
+    // anywhere and removes the WAL under this one's feet.
+    match crate::private_files::create_new(path) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("cannot create the database {}", path.display()))
+        }
+    }
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
         crate::private_files::restrict(&file)

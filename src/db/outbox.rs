@@ -23,6 +23,8 @@ pub mod kind {
     pub const CLINIC_BOOKING_CANCELLED: &str = "clinic_booking_cancelled";
     pub const INQUIRY_RECEIVED: &str = "inquiry_received";
     pub const CLINIC_INQUIRY: &str = "clinic_inquiry";
+    pub const WAITLIST_JOINED: &str = "waitlist_joined";
+    pub const WAITLIST_OFFER: &str = "waitlist_offer";
 }
 
 /// Where a message stands: `pending` until delivered (`sent`), given up

@@ -38,10 +38,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A seat of a grid slot, claimed by a booking or held by a waiting
+    /// list offer (exactly one of the two).
     slot_claims (slot_start, seat) {
         slot_start -> Timestamp,
         seat -> Integer,
-        booking_reference -> Text,
+        booking_reference -> Nullable<Text>,
+        offer_id -> Nullable<BigInt>,
     }
 }
 
@@ -200,3 +203,70 @@ diesel::table! {
         delivered_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    /// A booking's intake questionnaire answers (health data).
+    questionnaire_answers (booking_reference) {
+        booking_reference -> Text,
+        questionnaire_id -> Text,
+        questionnaire_version -> Integer,
+        /// A JSON object: question id -> answer.
+        answers -> Text,
+        answered_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A patient waiting for a seat on one day (see `db::waitlist`).
+    waitlist_entries (reference) {
+        reference -> Text,
+        manage_token_hash -> Text,
+        status -> Text,
+        type_code -> Text,
+        wanted_date -> Date,
+        from_time -> Nullable<Text>,
+        to_time -> Nullable<Text>,
+        practitioner -> Nullable<Text>,
+        name -> Text,
+        name_kana -> Nullable<Text>,
+        email -> Text,
+        phone -> Text,
+        mailbox_hash -> Nullable<Text>,
+        consent_at -> Timestamp,
+        consent_version -> Text,
+        offers_made -> Integer,
+        booking_reference -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// A freed start offered to one entry, its seats held while `held`.
+    waitlist_offers (id) {
+        id -> BigInt,
+        entry_reference -> Text,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        status -> Text,
+        token_hash -> Text,
+        offered_at -> Timestamp,
+        expires_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Freed time to offer to the waiting list (the waitlist worker's queue).
+    waitlist_jobs (id) {
+        id -> BigInt,
+        start_at -> Timestamp,
+        end_at -> Timestamp,
+        due_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(waitlist_offers -> waitlist_entries (entry_reference));
+diesel::allow_tables_to_appear_in_same_query!(waitlist_entries, waitlist_offers, slot_claims);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2;
-use diesel::{Connection, RunQueryDsl};
+use diesel::RunQueryDsl;
 
 use super::{ConnectionOpener, DbConnection};
 
@@ -104,13 +104,11 @@ pub(super) fn run_sqlite_writer(
         };
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut finishers = Vec::with_capacity(batch.len());
-            let committed =
-                DbConnection::transaction::<_, diesel::result::Error, _>(&mut open, |conn| {
-                    for job in batch {
-                        finishers.push(job(conn));
-                    }
-                    Ok(())
-                });
+            let committed = immediate_transaction(&mut open, |conn| {
+                for job in batch {
+                    finishers.push(job(conn));
+                }
+            });
             if let Err(error) = &committed {
                 tracing::error!(%error, "a group commit failed");
             }
@@ -136,6 +134,28 @@ pub(super) fn run_sqlite_writer(
             Err(_) => tracing::error!("a database write panicked; its batch was rolled back"),
         }
     }
+}
+
+/// Runs `work` in one transaction that holds SQLite's write lock from its
+/// start (`BEGIN IMMEDIATE`) and commits it. A deferred transaction whose
+/// first statement reads fails at once with `SQLITE_BUSY` (no waiting)
+/// when another process (the command line's `purge`, `erase` or
+/// `staff-token`, beside a running service) commits between that read and
+/// its first write; an immediate one waits its turn under `busy_timeout`.
+/// The units of work keep their own savepoints inside it.
+fn immediate_transaction(
+    open: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection),
+) -> diesel::QueryResult<()> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = open else {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "the SQLite writer was given another database".into(),
+        ));
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    work(open);
+    <DbConnection as diesel::Connection>::TransactionManager::commit_transaction(open)
 }
 
 fn finish_all(finishers: Finishers, committed: bool) {

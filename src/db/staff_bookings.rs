@@ -127,6 +127,14 @@ pub fn set_times(
     Ok(())
 }
 
+/// Marks a booking changed at `now` (its practitioner was changed).
+pub fn touch(conn: &mut DbConnection, reference: &str, now: NaiveDateTime) -> Result<(), ApiError> {
+    diesel::update(bookings::table.find(reference))
+        .set(bookings::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn set_staff_note(
     conn: &mut DbConnection,
     reference: &str,
@@ -137,6 +145,34 @@ pub fn set_staff_note(
         .set((bookings::staff_note.eq(note), bookings::updated_at.eq(now)))
         .execute(conn)?;
     Ok(())
+}
+
+/// The confirmed bookings a closure touches: for the clinic, every one
+/// overlapping it; for a practitioner's or room's time off, those holding
+/// that resource then (its buffer included).
+pub fn confirmed_inside(
+    conn: &mut DbConnection,
+    closure: &super::closures::ClosureRow,
+    slot_minutes: u32,
+) -> Result<Vec<BookingRow>, ApiError> {
+    let Some(code) = closure.resource.as_deref() else {
+        return confirmed_overlapping(conn, closure.start_at, closure.end_at);
+    };
+    use super::schema::resource_claims;
+    // A claim holds one grid slot from its start.
+    let step = chrono::Duration::minutes(i64::from(slot_minutes));
+    let holders = resource_claims::table
+        .filter(resource_claims::resource_code.eq(code))
+        .filter(resource_claims::slot_start.lt(closure.end_at))
+        .filter(resource_claims::slot_start.gt(closure.start_at - step))
+        .select(resource_claims::booking_reference);
+    let rows: Vec<BookingRow> = bookings::table
+        .filter(bookings::status.eq(BookingStatus::Confirmed.as_str()))
+        .filter(bookings::reference.eq_any(holders))
+        .order((bookings::start_at, bookings::reference))
+        .select(BookingRow::as_select())
+        .load(conn)?;
+    Ok(rows)
 }
 
 /// Confirmed bookings holding a seat in any slot starting in `[from, to)`.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::fields::{body_limit_for, SHORT_FIELD_CHARS};
+use super::questionnaire::{self, Answers, MAX_ANSWERS_CHARS};
 use super::{
     collect, EmailAddress, FieldError, Fields, FreeText, NameKana, PatientName, PhoneNumber,
 };
@@ -115,6 +116,9 @@ pub struct NewBooking {
     /// The practitioner asked for (a code; checked against the type by
     /// the booking workflow); `None`: no preference.
     pub practitioner: Option<String>,
+    /// The intake questionnaire's answers, when given with the booking
+    /// (else it is answered later through the manage link).
+    pub answers: Option<Answers>,
 }
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -133,7 +137,8 @@ impl NewBooking {
             + PhoneNumber::MAX_CHARS
             + MAX_MESSAGE_CHARS
             + MAX_SOURCE_CHARS
-            + 4 * SHORT_FIELD_CHARS,
+            + 4 * SHORT_FIELD_CHARS
+            + MAX_ANSWERS_CHARS,
     );
 }
 
@@ -165,6 +170,13 @@ impl NewBooking {
             }
             _ => None,
         };
+        let answers = kind.as_ref().and_then(|kind| {
+            questionnaire::parse_answers(fields, questionnaire::current_for(&kind.code))
+                .unwrap_or_else(|problems| {
+                    errors.extend(problems);
+                    None
+                })
+        });
         let first_visit = collect(&mut errors, fields.flag("first_visit")).flatten();
         let message = collect(
             &mut errors,
@@ -195,6 +207,7 @@ impl NewBooking {
                     message,
                     source,
                     practitioner,
+                    answers,
                 })
             }
             _ => Err(errors),

@@ -11,9 +11,9 @@ pub const MAX_REASON_CHARS: usize = 200;
 
 impl ClosureRequest {
     /// The largest body a valid closure request can take: the reason at
-    /// its longest in any encoding, a date, a start and an end.
+    /// its longest in any encoding, a date, a start, an end and a resource.
     pub const MAX_BODY_BYTES: usize =
-        super::body_limit_for(MAX_REASON_CHARS + 3 * super::SHORT_FIELD_CHARS);
+        super::body_limit_for(MAX_REASON_CHARS + 4 * super::SHORT_FIELD_CHARS);
 }
 
 /// What a closure blocks, in clinic time: `[start, end)`, and the date when
@@ -24,6 +24,9 @@ pub struct ClosureRequest {
     pub start: DateTime<Tz>,
     pub end: DateTime<Tz>,
     pub reason: String,
+    /// The practitioner or room whose time off it is (`None`: the clinic
+    /// closes); set by the caller, which knows the configured codes.
+    pub resource: Option<String>,
 }
 
 /// A `YYYY-MM-DD` date with a four-digit year (chrono would also read
@@ -103,6 +106,7 @@ impl ClosureRequest {
                 start,
                 end,
                 reason,
+                resource: None,
             }),
             _ => Err(errors),
         }

@@ -34,14 +34,24 @@ impl Fields {
         Fields(map)
     }
 
-    /// Form fields arrive as strings; a repeated name keeps its last value.
+    /// Form fields arrive as strings; a repeated name keeps its last value,
+    /// but for a questionnaire's answers (`answers.<id>`), where repeated
+    /// names are the ticked boxes of one question, which become a list.
     pub fn from_form_pairs(pairs: Vec<(String, String)>) -> Self {
-        Fields(
-            pairs
-                .into_iter()
-                .map(|(name, value)| (name, Value::String(value)))
-                .collect(),
-        )
+        let mut fields = Map::new();
+        for (name, value) in pairs {
+            let value = Value::String(value);
+            match fields.get_mut(&name) {
+                Some(Value::Array(values)) => values.push(value),
+                Some(earlier) if name.starts_with("answers.") => {
+                    *earlier = Value::Array(vec![earlier.take(), value]);
+                }
+                _ => {
+                    fields.insert(name, value);
+                }
+            }
+        }
+        Fields(fields)
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {

@@ -6,8 +6,10 @@ mod closure;
 mod contact;
 mod fields;
 mod inquiry;
+pub mod questionnaire;
 mod reference;
 mod token;
+mod waitlist;
 
 pub use booking::{
     consultation_type, parse_source, Booker, BookingStatus, NewBooking, SlotStart,
@@ -21,6 +23,7 @@ pub use fields::{body_limit_for, Fields, SHORT_FIELD_CHARS};
 pub use inquiry::{InquiryCategory, InquiryStatus, NewInquiry, MAX_INQUIRY_MESSAGE_CHARS};
 pub use reference::Reference;
 pub use token::{any_token_matches, hash_token, is_token_shaped, token_matches, ManageToken};
+pub use waitlist::{NewWaitlistEntry, WaitlistStatus};
 
 /// One invalid field: which, and a stable machine-readable code. The words a
 /// person reads are chosen from the code when the response is rendered.

@@ -88,6 +88,17 @@ pub fn japanese_time_range(
     )
 }
 
+/// A clinic day: `2026年12月1日(火)`.
+pub fn japanese_date(date: chrono::NaiveDate) -> String {
+    format!(
+        "{}年{}月{}日({})",
+        date.year(),
+        date.month(),
+        date.day(),
+        weekday_kanji(date.weekday())
+    )
+}
+
 /// A moment in clinic time: `2026年11月25日(水) 09:41`.
 pub fn japanese_time(calendar: &ClinicCalendar, at: NaiveDateTime) -> String {
     let at = calendar.local(at);
@@ -118,6 +129,21 @@ fn change_deadline(calendar: &ClinicCalendar, row: &BookingRow) -> String {
     japanese_time(calendar, deadline.naive_utc())
 }
 
+/// The booking's practitioner as the patient reads it: the label, with the
+/// English one beside it when it differs (`中村 医師（Dr. Nakamura）`).
+fn practitioner_label(settings: &Settings, row: &BookingRow) -> Option<String> {
+    let code = row.practitioner.as_deref()?;
+    let Some(resource) = settings.resources.iter().find(|r| r.code.trim() == code) else {
+        return Some(code.to_string());
+    };
+    Some(match resource.label_en.as_deref() {
+        Some(english) if !english.trim().is_empty() && english != resource.label => {
+            format!("{}（{}）", resource.label, english)
+        }
+        _ => resource.label.clone(),
+    })
+}
+
 fn first_visit_label(first_visit: Option<bool>) -> Option<&'static str> {
     first_visit.map(|first| if first { "初診" } else { "再診" })
 }
@@ -133,10 +159,13 @@ struct BookingConfirmed<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
     first_visit: Option<&'a str>,
     manage_url: Option<&'a str>,
     deadline: &'a str,
+    /// Ask for the intake questionnaire through `manage_url`.
+    questionnaire_pending: bool,
 }
 
 #[derive(Template)]
@@ -146,6 +175,7 @@ struct BookingRescheduled<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
     previous_when: Option<&'a str>,
     deadline: &'a str,
@@ -158,6 +188,7 @@ struct BookingCancelled<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
 }
 
@@ -168,6 +199,7 @@ struct BookingReminder<'a> {
     name: &'a str,
     reference: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
 }
 
@@ -221,16 +253,20 @@ pub enum BookingChange {
 
 /// The patient's message about a booking. `manage_url` is only known when
 /// the booking is made (the token is stored hashed), so only the
-/// confirmation carries it.
+/// confirmation carries it. With `questionnaire_pending` (and a manage
+/// link) the confirmation asks the patient to answer the intake
+/// questionnaire through the link; no message ever repeats the answers.
 pub fn patient_booking(
     settings: &Settings,
     calendar: &ClinicCalendar,
     row: &BookingRow,
     change: BookingChange,
     manage_url: Option<&str>,
+    questionnaire_pending: bool,
 ) -> Result<Rendered, askama::Error> {
     let clinic = ClinicInfo::of(settings, calendar);
     let type_label = type_label(calendar, row);
+    let practitioner = practitioner_label(settings, row);
     let when = japanese_time_range(calendar, row.start_at, row.end_at);
     let deadline = change_deadline(calendar, row);
     let (what, body) = match change {
@@ -241,10 +277,12 @@ pub fn patient_booking(
                 name: &row.name,
                 reference: &row.reference,
                 type_label: &type_label,
+                practitioner: practitioner.as_deref(),
                 when: &when,
                 first_visit: first_visit_label(row.first_visit),
                 manage_url,
                 deadline: &deadline,
+                questionnaire_pending: questionnaire_pending && manage_url.is_some(),
             }
             .render()?,
         ),
@@ -258,6 +296,7 @@ pub fn patient_booking(
                     name: &row.name,
                     reference: &row.reference,
                     type_label: &type_label,
+                    practitioner: practitioner.as_deref(),
                     when: &when,
                     previous_when: previous_when.as_deref(),
                     deadline: &deadline,
@@ -272,6 +311,7 @@ pub fn patient_booking(
                 name: &row.name,
                 reference: &row.reference,
                 type_label: &type_label,
+                practitioner: practitioner.as_deref(),
                 when: &when,
             }
             .render()?,
@@ -291,12 +331,14 @@ pub fn booking_reminder(
 ) -> Result<Rendered, askama::Error> {
     let clinic = ClinicInfo::of(settings, calendar);
     let type_label = type_label(calendar, row);
+    let practitioner = practitioner_label(settings, row);
     let when = japanese_time_range(calendar, row.start_at, row.end_at);
     let body = BookingReminder {
         clinic: &clinic,
         name: &row.name,
         reference: &row.reference,
         type_label: &type_label,
+        practitioner: practitioner.as_deref(),
         when: &when,
     }
     .render()?;
@@ -519,9 +561,60 @@ mod tests {
             &booking(),
             BookingChange::Booked,
             Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+            false,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
+    }
+
+    #[test]
+    fn booking_confirmation_asking_for_the_questionnaire() {
+        let settings = settings();
+        let calendar = calendar(&settings);
+        let rendered = patient_booking(
+            &settings,
+            &calendar,
+            &booking(),
+            BookingChange::Booked,
+            Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+            true,
+        )
+        .unwrap();
+        insta::assert_snapshot!(snapshot(&rendered));
+    }
+
+    #[test]
+    fn booking_confirmation_names_the_practitioner() {
+        let mut settings = settings();
+        settings.resources = vec![crate::configuration::ResourceSettings {
+            code: "dr-nakamura".into(),
+            kind: "practitioner".into(),
+            label: "中村 医師".into(),
+            label_en: Some("Dr. Nakamura".into()),
+            monday: None,
+            tuesday: Some(vec!["10:00-18:30".into()]),
+            wednesday: None,
+            thursday: None,
+            friday: None,
+            saturday: None,
+            sunday: None,
+            days_off: Vec::new(),
+        }];
+        let calendar = calendar(&settings);
+        let mut row = booking();
+        row.practitioner = Some("dr-nakamura".into());
+        let rendered = patient_booking(
+            &settings,
+            &calendar,
+            &row,
+            BookingChange::Booked,
+            Some("http://127.0.0.1:8080/manage/K7QM-3XWD?token=secret"),
+            false,
+        )
+        .unwrap();
+        insta::assert_snapshot!(snapshot(&rendered));
+        let reminder = booking_reminder(&settings, &calendar, &row).unwrap();
+        assert!(reminder.body.contains("担当：中村 医師（Dr. Nakamura）"));
     }
 
     #[test]
@@ -535,6 +628,7 @@ mod tests {
             &booking(),
             BookingChange::Rescheduled(previous),
             None,
+            false,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
@@ -550,6 +644,7 @@ mod tests {
             &booking(),
             BookingChange::Cancelled,
             None,
+            false,
         )
         .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));

@@ -8,6 +8,7 @@ pub mod hourly_cap;
 pub mod messages;
 pub mod smtp;
 pub mod transport;
+pub mod waitlist;
 pub mod worker;
 
 /// Replaces anything that looks like an email address, so that error texts

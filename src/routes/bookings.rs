@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
 use crate::workflows::booking::{self, TokenWindow};
+use crate::workflows::questionnaire;
 
 /// A booking as the patient sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -43,6 +44,10 @@ pub struct BookingView {
     pub updated_at: String,
     /// Who sees the patient, for a type with practitioners; else null.
     pub practitioner: Option<PractitionerRef>,
+    /// The intake questionnaire: `pending` (still to be answered through
+    /// the manage link) or `answered`; null for a type without one.
+    #[schema(value_type = Option<String>, example = "pending")]
+    pub questionnaire: Option<&'static str>,
 }
 
 /// A practitioner as a booking names them.
@@ -89,7 +94,14 @@ impl BookingView {
             created_at: rfc3339(calendar.local(row.created_at)),
             updated_at: rfc3339(calendar.local(row.updated_at)),
             practitioner: PractitionerRef::of(state, row),
+            questionnaire: questionnaire::status_of(row, false),
         }
+    }
+
+    /// The view with the questionnaire answered (`true`) or not.
+    pub fn answered(mut self, row: &BookingRow, answered: bool) -> Self {
+        self.questionnaire = questionnaire::status_of(row, answered);
+        self
     }
 }
 
@@ -148,7 +160,8 @@ pub async fn create(
     let work_state = state.clone();
     let response = create_once(&state, request, move |conn| {
         let booked = booking::book(conn, &work_state, &new_booking, prepared, now)?;
-        let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()));
+        let view = BookingView::of(&work_state, &booked.row, Some(booked.manage_token.expose()))
+            .answered(&booked.row, new_booking.answers.is_some());
         Ok(Created {
             location: format!("/api/v1/bookings/{}", booked.row.reference),
             body: serde_json::to_string(&view).map_err(anyhow::Error::from)?,
@@ -199,11 +212,17 @@ pub async fn show(
     let tokens = presented_tokens(&req);
     let reference = reference.into_inner();
     let window = TokenWindow::at(&state.settings, Utc::now());
-    let row = state
+    let (row, answered) = state
         .db
-        .read(move |conn| booking::find_with_any_token(conn, &reference, &tokens, window))
+        .read(move |conn| {
+            let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
+            let answered = questionnaire::is_answered(conn, &row.reference)?;
+            Ok((row, answered))
+        })
         .await?;
-    Ok(private_json(&BookingView::of(&state, &row, None)))
+    Ok(private_json(
+        &BookingView::of(&state, &row, None).answered(&row, answered),
+    ))
 }
 
 /// `POST /api/v1/bookings/{reference}/cancel`
@@ -244,7 +263,7 @@ pub async fn cancel(
     answer_once(&state, request, move |conn| {
         let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
         let row = booking::cancel_by_patient(conn, &work_state, row, now)?;
-        view_answer(&work_state, &row)
+        view_answer(conn, &work_state, &row)
     })
     .await
 }
@@ -264,8 +283,13 @@ async fn authorised(
     Ok(row.reference)
 }
 
-fn view_answer(state: &AppState, row: &BookingRow) -> Result<Answer, ApiError> {
-    let view = BookingView::of(state, row, None);
+fn view_answer(
+    conn: &mut crate::db::DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+) -> Result<Answer, ApiError> {
+    let answered = questionnaire::is_answered(conn, &row.reference)?;
+    let view = BookingView::of(state, row, None).answered(row, answered);
     Ok(Answer::ok(
         serde_json::to_string(&view).map_err(anyhow::Error::from)?,
     ))
@@ -342,7 +366,7 @@ pub async fn reschedule(
     let moved = answer_once(&state, request, move |conn| {
         let row = booking::find_with_any_token(conn, &reference, &tokens, window)?;
         let row = booking::reschedule(conn, &work_state, row, start, &work_kind, now)?;
-        view_answer(&work_state, &row)
+        view_answer(conn, &work_state, &row)
     })
     .await;
     match moved {

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::questionnaire::{self, Questionnaire};
 use crate::schedule::weekday_name;
 use crate::state::AppState;
 
@@ -21,6 +22,10 @@ pub struct ConsultationTypeInfo {
     pub label: String,
     pub label_en: String,
     pub duration_minutes: u32,
+    /// The intake questionnaire a booking of this type asks (its newest
+    /// version), or null.
+    #[schema(value_type = Option<Questionnaire>)]
+    pub questionnaire: Option<&'static Questionnaire>,
 }
 
 /// The clinic and the rules of its calendar.
@@ -76,6 +81,7 @@ pub async fn show(state: web::Data<AppState>) -> HttpResponse {
                 label: kind.label.clone(),
                 label_en: kind.label_en.clone(),
                 duration_minutes: kind.duration_minutes,
+                questionnaire: questionnaire::current_for(&kind.code),
             })
             .collect(),
     })

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per resource; handlers stay thin.
 
+pub mod answers;
 pub mod availability;
 pub mod bookings;
 pub mod bursts;
@@ -15,6 +16,7 @@ pub mod openapi;
 pub mod practitioners;
 pub mod site;
 pub mod staff;
+pub mod waitlist;
 
 use actix_web::{web, HttpRequest};
 
@@ -48,9 +50,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 resource("/bookings/{reference}/reschedule", "POST")
                     .route(web::post().to(bookings::reschedule)),
             )
+            .service(
+                resource("/bookings/{reference}/answers", "GET, PUT")
+                    .route(web::get().to(answers::show))
+                    .route(web::put().to(answers::update)),
+            )
             .service(resource("/articles", "GET").route(web::get().to(site::articles::list)))
             .service(resource("/articles/{slug}", "GET").route(web::get().to(site::articles::show)))
             .service(resource("/inquiries", "POST").route(web::post().to(inquiries::create)))
+            .service(resource("/waitlist", "POST").route(web::post().to(waitlist::create)))
+            .service(resource("/waitlist/{reference}", "GET").route(web::get().to(waitlist::show)))
+            .service(
+                resource("/waitlist/{reference}/cancel", "POST")
+                    .route(web::post().to(waitlist::cancel)),
+            )
+            .service(
+                resource("/waitlist/{reference}/accept", "POST")
+                    .route(web::post().to(waitlist::accept)),
+            )
             .service(web::scope("/staff").configure(staff::configure)),
     )
     .service(web::scope("/staff").configure(staff::console::configure))

@@ -51,6 +51,59 @@ pub struct BookingRequest {
     /// has practitioners; empty or absent: no preference (one is
     /// assigned). Named for a type without: 422 `invalid_practitioner`.
     pub practitioner: Option<String>,
+    /// Answers to the type's intake questionnaire (`GET /api/v1/clinic`:
+    /// `questionnaire`), question id -> answer: a string for `text`, a
+    /// choice's `value` for `choice`, a list of them for `choices`,
+    /// `true`/`false` for `yes_no`, a number for `number`, `YYYY-MM-DD`
+    /// for `date`. Optional: without it the booking's `questionnaire` is
+    /// `pending` and the confirmation asks the patient to answer through
+    /// the manage link. When given it is checked in full; errors are on
+    /// `answers.<id>`: `required`, `invalid_choice`, `too_long`,
+    /// `out_of_range`, `invalid` (a value of the wrong kind),
+    /// `unknown_field`. A form sends `answers.<id>` fields instead (a
+    /// `choices` question's ticked boxes as repeated fields).
+    #[schema(value_type = Option<Object>, example = json!({"side": "left", "location": ["inner"], "since": "1_to_6_months", "pain_score": 6, "anticoagulants": false}))]
+    pub answers: Option<serde_json::Value>,
+}
+
+/// The answers to a booking's intake questionnaire, given or changed
+/// through the manage link (all of them, as in `BookingRequest.answers`).
+#[derive(Serialize, ToSchema)]
+pub struct AnswersRequest {
+    #[schema(value_type = Object, example = json!({"side": "both", "location": ["front", "inner"], "since": "over_3_years", "pain_score": 7, "anticoagulants": true, "medication": "ワーファリン"}))]
+    pub answers: serde_json::Value,
+}
+
+/// A request to join the waiting list (JSON, or the `/waitlist` form).
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "山田 太郎", "email": "taro@example.jp", "phone": "090-1234-5678",
+    "type": "consultation", "date": "2026-12-01", "from": "10:00", "to": "12:30",
+    "consent": true
+}))]
+pub struct WaitlistRequest {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[schema(max_length = 100)]
+    pub name_kana: Option<String>,
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[schema(max_length = 40)]
+    pub phone: String,
+    /// A consultation type code (default `consultation`).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The clinic day wanted (`YYYY-MM-DD`, an open day inside the booking
+    /// window).
+    pub date: String,
+    /// Earliest start wanted, `HH:MM` clinic time, inclusive (default: opening).
+    pub from: Option<String>,
+    /// Latest start wanted, `HH:MM` clinic time, inclusive (default: the last slot).
+    pub to: Option<String>,
+    /// Only this practitioner (a code); empty: anyone.
+    pub practitioner: Option<String>,
+    #[schema(schema_with = must_be_true)]
+    pub consent: bool,
 }
 
 /// A boolean that only `true` satisfies (consent).
@@ -132,6 +185,13 @@ pub struct StaffBookingChange {
     /// controls and invisible characters are `invalid_characters`.
     #[schema(max_length = 2000)]
     pub staff_note: Option<String>,
+    /// Another practitioner of the booking's type (a code from
+    /// `GET /api/v1/practitioners`), at the same or the new `start`: 409
+    /// `slot_unavailable` when they are not free for the whole duration and
+    /// buffer, 422 `invalid_practitioner` when they do not take the type.
+    /// The patient is not mailed. Empty or null changes nothing.
+    #[schema(nullable = false)]
+    pub practitioner: Option<String>,
 }
 
 /// The states of a booking: `arrived` (受付済) is a patient checked in at
@@ -162,6 +222,12 @@ pub struct ClosureRequest {
     /// Up to 200 characters.
     #[schema(max_length = 200)]
     pub reason: Option<String>,
+    /// A practitioner's or room's code (`[[resources]]`): the closure is
+    /// their time off only (bookings needing them elsewhere go on); absent
+    /// or empty: the clinic closes. An unknown code is 422
+    /// `invalid_resource`.
+    #[schema(nullable = false)]
+    pub resource: Option<String>,
 }
 
 /// A page of bookings as staff see them.
@@ -353,7 +419,15 @@ impl Modify for SecuritySchemes {
         routes::bookings::show,
         routes::bookings::cancel,
         routes::bookings::reschedule,
+        routes::answers::show,
+        routes::answers::update,
         routes::inquiries::create,
+        routes::waitlist::create,
+        routes::waitlist::show,
+        routes::waitlist::cancel,
+        routes::waitlist::accept,
+        routes::staff::waitlist::list,
+        routes::staff::waitlist::erase,
         routes::site::articles::list,
         routes::site::articles::show,
         crate::routes::metrics::endpoint,
@@ -384,6 +458,13 @@ impl Modify for SecuritySchemes {
     components(schemas(
         BookingRequest,
         RescheduleRequest,
+        AnswersRequest,
+        routes::answers::QuestionnaireAnswers,
+        crate::workflows::questionnaire::AnswersView,
+        crate::domain::questionnaire::Questionnaire,
+        crate::domain::questionnaire::Question,
+        crate::domain::questionnaire::AnswerChoice,
+        crate::domain::questionnaire::QuestionKind,
         Problem,
         ProblemFieldError,
         SlotOffer,
@@ -398,6 +479,12 @@ impl Modify for SecuritySchemes {
         routes::availability::AvailabilityResponse,
         InquiryRequest,
         routes::inquiries::InquiryReceipt,
+        WaitlistRequest,
+        routes::waitlist::WaitlistJoined,
+        routes::waitlist::WaitlistView,
+        routes::waitlist::OfferView,
+        routes::waitlist::BookingRefView,
+        routes::staff::waitlist::WaitlistList,
         crate::articles::Article,
         crate::articles::Section,
         crate::articles::Link,

@@ -24,10 +24,8 @@ pub mod event {
     /// again, ...).
     pub const BOOKING_STATUS_CHANGED: &str = "booking.status_changed";
     pub const INQUIRY_CREATED: &str = "inquiry.created";
-    /// A seat freed up was offered to a waiting-list entry. Part of the
-    /// contract, accepted in `events`, and sent once the waiting list
-    /// exists: its workflow queues it with `workflows::webhooks::enqueue`
-    /// like the others.
+    /// A seat freed up was offered to a waiting-list entry (queued by
+    /// `workflows::waitlist` in the transaction that makes the offer).
     pub const WAITLIST_OFFERED: &str = "waitlist.offered";
 
     pub const ALL: [&str; 6] = [

@@ -21,6 +21,7 @@ pub use crate::workflows::audit::{audit, Actor};
 use crate::workflows::outbox::{
     enqueue_booking_mail, render_booking_mail, store_booking_mail, BookingMail, BookingMessages,
 };
+use crate::workflows::questionnaire;
 use crate::workflows::resources;
 use crate::workflows::webhooks::{booking_event, Before};
 
@@ -55,7 +56,9 @@ pub fn prepare(
         now.naive_utc(),
     );
     row.practitioner = named;
-    let mail = confirmation(state, &row, &manage_token, now)?;
+    let questionnaire_pending =
+        questionnaire::pending_after_booking(&booking.kind.code, booking.answers.as_ref());
+    let mail = confirmation(state, &row, &manage_token, questionnaire_pending, now)?;
     Ok(Prepared {
         row,
         manage_token,
@@ -67,10 +70,12 @@ fn confirmation(
     state: &AppState,
     row: &BookingRow,
     manage_token: &ManageToken,
+    questionnaire_pending: bool,
     now: DateTime<Utc>,
 ) -> Result<BookingMessages, ApiError> {
     let mail = BookingMail::Confirmed {
         manage_token: Some(manage_token.expose()),
+        questionnaire_pending,
     };
     render_booking_mail(state, row, mail, now)
 }
@@ -107,8 +112,11 @@ pub fn book(
     if !mail.are_for(&row) || assigned {
         // Its drafted reference was taken meanwhile (rare), or a
         // practitioner was assigned: the emails must name them.
-        mail = confirmation(state, &row, &manage_token, now)?;
+        let questionnaire_pending =
+            questionnaire::pending_after_booking(&booking.kind.code, booking.answers.as_ref());
+        mail = confirmation(state, &row, &manage_token, questionnaire_pending, now)?;
     }
+    questionnaire::store_with_booking(conn, &row.reference, booking.answers.as_ref(), now)?;
     audit(
         conn,
         &Actor::Patient,
@@ -333,7 +341,7 @@ pub fn reschedule(
     if row.status() == BookingStatus::Confirmed {
         ensure_before_deadline(state, &row, now)?;
     }
-    reschedule_as(conn, state, row, start, kind, &Actor::Patient, now)
+    reschedule_as(conn, state, row, start, kind, None, &Actor::Patient, now)
 }
 
 /// A patient changes a booking themselves only before its type's change
@@ -355,13 +363,16 @@ pub fn ensure_before_deadline(
 }
 
 /// Every reschedule, by patient or staff: the new slots are checked against
-/// closures and claimed under the same capacity constraint.
+/// closures and claimed under the same capacity constraint. The booking
+/// keeps its practitioner unless staff name another (`practitioner`).
+#[allow(clippy::too_many_arguments)]
 fn reschedule_as(
     conn: &mut DbConnection,
     state: &AppState,
     row: BookingRow,
     start: SlotStart,
     kind: &ConsultationType,
+    practitioner: Option<&str>,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
@@ -380,8 +391,10 @@ fn reschedule_as(
         state.calendar.capacity_per_slot(),
         now.naive_utc(),
     )?;
-    let keep = resources::kept(state, kind, row.practitioner.as_deref());
-    resources::claim_for(
+    let keep = practitioner
+        .map(str::to_string)
+        .or_else(|| resources::kept(state, kind, row.practitioner.as_deref()));
+    let given = resources::claim_for(
         conn,
         state,
         &row.reference,
@@ -389,10 +402,14 @@ fn reschedule_as(
         start.at(),
         keep.as_deref(),
     )?;
-    let detail = serde_json::json!({
+    crate::workflows::waitlist::seat_freed(conn, row.start_at, row.end_at, now)?;
+    let mut detail = serde_json::json!({
         "from": rfc3339(state.calendar.local(row.start_at)),
         "to": rfc3339(start.at()),
     });
+    if given.is_some() && given != row.practitioner {
+        detail["practitioner"] = serde_json::json!({"from": row.practitioner, "to": given});
+    }
     audit(
         conn,
         actor,
@@ -477,6 +494,7 @@ fn cancel(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
     bookings::cancel(conn, &row.reference, now.naive_utc())?;
+    crate::workflows::waitlist::seat_freed(conn, row.start_at, row.end_at, now)?;
     let detail =
         serde_json::json!({"from": row.status.as_str(), "to": BookingStatus::Cancelled.as_str()});
     audit(
@@ -513,6 +531,9 @@ pub struct StaffChange {
     pub start: Option<SlotStart>,
     /// `Some(None)` clears the note.
     pub staff_note: Option<Option<String>>,
+    /// Another practitioner of the booking's type (checked by
+    /// `resources::named_practitioner`), for the same or the new start.
+    pub practitioner: Option<String>,
 }
 
 /// Applies a staff change to the booking `reference`, all or nothing (the
@@ -532,10 +553,22 @@ pub fn change_by_staff(
         return Err(ApiError::field("status", "invalid_status"));
     }
     if change.status == Some(BookingStatus::Confirmed) && row.status() == BookingStatus::Cancelled {
-        row = reconfirm(conn, state, row, change.start, actor, now)?;
+        row = reconfirm_with(
+            conn,
+            state,
+            row,
+            change.start,
+            change.practitioner.as_deref(),
+            actor,
+            now,
+        )?;
     } else {
         if let Some(start) = change.start {
-            row = reschedule_by_staff(conn, state, row, start, actor, now)?;
+            let kind = kind_of(state, &row).clone();
+            let practitioner = change.practitioner.as_deref();
+            row = reschedule_as(conn, state, row, start, &kind, practitioner, actor, now)?;
+        } else if let Some(practitioner) = change.practitioner.as_deref() {
+            row = reassign(conn, state, row, practitioner, actor, now)?;
         }
         if let Some(status) = change.status {
             row = change_status_by_staff(conn, state, row, status, actor, now)?;
@@ -564,7 +597,62 @@ pub fn reschedule_by_staff(
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
     let kind = kind_of(state, &row).clone();
-    reschedule_as(conn, state, row, start, &kind, actor, now)
+    reschedule_as(conn, state, row, start, &kind, None, actor, now)
+}
+
+/// Staff give a booking to another practitioner of its type at the same
+/// time: everything it holds is given up and claimed again with that
+/// practitioner (the room may stay or change, the daily place is kept),
+/// all in the caller's transaction, so a practitioner who is not free for
+/// the whole duration and buffer leaves it as it was (`SlotUnavailable`).
+/// A booking already theirs is unchanged. Only a booking still to be
+/// seen (confirmed or arrived) can be reassigned.
+///
+/// The patient is not mailed at once: a change of doctor is the clinic's
+/// to explain (by phone or at the desk). The manage page, the booking view
+/// and the feeds show the new practitioner at once, and a reminder still
+/// to come is written again to name them.
+pub fn reassign(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    practitioner: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
+    if row.practitioner.as_deref() == Some(practitioner) {
+        return Ok(row);
+    }
+    if !matches!(
+        row.status(),
+        BookingStatus::Confirmed | BookingStatus::Arrived
+    ) {
+        return Err(ApiError::field("status", "invalid_status"));
+    }
+    let kind = kind_of(state, &row).clone();
+    crate::db::resource_claims::release(conn, &row.reference)?;
+    resources::claim_for(
+        conn,
+        state,
+        &row.reference,
+        &kind,
+        state.calendar.local(row.start_at),
+        Some(practitioner),
+    )?;
+    crate::db::staff_bookings::touch(conn, &row.reference, now.naive_utc())?;
+    let detail = serde_json::json!({"from": row.practitioner, "to": practitioner});
+    audit(
+        conn,
+        actor,
+        "booking.practitioner_changed",
+        &row.reference,
+        Some(&detail),
+        now,
+    )?;
+    tracing::info!(reference = %row.reference, "booking given to another practitioner");
+    let changed = reload(conn, &row.reference)?;
+    crate::workflows::outbox::renew_reminder(conn, state, &changed, now)?;
+    Ok(changed)
 }
 
 /// The status changes staff may make: a confirmed booking may be cancelled,
@@ -587,7 +675,7 @@ pub fn change_status_by_staff(
     match (from, to) {
         _ if from == to => Ok(row),
         (Confirmed, Cancelled) => cancel_by_staff(conn, state, row, actor, now),
-        (Cancelled, Confirmed) => reconfirm(conn, state, row, None, actor, now),
+        (Cancelled, Confirmed) => reconfirm_with(conn, state, row, None, None, actor, now),
         (Confirmed | Arrived | Completed | NoShow, Confirmed | Arrived | Completed | NoShow) => {
             // The seats stay claimed: the time was the patient's either way.
             crate::db::staff_bookings::set_status(conn, &row.reference, to, now.naive_utc())?;
@@ -651,6 +739,19 @@ pub fn reconfirm(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<BookingRow, ApiError> {
+    reconfirm_with(conn, state, row, start, None, actor, now)
+}
+
+/// `reconfirm`, with the practitioner staff name (else its own, if free).
+fn reconfirm_with(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: BookingRow,
+    start: Option<SlotStart>,
+    practitioner: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<BookingRow, ApiError> {
     if row.status() != BookingStatus::Cancelled {
         return Err(ApiError::field("status", "invalid_status"));
     }
@@ -666,7 +767,9 @@ pub fn reconfirm(
         &slots,
         state.calendar.capacity_per_slot(),
     )?;
-    let keep = resources::kept(state, &kind, row.practitioner.as_deref());
+    let keep = practitioner
+        .map(str::to_string)
+        .or_else(|| resources::kept(state, &kind, row.practitioner.as_deref()));
     resources::claim_for(conn, state, &row.reference, &kind, at, keep.as_deref())?;
     let end = state.calendar.end_of(at, &kind);
     crate::db::staff_bookings::set_times(conn, &row.reference, at.naive_utc(), end.naive_utc())?;
@@ -697,7 +800,10 @@ pub fn reconfirm(
         conn,
         state,
         &confirmed,
-        BookingMail::Confirmed { manage_token: None },
+        BookingMail::Confirmed {
+            manage_token: None,
+            questionnaire_pending: false,
+        },
         now,
     )?;
     // Confirmed again is a status change; one confirmed at a new time

@@ -1,4 +1,5 @@
-//! Closures staff put in the calendar: closing a date or hours (and naming
+//! Closures staff put in the calendar: closing a date or hours, for the
+//! whole clinic or as one practitioner's or room's time off (and naming
 //! the confirmed bookings inside, which stay booked, so staff can call
 //! those patients), and opening them again. Availability and new bookings
 //! respect a closure from its commit on.
@@ -26,6 +27,7 @@ pub struct Closed {
 pub fn close(
     conn: &mut DbConnection,
     request: &ClosureRequest,
+    slot_minutes: u32,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Closed, ApiError> {
@@ -39,13 +41,15 @@ pub fn close(
             reason: &request.reason,
             created_by: actor.name(),
             created_at: now.naive_utc(),
+            resource: request.resource.as_deref(),
         },
     )?;
-    let affected = staff_bookings::confirmed_overlapping(conn, start, end)?;
+    let affected = staff_bookings::confirmed_inside(conn, &closure, slot_minutes)?;
     let detail = json!({
         "id": closure.id,
         "start": rfc3339(request.start),
         "end": rfc3339(request.end),
+        "resource": request.resource,
         "affected_bookings": affected.len(),
     });
     crate::db::audit::record(
@@ -78,9 +82,13 @@ pub fn reopen(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let Some(closure) = closures::find(conn, id)? else {
+        return Err(ApiError::NotFound);
+    };
     if !closures::delete(conn, id)? {
         return Err(ApiError::NotFound);
     }
+    crate::workflows::waitlist::seat_freed(conn, closure.start_at, closure.end_at, now)?;
     crate::db::audit::record(
         conn,
         now.naive_utc(),

@@ -27,6 +27,9 @@ pub enum BookingMail<'a> {
     /// (`None` when there is none, e.g. one entered by staff without a link).
     Confirmed {
         manage_token: Option<&'a str>,
+        /// The booking's intake questionnaire is still to be answered: the
+        /// confirmation asks for it through the manage link.
+        questionnaire_pending: bool,
     },
     /// Moved; `previous` is the old (start_at, end_at) in UTC, when known.
     Rescheduled {
@@ -87,8 +90,15 @@ pub fn render_booking_mail(
 ) -> Result<BookingMessages, ApiError> {
     let settings = &state.settings;
     let calendar = &state.calendar;
+    let questionnaire_pending = matches!(
+        mail,
+        BookingMail::Confirmed {
+            manage_token: Some(_),
+            questionnaire_pending: true,
+        }
+    );
     let (change, manage_url, patient_kind, clinic_kind, method) = match mail {
-        BookingMail::Confirmed { manage_token } => (
+        BookingMail::Confirmed { manage_token, .. } => (
             BookingChange::Booked,
             manage_token.map(|token| state.manage_url(&row.reference, token)),
             kind::BOOKING_CONFIRMED,
@@ -110,8 +120,15 @@ pub fn render_booking_mail(
             Method::Cancel,
         ),
     };
-    let patient = messages::patient_booking(settings, calendar, row, change, manage_url.as_deref())
-        .map_err(render_error)?;
+    let patient = messages::patient_booking(
+        settings,
+        calendar,
+        row,
+        change,
+        manage_url.as_deref(),
+        questionnaire_pending,
+    )
+    .map_err(render_error)?;
     let ics = messages::patient_calendar(settings, calendar, row, method, now);
     let patient = new_row(
         patient_kind,
@@ -174,6 +191,30 @@ pub fn store_booking_mail(
     store(conn, state, &row.reference, rows, row.sequence == 0)
 }
 
+/// Replaces a booking's pending reminder with one for `row` as it now
+/// stands (given to another practitioner: the reminder names them). A
+/// reminder already sent, or none pending, stays as it is.
+pub fn renew_reminder(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let withdrawn = outbox::cancel_pending(
+        conn,
+        &row.reference,
+        kind::BOOKING_REMINDER,
+        now.naive_utc(),
+    )?;
+    if withdrawn == 0 {
+        return Ok(());
+    }
+    match reminder_row(state, row, now)? {
+        Some(reminder) => store(conn, state, &row.reference, vec![reminder], false),
+        None => Ok(()),
+    }
+}
+
 /// Queues the acknowledgement to an inquiry's sender (within the
 /// per-recipient cap) and the clinic's copy.
 pub fn enqueue_inquiry_mail(
@@ -198,6 +239,34 @@ pub fn enqueue_inquiry_mail(
     let clinic = messages::clinic_inquiry(&state.calendar, row).map_err(render_error)?;
     let clinic = clinic_row(state, kind::CLINIC_INQUIRY, &row.reference, clinic, now);
     store(conn, state, &row.reference, vec![patient, clinic], true)
+}
+
+/// Queues one message to a patient (within the per-recipient cap), e.g.
+/// the waiting list's acknowledgement and offers.
+pub fn enqueue_patient_message(
+    conn: &mut DbConnection,
+    state: &AppState,
+    kind: &str,
+    reference: &str,
+    recipient: &str,
+    rendered: Rendered,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let status = patient_status(conn, state, recipient, now)?;
+    let row = new_row(
+        kind,
+        "patient",
+        reference,
+        recipient,
+        rendered,
+        None,
+        status,
+        now.naive_utc(),
+        now,
+    );
+    // Not `fresh`: an earlier message about the entry may still be pending,
+    // so this one waits its turn with the worker's next poll.
+    store(conn, state, reference, vec![row], false)
 }
 
 /// Stores the messages of one change with one statement, and says so in

@@ -6,7 +6,8 @@
 //! status, first_visit, consent time and version) and replaces everything
 //! that names or describes the person: name, kana, email (and the hash of
 //! its mailbox), phone, message,
-//! staff note, source and the manage token's hash. The record's emails
+//! staff note, source and the manage token's hash; the answers to its
+//! intake questionnaire are deleted. The record's emails
 //! (outbox rows) and stored idempotency responses are deleted, and so are
 //! `.eml` files that mention its reference. Its webhook deliveries lose
 //! name, email and phone on erasure (a pending one still goes out, without
@@ -48,6 +49,8 @@ pub struct PurgeSummary {
     pub mail_files: usize,
     /// Deleted by a purge; stripped of personal data by an erasure.
     pub webhook_deliveries: usize,
+    /// Waiting-list entries deleted (with their offers and holds).
+    pub waitlist_entries: usize,
 }
 
 impl PurgeSummary {
@@ -58,6 +61,7 @@ impl PurgeSummary {
         self.idempotency_records += other.idempotency_records;
         self.mail_files += other.mail_files;
         self.webhook_deliveries += other.webhook_deliveries;
+        self.waitlist_entries += other.waitlist_entries;
     }
 }
 
@@ -65,8 +69,8 @@ impl std::fmt::Display for PurgeSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "anonymised {} bookings and {} inquiries; deleted {} outbox rows, {} idempotency records, {} mail files and {} webhook deliveries",
-            self.bookings, self.inquiries, self.outbox_rows, self.idempotency_records, self.mail_files, self.webhook_deliveries
+            "anonymised {} bookings and {} inquiries; deleted {} outbox rows, {} idempotency records, {} mail files, {} webhook deliveries and {} waiting-list entries",
+            self.bookings, self.inquiries, self.outbox_rows, self.idempotency_records, self.mail_files, self.webhook_deliveries, self.waitlist_entries
         )
     }
 }
@@ -132,6 +136,8 @@ fn anonymise_booking(
             bookings::updated_at.eq(now),
         ))
         .execute(conn)?;
+    // The intake questionnaire's answers are health data: gone with it.
+    crate::db::questionnaire_answers::delete(conn, reference)?;
     Ok(())
 }
 
@@ -266,6 +272,15 @@ fn purge_batch(
             references.push(reference);
         }
     }
+    // Waiting-list entries serve no purpose once their day is over (their
+    // UTC date is a day behind at most): deleted whatever the retention.
+    let yesterday = now.date_naive() - chrono::Duration::days(1);
+    for reference in crate::workflows::waitlist::purge_past(conn, yesterday, BATCH)? {
+        summary.add(forget_traces(conn, &reference)?);
+        summary.webhook_deliveries += crate::db::webhooks::delete_for_reference(conn, &reference)?;
+        summary.waitlist_entries += 1;
+        references.push(reference);
+    }
     if let Some(cutoff) = cutoffs.idempotency {
         summary.idempotency_records +=
             diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
@@ -306,7 +321,14 @@ pub async fn purge(
         if let Some(dir) = mail_dir {
             summary.mail_files += delete_mail_files(dir, &references);
         }
-        let full = i64::try_from(batch.bookings.max(batch.inquiries)).unwrap_or(i64::MAX) >= BATCH;
+        let full = i64::try_from(
+            batch
+                .bookings
+                .max(batch.inquiries)
+                .max(batch.waitlist_entries),
+        )
+        .unwrap_or(i64::MAX)
+            >= BATCH;
         if !full {
             return Ok(summary);
         }
@@ -365,10 +387,20 @@ pub fn erase_booking(
         row = booking::cancel_by_staff(conn, state, row, actor, now)?;
     }
     let already = is_erased(&row);
+    // The patient's waiting-list entries go with it (found by mailbox).
+    let mut waitlist = Vec::new();
+    if let Some(mailbox) = row.mailbox_hash.clone() {
+        waitlist = crate::workflows::waitlist::erase_mailbox(conn, &mailbox, now)?;
+    }
     anonymise_booking(conn, &row.reference, now.naive_utc())?;
     let mut summary = forget_traces(conn, &row.reference)?;
     summary.webhook_deliveries =
         webhooks::forget_personal_data(conn, &row.reference, now.naive_utc())?;
+    for entry in &waitlist {
+        summary.add(forget_traces(conn, entry)?);
+        summary.webhook_deliveries += crate::db::webhooks::delete_for_reference(conn, entry)?;
+    }
+    summary.waitlist_entries = waitlist.len();
     summary.bookings = 1;
     if !already {
         booking::audit(
@@ -383,6 +415,45 @@ pub fn erase_booking(
     }
     let row = crate::db::bookings::find(conn, &row.reference)?.ok_or(ApiError::NotFound)?;
     Ok((row, summary))
+}
+
+/// Erases a waiting-list patient on request: the entry `reference` and
+/// every other entry of the same mailbox are deleted with their offers
+/// (a held seat is passed on), emails and stored answers; the audit log
+/// keeps that it happened.
+pub fn erase_waitlist_entry(
+    conn: &mut DbConnection,
+    reference: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<PurgeSummary, ApiError> {
+    let reference = Reference::parse(reference).ok_or(ApiError::NotFound)?;
+    let row =
+        crate::db::waitlist::find_entry(conn, reference.as_str())?.ok_or(ApiError::NotFound)?;
+    let mut erased = match row.mailbox_hash.as_deref() {
+        Some(mailbox) => crate::workflows::waitlist::erase_mailbox(conn, mailbox, now)?,
+        None => Vec::new(),
+    };
+    if !erased.contains(&row.reference) {
+        crate::workflows::waitlist::erase_entry(conn, &row.reference, now)?;
+        erased.push(row.reference.clone());
+    }
+    let mut summary = PurgeSummary::default();
+    for entry in &erased {
+        summary.add(forget_traces(conn, entry)?);
+        summary.webhook_deliveries += crate::db::webhooks::delete_for_reference(conn, entry)?;
+    }
+    summary.waitlist_entries = erased.len();
+    booking::audit(
+        conn,
+        actor,
+        "waitlist.personal_data_erased",
+        &row.reference,
+        None,
+        now,
+    )?;
+    tracing::info!(reference = %row.reference, entries = erased.len(), "waiting-list personal data erased");
+    Ok(summary)
 }
 
 /// Erases the personal data of inquiry `reference` on request. The inquiry

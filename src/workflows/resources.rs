@@ -58,6 +58,24 @@ pub fn named_practitioner(
     }
 }
 
+/// The practitioner or room a closure is the time off of: none when blank
+/// (the clinic closes); `invalid_resource` when none has this code.
+pub fn closure_resource(
+    state: &AppState,
+    raw: Option<&str>,
+) -> Result<Option<String>, crate::domain::FieldError> {
+    let Some(code) = raw.map(str::trim).filter(|code| !code.is_empty()) else {
+        return Ok(None);
+    };
+    match state.resources.find(code) {
+        Some((_, resource)) => Ok(Some(resource.code.clone())),
+        None => Err(crate::domain::FieldError::new(
+            "resource",
+            "invalid_resource",
+        )),
+    }
+}
+
 /// The practitioner a moved booking keeps: its own, while it still takes
 /// the type (else one is assigned as for a new booking).
 pub fn kept(state: &AppState, kind: &ConsultationType, current: Option<&str>) -> Option<String> {

@@ -107,14 +107,13 @@ pub fn view_inquiry(
 pub fn bookings_inside_closures(
     conn: &mut DbConnection,
     closures: &[crate::db::closures::ClosureRow],
+    slot_minutes: u32,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Vec<Vec<BookingRow>>, ApiError> {
     let inside = closures
         .iter()
-        .map(|closure| {
-            staff_bookings::confirmed_overlapping(conn, closure.start_at, closure.end_at)
-        })
+        .map(|closure| staff_bookings::confirmed_inside(conn, closure, slot_minutes))
         .collect::<Result<Vec<_>, _>>()?;
     let count: usize = inside.iter().map(Vec::len).sum();
     if count > 0 {

@@ -61,8 +61,7 @@ pub fn booking_event(
         "status": row.status.as_str(),
         "start": at(row.start_at),
         "end": at(row.end_at),
-        // Practitioners are not configured yet: always null for now.
-        "practitioner": Value::Null,
+        "practitioner": practitioner(state, row),
     });
     if let Some(previous) = before.status {
         data["previous_status"] = json!(previous);
@@ -73,6 +72,22 @@ pub fn booking_event(
     }
     let personal = json!({"name": row.name, "email": row.email, "phone": row.phone});
     enqueue(conn, state, kind, &row.reference, data, personal, now)
+}
+
+/// The booking's practitioner as `{"code", "label", "label_en"}` (labelled
+/// by its code when the configuration no longer has them), or null.
+fn practitioner(state: &AppState, row: &BookingRow) -> Value {
+    let Some(code) = row.practitioner.as_deref() else {
+        return Value::Null;
+    };
+    match state.resources.find(code) {
+        Some((_, resource)) => json!({
+            "code": code,
+            "label": resource.label,
+            "label_en": resource.label_en,
+        }),
+        None => json!({"code": code, "label": code, "label_en": code}),
+    }
 }
 
 /// Queues `inquiry.created` for a new inquiry.

@@ -183,6 +183,8 @@ pub struct TestApp {
     /// The SMTP server this app sends to (unless the test pointed
     /// `mail.smtp_url` elsewhere).
     pub mail: Arc<SmtpSink>,
+    /// The running instance's state (its clock, for tests that move time).
+    pub state: actix_web::web::Data<clinic_booking::state::AppState>,
 }
 
 /// The server key of PostgreSQL test databases (instances on one database
@@ -242,6 +244,7 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
     let port = app.port();
     let metrics_port = app.metrics_port();
     let handle = app.handle();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -253,6 +256,7 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
         _db: db,
         handle,
         mail,
+        state,
     }
 }
 

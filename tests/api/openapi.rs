@@ -12,6 +12,8 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bookings/{reference}"),
     ("post", "/api/v1/bookings/{reference}/cancel"),
     ("post", "/api/v1/bookings/{reference}/reschedule"),
+    ("get", "/api/v1/bookings/{reference}/answers"),
+    ("put", "/api/v1/bookings/{reference}/answers"),
     ("post", "/api/v1/inquiries"),
     ("get", "/api/v1/articles"),
     ("get", "/api/v1/articles/{slug}"),
@@ -36,6 +38,12 @@ const API_ROUTES: &[(&str, &str)] = &[
     ),
     ("get", "/api/v1/staff/webhooks/deliveries"),
     ("post", "/api/v1/staff/webhooks/deliveries/{id}/retry"),
+    ("post", "/api/v1/waitlist"),
+    ("get", "/api/v1/waitlist/{reference}"),
+    ("post", "/api/v1/waitlist/{reference}/cancel"),
+    ("post", "/api/v1/waitlist/{reference}/accept"),
+    ("get", "/api/v1/staff/waitlist"),
+    ("delete", "/api/v1/staff/waitlist/{reference}/personal-data"),
 ];
 
 async fn description(app: &crate::helpers::TestApp) -> Value {

@@ -129,9 +129,21 @@ async fn assert_nothing_of(db: &Db, canary: &Canary) {
             .collect();
         assert!(
             holders.is_empty(),
-            "{value:?} is still stored in {holders:?}"
+            "{value:?} is still stored in {holders:?}: {}",
+            context_of(&text, value)
         );
     }
+}
+
+/// The text around the first `value` in `text`, to say which row holds it.
+fn context_of(text: &str, value: &str) -> String {
+    let at = text.find(value).unwrap_or(0);
+    let from = text[..at]
+        .char_indices()
+        .rev()
+        .nth(200)
+        .map_or(0, |(index, _)| index);
+    text[from..].chars().take(600).collect()
 }
 
 async fn booking_row(db: &Db, reference: &str) -> BookingRow {
@@ -452,6 +464,8 @@ async fn the_purge_command_anonymises_what_is_finished_and_old_only(backend: Bac
 
     let (ok, printed) = run_purge(&database.url, "30");
     assert!(ok, "{printed}");
+    // Read what the other process wrote through connections opened after it.
+    let db = open(&database.url);
     assert!(
         printed.contains("anonymised 2 bookings and 1 inquiries"),
         "{printed}"

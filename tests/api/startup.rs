@@ -28,6 +28,23 @@ async fn an_unknown_default_type_stops_start_up_naming_the_setting() {
 }
 
 #[tokio::test]
+async fn a_questionnaire_for_a_type_the_clinic_does_not_offer_stops_start_up() {
+    let db = TestDatabase::create(Backend::Sqlite);
+    let mut settings = test_settings(&db);
+    settings
+        .schedule
+        .consultation_types
+        .retain(|kind| kind.code != "consultation");
+    settings.schedule.default_type = "follow-up".into();
+    let message = error_of(Application::build(settings).await);
+    assert!(
+        message.contains("questionnaire knee-intake version 1"),
+        "{message}"
+    );
+    assert!(message.contains("\"consultation\""), "{message}");
+}
+
+#[tokio::test]
 async fn an_unreachable_database_stops_start_up_with_the_real_reason() {
     let db = TestDatabase::create(Backend::Sqlite);
     let mut settings = test_settings(&db);

@@ -5,12 +5,16 @@
 //! the manage page, then sends the inquiry form (invalid, then valid).
 //! Screenshots go to `target/browser-screenshots/`.
 //!
-//! The staff console's tests (a receptionist's morning) are in `console`.
+//! The staff console's tests (a receptionist's morning) are in `console`;
+//! booking a named doctor or 指名なし is in `practitioners`.
 //!
 //! Needs `chromedriver` (Debian `chromium` + `chromium-driver`) on PATH;
 //! without it the tests print "skipped" and pass.
 
 mod console;
+mod practitioners;
+mod questionnaire;
+mod waitlist;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -200,6 +200,24 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     )
 }
 
+/// The days of `kind` as the availability API reads them: by the seats,
+/// or by its practitioners and rooms (a slot is free when one of them is).
+async fn slot_days(
+    state: &AppState,
+    kind: &crate::schedule::ConsultationType,
+    from: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+) -> Result<Vec<crate::schedule::availability::DayAvailability>, crate::error::ApiError> {
+    let now = Utc::now();
+    if let Some(days) =
+        crate::workflows::resources::availability_days(state, kind, from, last, None, now).await?
+    {
+        return Ok(days);
+    }
+    let (calendar, occupancy) = schedule_with_closures(state, from, last).await?;
+    Ok(days(&calendar, kind, from, last, &occupancy, now))
+}
+
 /// `GET /fhir/r4/Slot?start=geYYYY-MM-DD&start=ltYYYY-MM-DD[&service-type=CODE]`:
 /// the slots of the clinic dates searched (default: seven days from
 /// today), `free` or `busy`, of one consultation type (default: the
@@ -240,8 +258,7 @@ pub async fn search_slots(
     let mut slots = Vec::new();
     if let Some(kind) = kind.filter(|_| until > from) {
         let last = until - Duration::days(1);
-        let (calendar, occupancy) = schedule_with_closures(&state, from, last).await?;
-        for day in days(&calendar, &kind, from, last, &occupancy, Utc::now()) {
+        for day in slot_days(&state, &kind, from, last).await? {
             for slot in &day.slots {
                 slots.push(resources::slot(&state, &kind, slot));
             }
@@ -273,8 +290,7 @@ pub async fn read_slot(
     let unknown = || FhirError::not_found(format!("Slot/{id} does not exist."));
     let (kind, date, start) = resources::parse_slot_id(&state, &id).ok_or_else(unknown)?;
     check_distance(state.calendar.today(Utc::now()), date, "id").map_err(|_| unknown())?;
-    let (calendar, occupancy) = schedule_with_closures(&state, date, date).await?;
-    let day = days(&calendar, &kind, date, date, &occupancy, Utc::now());
+    let day = slot_days(&state, &kind, date, date).await?;
     let slot = day
         .iter()
         .flat_map(|day| &day.slots)

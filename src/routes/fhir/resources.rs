@@ -100,9 +100,9 @@ fn appointment_status(status: BookingStatus) -> &'static str {
 }
 
 /// An Appointment: a booking with its reference as identifier, its type,
-/// its times, and as participants the patient (by name, until erased) and
-/// the clinic. (A practitioner becomes a `Practitioner` participant once
-/// bookings name one.)
+/// its times, and as participants the patient (by name, until erased), the
+/// booking's practitioner (`Practitioner/<code>`, when its type has them)
+/// and the clinic.
 pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
     let calendar = &state.calendar;
     let kind = crate::workflows::booking::kind_of(state, row);
@@ -131,6 +131,22 @@ pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
             },
         ],
     });
+    if let Some(code) = row.practitioner.as_deref() {
+        let label = state
+            .resources
+            .find(code)
+            .map_or_else(|| code.to_string(), |(_, resource)| resource.label.clone());
+        if let Some(participants) = appointment["participant"].as_array_mut() {
+            participants.insert(
+                1,
+                json!({
+                    "actor": {"reference": format!("Practitioner/{code}"), "display": label},
+                    "required": "required",
+                    "status": "accepted",
+                }),
+            );
+        }
+    }
     if minutes > 0 {
         appointment["minutesDuration"] = json!(minutes);
     }

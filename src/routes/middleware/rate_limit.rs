@@ -107,6 +107,8 @@ impl RateLimiter {
             "/manage/",
             "/reserve/thanks/",
             "/inquiry/thanks/",
+            "/api/v1/waitlist/",
+            "/waitlist/",
         ]
         .iter()
         .any(|prefix| path.starts_with(prefix));
@@ -311,6 +313,10 @@ mod tests {
             (Method::POST, "/manage/K7QM-3XWD/reschedule", Budget::Manage),
             (Method::GET, "/reserve/thanks/K7QM-3XWD", Budget::Manage),
             (Method::GET, "/inquiry/thanks/K7QM-3XWD", Budget::Manage),
+            (Method::POST, "/api/v1/waitlist", Budget::PublicPost),
+            (Method::POST, "/waitlist", Budget::PublicPost),
+            (Method::GET, "/api/v1/waitlist/W4TQ-8MNP", Budget::Manage),
+            (Method::POST, "/waitlist/W4TQ-8MNP/accept", Budget::Manage),
             (
                 Method::PATCH,
                 "/api/v1/staff/bookings/K7QM-3XWD",

@@ -28,6 +28,8 @@ pub struct ManagePage {
     pub reference: String,
     pub status_label: &'static str,
     pub type_label: String,
+    /// Who sees the patient (`中村 医師（Dr. Nakamura）`), or empty.
+    pub practitioner: String,
     pub when: String,
     pub name: String,
     /// Set when the booking can still be changed online.
@@ -39,6 +41,9 @@ pub struct ManagePage {
     pub notice: Option<&'static str>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
+    /// The intake questionnaire: `pending` or `answered`, for a type that
+    /// asks one.
+    pub questionnaire: Option<&'static str>,
 }
 
 fn status_label(status: BookingStatus) -> &'static str {
@@ -193,20 +198,56 @@ async fn render(state: &web::Data<AppState>, row: BookingRow, view: View) -> Htt
             let date = date.to_string();
             format!("{}#f-start", manage_href(&reference, &[("from", &date)]))
         };
-        match picker::build(state, &kind, from, &view.chosen, Booker::Patient, href).await {
+        // A move keeps the practitioner: only their free starts are offered.
+        let theirs = crate::workflows::resources::kept(state, &kind, row.practitioner.as_deref());
+        match picker::build_for(
+            state,
+            &kind,
+            theirs.as_deref(),
+            from,
+            &view.chosen,
+            Booker::Patient,
+            href,
+        )
+        .await
+        {
             Ok(slot_picker) => Some(slot_picker),
             Err(error) => return error_page(state, &error),
         }
     } else {
         None
     };
+    let answered = {
+        let reference = row.reference.clone();
+        state
+            .db
+            .read(move |conn| crate::workflows::questionnaire::is_answered(conn, &reference))
+            .await
+    };
+    let questionnaire = match answered {
+        Ok(answered) => crate::workflows::questionnaire::status_of(&row, answered),
+        Err(error) => return error_page(state, &error),
+    };
     page(
         view.status,
         Privacy::Private,
         &ManagePage {
+            questionnaire,
             layout: Layout::of(state),
             status_label: status_label(row.status()),
             type_label: kind.label.clone(),
+            practitioner: state
+                .resources
+                .find(row.practitioner.as_deref().unwrap_or_default())
+                .map(|(_, resource)| {
+                    if resource.label_en == resource.label {
+                        resource.label.clone()
+                    } else {
+                        format!("{}（{}）", resource.label, resource.label_en)
+                    }
+                })
+                .or_else(|| row.practitioner.clone())
+                .unwrap_or_default(),
             when: span_ja(calendar.local(row.start_at), calendar.local(row.end_at)),
             name: row.name.clone(),
             reference: row.reference,
@@ -284,6 +325,7 @@ pub async fn show(
     let notice = match query.get("done").map(String::as_str) {
         Some("cancelled") => Some("ご予約をキャンセルしました。"),
         Some("rescheduled") => Some("ご予約の日時を変更しました。"),
+        Some("answered") => Some("問診票の回答を受け付けました。ありがとうございます。"),
         _ => None,
     };
     let view = View {

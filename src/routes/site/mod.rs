@@ -6,10 +6,13 @@ pub mod articles;
 pub mod guard;
 pub mod inquiry;
 pub mod manage;
+pub mod manage_answers;
 pub mod manage_cookie;
 pub mod pages;
 pub mod picker;
+pub mod questionnaire_form;
 pub mod reserve;
+pub mod waitlist;
 
 use std::collections::HashMap;
 
@@ -44,8 +47,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/manage/{reference}", web::get().to(manage::show))
         .route("/manage/{reference}/cancel", web::post().to(manage::cancel))
         .route(
+            "/manage/{reference}/questionnaire",
+            web::get().to(manage_answers::show),
+        )
+        .route(
+            "/manage/{reference}/questionnaire",
+            web::post().to(manage_answers::submit),
+        )
+        .route(
             "/manage/{reference}/reschedule",
             web::post().to(manage::reschedule),
+        )
+        .route("/waitlist", web::get().to(waitlist::form))
+        .route("/waitlist", web::post().to(waitlist::submit))
+        .route("/waitlist/{reference}", web::get().to(waitlist::show))
+        .route(
+            "/waitlist/{reference}/cancel",
+            web::post().to(waitlist::cancel),
+        )
+        .route(
+            "/waitlist/{reference}/accept",
+            web::post().to(waitlist::accept),
         )
         .route("/static/{file}", web::get().to(pages::asset));
 }

@@ -38,6 +38,8 @@ pub struct DayView {
     /// Shown unfolded: the day of the chosen slot, else the first with room.
     /// The other days fold away so a week fits a phone screen.
     pub open: bool,
+    /// A full open day, to a patient: joining its waiting list.
+    pub waitlist_href: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,14 @@ pub struct SlotPicker {
     pub from: String,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
+}
+
+/// The waiting-list form for `type_code` on `date`.
+pub fn waitlist_href(type_code: &str, date: NaiveDate) -> String {
+    format!(
+        "/waitlist?{}",
+        super::encode_query(&[("type", type_code), ("date", &date.to_string())])
+    )
 }
 
 /// The first day of the week shown: `requested` (from `?from=`) kept within
@@ -78,15 +88,56 @@ pub async fn build(
     booker: Booker,
     href: impl Fn(NaiveDate) -> String,
 ) -> Result<SlotPicker, ApiError> {
+    build_for(state, kind, None, from, chosen, booker, href).await
+}
+
+/// As `build`, for a type with practitioners or rooms read as the
+/// availability API reads them: `practitioner` (a code the type takes)
+/// shows only that practitioner's free starts, `None` those of any.
+pub async fn build_for(
+    state: &web::Data<AppState>,
+    kind: &ConsultationType,
+    practitioner: Option<&str>,
+    from: NaiveDate,
+    chosen: &str,
+    booker: Booker,
+    href: impl Fn(NaiveDate) -> String,
+) -> Result<SlotPicker, ApiError> {
     let now = Utc::now();
     let today = state.calendar.today(now);
     let last = today + Duration::days(state.calendar.booking_window_days());
     let to = (from + Duration::days(DAYS_SHOWN - 1)).min(last).max(from);
-    let (calendar, occupancy) =
-        crate::workflows::availability::schedule_with_closures(state, from, to).await?;
-    let days = match booker {
-        Booker::Patient => availability::days(&calendar, kind, from, to, &occupancy, now),
-        Booker::Staff => availability::days_for_staff(&calendar, kind, from, to, &occupancy, now),
+    let with_resources =
+        crate::workflows::resources::availability_days(state, kind, from, to, practitioner, now)
+            .await?;
+    let days = match with_resources {
+        Some(mut days) => {
+            if booker == Booker::Staff {
+                // Staff may fit a patient in inside the minimum notice.
+                for slot in days.iter_mut().flat_map(|day| day.slots.iter_mut()) {
+                    let in_time = chrono::DateTime::parse_from_rfc3339(&slot.start)
+                        .map(|start| {
+                            state.calendar.bookable_by_staff_in_time(
+                                start.with_timezone(&state.calendar.timezone()),
+                                now,
+                            )
+                        })
+                        .unwrap_or(false);
+                    slot.available = slot.remaining > 0 && in_time;
+                }
+            }
+            days
+        }
+        None => {
+            let (calendar, occupancy) =
+                crate::workflows::availability::schedule_with_closures(state, from, to).await?;
+            match booker {
+                Booker::Patient => availability::days(&calendar, kind, from, to, &occupancy, now),
+                Booker::Staff => {
+                    availability::days_for_staff(&calendar, kind, from, to, &occupancy, now)
+                }
+            }
+        }
     };
     let chosen = local_value(chosen);
     let mut days: Vec<DayView> = days
@@ -112,10 +163,12 @@ pub async fn build(
                 (true, true) => Some("空きがありません"),
                 (true, false) => None,
             };
+            let full = day.open && slots.is_empty() && booker == Booker::Patient;
             DayView {
                 label: date_ja(date),
                 id: format!("day-{}", day.date),
                 note,
+                waitlist_href: full.then(|| waitlist_href(&kind.code, date)),
                 slots,
                 open: false,
             }

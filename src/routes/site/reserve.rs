@@ -11,6 +11,7 @@ use super::guard;
 use super::manage::{manage_href, open_with, refusal_page, Proof, Refusal};
 use super::manage_cookie;
 use super::picker::{self, FormErrors, SlotPicker, SlotView};
+use super::questionnaire_form::{self, QuestionnaireForm};
 use super::{encode_query, error_page, page, query_map, see_other, span_ja, Layout, Privacy};
 use crate::db::bookings::BookingRow;
 use crate::domain::{consultation_type, parse_source, Booker, FieldError, Fields, NewBooking};
@@ -28,6 +29,14 @@ pub struct TypeOption {
     pub selected: bool,
 }
 
+/// A practitioner the patient may ask for.
+#[derive(Debug, Clone)]
+pub struct PractitionerOption {
+    pub code: String,
+    pub label: String,
+    pub selected: bool,
+}
+
 /// What the patient typed, shown again when the form comes back.
 #[derive(Debug, Clone, Default)]
 pub struct BookingValues {
@@ -40,6 +49,8 @@ pub struct BookingValues {
     pub first_visit: String,
     pub message: String,
     pub consent: bool,
+    /// The questionnaire's `answers.<id>` fields, by question id.
+    pub answers: serde_json::Map<String, serde_json::Value>,
 }
 
 impl BookingValues {
@@ -58,6 +69,7 @@ impl BookingValues {
             },
             message: text("message"),
             consent: fields.flag("consent").ok().flatten().unwrap_or(false),
+            answers: questionnaire_form::typed_answers(fields),
         }
     }
 }
@@ -70,7 +82,14 @@ pub struct ReservePage {
     pub kind: ConsultationType,
     pub source: String,
     pub picker: SlotPicker,
+    /// The chosen type's practitioners (empty when it has none); none
+    /// selected is "指名なし" (no preference).
+    pub practitioners: Vec<PractitionerOption>,
+    /// The practitioner asked for (a code), or empty for no preference.
+    pub practitioner: String,
     pub values: BookingValues,
+    /// The chosen type's intake questionnaire, if it has one.
+    pub questionnaire: Option<QuestionnaireForm>,
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
     /// Shown above the form (a submission to send again).
@@ -78,6 +97,8 @@ pub struct ReservePage {
     pub form_token: String,
     pub honeypot: &'static str,
     pub token_field: &'static str,
+    /// The chosen start was taken: that day's waiting list.
+    pub waitlist_href: Option<String>,
 }
 
 /// The page's state that comes from the address or the hidden fields.
@@ -85,17 +106,49 @@ struct Context {
     kind: ConsultationType,
     source: String,
     from: Option<String>,
+    /// A practitioner of `kind` asked for, or empty (no preference; also
+    /// when the code is not one of the type's, e.g. after a change of type).
+    practitioner: String,
 }
 
 impl Context {
     fn of(state: &AppState, fields: &Fields) -> Self {
+        let kind = consultation_type(fields, &state.calendar)
+            .unwrap_or_else(|_| state.calendar.default_type().clone());
+        let asked = fields.text("practitioner").ok().flatten();
+        let practitioner =
+            crate::workflows::resources::named_practitioner(state, &kind, asked.as_deref())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
         Context {
-            kind: consultation_type(fields, &state.calendar)
-                .unwrap_or_else(|_| state.calendar.default_type().clone()),
+            kind,
             source: parse_source(fields).ok().flatten().unwrap_or_default(),
             from: fields.text("from").ok().flatten(),
+            practitioner,
         }
     }
+}
+
+/// The practitioners who take `kind`, in configuration order.
+fn practitioner_options(
+    state: &AppState,
+    kind: &ConsultationType,
+    chosen: &str,
+) -> Vec<PractitionerOption> {
+    let Some(needs) = state.resources.needs(&kind.code) else {
+        return Vec::new();
+    };
+    needs
+        .practitioners
+        .iter()
+        .filter_map(|index| state.resources.get(*index))
+        .map(|resource| PractitionerOption {
+            code: resource.code.clone(),
+            label: resource.label.clone(),
+            selected: resource.code == chosen,
+        })
+        .collect()
 }
 
 async fn render(
@@ -110,17 +163,23 @@ async fn render(
     let now = Utc::now();
     let from = picker::first_day(state, context.from.as_deref(), now);
     let (kind_code, source) = (context.kind.code.clone(), context.source.clone());
+    let chosen_practitioner = context.practitioner.clone();
     let week_href = move |date: chrono::NaiveDate| {
         let date = date.to_string();
         let mut pairs = vec![("type", kind_code.as_str()), ("from", date.as_str())];
+        if !chosen_practitioner.is_empty() {
+            pairs.push(("practitioner", chosen_practitioner.as_str()));
+        }
         if !source.is_empty() {
             pairs.push(("source", source.as_str()));
         }
         format!("/reserve?{}#f-start", encode_query(&pairs))
     };
-    let slot_picker = match picker::build(
+    let only = Some(context.practitioner.as_str()).filter(|code| !code.is_empty());
+    let slot_picker = match picker::build_for(
         state,
         &context.kind,
+        only,
         from,
         &values.start,
         Booker::Patient,
@@ -142,6 +201,15 @@ async fn render(
             selected: kind.code == context.kind.code,
         })
         .collect();
+    let taken = errors
+        .get("start")
+        .is_some_and(|error| error.code == "slot_unavailable");
+    let waitlist_href = values
+        .start
+        .get(..10)
+        .and_then(|day| chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+        .filter(|_| taken)
+        .map(|day| picker::waitlist_href(&context.kind.code, day));
     // The form shows what was typed: it may carry personal data.
     let privacy = if errors.is_empty() && notice.is_none() {
         Privacy::Public
@@ -154,9 +222,13 @@ async fn render(
         &ReservePage {
             layout: Layout::of(state),
             types,
-            kind: context.kind,
+            practitioners: practitioner_options(state, &context.kind, &context.practitioner),
+            practitioner: context.practitioner,
             source: context.source,
             picker: slot_picker,
+            questionnaire: crate::domain::questionnaire::current_for(&context.kind.code)
+                .map(|asked| QuestionnaireForm::of(asked, &values.answers)),
+            kind: context.kind,
             values,
             errors,
             alternatives,
@@ -164,6 +236,7 @@ async fn render(
             form_token: guard::issue(&state.settings.forms, now),
             honeypot: guard::HONEYPOT_FIELD,
             token_field: guard::TOKEN_FIELD,
+            waitlist_href,
         },
     )
 }
@@ -264,10 +337,15 @@ pub async fn submit(
             handed_over(&state, &booked.row, booked.manage_token.expose(), now)
         }
         Err(ApiError::SlotUnavailable { .. }) => {
-            let alternatives =
+            // Nearby starts of any practitioner would be refused again for
+            // a named one: the picker then shows theirs.
+            let alternatives = if context.practitioner.is_empty() {
                 crate::workflows::availability::alternatives(&state, &kind, around, now)
                     .await
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             let errors = FormErrors::of(&[FieldError::new("start", "slot_unavailable")]);
             let offers = picker::offers(&alternatives, &state);
             render(
@@ -337,6 +415,8 @@ pub struct ThanksPage {
     pub reference: String,
     pub when: String,
     pub type_label: String,
+    /// The practitioner's label, or empty.
+    pub practitioner: String,
     pub manage_href: String,
 }
 
@@ -410,6 +490,9 @@ pub async fn thanks(
             layout: Layout::of(&state),
             when: span_ja(calendar.local(row.start_at), calendar.local(row.end_at)),
             type_label: booking::kind_of(&state, &row).label.clone(),
+            practitioner: crate::routes::bookings::PractitionerRef::of(&state, &row)
+                .map(|practitioner| practitioner.label)
+                .unwrap_or_default(),
             manage_href: manage_href(&row.reference, &[]),
             reference: row.reference,
         },

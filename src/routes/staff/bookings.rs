@@ -21,6 +21,7 @@ use crate::routes::input::read_submission;
 use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
 use crate::workflows::booking::{self, StaffChange};
+use crate::workflows::questionnaire::AnswersView;
 use crate::workflows::staff_reads;
 
 /// A booking as staff see it: the patient's view plus where it came from,
@@ -50,6 +51,9 @@ pub struct StaffBookingView {
     /// booking is asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail: Option<Vec<super::outbox::OutboxView>>,
+    /// The intake questionnaire's answers with the questionnaire's id and
+    /// version (health data: staff views only); null while pending.
+    pub answers: Option<AnswersView>,
 }
 
 /// One entry of the audit log: who did what, when.
@@ -100,6 +104,7 @@ impl StaffBookingView {
             no_show_at: at(times.no_show_at),
             audit: None,
             mail: None,
+            answers: None,
         }
     }
 }
@@ -112,9 +117,16 @@ pub fn views(
 ) -> Result<Vec<StaffBookingView>, ApiError> {
     let references: Vec<String> = rows.iter().map(|row| row.reference.clone()).collect();
     let times: HashMap<String, StatusTimes> = staff_bookings::status_times(conn, &references)?;
+    let mut answers = crate::db::questionnaire_answers::find_many(conn, &references)?;
     Ok(rows
         .iter()
-        .map(|row| StaffBookingView::of(state, row, times.get(&row.reference)))
+        .map(|row| {
+            let mut view = StaffBookingView::of(state, row, times.get(&row.reference));
+            let given = answers.remove(&row.reference);
+            view.booking = view.booking.answered(row, given.is_some());
+            view.answers = given.map(|stored| AnswersView::of(state, stored));
+            view
+        })
         .collect())
 }
 
@@ -183,7 +195,7 @@ pub async fn list(
 }
 
 /// Fields a staff PATCH may carry; anything else is refused, never ignored.
-const PATCHABLE: [&str; 3] = ["status", "start", "staff_note"];
+const PATCHABLE: [&str; 4] = ["status", "start", "staff_note", "practitioner"];
 
 /// One booking with its audit trail, read in the caller's transaction.
 fn full_view(
@@ -259,6 +271,7 @@ fn parse_change(
         }
     }
     change.staff_note = patch::staff_note(fields, &mut errors);
+    change.practitioner = practitioner(fields, state, current, &mut errors);
     if errors.is_empty() {
         Ok(change)
     } else {
@@ -266,8 +279,40 @@ fn parse_change(
     }
 }
 
+/// `practitioner`, when present: one who takes the booking's type
+/// (`invalid_practitioner` otherwise); blank or null changes nothing.
+pub fn practitioner(
+    fields: &Fields,
+    state: &AppState,
+    current: &BookingRow,
+    errors: &mut Vec<crate::domain::FieldError>,
+) -> Option<String> {
+    let raw = match fields.text("practitioner") {
+        Ok(raw) => raw,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
+    let kind = booking::kind_of(state, current);
+    match crate::workflows::resources::named_practitioner(state, kind, raw.as_deref()) {
+        Ok(named) => named,
+        Err(ApiError::Validation(refused)) => {
+            errors.extend(refused);
+            None
+        }
+        Err(_) => {
+            errors.push(crate::domain::FieldError::new(
+                "practitioner",
+                "invalid_practitioner",
+            ));
+            None
+        }
+    }
+}
+
 /// `PATCH /api/v1/staff/bookings/{reference}` with any of `status`, `start`,
-/// `staff_note`; the change is all or nothing.
+/// `staff_note`, `practitioner`; the change is all or nothing.
 #[utoipa::path(patch, path = "/api/v1/staff/bookings/{reference}", operation_id = "updateStaffBooking", tag = "staff",
     params(("reference" = String, Path, description = "The booking reference, e.g. K7QM-3XWD")),
     security(("staff_token" = [])),
@@ -281,10 +326,10 @@ fn parse_change(
         (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "No booking has this reference", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`slot_unavailable` (new start), with `alternatives`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_unavailable`: on `start` (a new start; with `alternatives`), or on `practitioner` (at the same time, the practitioner is not free for the whole duration and buffer)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (all of them): `unknown_field`, `invalid`, start rules, `invalid_transition`, ...", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them): `unknown_field`, `invalid`, start rules, `invalid_status`, `invalid_practitioner` (one who does not take the booking's type), ...", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     auth: StaffAuth,
@@ -318,6 +363,7 @@ pub async fn update(
         .unwrap_or_else(|| state.calendar.local(current.start_at));
     let work_state = state.clone();
     let actor = auth.actor();
+    let only_reassigned = change.start.is_none() && change.practitioner.is_some();
     let changed = state
         .db
         .write(move |conn| {
@@ -327,6 +373,11 @@ pub async fn update(
         .await;
     match changed {
         Ok(view) => Ok(private_json(&view)),
+        // The time stays: it is the practitioner who is not free then.
+        Err(ApiError::SlotUnavailable { .. }) if only_reassigned => Err(ApiError::Conflict {
+            field: "practitioner",
+            code: "slot_unavailable",
+        }),
         // Alternatives follow the patient's rules (minimum notice
         // included): what staff can offer a patient on the phone.
         Err(error) => Err(crate::workflows::availability::with_alternatives(

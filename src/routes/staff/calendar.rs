@@ -24,12 +24,15 @@ fn status_label(row: &BookingRow) -> &'static str {
     row.status.label_ja()
 }
 
-fn description(row: &BookingRow) -> String {
+fn description(state: &AppState, row: &BookingRow) -> String {
     let mut lines = vec![
         format!("予約番号: {}", row.reference),
         format!("状態: {}", status_label(row)),
-        format!("お名前: {}", row.name),
     ];
+    if let Some(practitioner) = crate::routes::bookings::PractitionerRef::of(state, row) {
+        lines.push(format!("担当: {}", practitioner.label));
+    }
+    lines.push(format!("お名前: {}", row.name));
     if let Some(kana) = &row.name_kana {
         lines.push(format!("フリガナ: {kana}"));
     }
@@ -43,19 +46,36 @@ fn description(row: &BookingRow) -> String {
 
 /// The feed: every booking starting from `staff.feed_days_back` days before
 /// today to `staff.feed_days_ahead` days after, cancelled ones as
-/// `STATUS:CANCELLED`. The token may come as `?token=` here only, and a
-/// `calendar` token opens this route and no other.
+/// `STATUS:CANCELLED`; with `?practitioner=CODE`, only that practitioner's
+/// bookings (a feed per doctor). The token may come as `?token=` here
+/// only, and a `calendar` token opens this route and no other.
 #[utoipa::path(get, path = "/api/v1/staff/calendar.ics", operation_id = "getStaffCalendar", tag = "staff",
-    params(("token" = Option<String>, Query, description = "A staff token (of either scope; a `calendar` token opens this feed and nothing else), for calendar apps that cannot send headers")),
+    params(
+        ("token" = Option<String>, Query, description = "A staff token (of either scope; a `calendar` token opens this feed and nothing else), for calendar apps that cannot send headers"),
+        ("practitioner" = Option<String>, Query, description = "A practitioner's code (`GET /api/v1/practitioners`): only their bookings. Not a configured practitioner: 422 `invalid_practitioner`"),
+    ),
     security(("staff_token" = [])),
     responses(
         (status = 200, description = "An RFC 5545 calendar of the bookings around today", body = String,
             content_type = "text/calendar; charset=utf-8"),
         (status = 401, description = "Missing, wrong or revoked staff token", body = crate::routes::openapi::Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 422, description = "`practitioner` is not a configured practitioner (`invalid_practitioner`)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&req, StaffScope::Calendar).await?;
+    let query = crate::routes::site::query_map(req.query_string());
+    let practitioner = match query.get("practitioner").map(|raw| raw.trim()) {
+        None | Some("") => None,
+        Some(code) => Some(
+            state
+                .resources
+                .practitioners()
+                .find(|resource| resource.code == code)
+                .cloned()
+                .ok_or_else(|| ApiError::field("practitioner", "invalid_practitioner"))?,
+        ),
+    };
     let now = Utc::now();
     let calendar = &state.calendar;
     let today = calendar.today(now);
@@ -70,11 +90,18 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         limit: MAX_EVENTS,
     };
     let actor = auth.actor();
+    let only = practitioner.as_ref().map(|resource| resource.code.clone());
     let rows = state
         .db
         .write(move |conn| {
-            let rows = staff_bookings::page(conn, &filter)?;
-            let detail = serde_json::json!({"count": rows.len()});
+            let mut rows = staff_bookings::page(conn, &filter)?;
+            if let Some(code) = only.as_deref() {
+                rows.retain(|row| row.practitioner.as_deref() == Some(code));
+            }
+            let mut detail = serde_json::json!({"count": rows.len()});
+            if let Some(code) = only {
+                detail["practitioner"] = code.into();
+            }
             crate::db::audit::record(
                 conn,
                 now.naive_utc(),
@@ -92,10 +119,15 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .iter()
         .map(|row| {
             let summary = format!("{} {}", booking::kind_of(&state, row).label, row.reference);
-            booking_event(calendar, row, &summary, &description(row), &location, now)
+            let description = description(&state, row);
+            booking_event(calendar, row, &summary, &description, &location, now)
         })
         .collect();
-    let body = calendar_object(&format!("{} 予約", clinic.name), Method::Publish, events);
+    let name = match &practitioner {
+        Some(resource) => format!("{} 予約 {}", clinic.name, resource.label),
+        None => format!("{} 予約", clinic.name),
+    };
+    let body = calendar_object(&name, Method::Publish, events);
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/calendar; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))

@@ -1,5 +1,6 @@
 //! Closures: staff block a whole date (`{"date", "reason"}`) or a time range
-//! (`{"start", "end", "reason"}`). Availability and new bookings respect
+//! (`{"start", "end", "reason"}`), for the clinic or, with `resource`, as
+//! one practitioner's or room's time off. Availability and new bookings respect
 //! them at once; creating one returns the confirmed bookings it overlaps so
 //! staff can call those patients.
 
@@ -21,7 +22,7 @@ use crate::schedule::availability::rfc3339;
 use crate::state::AppState;
 use crate::workflows::closures as closures_workflow;
 
-const FIELDS: [&str; 4] = ["date", "start", "end", "reason"];
+const FIELDS: [&str; 5] = ["date", "start", "end", "reason", "resource"];
 
 /// A closed date or time range.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -35,6 +36,9 @@ pub struct ClosureView {
     #[schema(format = DateTime)]
     pub end: String,
     pub reason: String,
+    /// The practitioner or room (its code) whose time off it is; null when
+    /// the clinic closes.
+    pub resource: Option<String>,
     /// The label of the staff token that made it.
     pub created_by: String,
     #[schema(format = DateTime)]
@@ -54,6 +58,7 @@ impl ClosureView {
             start: local(row.start_at),
             end: local(row.end_at),
             reason: row.reason.clone(),
+            resource: row.resource.clone(),
             created_by: row.created_by.clone(),
             created_at: local(row.created_at),
             affected_bookings: None,
@@ -64,8 +69,18 @@ impl ClosureView {
 /// The closure a body asks for; a field of another name is refused.
 fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, ApiError> {
     let mut errors: Vec<FieldError> = super::patch::unknown_fields(fields, &FIELDS);
+    let resource = fields
+        .text("resource")
+        .and_then(|raw| crate::workflows::resources::closure_resource(state, raw.as_deref()))
+        .unwrap_or_else(|error| {
+            errors.push(error);
+            None
+        });
     match ClosureRequest::parse(fields, &state.calendar) {
-        Ok(request) if errors.is_empty() => Ok(request),
+        Ok(mut request) if errors.is_empty() => {
+            request.resource = resource;
+            Ok(request)
+        }
         Ok(_) => Err(ApiError::Validation(errors)),
         Err(invalid) => {
             errors.extend(invalid);
@@ -90,7 +105,7 @@ fn parse_request(fields: &Fields, state: &AppState) -> Result<ClosureRequest, Ap
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 413, description = "Body too large", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor a form", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (all of them): `required`, `invalid`, `invalid_range`, `too_long`, `unknown_field`", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (all of them): `required`, `invalid`, `invalid_range`, `too_long`, `unknown_field`, `invalid_resource` (no practitioner or room has this code)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     auth: StaffAuth,
@@ -109,10 +124,11 @@ pub async fn create(
     let now = Utc::now();
     let actor = auth.actor();
     let work_state = state.clone();
+    let slot_minutes = state.calendar.slot_minutes();
     let view = state
         .db
         .write(move |conn| {
-            let closed = closures_workflow::close(conn, &request, &actor, now)?;
+            let closed = closures_workflow::close(conn, &request, slot_minutes, &actor, now)?;
             let mut view = ClosureView::of(&work_state, &closed.closure);
             view.affected_bookings = Some(views(conn, &work_state, &closed.affected)?);
             Ok(view)

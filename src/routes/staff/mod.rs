@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod page;
 pub mod patch;
 pub mod privacy;
+pub mod waitlist;
 pub mod webhooks;
 
 use actix_web::web;
@@ -44,6 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/inquiries/{reference}", "GET, PATCH")
                 .route(web::get().to(inquiries::show))
                 .route(web::patch().to(inquiries::update)),
+        )
+        .service(resource("/waitlist", "GET").route(web::get().to(waitlist::list)))
+        .service(
+            resource("/waitlist/{reference}/personal-data", "DELETE")
+                .route(web::delete().to(waitlist::erase)),
         )
         .service(resource("/outbox", "GET").route(web::get().to(outbox::list)))
         .service(resource("/outbox/{id}/retry", "POST").route(web::post().to(outbox::retry)))

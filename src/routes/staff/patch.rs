@@ -8,8 +8,8 @@ use crate::domain::{body_limit_for, FieldError, Fields, FreeText, SHORT_FIELD_CH
 pub const MAX_STAFF_NOTE_CHARS: usize = 2000;
 
 /// The largest body a valid staff PATCH can take: the note at its longest
-/// in any encoding, a status and a start.
-pub const MAX_BODY_BYTES: usize = body_limit_for(MAX_STAFF_NOTE_CHARS + 2 * SHORT_FIELD_CHARS);
+/// in any encoding, a status, a start and a practitioner.
+pub const MAX_BODY_BYTES: usize = body_limit_for(MAX_STAFF_NOTE_CHARS + 3 * SHORT_FIELD_CHARS);
 
 /// An `unknown_field` error for every field not in `allowed`.
 pub fn unknown_fields(fields: &Fields, allowed: &[&str]) -> Vec<FieldError> {

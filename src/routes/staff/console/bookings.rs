@@ -2,7 +2,7 @@
 //! gave, its mail and audit trail, and the desk's actions as POST forms:
 //! status (arrived, completed, no-show, back to confirmed), cancel (the
 //! patient is mailed), move to another free slot (the slot picker of the
-//! patient's forms) and the staff note. Each goes through the workflow the
+//! patient's forms), give it to another practitioner, and the staff note. Each goes through the workflow the
 //! staff API's PATCH uses.
 
 use actix_web::http::StatusCode;
@@ -24,6 +24,7 @@ use crate::routes::site::{encode_query, query_map, see_other, span_ja, Privacy};
 use crate::routes::staff::patch;
 use crate::state::AppState;
 use crate::workflows::booking::{self, StaffChange};
+use crate::workflows::questionnaire::AnswersView;
 use crate::workflows::staff_reads;
 use crate::workflows::staff_sessions::Flash;
 
@@ -97,8 +98,61 @@ pub struct BookingPage {
     pub errors: FormErrors,
     pub alternatives: Vec<SlotView>,
     pub staff_note: String,
+    /// The practitioner's label (empty when the type has none).
+    pub practitioner_label: String,
+    /// The practitioner's code, or the one just chosen in a form that came
+    /// back.
+    pub practitioner: String,
+    /// The type's practitioners, offered while the booking can be given to
+    /// another (empty otherwise).
+    pub practitioners: Vec<super::closures::ResourceChoice>,
     pub mail: Vec<MailLine>,
     pub trail: Vec<TrailLine>,
+    /// The intake questionnaire, for a type that asks one (or answers
+    /// given); `None` otherwise.
+    pub questionnaire: Option<QuestionnaireSection>,
+}
+
+/// The intake questionnaire as the reception reads it.
+pub struct QuestionnaireSection {
+    pub answered: bool,
+    /// `knee-intake 第1版`, and when it was answered and last changed.
+    pub version: String,
+    pub answered_at: String,
+    pub updated_at: String,
+    /// (question, answer written out; empty when not answered).
+    pub lines: Vec<(String, String)>,
+}
+
+impl QuestionnaireSection {
+    fn of(state: &AppState, row: &BookingRow, answers: Option<AnswersView>) -> Option<Self> {
+        let status = crate::workflows::questionnaire::status_of(row, answers.is_some())?;
+        let when = |raw: &str| {
+            chrono::DateTime::parse_from_rfc3339(raw)
+                .map(|at| super::when_ja(state, at.naive_utc()))
+                .unwrap_or_default()
+        };
+        Some(match answers {
+            Some(answers) => QuestionnaireSection {
+                answered: status == crate::workflows::questionnaire::ANSWERED,
+                version: format!("{} 第{}版", answers.questionnaire_id, answers.version),
+                answered_at: when(&answers.answered_at),
+                updated_at: when(&answers.updated_at),
+                lines: answers
+                    .questions
+                    .iter()
+                    .map(|q| (q.label.clone(), q.answer.clone().unwrap_or_default()))
+                    .collect(),
+            },
+            None => QuestionnaireSection {
+                answered: false,
+                version: String::new(),
+                answered_at: String::new(),
+                updated_at: String::new(),
+                lines: Vec::new(),
+            },
+        })
+    }
 }
 
 /// What a page shows beyond the stored booking: what was typed into a
@@ -110,6 +164,7 @@ struct View {
     from: Option<String>,
     chosen: String,
     note: Option<String>,
+    practitioner: Option<String>,
 }
 
 impl View {
@@ -121,6 +176,7 @@ impl View {
             from,
             chosen: String::new(),
             note: None,
+            practitioner: None,
         }
     }
 }
@@ -170,6 +226,7 @@ struct Loaded {
     times: StatusTimes,
     trail: Vec<crate::db::audit::AuditRow>,
     mail: Vec<crate::db::outbox::OutboxSummary>,
+    answers: Option<AnswersView>,
 }
 
 async fn render(
@@ -179,6 +236,7 @@ async fn render(
     view: View,
 ) -> HttpResponse {
     let (reference, actor) = (reference.to_string(), console.actor());
+    let work_state = state.clone();
     let loaded = state
         .db
         .write(move |conn| {
@@ -188,11 +246,14 @@ async fn render(
                 .unwrap_or_default();
             let trail = crate::db::audit::for_reference(conn, &row.reference)?;
             let mail = crate::db::outbox::for_reference(conn, &row.reference)?;
+            let answers =
+                crate::workflows::questionnaire::answers_of(conn, &work_state, &row.reference)?;
             Ok(Loaded {
                 row,
                 times,
                 trail,
                 mail,
+                answers,
             })
         })
         .await;
@@ -215,7 +276,19 @@ async fn render(
                 encode_query(&[("from", &date.to_string())])
             )
         };
-        match picker::build(state, &kind, from, &view.chosen, Booker::Staff, href).await {
+        // A move keeps the practitioner: only their free starts are offered.
+        let theirs = crate::workflows::resources::kept(state, &kind, row.practitioner.as_deref());
+        match picker::build_for(
+            state,
+            &kind,
+            theirs.as_deref(),
+            from,
+            &view.chosen,
+            Booker::Staff,
+            href,
+        )
+        .await
+        {
             Ok(picker) => Some(picker),
             Err(error) => return error_page(state, Some(console), &error),
         }
@@ -284,10 +357,46 @@ async fn render(
             staff_note: view
                 .note
                 .unwrap_or_else(|| row.staff_note.clone().unwrap_or_default()),
+            practitioner_label: crate::routes::bookings::PractitionerRef::of(state, row)
+                .map(|practitioner| practitioner.label)
+                .unwrap_or_default(),
+            practitioner: view
+                .practitioner
+                .unwrap_or_else(|| row.practitioner.clone().unwrap_or_default()),
+            practitioners: if matches!(status, BookingStatus::Confirmed | BookingStatus::Arrived)
+                && !erased
+            {
+                practitioner_choices(state, &kind)
+            } else {
+                Vec::new()
+            },
             mail: mail_lines(state, &loaded.mail),
             trail: trail_lines(state, &loaded.trail),
+            questionnaire: QuestionnaireSection::of(state, row, loaded.answers),
         },
     )
+}
+
+/// The practitioners who take `kind`, in configuration order.
+fn practitioner_choices(
+    state: &AppState,
+    kind: &crate::schedule::ConsultationType,
+) -> Vec<super::closures::ResourceChoice> {
+    state
+        .resources
+        .needs(&kind.code)
+        .map(|needs| {
+            needs
+                .practitioners
+                .iter()
+                .filter_map(|index| state.resources.get(*index))
+                .map(|resource| super::closures::ResourceChoice {
+                    code: resource.code.clone(),
+                    label: resource.label.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Applies `change` through the staff workflow (the same as the API's
@@ -515,5 +624,76 @@ pub fn typed_note(fields: &Fields) -> String {
     match fields.as_map().get("staff_note") {
         Some(serde_json::Value::String(text)) => text.clone(),
         _ => String::new(),
+    }
+}
+
+/// `POST /staff/bookings/{reference}/practitioner` with `practitioner` (a
+/// code of the type's practitioners): the booking is theirs at the same
+/// time (the API's PATCH `practitioner`). One who is not free then, or who
+/// does not take the type, shows the page again with the reason and the
+/// choice kept; the patient is not mailed (the desk tells them).
+pub async fn reassign(
+    req: HttpRequest,
+    reference: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (console, fields) = match post_form(&req, payload, &state).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
+    let reference = reference.into_inner();
+    let lookup = reference.clone();
+    let current = match state
+        .db
+        .read(move |conn| booking::find_for_staff(conn, &lookup))
+        .await
+    {
+        Ok(row) => row,
+        Err(error) => return error_page(&state, Some(&console), &error),
+    };
+    let typed = fields
+        .text("practitioner")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut view = View::fresh(None);
+    view.practitioner = Some(typed.trim().to_string());
+    let mut errors = Vec::new();
+    let named =
+        crate::routes::staff::bookings::practitioner(&fields, &state, &current, &mut errors);
+    let Some(named) = named.filter(|_| errors.is_empty()) else {
+        if errors.is_empty() {
+            errors.push(FieldError::new("practitioner", "required"));
+        }
+        view.status = StatusCode::UNPROCESSABLE_ENTITY;
+        view.errors = errors;
+        return render(&state, &console, &reference, view).await;
+    };
+    let label = super::closures::resource_label(&state, &named);
+    let change = StaffChange {
+        practitioner: Some(named),
+        ..StaffChange::default()
+    };
+    let result = apply(&state, &console, reference.clone(), change, move |row| {
+        Flash::notice(format!(
+            "{} の担当を{}にしました。患者様へのご連絡はお電話などでお願いします。",
+            row.reference, label
+        ))
+    })
+    .await;
+    match result {
+        Ok(row) => see_other(&booking_href(&row.reference), Privacy::Private),
+        Err(ApiError::SlotUnavailable { .. }) => {
+            view.status = StatusCode::CONFLICT;
+            view.errors = vec![FieldError::new("practitioner", "practitioner_unavailable")];
+            render(&state, &console, &reference, view).await
+        }
+        Err(ApiError::Validation(errors)) => {
+            view.status = StatusCode::UNPROCESSABLE_ENTITY;
+            view.errors = errors;
+            render(&state, &console, &reference, view).await
+        }
+        Err(error) => error_page(&state, Some(&console), &error),
     }
 }

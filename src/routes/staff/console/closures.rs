@@ -1,6 +1,7 @@
 //! Closures (`/staff/closures`): the coming ones, each with the confirmed
 //! bookings still inside it (to call those patients), forms to close a
-//! whole day or hours of one, and a button to remove one. The forms go
+//! whole day or hours of one (for the clinic, or as one practitioner's or
+//! room's time off when they are configured), and a button to remove one. The forms go
 //! through the workflow the staff API uses.
 
 use actix_web::http::StatusCode;
@@ -40,6 +41,9 @@ pub struct ClosureLine {
     pub id: i32,
     pub when: String,
     pub whole_day: bool,
+    /// Whose time off it is (a practitioner's or room's label); empty when
+    /// the clinic closes.
+    pub resource: String,
     pub reason: String,
     pub created_by: String,
     pub created: String,
@@ -53,6 +57,15 @@ pub struct ClosureValues {
     pub start: String,
     pub end: String,
     pub reason: String,
+    /// A practitioner's or room's code, or empty for the clinic.
+    pub resource: String,
+}
+
+/// A practitioner or room a closure may be the time off of.
+#[derive(Debug, Clone)]
+pub struct ResourceChoice {
+    pub code: String,
+    pub label: String,
 }
 
 #[derive(Template)]
@@ -65,6 +78,17 @@ pub struct ClosuresPage {
     pub values: ClosureValues,
     pub errors: FormErrors,
     pub times: Vec<String>,
+    /// Practitioners and rooms (empty when none are configured).
+    pub resources: Vec<ResourceChoice>,
+}
+
+/// A resource's label as staff read it, by code (the code itself when the
+/// configuration no longer has it).
+pub fn resource_label(state: &AppState, code: &str) -> String {
+    state
+        .resources
+        .find(code)
+        .map_or_else(|| code.to_string(), |(_, resource)| resource.label.clone())
 }
 
 fn closure_when(state: &AppState, row: &ClosureRow) -> String {
@@ -133,11 +157,18 @@ async fn render(
     let today = state.calendar.today(Utc::now());
     let from = utc_range(&state.calendar, today, today).0;
     let actor = console.actor();
+    let slot_minutes = state.calendar.slot_minutes();
     let loaded = state
         .db
         .write(move |conn| {
             let rows = closure_rows::page(conn, from, None, LISTED)?;
-            let inside = staff_reads::bookings_inside_closures(conn, &rows, &actor, Utc::now())?;
+            let inside = staff_reads::bookings_inside_closures(
+                conn,
+                &rows,
+                slot_minutes,
+                &actor,
+                Utc::now(),
+            )?;
             Ok((rows, inside))
         })
         .await;
@@ -152,6 +183,11 @@ async fn render(
             id: row.id,
             when: closure_when(state, row),
             whole_day: row.closed_date.is_some(),
+            resource: row
+                .resource
+                .as_deref()
+                .map(|code| resource_label(state, code))
+                .unwrap_or_default(),
             reason: row.reason.clone(),
             created_by: row.created_by.clone(),
             created: super::when_ja(state, row.created_at),
@@ -179,7 +215,7 @@ async fn render(
     if form == "hours" {
         // The hours form's own fields (the day form has a date too).
         for error in &mut errors.0 {
-            if error.field == "date" || error.field == "reason" {
+            if error.field == "date" || error.field == "reason" || error.field == "resource" {
                 error.target = format!("f-hours-{}", error.field);
             }
         }
@@ -193,6 +229,15 @@ async fn render(
             values,
             errors,
             times: grid_times(state),
+            resources: state
+                .resources
+                .all()
+                .iter()
+                .map(|resource| ResourceChoice {
+                    code: resource.code.clone(),
+                    label: resource.label.clone(),
+                })
+                .collect(),
         },
     )
 }
@@ -213,6 +258,7 @@ fn parse_form(
         start: text("start"),
         end: text("end"),
         reason: text("reason"),
+        resource: text("resource").trim().to_string(),
     };
     let whole_day = text("kind") != "hours";
     let form = if whole_day { "day" } else { "hours" };
@@ -238,9 +284,17 @@ fn parse_form(
             }
         }
     }
+    let resource = crate::workflows::resources::closure_resource(state, Some(&values.resource))
+        .unwrap_or_else(|error| {
+            errors.push(error);
+            None
+        });
     let parsed = ClosureRequest::parse(&Fields::from_form_pairs(pairs), &state.calendar);
     let result = match parsed {
-        Ok(request) if errors.is_empty() => Ok(request),
+        Ok(mut request) if errors.is_empty() => {
+            request.resource = resource;
+            Ok(request)
+        }
         Ok(_) => Err(errors),
         Err(more) => {
             // Without a date (or on the day form) there is no range to
@@ -283,12 +337,16 @@ pub async fn create(
         }
     };
     let (actor, session, work_state) = (console.actor(), console.session.clone(), state.clone());
+    let slot_minutes = state.calendar.slot_minutes();
     let closed = state
         .db
         .write(move |conn| {
-            let closed = closures_workflow::close(conn, &request, &actor, Utc::now())?;
+            let closed = closures_workflow::close(conn, &request, slot_minutes, &actor, Utc::now())?;
             let Closed { closure, affected } = &closed;
-            let when = closure_when(&work_state, closure);
+            let mut when = closure_when(&work_state, closure);
+            if let Some(code) = closure.resource.as_deref() {
+                when = format!("{} {when}", resource_label(&work_state, code));
+            }
             let text = if affected.is_empty() {
                 format!("休診を追加しました（{when}）。この時間に確定済みの予約はありません。")
             } else {

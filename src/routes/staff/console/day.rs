@@ -133,6 +133,8 @@ pub struct DayPage {
     pub cancelled: Vec<BookingLine>,
     pub show_practitioner: bool,
     pub counts: DayCounts,
+    /// The day's waiting list (キャンセル待ち).
+    pub waitlist: Vec<super::waitlist::WaitlistLine>,
 }
 
 /// `GET /staff` and `GET /staff/`: today.
@@ -187,8 +189,16 @@ fn closure_label(state: &AppState, closure: &ClosureRow) -> String {
     } else {
         format!(" {}", closure.reason)
     };
+    // A practitioner's or room's time off: theirs, not the clinic's.
+    let (whose, closed) = match closure.resource.as_deref() {
+        Some(code) => (
+            format!("{} ", super::closures::resource_label(state, code)),
+            "お休み",
+        ),
+        None => (String::new(), "休診"),
+    };
     if closure.closed_date.is_some() {
-        return format!("終日休診{reason}");
+        return format!("{whose}終日{closed}{reason}");
     }
     let (start, end) = (
         state.calendar.local(closure.start_at),
@@ -201,7 +211,7 @@ fn closure_label(state: &AppState, closure: &ClosureRow) -> String {
             format!("{} {}", at.format("%-m/%-d"), at.format("%H:%M"))
         }
     };
-    format!("{}〜{} 休診{reason}", format(start), format(end))
+    format!("{whose}{}〜{} {closed}{reason}", format(start), format(end))
 }
 
 /// The bookings starting on `from..=to` (all statuses), read on the record.
@@ -265,7 +275,11 @@ async fn render_day(
         Ok(found) => found,
         Err(error) => return error_page(state, Some(&console), &error),
     };
-    let page_view = day_page(state, &console, date, &rows, &taken, &closures);
+    let mut page_view = day_page(state, &console, date, &rows, &taken, &closures);
+    page_view.waitlist = match super::waitlist::lines(state, &console, date).await {
+        Ok(lines) => lines,
+        Err(error) => return error_page(state, Some(&console), &error),
+    };
     page(StatusCode::OK, &page_view)
 }
 
@@ -281,7 +295,9 @@ fn day_page(
     let now = Utc::now().naive_utc();
     let capacity = calendar.capacity_per_slot();
     let step = Duration::minutes(calendar.slot_minutes().into());
-    let whole_day = closures.iter().find(|c| c.closed_date == Some(date));
+    let whole_day = closures
+        .iter()
+        .find(|c| c.closed_date == Some(date) && c.resource.is_none());
     let closed_note = calendar
         .closed_reason(date)
         .map(|reason| closed_label(reason, date))
@@ -296,7 +312,7 @@ fn day_page(
             let at = start.naive_utc();
             let closure = closures
                 .iter()
-                .find(|c| c.start_at < at + step && c.end_at > at)
+                .find(|c| c.resource.is_none() && c.start_at < at + step && c.end_at > at)
                 .map(|c| {
                     if c.reason.is_empty() {
                         "休診".to_string()
@@ -362,7 +378,7 @@ fn day_page(
         closed_note,
         closures: closures
             .iter()
-            .filter(|c| c.closed_date.is_none())
+            .filter(|c| c.closed_date.is_none() || c.resource.is_some())
             .map(|c| closure_label(state, c))
             .collect(),
         slots,
@@ -371,6 +387,7 @@ fn day_page(
         cancelled,
         show_practitioner,
         counts,
+        waitlist: Vec::new(),
     }
 }
 

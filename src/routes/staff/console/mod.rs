@@ -13,6 +13,7 @@ pub mod day;
 pub mod inquiries;
 pub mod mail;
 pub mod session;
+pub mod waitlist;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -51,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(bookings::move_to),
         )
         .route("/bookings/{reference}/note", web::post().to(bookings::note))
+        .route(
+            "/bookings/{reference}/practitioner",
+            web::post().to(bookings::reassign),
+        )
         .route("/inquiries", web::get().to(inquiries::list))
         .route("/inquiries/{reference}", web::get().to(inquiries::show))
         .route(

@@ -1,0 +1,499 @@
+//! Practitioners and rooms at the desk: giving a booking to another
+//! practitioner (API and console), a practitioner's or room's time off as
+//! a closure (API and console), one practitioner's calendar feed, and the
+//! practitioner in webhooks and FHIR.
+
+use serde_json::{json, Value};
+
+use crate::console_helpers::Console;
+use crate::helpers::{assert_problem, local, open_day, spawn_app_with, Backend, TestApp};
+use crate::practitioners::{body_for, book_with, spawn_clinic, with_practitioners};
+use crate::staff_helpers::{
+    calendar_token, patched, reference, staff_get, staff_patch, staff_post, staff_token,
+};
+
+fn practitioner_of(booking: &Value) -> &str {
+    booking["practitioner"]["code"].as_str().unwrap_or("none")
+}
+
+async fn staff_view(app: &TestApp, token: &str, reference: &str) -> Value {
+    let response = staff_get(app, token, &format!("/api/v1/staff/bookings/{reference}")).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The patient's messages about a booking other than its reminder.
+fn patient_mail_kinds(view: &Value) -> Vec<String> {
+    view["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|mail| mail["audience"] == "patient" && mail["kind"] != "booking_reminder")
+        .map(|mail| mail["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The statuses of a booking's reminders, oldest first.
+fn reminders(view: &Value) -> Vec<String> {
+    let mut reminders: Vec<(i64, String)> = view["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|mail| mail["kind"] == "booking_reminder")
+        .map(|mail| {
+            (
+                mail["id"].as_i64().unwrap(),
+                mail["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    reminders.sort();
+    reminders.into_iter().map(|(_, status)| status).collect()
+}
+
+async fn staff_give_a_booking_to_another_practitioner_only_when_they_are_free(backend: Backend) {
+    let app = spawn_clinic(backend).await;
+    let token = staff_token(&app, "desk").await;
+    let day = open_day(4);
+    let first = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
+    book_with(&app, "stem-cell", &local(day, "10:30"), Some("dr-b")).await;
+    let first_ref = reference(&first);
+    // dr-b is busy from 10:30: not free for the whole hour.
+    let response = staff_patch(&app, &token, &first_ref, json!({"practitioner": "dr-b"})).await;
+    assert_problem(response, 409, "practitioner", "slot_unavailable").await;
+    let response = staff_patch(
+        &app,
+        &token,
+        &first_ref,
+        json!({"practitioner": "counsellor"}),
+    )
+    .await;
+    assert_problem(response, 422, "practitioner", "invalid_practitioner").await;
+    let response = staff_patch(&app, &token, &first_ref, json!({"practitioner": "dr-x"})).await;
+    assert_problem(response, 422, "practitioner", "invalid_practitioner").await;
+    assert_eq!(
+        practitioner_of(&staff_view(&app, &token, &first_ref).await),
+        "dr-a"
+    );
+
+    // Another day: dr-b is free, so the booking becomes theirs.
+    let other = open_day(5);
+    let booking = book_with(&app, "stem-cell", &local(other, "14:00"), Some("dr-a")).await;
+    let booked_ref = reference(&booking);
+    let before = staff_view(&app, &token, &booked_ref).await;
+    let view = patched(&app, &token, &booked_ref, json!({"practitioner": "dr-b"})).await;
+    assert_eq!(
+        view["practitioner"],
+        json!({"code": "dr-b", "label": "B 医師"})
+    );
+    assert_eq!(view["start"], booking["start"], "the time stays");
+    let entry = view["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["action"] == "booking.practitioner_changed")
+        .expect("audited");
+    assert_eq!(entry["detail"], json!({"from": "dr-a", "to": "dr-b"}));
+    assert_eq!(entry["actor"], "desk");
+    // The patient is not mailed (the desk tells them); the reminder to
+    // come is written again, to name dr-b.
+    assert_eq!(patient_mail_kinds(&view), patient_mail_kinds(&before));
+    assert_eq!(reminders(&before), ["pending"]);
+    assert_eq!(reminders(&view), ["cancelled", "pending"]);
+    // The claims moved: dr-a is free at 14:00 again, dr-b is not.
+    book_with(&app, "stem-cell", &local(other, "14:00"), Some("dr-a")).await;
+    let response = app
+        .post_booking(&body_for("stem-cell", &local(other, "14:00"), Some("dr-b")))
+        .await;
+    assert_problem(response, 409, "start", "slot_unavailable").await;
+    // Naming the one it has changes nothing; a move may name another.
+    let same = patched(&app, &token, &booked_ref, json!({"practitioner": "dr-b"})).await;
+    assert_eq!(same["updated_at"], view["updated_at"]);
+    let moved = patched(
+        &app,
+        &token,
+        &booked_ref,
+        json!({"start": local(other, "16:00"), "practitioner": "dr-a"}),
+    )
+    .await;
+    assert_eq!(practitioner_of(&moved), "dr-a");
+    book_with(&app, "stem-cell", &local(other, "14:00"), Some("dr-b")).await;
+
+    // A type without practitioners takes none.
+    let seat = app.book(&local(other, "10:00")).await;
+    let response = staff_patch(
+        &app,
+        &token,
+        &reference(&seat),
+        json!({"practitioner": "dr-a"}),
+    )
+    .await;
+    assert_problem(response, 422, "practitioner", "invalid_practitioner").await;
+    // A cancelled booking is not given to anyone.
+    let cancelled = patched(&app, &token, &first_ref, json!({"status": "cancelled"})).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let response = staff_patch(&app, &token, &first_ref, json!({"practitioner": "dr-b"})).await;
+    assert_problem(response, 422, "status", "invalid_status").await;
+}
+
+async fn the_console_gives_a_booking_to_another_practitioner(backend: Backend) {
+    let app = spawn_clinic(backend).await;
+    let token = staff_token(&app, "desk").await;
+    let console = Console::sign_in(&app, &token).await;
+    let day = open_day(4);
+    let booking = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
+    book_with(&app, "stem-cell", &local(day, "15:00"), Some("dr-b")).await;
+    let path = format!("/staff/bookings/{}", reference(&booking));
+    let html = console.page(&path).await;
+    assert!(html.contains("id=\"practitioner\">A 医師<"), "{html}");
+    assert!(html.contains("action=\"/staff/bookings/"));
+    assert!(html.contains("<option value=\"dr-b\">B 医師</option>"));
+    assert!(!html.contains("value=\"counsellor\""), "not for this type");
+    // Without the CSRF token nothing changes.
+    let refused = console
+        .post_raw(&format!("{path}/practitioner"), &[("practitioner", "dr-b")])
+        .await;
+    assert_eq!(refused.status(), 403);
+    let html = console
+        .act(&format!("{path}/practitioner"), &[("practitioner", "dr-b")])
+        .await;
+    assert!(html.contains("id=\"practitioner\">B 医師<"), "{html}");
+    assert!(html.contains("の担当をB 医師にしました"), "{html}");
+    assert!(html.contains("booking.practitioner_changed"));
+
+    // dr-a is taken: the page comes back saying so, the choice kept.
+    let busy = book_with(
+        &app,
+        "stem-cell",
+        &local(open_day(5), "10:00"),
+        Some("dr-b"),
+    )
+    .await;
+    book_with(
+        &app,
+        "stem-cell",
+        &local(open_day(5), "10:00"),
+        Some("dr-a"),
+    )
+    .await;
+    let busy_path = format!("/staff/bookings/{}", reference(&busy));
+    let response = console
+        .post(
+            &format!("{busy_path}/practitioner"),
+            &[("practitioner", "dr-a")],
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("その担当者はこの時間"), "{html}");
+    assert!(html.contains("<option value=\"dr-a\" selected>A 医師</option>"));
+    assert!(html.contains("id=\"practitioner\">B 医師<"), "unchanged");
+    let response = console
+        .post(
+            &format!("{busy_path}/practitioner"),
+            &[("practitioner", "counsellor")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("この診療メニューを担当していません"),
+        "{html}"
+    );
+}
+
+async fn a_practitioners_time_off_closes_only_them(backend: Backend) {
+    let app = spawn_clinic(backend).await;
+    let token = staff_token(&app, "desk").await;
+    let day = open_day(4);
+    let hers = book_with(&app, "stem-cell", &local(day, "14:00"), Some("dr-a")).await;
+    let his = book_with(&app, "follow-up", &local(day, "14:00"), None).await;
+    let response = staff_post(
+        &app,
+        &token,
+        "/api/v1/staff/closures",
+        json!({"start": local(day, "14:00"), "end": local(day, "17:00"),
+               "reason": "学会", "resource": "dr-a"}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let closure: Value = response.json().await.unwrap();
+    assert_eq!(closure["resource"], "dr-a");
+    let affected: Vec<&str> = closure["affected_bookings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(affected, [reference(&hers)], "not {}", reference(&his));
+    // dr-a cannot be booked then; dr-b can, and so can the seats.
+    let response = app
+        .post_booking(&body_for("stem-cell", &local(day, "15:00"), Some("dr-a")))
+        .await;
+    assert_problem(response, 409, "start", "slot_unavailable").await;
+    let query = format!("type=stem-cell&from={day}&to={day}");
+    let body: Value = app.availability(&query).await.json().await.unwrap();
+    let slot = body["days"][0]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|slot| slot["start"].as_str().unwrap().contains("T15:30"))
+        .unwrap()
+        .clone();
+    assert_eq!(slot["practitioners"], json!(["dr-b"]));
+    let assigned = book_with(&app, "stem-cell", &local(day, "15:30"), None).await;
+    assert_eq!(practitioner_of(&assigned), "dr-b");
+    app.book(&local(day, "15:00")).await;
+    // A whole day off, for a room: the other one is used.
+    let response = staff_post(
+        &app,
+        &token,
+        "/api/v1/staff/closures",
+        json!({"date": open_day(5).to_string(), "resource": "room-1"}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    book_with(
+        &app,
+        "stem-cell",
+        &local(open_day(5), "10:00"),
+        Some("dr-a"),
+    )
+    .await;
+    let response = app
+        .post_booking(&body_for(
+            "stem-cell",
+            &local(open_day(5), "10:00"),
+            Some("dr-b"),
+        ))
+        .await;
+    assert_problem(response, 409, "start", "slot_unavailable").await;
+    // An unknown code is refused with every other problem.
+    let response = staff_post(
+        &app,
+        &token,
+        "/api/v1/staff/closures",
+        json!({"start": local(day, "14:00"), "end": local(day, "13:00"), "resource": "dr-x"}),
+    )
+    .await;
+    let problem: Value = response.json().await.unwrap();
+    let codes = crate::helpers::error_codes(&problem);
+    assert!(codes.contains(&("resource".into(), "invalid_resource".into())));
+    assert!(codes.contains(&("end".into(), "invalid_range".into())));
+    // Removing the time off makes dr-a bookable again.
+    let id = closure["id"].as_i64().unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/staff/closures/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    book_with(&app, "stem-cell", &local(day, "16:30"), Some("dr-a")).await;
+}
+
+async fn the_console_sets_a_practitioners_time_off(backend: Backend) {
+    let app = spawn_clinic(backend).await;
+    let token = staff_token(&app, "desk").await;
+    let console = Console::sign_in(&app, &token).await;
+    let day = open_day(4);
+    let html = console.page("/staff/closures").await;
+    assert!(html.contains("<option value=\"dr-a\">A 医師（お休み）</option>"));
+    assert!(html.contains("<option value=\"room-2\">処置室2（お休み）</option>"));
+    let date = day.to_string();
+    let html = console
+        .act(
+            "/staff/closures",
+            &[
+                ("kind", "hours"),
+                ("date", &date),
+                ("start", "14:00"),
+                ("end", "16:00"),
+                ("resource", "dr-b"),
+                ("reason", "往診"),
+            ],
+        )
+        .await;
+    assert!(html.contains("B 医師 お休み"), "{html}");
+    let response = app
+        .post_booking(&body_for("stem-cell", &local(day, "14:30"), Some("dr-b")))
+        .await;
+    assert_problem(response, 409, "start", "slot_unavailable").await;
+    book_with(&app, "stem-cell", &local(day, "14:30"), Some("dr-a")).await;
+    // The day page lists it as dr-b's, not as the clinic closed.
+    let page = console.page(&format!("/staff/day/{day}")).await;
+    assert!(page.contains("B 医師 14:00〜16:00 お休み 往診"), "{page}");
+    assert!(!page.contains("休診（往診）"), "{page}");
+    // A code nobody has comes back with what was typed.
+    let response = console
+        .post(
+            "/staff/closures",
+            &[
+                ("kind", "day"),
+                ("date", &date),
+                ("resource", "dr-x"),
+                ("reason", "テスト"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("その担当者・部屋は登録されていません"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"テスト\""));
+    // Without resources configured the choice is not offered.
+    let plain = spawn_app_with(backend, |_| {}).await;
+    let token = staff_token(&plain, "desk").await;
+    let console = Console::sign_in(&plain, &token).await;
+    let html = console.page("/staff/closures").await;
+    assert!(!html.contains("name=\"resource\""));
+}
+
+async fn a_practitioner_has_a_feed_of_their_own(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        with_practitioners(settings);
+        settings.staff.feed_days_ahead = 10;
+    })
+    .await;
+    let token = calendar_token(&app, "dr-a-phone").await;
+    let day = open_day(4);
+    let hers = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
+    let his = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-b")).await;
+    let seat = app.book(&local(day, "11:00")).await;
+    let response = staff_get(&app, &token, "/api/v1/staff/calendar.ics?practitioner=dr-a").await;
+    assert_eq!(response.status(), 200);
+    let folded = response.text().await.unwrap();
+    let calendar: icalendar::Calendar = folded.parse().expect("the feed parses");
+    let text = folded.replace("\r\n ", "");
+    let events = calendar
+        .components
+        .iter()
+        .filter(|c| c.as_event().is_some())
+        .count();
+    assert_eq!(events, 1, "{text}");
+    assert!(text.contains(&reference(&hers)));
+    assert!(!text.contains(&reference(&his)));
+    assert!(!text.contains(&reference(&seat)));
+    assert!(text.contains("担当: A 医師"));
+    assert!(text.contains("X-WR-CALNAME:") && text.contains("A 医師"));
+    // The whole feed has them all.
+    let all = staff_get(&app, &token, "/api/v1/staff/calendar.ics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for booking in [&hers, &his, &seat] {
+        assert!(all.contains(&reference(booking)));
+    }
+    for code in ["dr-x", "room-1"] {
+        let response = staff_get(
+            &app,
+            &token,
+            &format!("/api/v1/staff/calendar.ics?practitioner={code}"),
+        )
+        .await;
+        assert_problem(response, 422, "practitioner", "invalid_practitioner").await;
+    }
+}
+
+async fn fhir_appointments_name_the_practitioner(backend: Backend) {
+    let app = spawn_clinic(backend).await;
+    let token = staff_token(&app, "ehr").await;
+    let day = open_day(4);
+    let booking = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-b")).await;
+    let seat = app.book(&local(day, "11:00")).await;
+    let read = |reference: String| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let response = app
+                .client
+                .get(app.url(&format!("/fhir/r4/Appointment/{reference}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let appointment = read(reference(&booking)).await;
+    let participants = appointment["participant"].as_array().unwrap();
+    assert_eq!(participants.len(), 3);
+    assert_eq!(
+        participants[1],
+        json!({"actor": {"reference": "Practitioner/dr-b", "display": "B 医師"},
+               "required": "required", "status": "accepted"})
+    );
+    let without = read(reference(&seat)).await;
+    assert_eq!(without["participant"].as_array().unwrap().len(), 2);
+    // A Slot of a type with doctors is busy when none of them is free.
+    let slot_status = |time: &'static str| {
+        let app = &app;
+        async move {
+            let id = format!(
+                "stem-cell-{}{}",
+                day.format("%Y%m%d"),
+                time.replace(':', "")
+            );
+            let response = app.get(&format!("/fhir/r4/Slot/{id}")).await;
+            assert_eq!(response.status(), 200, "{id}");
+            let slot: Value = response.json().await.unwrap();
+            slot["status"].as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(slot_status("10:00").await, "free", "dr-a is free");
+    book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
+    assert_eq!(slot_status("10:00").await, "busy");
+    assert_eq!(slot_status("14:00").await, "free");
+}
+
+async fn webhooks_carry_the_practitioner(backend: Backend) {
+    use crate::webhook_receiver::WebhookReceiver;
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let receiver = WebhookReceiver::start(&[SECRET]).await;
+    let endpoint = clinic_booking::webhooks::EndpointSettings {
+        url: receiver.url("/hooks"),
+        secret: secrecy::SecretString::from(SECRET),
+        previous_secrets: Vec::new(),
+        events: None,
+        include_personal_data: false,
+    };
+    let app = spawn_app_with(backend, |settings| {
+        with_practitioners(settings);
+        settings.webhooks.endpoints = vec![endpoint];
+        settings.webhooks.retry_initial_seconds = 0.05;
+        settings.webhooks.poll_interval_ms = 20;
+    })
+    .await;
+    let day = open_day(4);
+    let booking = book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
+    let seat = app.book(&local(day, "11:00")).await;
+    let received = receiver.until(|received| received.len() >= 2).await;
+    let data_of = |reference: String| {
+        received
+            .iter()
+            .find(|r| r.reference() == reference)
+            .map(|r| r.body["data"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        data_of(reference(&booking))["practitioner"],
+        json!({"code": "dr-a", "label": "A 医師", "label_en": "Dr. A"})
+    );
+    assert_eq!(data_of(reference(&seat))["practitioner"], Value::Null);
+    assert!(received.iter().all(|r| r.verified));
+}
+
+crate::backend_tests!(
+    staff_give_a_booking_to_another_practitioner_only_when_they_are_free,
+    the_console_gives_a_booking_to_another_practitioner,
+    a_practitioners_time_off_closes_only_them,
+    the_console_sets_a_practitioners_time_off,
+    a_practitioner_has_a_feed_of_their_own,
+    fhir_appointments_name_the_practitioner,
+    webhooks_carry_the_practitioner,
+);
