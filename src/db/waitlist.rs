@@ -217,8 +217,7 @@ pub fn delete_entry(conn: &mut DbConnection, reference: &str) -> Result<usize, A
         .filter(waitlist_offers::entry_reference.eq(reference))
         .select(waitlist_offers::id)
         .load(conn)?;
-    diesel::delete(slot_claims::table.filter(slot_claims::offer_id.eq_any(&offers)))
-        .execute(conn)?;
+    release_holds(conn, &offers)?;
     diesel::delete(waitlist_offers::table.filter(waitlist_offers::entry_reference.eq(reference)))
         .execute(conn)?;
     Ok(diesel::delete(waitlist_entries::table.find(reference)).execute(conn)?)
@@ -271,8 +270,21 @@ pub fn insert_offer(
 
 /// Deletes an offer that could not hold its seats.
 pub fn delete_offer(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
-    diesel::delete(slot_claims::table.filter(slot_claims::offer_id.eq(id))).execute(conn)?;
+    release_holds(conn, &[id])?;
     diesel::delete(waitlist_offers::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// Frees the seats the offers `ids` hold.
+fn release_holds(conn: &mut DbConnection, ids: &[i64]) -> Result<(), ApiError> {
+    let freed: Vec<NaiveDateTime> = each_backend!(conn, c => diesel::delete(
+        slot_claims::table.filter(slot_claims::offer_id.eq_any(ids)),
+    )
+    .returning(slot_claims::slot_start)
+    .get_results(c))?;
+    for slot in freed {
+        super::schedule_versions::changed(slot, slot);
+    }
     Ok(())
 }
 
@@ -304,6 +316,7 @@ pub fn hold_seats(
                 .execute(c));
             match inserted {
                 Ok(1) => {
+                    super::schedule_versions::changed(*slot, *slot);
                     held = true;
                     break;
                 }
@@ -356,7 +369,7 @@ pub fn close_offer(
         waitlist_offers::closed_at.eq(Some(now)),
     ))
     .execute(conn)?;
-    diesel::delete(slot_claims::table.filter(slot_claims::offer_id.eq(id))).execute(conn)?;
+    release_holds(conn, &[id])?;
     Ok(closed == 1)
 }
 

@@ -362,6 +362,10 @@ async fn an_entry_expires_after_max_offers(backend: Backend) {
     let (first, first_token) = join(&app, "wait-a@example.jp").await;
     cancel_booking(&app, &booking, &booking_token).await;
     until_status(&app, &first, &first_token, "offered").await;
+    // Asked while held (twice, so the answer is kept): the release below
+    // must still show in the next answer.
+    assert!(!app.slot_available(day(), &local(day(), "10:00")).await);
+    assert!(!app.slot_available(day(), &local(day(), "10:00")).await);
     app.state.clock.advance(chrono::Duration::minutes(31));
     let expired = until_status(&app, &first, &first_token, "expired").await;
     assert_eq!(expired["offers_made"], 1);
