@@ -127,6 +127,6 @@ pub fn record_texts(on: bool) -> Vec<(String, u64)> {
         texts.take()
     };
     let mut seen: Vec<(String, u64)> = seen.unwrap_or_default().into_iter().collect();
-    seen.sort_by(|a, b| b.1.cmp(&a.1));
+    seen.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     seen
 }
