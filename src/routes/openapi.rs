@@ -223,10 +223,9 @@ pub struct ClosureRequest {
     #[schema(max_length = 200)]
     pub reason: Option<String>,
     /// A practitioner's or room's code (`[[resources]]`): the closure is
-    /// their time off only (bookings needing them elsewhere go on); absent
-    /// or empty: the clinic closes. An unknown code is 422
+    /// their time off only (bookings needing them elsewhere go on); absent,
+    /// null or empty: the clinic closes. An unknown code is 422
     /// `invalid_resource`.
-    #[schema(nullable = false)]
     pub resource: Option<String>,
 }
 

@@ -208,6 +208,7 @@ pub async fn show(
     security((), ("manage_token" = [])),
     responses(
         (status = 200, description = "Left the list (also when it already had); a held seat goes to the next entry", body = WaitlistView),
+        (status = 400, description = "Malformed Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invalid_status`: already booked or expired", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]
@@ -256,6 +257,7 @@ pub async fn cancel(
     responses(
         (status = 201, description = "Booked: the usual booking answer, with its own manage URL; the confirmation is mailed", body = BookingView,
             headers(("Location" = String, description = "The booking's URL"))),
+        (status = 400, description = "Malformed Idempotency-Key", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown reference, or a missing or wrong token", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`offer_expired`: no seat is held for the entry (the hold ended, or none was offered)", body = crate::routes::openapi::Problem, content_type = "application/problem+json"),
     ))]

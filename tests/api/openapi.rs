@@ -207,11 +207,34 @@ async fn an_unsupported_method_is_a_405_with_allow(backend: Backend) {
     );
 }
 
+/// A malformed Idempotency-Key is a 400 wherever the header is taken, so
+/// every operation that takes it says so.
+async fn every_operation_taking_an_idempotency_key_documents_its_400(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let document = description(&app).await;
+    let mut taking = 0;
+    for (method, path) in API_ROUTES {
+        let operation = &document["paths"][path][method];
+        let takes_key = operation["parameters"]
+            .as_array()
+            .is_some_and(|params| params.iter().any(|p| p["name"] == "Idempotency-Key"));
+        if takes_key {
+            taking += 1;
+            assert!(
+                operation["responses"]["400"].is_object(),
+                "{method} {path} takes an Idempotency-Key: document its 400"
+            );
+        }
+    }
+    assert!(taking > 3, "the bookings and the waiting list take the key");
+}
+
 crate::backend_tests!(
     the_openapi_description_lists_every_public_operation,
     the_docs_ui_is_served_from_the_binary,
     an_unsupported_method_is_a_405_with_allow,
     every_api_route_is_described_and_served,
     every_staff_operation_needs_the_bearer_token,
+    every_operation_taking_an_idempotency_key_documents_its_400,
     an_unsupported_method_on_a_staff_resource_is_a_405_with_allow,
 );
