@@ -175,6 +175,20 @@ pub fn anyone_waiting_between(
     Ok(found.is_some())
 }
 
+/// The dates from `from` on that someone is waiting for, earliest first.
+pub fn waited_dates_from(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+) -> Result<Vec<NaiveDate>, ApiError> {
+    Ok(waitlist_entries::table
+        .filter(waitlist_entries::wanted_date.ge(from))
+        .filter(waitlist_entries::status.eq(WaitlistStatus::Waiting.as_str()))
+        .select(waitlist_entries::wanted_date)
+        .distinct()
+        .order(waitlist_entries::wanted_date.asc())
+        .load(conn)?)
+}
+
 /// Every entry for `date`, in the order they joined.
 pub fn entries_on(conn: &mut DbConnection, date: NaiveDate) -> Result<Vec<EntryRow>, ApiError> {
     Ok(waitlist_entries::table

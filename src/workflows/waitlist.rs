@@ -27,7 +27,7 @@ use crate::domain::{
     NewBooking, NewWaitlistEntry, PatientName, PhoneNumber, Reference, SlotStart, WaitlistStatus,
 };
 use crate::error::ApiError;
-use crate::schedule::availability::rfc3339;
+use crate::schedule::availability::{rfc3339, utc_range};
 use crate::schedule::ConsultationType;
 use crate::state::AppState;
 use crate::webhooks::event;
@@ -302,6 +302,23 @@ pub fn seat_freed(
         store::queue_job(conn, start, end, now.naive_utc(), now.naive_utc())?;
     }
     Ok(())
+}
+
+/// Rule: when an instance starts, every day someone waits for is queued
+/// to be looked at again, so that seats its configuration added while it
+/// was down (capacity raised, hours extended, a day off removed) are
+/// offered as freed seats are. A day with no seat free offers nothing.
+pub fn recheck_waited_days(
+    conn: &mut DbConnection,
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let dates = store::waited_dates_from(conn, state.calendar.today(now))?;
+    for date in &dates {
+        let (start, end) = utc_range(&state.calendar, *date, *date);
+        store::queue_job(conn, start, end, now.naive_utc(), now.naive_utc())?;
+    }
+    Ok(dates.len())
 }
 
 /// Whether `start` lies in the entry's window (both ends inclusive).
@@ -629,6 +646,20 @@ impl WaitlistWorker {
 
 async fn run(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
     let every = StdDuration::from_millis(state.settings.waitlist.poll_interval_ms.max(10));
+    let now = state.clock.now();
+    let shared = Arc::clone(&state);
+    match state
+        .db
+        .write(move |conn| recheck_waited_days(conn, &shared, now))
+        .await
+    {
+        Ok(0) => {}
+        Ok(days) => tracing::info!(
+            days,
+            "waiting-list days queued to be offered again at start"
+        ),
+        Err(error) => tracing::warn!(%error, "waiting-list days not queued at start"),
+    }
     loop {
         if *stopped.borrow() {
             break;

@@ -32,7 +32,8 @@ crate::backend_tests!(
     staff_erase_an_entry_and_its_hold_passes_on,
     an_offer_is_posted_to_webhook_receivers_as_waitlist_offered,
     the_form_keeps_what_was_typed_and_joins,
-    a_full_day_on_reserve_links_to_the_waiting_list;
+    a_full_day_on_reserve_links_to_the_waiting_list,
+    a_seat_the_configuration_adds_is_offered_at_start;
     postgres_only:
     two_instances_offer_one_freed_seat_exactly_once,
 );
@@ -779,4 +780,45 @@ async fn two_instances_offer_one_freed_seat_exactly_once() {
     }
     assert_eq!(offered, 1, "one freed seat, one offer");
     assert_eq!(offer_mails(), 1, "one offer email");
+}
+
+/// A seat added by the configuration while the service was down (here the
+/// capacity raised from one to two) is offered once it starts again.
+async fn a_seat_the_configuration_adds_is_offered_at_start(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    // Its waitlist worker makes one pass at start and then sleeps, so it
+    // cannot take the restarted instance's work while it stops.
+    let before = spawn_on(db.clone(), |settings| {
+        quick(settings);
+        settings.waitlist.poll_interval_ms = 3_600_000;
+    })
+    .await;
+    book_the_seat(&before).await;
+    let (first, first_token) = join(&before, "wait-a@example.jp").await;
+    assert_eq!(
+        entry(&before, &first, &first_token).await["status"],
+        "waiting"
+    );
+    before.stop().await;
+
+    let after = spawn_on(db, |settings| {
+        quick(settings);
+        settings.schedule.capacity_per_slot = 2;
+    })
+    .await;
+    let offered = until_status(&after, &first, &first_token, "offered").await;
+    assert!(offered["offer"]["start"]
+        .as_str()
+        .unwrap()
+        .starts_with(&local(day(), "10:00")));
+    // The stopped instance's mail worker may still be the one to send it.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while ![&before, &after].iter().any(|app| {
+        app.mail.mails().iter().any(|m| {
+            m.is_to("wait-a@example.jp") && m.subject().contains("キャンセル待ちのお席が空きました")
+        })
+    }) {
+        assert!(tokio::time::Instant::now() < deadline, "no offer email");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
