@@ -197,6 +197,30 @@ pub async fn show(
         .json(WaitlistView::of(&state, &view, None)))
 }
 
+/// The entry of the path, found by a token the request presents (404
+/// otherwise), the tokens, and the idempotent request of `action` on it.
+async fn entry_action(
+    req: &HttpRequest,
+    reference: web::Path<String>,
+    state: &AppState,
+    action: &str,
+) -> Result<(String, Vec<String>, IdempotentRequest), ApiError> {
+    let tokens = presented_tokens(req);
+    let key = idempotency_key(req)?;
+    let lookup = (reference.into_inner(), tokens.clone());
+    let reference = state
+        .db
+        .read(move |conn| waitlist::find_with_token(conn, &lookup.0, &lookup.1))
+        .await?
+        .reference;
+    let request = IdempotentRequest {
+        scope: format!("waitlist/{reference}/{action}"),
+        key,
+        fingerprint: String::new(),
+    };
+    Ok((reference, tokens, request))
+}
+
 /// `POST /api/v1/waitlist/{reference}/cancel`
 #[utoipa::path(post, path = "/api/v1/waitlist/{reference}/cancel", operation_id = "leaveWaitlist", tag = "public",
     params(
@@ -217,20 +241,8 @@ pub async fn cancel(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = presented_tokens(&req);
-    let key = idempotency_key(&req)?;
+    let (reference, tokens, request) = entry_action(&req, reference, &state, "cancel").await?;
     let now = state.clock.now();
-    let lookup = (reference.into_inner(), tokens.clone());
-    let reference = state
-        .db
-        .read(move |conn| waitlist::find_with_token(conn, &lookup.0, &lookup.1))
-        .await?
-        .reference;
-    let request = IdempotentRequest {
-        scope: format!("waitlist/{reference}/cancel"),
-        key,
-        fingerprint: String::new(),
-    };
     let work_state = state.clone();
     let response = answer_once(&state, request, move |conn| {
         let row = waitlist::find_with_token(conn, &reference, &tokens)?;
@@ -266,20 +278,8 @@ pub async fn accept(
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = presented_tokens(&req);
-    let key = idempotency_key(&req)?;
+    let (reference, tokens, request) = entry_action(&req, reference, &state, "accept").await?;
     let now = state.clock.now();
-    let lookup = (reference.into_inner(), tokens.clone());
-    let reference = state
-        .db
-        .read(move |conn| waitlist::find_with_token(conn, &lookup.0, &lookup.1))
-        .await?
-        .reference;
-    let request = IdempotentRequest {
-        scope: format!("waitlist/{reference}/accept"),
-        key,
-        fingerprint: String::new(),
-    };
     let work_state = state.clone();
     let response = create_once(&state, request, move |conn| {
         let row = waitlist::find_with_token(conn, &reference, &tokens)?;
