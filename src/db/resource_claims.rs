@@ -1,6 +1,7 @@
 //! Practitioners' and rooms' claims: one row per (resource, grid slot) a
-//! booking holds, the primary key refusing a second holder; and the places
-//! of a type's daily limit, held the same way.
+//! booking or a waiting-list offer holds, the primary key refusing a
+//! second holder; and the places of a type's daily limit, held the same
+//! way.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -16,6 +17,30 @@ pub fn daily_key(type_code: &str) -> String {
     format!("daily:{type_code}")
 }
 
+/// Who holds a claim: a booking, or a waiting-list offer keeping the time
+/// for its entry until it is accepted or ends.
+#[derive(Clone, Copy, Debug)]
+pub enum Holder<'a> {
+    Booking(&'a str),
+    Offer(i64),
+}
+
+impl Holder<'_> {
+    fn booking(self) -> Option<String> {
+        match self {
+            Holder::Booking(reference) => Some(reference.to_string()),
+            Holder::Offer(_) => None,
+        }
+    }
+
+    fn offer(self) -> Option<i64> {
+        match self {
+            Holder::Booking(_) => None,
+            Holder::Offer(id) => Some(id),
+        }
+    }
+}
+
 /// Every claim on a slot starting in `[from, to)`: (resource, slot).
 pub fn held_between(
     conn: &mut DbConnection,
@@ -29,13 +54,13 @@ pub fn held_between(
         .load(conn)?)
 }
 
-/// Claims `slots` of `code` for the booking `reference`, all or none:
-/// `false` (and nothing claimed) when another booking holds one of them.
-/// Of two transactions after the same slot, the second waits for the
-/// first's commit and then inserts nothing, as with seats.
+/// Claims `slots` of `code` for `holder`, all or none: `false` (and
+/// nothing claimed) when another booking or offer holds one of them. Of
+/// two transactions after the same slot, the second waits for the first's
+/// commit and then inserts nothing, as with seats.
 pub fn claim(
     conn: &mut DbConnection,
-    reference: &str,
+    holder: Holder,
     code: &str,
     slots: &[NaiveDateTime],
 ) -> Result<bool, ApiError> {
@@ -44,19 +69,26 @@ pub fn claim(
             .values((
                 resource_claims::resource_code.eq(code),
                 resource_claims::slot_start.eq(slot),
-                resource_claims::booking_reference.eq(reference),
+                resource_claims::booking_reference.eq(holder.booking()),
+                resource_claims::offer_id.eq(holder.offer()),
             ))
             .on_conflict_do_nothing()
             .execute(c));
         match inserted {
             Ok(1) => super::schedule_versions::changed(*slot, *slot),
             Ok(_) => {
-                diesel::delete(
-                    resource_claims::table
-                        .filter(resource_claims::booking_reference.eq(reference))
-                        .filter(resource_claims::resource_code.eq(code)),
-                )
-                .execute(conn)?;
+                let of_code =
+                    resource_claims::table.filter(resource_claims::resource_code.eq(code));
+                match holder {
+                    Holder::Booking(reference) => diesel::delete(
+                        of_code.filter(resource_claims::booking_reference.eq(reference)),
+                    )
+                    .execute(conn)?,
+                    Holder::Offer(id) => {
+                        diesel::delete(of_code.filter(resource_claims::offer_id.eq(id)))
+                            .execute(conn)?
+                    }
+                };
                 return Ok(false);
             }
             // Two bookings crossing each other's claims on PostgreSQL: one
@@ -76,6 +108,20 @@ pub fn claim(
 pub fn release(conn: &mut DbConnection, reference: &str) -> Result<(), ApiError> {
     let freed: Vec<NaiveDateTime> = each_backend!(conn, c => diesel::delete(
         resource_claims::table.filter(resource_claims::booking_reference.eq(reference)),
+    )
+    .returning(resource_claims::slot_start)
+    .get_results(c))?;
+    for slot in freed {
+        super::schedule_versions::changed(slot, slot);
+    }
+    Ok(())
+}
+
+/// Frees everything the waiting-list offers `ids` hold of practitioners,
+/// rooms and places.
+pub fn release_offers(conn: &mut DbConnection, ids: &[i64]) -> Result<(), ApiError> {
+    let freed: Vec<NaiveDateTime> = each_backend!(conn, c => diesel::delete(
+        resource_claims::table.filter(resource_claims::offer_id.eq_any(ids)),
     )
     .returning(resource_claims::slot_start)
     .get_results(c))?;

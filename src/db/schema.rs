@@ -29,11 +29,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// A practitioner's or room's grid slot held by a booking.
+    /// A practitioner's or room's grid slot (or a type's daily place),
+    /// claimed by a booking or held by a waiting-list offer (exactly one of
+    /// the two).
     resource_claims (resource_code, slot_start) {
         resource_code -> Text,
         slot_start -> Timestamp,
-        booking_reference -> Text,
+        booking_reference -> Nullable<Text>,
+        offer_id -> Nullable<BigInt>,
     }
 }
 

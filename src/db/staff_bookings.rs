@@ -168,7 +168,7 @@ pub fn confirmed_inside(
         .select(resource_claims::booking_reference);
     let rows: Vec<BookingRow> = bookings::table
         .filter(bookings::status.eq(BookingStatus::Confirmed.as_str()))
-        .filter(bookings::reference.eq_any(holders))
+        .filter(bookings::reference.nullable().eq_any(holders))
         .order((bookings::start_at, bookings::reference))
         .select(BookingRow::as_select())
         .load(conn)?;

@@ -289,8 +289,9 @@ pub fn delete_offer(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Frees the seats the offers `ids` hold.
+/// Frees the seats, practitioners, rooms and places the offers `ids` hold.
 fn release_holds(conn: &mut DbConnection, ids: &[i64]) -> Result<(), ApiError> {
+    super::resource_claims::release_offers(conn, ids)?;
     let freed: Vec<NaiveDateTime> = each_backend!(conn, c => diesel::delete(
         slot_claims::table.filter(slot_claims::offer_id.eq_any(ids)),
     )

@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 
 use crate::db::bookings::{self, BookingRow};
 use crate::db::contact_keys;
+use crate::db::resource_claims::Holder;
 use crate::db::DbConnection;
 use crate::domain::{
     any_token_matches, is_token_shaped, BookingStatus, ManageToken, NewBooking, Reference,
@@ -102,7 +103,7 @@ pub fn book(
     let practitioner = resources::claim_for(
         conn,
         state,
-        &row.reference,
+        Holder::Booking(&row.reference),
         &booking.kind,
         booking.start.at(),
         row.practitioner.as_deref(),
@@ -397,7 +398,7 @@ fn reschedule_as(
     let given = resources::claim_for(
         conn,
         state,
-        &row.reference,
+        Holder::Booking(&row.reference),
         kind,
         start.at(),
         keep.as_deref(),
@@ -634,7 +635,7 @@ pub fn reassign(
     resources::claim_for(
         conn,
         state,
-        &row.reference,
+        Holder::Booking(&row.reference),
         &kind,
         state.calendar.local(row.start_at),
         Some(practitioner),
@@ -770,7 +771,14 @@ fn reconfirm_with(
     let keep = practitioner
         .map(str::to_string)
         .or_else(|| resources::kept(state, &kind, row.practitioner.as_deref()));
-    resources::claim_for(conn, state, &row.reference, &kind, at, keep.as_deref())?;
+    resources::claim_for(
+        conn,
+        state,
+        Holder::Booking(&row.reference),
+        &kind,
+        at,
+        keep.as_deref(),
+    )?;
     let end = state.calendar.end_of(at, &kind);
     crate::db::staff_bookings::set_times(conn, &row.reference, at.naive_utc(), end.naive_utc())?;
     crate::db::staff_bookings::set_status(

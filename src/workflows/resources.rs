@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::db::resource_claims::{self, daily_key, place_key};
+use crate::db::resource_claims::{self, daily_key, place_key, Holder};
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use crate::schedule::availability::{self, rfc3339, utc_range, DayAvailability, SlotOffer};
@@ -82,15 +82,15 @@ pub fn kept(state: &AppState, kind: &ConsultationType, current: Option<&str>) ->
     named_practitioner(state, kind, current).ok().flatten()
 }
 
-/// Claims what a booking `reference` of `kind` at `start` needs: the
+/// Claims for `holder` what a booking of `kind` at `start` needs: the
 /// practitioner (`wanted`, or the least booked free one that day), the
 /// first free room, then a place of the type's daily limit; records the
-/// practitioner on the booking and returns it. `SlotUnavailable` when any
+/// practitioner on a booking and returns it. `SlotUnavailable` when any
 /// of them is not free (the caller's transaction then undoes the rest).
 pub fn claim_for(
     conn: &mut DbConnection,
     state: &AppState,
-    reference: &str,
+    holder: Holder,
     kind: &ConsultationType,
     start: DateTime<Tz>,
     wanted: Option<&str>,
@@ -101,8 +101,10 @@ pub fn claim_for(
     let date = start.date_naive();
     let (day_from, _) = utc_range(&state.calendar, date, date);
     let chosen = if needs.uses_resources() {
-        let chosen = claim_practitioner_and_room(conn, state, reference, kind, start, wanted)?;
-        resource_claims::set_practitioner(conn, reference, chosen.as_deref())?;
+        let chosen = claim_practitioner_and_room(conn, state, holder, kind, start, wanted)?;
+        if let Holder::Booking(reference) = holder {
+            resource_claims::set_practitioner(conn, reference, chosen.as_deref())?;
+        }
         chosen
     } else {
         None
@@ -120,7 +122,7 @@ pub fn claim_for(
         let mut placed = false;
         for place in (0..limit).map(|place| place_key(day_from, place)) {
             if !taken_places.contains(&place)
-                && resource_claims::claim(conn, reference, &key, &[place])?
+                && resource_claims::claim(conn, holder, &key, &[place])?
             {
                 placed = true;
                 break;
@@ -138,7 +140,7 @@ pub fn claim_for(
 fn claim_practitioner_and_room(
     conn: &mut DbConnection,
     state: &AppState,
-    reference: &str,
+    holder: Holder,
     kind: &ConsultationType,
     start: DateTime<Tz>,
     wanted: Option<&str>,
@@ -192,7 +194,7 @@ fn claim_practitioner_and_room(
         };
         for index in order {
             let code = code_of(index);
-            if resource_claims::claim(conn, reference, &code, &practitioner_slots)? {
+            if resource_claims::claim(conn, holder, &code, &practitioner_slots)? {
                 chosen = Some(code);
                 break;
             }
@@ -204,7 +206,7 @@ fn claim_practitioner_and_room(
     if !needs.rooms.is_empty() {
         let mut roomed = false;
         for index in free_rooms {
-            if resource_claims::claim(conn, reference, &code_of(index), &room_slots)? {
+            if resource_claims::claim(conn, holder, &code_of(index), &room_slots)? {
                 roomed = true;
                 break;
             }

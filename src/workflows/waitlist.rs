@@ -7,8 +7,9 @@
 //! transaction that frees it; each instance's `WaitlistWorker` takes jobs
 //! one transaction each (deleting the job first, so two instances never do
 //! one twice and a dying instance leaves it for another), and an offer's
-//! seats are claimed in `slot_claims` under the offer's id, so the
-//! database itself refuses anybody else those seats while they are held.
+//! seats are claimed in `slot_claims` (its practitioner, room and daily
+//! place in `resource_claims`) under the offer's id, so the database
+//! itself refuses anybody else that time while it is held.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::db::outbox::kind;
+use crate::db::resource_claims::Holder;
 use crate::db::waitlist::{self as store, offer_status, EntryRow, JobRow, OfferRow};
 use crate::db::DbConnection;
 use crate::domain::{
@@ -377,14 +379,6 @@ fn offer_to(
     let Some(kind) = state.calendar.consultation_type(&entry.type_code).cloned() else {
         return Ok(false);
     };
-    // A type held by practitioners or rooms has no seats to hold.
-    if state
-        .resources
-        .needs(&kind.code)
-        .is_some_and(|needs| needs.uses_resources())
-    {
-        return Ok(false);
-    }
     let tried: Vec<NaiveDateTime> = store::offers_of(conn, &entry.reference)?
         .into_iter()
         .map(|offer| offer.start_at)
@@ -444,8 +438,7 @@ fn make_offer(
         now.naive_utc(),
         expires_at,
     )?;
-    let slots = resources::seat_slots(state, kind, start);
-    if !store::hold_seats(conn, id, &slots, state.calendar.capacity_per_slot())? {
+    if !hold_time(conn, state, id, entry, kind, start)? {
         store::delete_offer(conn, id)?;
         return Ok(false);
     }
@@ -489,6 +482,29 @@ fn make_offer(
     )?;
     tracing::info!(reference = %entry.reference, offer = id, "waiting-list seat offered");
     Ok(true)
+}
+
+/// Holds for offer `id` what a booking of `kind` at `start` would take:
+/// its seats, or the practitioner (the one the entry asked for, else any
+/// free one), room and daily place. `false` when one of them is taken.
+fn hold_time(
+    conn: &mut DbConnection,
+    state: &AppState,
+    id: i64,
+    entry: &EntryRow,
+    kind: &ConsultationType,
+    start: DateTime<Tz>,
+) -> Result<bool, ApiError> {
+    let slots = resources::seat_slots(state, kind, start);
+    if !store::hold_seats(conn, id, &slots, state.calendar.capacity_per_slot())? {
+        return Ok(false);
+    }
+    let wanted = entry.practitioner.as_deref();
+    match resources::claim_for(conn, state, Holder::Offer(id), kind, start, wanted) {
+        Ok(_) => Ok(true),
+        Err(ApiError::SlotUnavailable { .. }) => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 /// Queues `waitlist.offered` for the receivers that want it.

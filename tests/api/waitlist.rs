@@ -13,6 +13,7 @@ use crate::helpers::{
     assert_problem, local, manage_token, open_day, spawn_app_with, spawn_on, Backend, TestApp,
     TestDatabase,
 };
+use crate::practitioners::{body_for, book_with, with_practitioners};
 use crate::staff_helpers::{staff_delete, staff_get, staff_token};
 
 crate::backend_tests!(
@@ -33,7 +34,8 @@ crate::backend_tests!(
     an_offer_is_posted_to_webhook_receivers_as_waitlist_offered,
     the_form_keeps_what_was_typed_and_joins,
     a_full_day_on_reserve_links_to_the_waiting_list,
-    a_seat_the_configuration_adds_is_offered_at_start;
+    a_seat_the_configuration_adds_is_offered_at_start,
+    a_freed_doctor_and_room_are_held_for_the_earliest_entry_they_suit;
     postgres_only:
     two_instances_offer_one_freed_seat_exactly_once,
 );
@@ -821,4 +823,75 @@ async fn a_seat_the_configuration_adds_is_offered_at_start(backend: Backend) {
         assert!(tokio::time::Instant::now() < deadline, "no offer email");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A type that needs a doctor and a room (the test clinic's stem-cell):
+/// the freed doctor and room are held for the earliest entry they suit
+/// (not one that asked for the other doctor), nobody else can book them
+/// while held, and accepting books them.
+async fn a_freed_doctor_and_room_are_held_for_the_earliest_entry_they_suit(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        quick(settings);
+        with_practitioners(settings);
+    })
+    .await;
+    let ten = local(day(), "10:00");
+    book_with(&app, "stem-cell", &ten, Some("dr-a")).await;
+    let dr_b = book_with(&app, "stem-cell", &ten, Some("dr-b")).await;
+    let stem_cell_entry = |email: &str, practitioner: Option<&str>| {
+        let mut body = entry_body(email);
+        body["type"] = json!("stem-cell");
+        body["to"] = json!("10:00");
+        if let Some(code) = practitioner {
+            body["practitioner"] = json!(code);
+        }
+        body
+    };
+    let mut joined = Vec::new();
+    for (email, practitioner) in [
+        ("wait-dr-a@example.jp", Some("dr-a")),
+        ("wait-any@example.jp", None),
+    ] {
+        let response = app
+            .post_json("/api/v1/waitlist", &stem_cell_entry(email, practitioner))
+            .await;
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "waiting", "{body}");
+        joined.push((
+            body["reference"].as_str().unwrap().to_string(),
+            manage_token(&body),
+        ));
+    }
+    let [(wants_dr_a, wants_dr_a_token), (any, any_token)] = &joined[..] else {
+        unreachable!()
+    };
+    cancel_booking(
+        &app,
+        dr_b["reference"].as_str().unwrap(),
+        &manage_token(&dr_b),
+    )
+    .await;
+    let offered = until_status(&app, any, any_token, "offered").await;
+    assert!(
+        offered["offer"]["start"]
+            .as_str()
+            .unwrap()
+            .starts_with(&ten),
+        "{offered}"
+    );
+    assert_eq!(
+        entry(&app, wants_dr_a, wants_dr_a_token).await["status"],
+        "waiting",
+        "dr-b's time is not offered to the entry that asked for dr-a"
+    );
+    let response = app.post_booking(&body_for("stem-cell", &ten, None)).await;
+    assert_problem(response, 409, "start", "slot_unavailable").await;
+    let token = offer_token(&app, "wait-any@example.jp").await;
+    let response = accept(&app, any, &token).await;
+    let booked: Value = response.json().await.unwrap();
+    assert_eq!(booked["status"], "confirmed", "{booked}");
+    assert_eq!(booked["type"], "stem-cell");
+    assert_eq!(booked["practitioner"]["code"], "dr-b");
+    assert!(booked["start"].as_str().unwrap().starts_with(&ten));
+    assert_eq!(entry(&app, any, any_token).await["status"], "booked");
 }
