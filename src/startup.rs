@@ -210,6 +210,7 @@ impl Application {
         crate::metrics::handle();
         crate::articles::library()?;
         let db = open_database(&settings).await?;
+        db.listen_for_schedule_changes()?;
         let server_key = Arc::new(load_server_key(&settings)?);
         seal_stored_values(&db, &server_key).await?;
         let mail_transport = Transport::from_settings(&settings.mail)?;

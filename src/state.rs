@@ -73,12 +73,13 @@ impl AppState {
 }
 
 /// Each day's availability answer, serialised, by (date, type and
-/// practitioner). An answer stays until a write of this process changes
-/// that day's schedule (`db::schedule_versions`), until the timing rules
-/// read the day otherwise (`ClinicCalendar::timing_holds_until`), and, on
-/// PostgreSQL, which other instances write too, for at most
-/// `SHARED_DATABASE_SECONDS`. However many requests miss the same day at
-/// once, one computes it and the others wait for its answer.
+/// practitioner). An answer stays until a write changes that day's
+/// schedule (`db::schedule_versions`: this instance's writes, and on
+/// PostgreSQL the other instances' as its listener hears of them), until
+/// the timing rules read the day otherwise
+/// (`ClinicCalendar::timing_holds_until`), and on PostgreSQL for at most
+/// `Db::keep_schedule_answers_for`. However many requests miss the same
+/// day at once, one computes it and the others wait for its answer.
 #[derive(Default)]
 pub struct DayAnswers {
     days: Mutex<HashMap<DayKey, Arc<DayAnswer>>>,
@@ -100,9 +101,6 @@ pub struct Computed {
     pub holds_until: DateTime<Utc>,
 }
 
-/// How long an answer read from a database that other instances write to
-/// (PostgreSQL) is served without reading it again.
-pub const SHARED_DATABASE_SECONDS: i64 = 1;
 /// Day answers kept at most (a crawler cannot grow the cache): ten years
 /// of one type's days, twice over.
 const MOST_DAYS: usize = 8192;

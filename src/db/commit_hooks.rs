@@ -1,6 +1,8 @@
 //! Work that runs only once a write's transaction is committed (and, on
-//! SQLite, synced): the mail handed to this instance's worker.
+//! SQLite, synced): the mail handed to this instance's worker, and the
+//! count of the schedule changes it made.
 
+use super::schedule_versions::{self, Versions};
 use super::DbConnection;
 use crate::error::ApiError;
 use diesel::Connection;
@@ -41,9 +43,11 @@ pub fn takes_commit_hooks() -> bool {
 }
 
 /// Runs `work` as one transaction and returns the hooks it registered (to
-/// run only if it succeeded and, on SQLite, its group commit is synced).
+/// run only if it succeeded and, on SQLite, its group commit is synced),
+/// the first of them counting its schedule changes in `versions`.
 pub(super) fn transaction_with_hooks<T, F>(
     conn: &mut DbConnection,
+    versions: &Versions,
     work: F,
 ) -> (Result<T, ApiError>, Vec<CommitHook>)
 where
@@ -59,10 +63,16 @@ where
     }
     COMMIT_HOOKS.with(|hooks| *hooks.borrow_mut() = Some(Vec::new()));
     let scope = Scope;
+    schedule_versions::take();
     let result = DbConnection::transaction(conn, work);
-    let hooks = COMMIT_HOOKS
+    let changes = schedule_versions::take();
+    let mut hooks = COMMIT_HOOKS
         .with(|hooks| hooks.borrow_mut().take())
         .unwrap_or_default();
     drop(scope);
+    if !changes.is_empty() {
+        let versions = versions.clone();
+        hooks.insert(0, Box::new(move || versions.count(&changes)));
+    }
     (result, hooks)
 }

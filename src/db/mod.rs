@@ -71,6 +71,12 @@ pub struct Db {
     /// Set for good once SQLite's WAL could not be synced (see
     /// `StorageFault`); never on PostgreSQL.
     fault: StorageFault,
+    /// How `listen_for_schedule_changes` connects.
+    opener: ConnectionOpener,
+    /// The schedule changes counted (`schedule_version`).
+    versions: schedule_versions::Versions,
+    /// On while this instance hears of other instances' schedule changes.
+    listening: schedule_versions::Listening,
 }
 
 /// Makes the SQLite database's folder (mode 0700) and file (mode 0600)
@@ -144,6 +150,7 @@ impl Db {
             let wal = wal_of(path);
             let (sender, jobs) = mpsc::channel();
             let checkpointer = opener.clone();
+            let opener = opener.clone();
             let writer_fault = fault.clone();
             let restart = WalRestart::default();
             let writer_restart = restart.clone();
@@ -169,7 +176,49 @@ impl Db {
             written: Default::default(),
             _alive: alive,
             fault,
+            opener,
+            versions: Default::default(),
+            listening: Default::default(),
         })
+    }
+
+    /// On PostgreSQL, starts the thread that hears of the schedule changes
+    /// other instances make (`schedule_versions::run_listener`), for as
+    /// long as this `Db` lives. The service does; a command need not.
+    pub fn listen_for_schedule_changes(&self) -> anyhow::Result<()> {
+        if self.is_sqlite {
+            return Ok(());
+        }
+        let opener = self.opener.clone();
+        let (versions, listening) = (self.versions.clone(), self.listening.clone());
+        let alive = std::sync::Arc::downgrade(&self._alive);
+        std::thread::Builder::new()
+            .name("schedule-listener".into())
+            .spawn(move || schedule_versions::run_listener(opener, alive, versions, listening))
+            .context("cannot start the schedule listener")?;
+        Ok(())
+    }
+
+    /// A number that grows with every schedule change counted at the
+    /// instants `from..to` (`schedule_versions::Versions::version`).
+    pub fn schedule_version(&self, from: chrono::NaiveDateTime, to: chrono::NaiveDateTime) -> u64 {
+        self.versions.version(from, to)
+    }
+
+    /// How long an answer read from the schedule now may be kept at most,
+    /// whatever the changes this instance hears of: no limit on SQLite
+    /// (one instance: every change is its own); on PostgreSQL, while its
+    /// listener hears the other instances, a minute (so that a change an
+    /// instance could not name before it died is read by then), else a
+    /// second.
+    pub fn keep_schedule_answers_for(&self) -> Option<chrono::Duration> {
+        if self.is_sqlite {
+            None
+        } else if self.listening.is_on() {
+            Some(chrono::Duration::minutes(1))
+        } else {
+            Some(chrono::Duration::seconds(1))
+        }
     }
 
     /// Why writes are refused for good, once SQLite's WAL could not be
@@ -219,8 +268,9 @@ impl Db {
         if let Some(writer) = &self.writer {
             let (answer, answered) = tokio::sync::oneshot::channel();
             let fault = self.fault.clone();
+            let versions = self.versions.clone();
             let job: WriteJob = Box::new(move |conn| {
-                let (result, hooks) = transaction_with_hooks(conn, work);
+                let (result, hooks) = transaction_with_hooks(conn, &versions, work);
                 // Called once the group commit is on disk (or has failed).
                 Box::new(move |committed: bool| {
                     let result = match result {
@@ -252,9 +302,10 @@ impl Db {
             return result;
         }
         let pool = self.write.clone();
+        let versions = self.versions.clone();
         let result = run_blocking(move || {
             let mut conn = pool.get()?;
-            let (result, hooks) = transaction_with_hooks(&mut conn, work);
+            let (result, hooks) = transaction_with_hooks(&mut conn, &versions, work);
             if result.is_ok() {
                 hooks.into_iter().for_each(|hook| hook());
             }

@@ -2,18 +2,18 @@
 //! starts nearest to a full one.
 
 use bytes::Bytes;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::db::bookings;
 use crate::db::closures::ClosureRow;
-use crate::db::{bookings, schedule_versions};
 use crate::error::ApiError;
 use crate::schedule::availability::SlotOffer;
 use crate::schedule::availability::{self, Occupancy};
 use crate::schedule::closures::{self, Closure};
 use crate::schedule::{ClinicCalendar, ConsultationType};
-use crate::state::{AppState, Computed, SHARED_DATABASE_SECONDS};
+use crate::state::{AppState, Computed};
 
 /// What the availability answer says before its days.
 #[derive(Serialize)]
@@ -54,7 +54,7 @@ pub async fn answer(
         // Read before the database, so that a write landing meanwhile
         // leaves this answer stale rather than kept as fresh.
         let (start, end) = availability::utc_range(&state.calendar, date, date);
-        let version = schedule_versions::version(start, end);
+        let version = state.db.schedule_version(start, end);
         let entry = state
             .availability_cache
             .entry((date, variant.clone()), version, now);
@@ -75,6 +75,9 @@ async fn day_answer(
     only: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Computed, ApiError> {
+    // Asked before the database is read: a listener lost meanwhile leaves
+    // this answer kept for a second only.
+    let kept_for = state.db.keep_schedule_answers_for();
     let days =
         match crate::workflows::resources::availability_days(state, kind, date, date, only, now)
             .await?
@@ -93,9 +96,8 @@ async fn day_answer(
     };
     let body = Bytes::from(serde_json::to_vec(day).map_err(anyhow::Error::from)?);
     let mut holds_until = state.calendar.timing_holds_until(date, now);
-    if !state.db.is_sqlite() {
-        // Other instances book on the same database.
-        holds_until = holds_until.min(now + Duration::seconds(SHARED_DATABASE_SECONDS));
+    if let Some(kept_for) = kept_for {
+        holds_until = holds_until.min(now + kept_for);
     }
     Ok(Computed { body, holds_until })
 }

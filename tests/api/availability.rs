@@ -1,4 +1,5 @@
 use chrono::{Duration, NaiveDate};
+use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -225,5 +226,65 @@ crate::backend_tests!(
     a_range_that_ends_before_it_starts_is_rejected,
     a_malformed_date_is_a_400_problem,
     an_unknown_type_is_rejected_with_unknown_type,
-    a_booked_sixty_minute_treatment_blocks_both_its_slots,
+    a_booked_sixty_minute_treatment_blocks_both_its_slots;
+    postgres_only:
+    another_instances_booking_shows_at_once_and_without_its_listener_within_a_second,
 );
+
+/// How long `one` takes to show a booking made by `two` at `start` on
+/// `day`, having just read the day (so that its answer is kept).
+async fn seen_after(one: &TestApp, two: &TestApp, day: NaiveDate, start: &str) -> Duration {
+    let start = local(day, start);
+    assert!(one.slot_available(day, &start).await);
+    two.book(&start).await;
+    let booked = std::time::Instant::now();
+    while one.slot_available(day, &start).await {
+        assert!(
+            booked.elapsed() < std::time::Duration::from_secs(5),
+            "{start} never shown taken"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Duration::from_std(booked.elapsed()).unwrap()
+}
+
+/// Two instances on one PostgreSQL database: each hears of the days the
+/// other changes (its listener's NOTIFY), so an answer kept by one shows
+/// the other's booking at once rather than when it expires.
+/// Without its listener (its connection ended by the server) an instance
+/// keeps answers for a second only, and it listens again.
+async fn another_instances_booking_shows_at_once_and_without_its_listener_within_a_second() {
+    let db = crate::helpers::TestDatabase::create(Backend::Postgres);
+    let one = crate::helpers::spawn_on(db.clone(), |_| {}).await;
+    let two = crate::helpers::spawn_on(db.clone(), |_| {}).await;
+    let day = open_day(3);
+    // The first round also gives the listeners time to connect.
+    seen_after(&one, &two, day, "10:00").await;
+    let at_once = Duration::milliseconds(500);
+    for start in ["10:30", "11:00"] {
+        let seen = seen_after(&one, &two, day, start).await;
+        assert!(seen < at_once, "{start}: shown after {seen}");
+    }
+    let mut admin = diesel::PgConnection::establish(&db.url).unwrap();
+    let ended: Vec<Ended> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+         WHERE datname = current_database() \
+         AND application_name = 'clinic-booking schedule listener'",
+    )
+    .load(&mut admin)
+    .unwrap();
+    assert_eq!(ended.len(), 2, "one listener per instance");
+    let seen = seen_after(&one, &two, day, "11:30").await;
+    assert!(seen < Duration::milliseconds(2500), "shown after {seen}");
+    // Listening again (after a second), both show changes at once again.
+    seen_after(&one, &two, day, "12:00").await;
+    let seen = seen_after(&one, &two, day, "12:30").await;
+    assert!(seen < at_once, "after reconnecting: shown after {seen}");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Ended {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    #[allow(dead_code)]
+    ended: bool,
+}
