@@ -245,9 +245,7 @@ pub fn release_slots(conn: &mut DbConnection, reference: &str) -> Result<(), Api
     )
     .returning(slot_claims::slot_start)
     .get_results(c))?;
-    for slot in freed {
-        super::schedule_versions::changed(slot, slot);
-    }
+    super::schedule_versions::slots_changed(&freed);
     super::resource_claims::release(conn, reference)?;
     Ok(())
 }

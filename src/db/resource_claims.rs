@@ -111,9 +111,7 @@ pub fn release(conn: &mut DbConnection, reference: &str) -> Result<(), ApiError>
     )
     .returning(resource_claims::slot_start)
     .get_results(c))?;
-    for slot in freed {
-        super::schedule_versions::changed(slot, slot);
-    }
+    super::schedule_versions::slots_changed(&freed);
     Ok(())
 }
 
@@ -125,9 +123,7 @@ pub fn release_offers(conn: &mut DbConnection, ids: &[i64]) -> Result<(), ApiErr
     )
     .returning(resource_claims::slot_start)
     .get_results(c))?;
-    for slot in freed {
-        super::schedule_versions::changed(slot, slot);
-    }
+    super::schedule_versions::slots_changed(&freed);
     Ok(())
 }
 

@@ -56,6 +56,13 @@ pub fn changed(from: NaiveDateTime, to: NaiveDateTime) {
     }
 }
 
+/// Notes a change at each of `slots` (their starts: seats or claims freed).
+pub fn slots_changed(slots: &[NaiveDateTime]) {
+    for slot in slots {
+        changed(*slot, *slot);
+    }
+}
+
 /// The changes noted on this thread since it was last asked (a write
 /// transaction takes them as it begins, to forget a failed one's, and
 /// once it has run).

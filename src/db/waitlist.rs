@@ -297,9 +297,7 @@ fn release_holds(conn: &mut DbConnection, ids: &[i64]) -> Result<(), ApiError> {
     )
     .returning(slot_claims::slot_start)
     .get_results(c))?;
-    for slot in freed {
-        super::schedule_versions::changed(slot, slot);
-    }
+    super::schedule_versions::slots_changed(&freed);
     Ok(())
 }
 
