@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use crate::console_helpers::Console;
 use crate::helpers::{
-    assert_problem, local, manage_token, open_day, spawn_app_with, spawn_on, Backend, TestApp,
-    TestDatabase,
+    assert_problem, local, manage_cookie, manage_token, open_day, spawn_app_with, spawn_on,
+    Backend, TestApp, TestDatabase,
 };
 use crate::practitioners::{body_for, book_with, with_practitioners};
 use crate::staff_helpers::{staff_delete, staff_get, staff_token};
@@ -33,6 +33,7 @@ crate::backend_tests!(
     staff_erase_an_entry_and_its_hold_passes_on,
     an_offer_is_posted_to_webhook_receivers_as_waitlist_offered,
     the_form_keeps_what_was_typed_and_joins,
+    the_emailed_link_is_traded_for_a_cookie,
     a_full_day_on_reserve_links_to_the_waiting_list,
     a_seat_the_configuration_adds_is_offered_at_start,
     a_freed_doctor_and_room_are_held_for_the_earliest_entry_they_suit;
@@ -657,27 +658,82 @@ async fn the_form_keeps_what_was_typed_and_joins(backend: Backend) {
     assert_eq!(joined.status(), 303);
     let location = joined.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with("/waitlist/"), "{location}");
-    let page = app.get(&location).await;
+    assert!(!location.contains("token"), "no token in the address");
+    let cookie = manage_cookie(&joined);
+    assert_eq!(app.get(&location).await.status(), 404, "no cookie, no page");
+    let page = app.get_with_cookie(&location, &cookie).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("data-status=\"waiting\""));
-    // Leaving through the page's form.
+    assert!(!html.contains("name=\"token\""), "no token in the page");
+    // Leaving through the page's form, which the cookie opens.
     let reference = location["/waitlist/".len()..].split('?').next().unwrap();
-    let token = hidden_value(&html, "token");
-    let left = post_form(
-        &app,
-        &format!("/waitlist/{reference}/cancel"),
-        &[("token", token.as_str())],
-    )
-    .await;
+    let leave = format!("/waitlist/{reference}/cancel");
+    assert_eq!(post_form(&app, &leave, &[]).await.status(), 404);
+    let left = app
+        .client
+        .post(app.url(&leave))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(left.status(), 303);
     let html = app
-        .get(left.headers()["location"].to_str().unwrap())
+        .get_with_cookie(left.headers()["location"].to_str().unwrap(), &cookie)
         .await
         .text()
         .await
         .unwrap();
     assert!(html.contains("data-status=\"cancelled\""));
+}
+
+/// The emailed link's token is traded for the cookie at once: the browser
+/// is sent on to the entry's address without it, which the cookie opens.
+async fn the_emailed_link_is_traded_for_a_cookie(backend: Backend) {
+    let app = app(backend).await;
+    let (reference, token) = join(&app, "wait-a@example.jp").await;
+    let exchange = app
+        .get(&format!("/waitlist/{reference}?token={token}"))
+        .await;
+    assert_eq!(exchange.status(), 303);
+    let location = exchange.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("/waitlist/{reference}"));
+    let cookie = manage_cookie(&exchange);
+    let page = app.get_with_cookie(&location, &cookie).await;
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("data-status=\"waiting\""));
+    let wrong = app
+        .get(&format!("/waitlist/{reference}?token={}", "x".repeat(43)))
+        .await;
+    assert_eq!(wrong.status(), 404);
+    // Sent on from a webmail page, the browser withholds the cookie on the
+    // redirect: a page takes it on from within the site.
+    let from_webmail = app
+        .client
+        .get(app.url(&location))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_webmail.status(), 200);
+    let html = from_webmail.text().await.unwrap();
+    assert!(
+        html.contains(&format!("href=\"/waitlist/{reference}\"")),
+        "{html}"
+    );
+    // A cookie made for one entry opens no other.
+    let (other, _) = join(&app, "wait-b@example.jp").await;
+    assert_eq!(
+        app.get_with_cookie(&format!("/waitlist/{other}"), &cookie)
+            .await
+            .status(),
+        404
+    );
 }
 
 async fn a_full_day_on_reserve_links_to_the_waiting_list(backend: Backend) {

@@ -100,6 +100,11 @@ async fn join_and_leave(javascript: bool) {
         .await
         .expect("attr");
     assert_eq!(status.as_deref(), Some("waiting"));
+    let url = client.current_url().await.expect("url");
+    assert!(
+        !url.as_str().contains("token"),
+        "the entry's page keeps no token in its address: {url}"
+    );
     screenshot(&client, &format!("{mode}-2-entry")).await;
 
     // Leave it.

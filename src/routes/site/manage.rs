@@ -156,13 +156,13 @@ pub(super) fn refusal_page(state: &AppState, refusal: Refusal) -> HttpResponse {
 /// The answer to a link from another site that brought no cookie: a page
 /// that sends the browser on to the same address from within this site,
 /// where it does send the cookie it has just been given.
-fn continue_page(state: &AppState, reference: &str) -> HttpResponse {
+pub(super) fn continue_page(state: &AppState, href: &str) -> HttpResponse {
     page(
         StatusCode::OK,
         Privacy::Private,
         &ContinuePage {
             layout: Layout::of(state),
-            href: manage_href(reference, &[]),
+            href: href.to_string(),
         },
     )
 }
@@ -303,7 +303,7 @@ pub async fn show(
         Err(Refusal::Error(ApiError::NotFound))
             if proof.cookies.is_empty() && manage_cookie::came_from_another_site(&req) =>
         {
-            return continue_page(&state, &reference);
+            return continue_page(&state, &manage_href(&reference, &[]));
         }
         Err(refusal) => return refusal_page(&state, refusal),
     };

@@ -4,7 +4,7 @@
 //! token does not stay in the address bar, the history, bookmarks or a
 //! proxy's logs. The cookie is short-lived, HttpOnly, SameSite=Strict,
 //! Secure when the site is served over https, and scoped (by its path) to
-//! one booking's pages.
+//! one booking's pages. A waiting-list entry's pages use it the same way.
 //!
 //! Its value is the token itself with the booking's reference and an
 //! expiry, sealed with the server key: only the service can read or make
@@ -73,7 +73,7 @@ pub fn presented(req: &HttpRequest) -> Vec<String> {
 }
 
 /// Adds the cookie to `response` for the pages under `path` (`/manage/REF`,
-/// `/reserve/thanks/REF`).
+/// `/reserve/thanks/REF`, `/waitlist/REF`).
 pub fn set(response: &mut HttpResponse, state: &AppState, path: &str, value: &str) {
     let secure = if state.settings.server.public_url.starts_with("https://") {
         "; Secure"

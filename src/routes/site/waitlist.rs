@@ -1,9 +1,14 @@
 //! The waiting-list pages: `GET /waitlist` (the form, linked from a full
 //! day on `/reserve`), `POST /waitlist` (joins through the same parsing and
 //! workflow as `POST /api/v1/waitlist`, then 303 to the entry's page), the
-//! entry's page (`GET /waitlist/{reference}?token=`: its state and, while a
-//! seat is held for it, the one button that books it) and its two POSTs.
-//! A GET never changes anything.
+//! entry's page (`GET /waitlist/{reference}`: its state and, while a seat
+//! is held for it, the one button that books it) and its two POSTs.
+//!
+//! As on the manage pages, the token in an emailed link
+//! (`/waitlist/{reference}?token=`) is exchanged at once for the
+//! `manage_cookie` scoped to the entry's pages, and the browser is sent on
+//! to the address without it; the pages and their forms work from the
+//! cookie. A GET never changes anything.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,7 +17,8 @@ use chrono::NaiveDate;
 
 use super::picker::FormErrors;
 use super::{
-    encode_query, error_page, guard, page, query_map, see_other, span_ja, Layout, Privacy,
+    encode_query, error_page, guard, manage_cookie, page, query_map, see_other, span_ja, Layout,
+    Privacy,
 };
 use crate::db::waitlist::EntryRow;
 use crate::domain::{consultation_type, FieldError, Fields, NewWaitlistEntry};
@@ -202,14 +208,20 @@ pub async fn submit(
         .write(move |conn| waitlist::join(conn, &work_state, &entry, now))
         .await;
     match joined {
-        Ok(joined) => see_other(
-            &entry_href(
-                &joined.row.reference,
+        Ok(joined) => {
+            let reference = &joined.row.reference;
+            let mut response =
+                see_other(&entry_href(reference, &[("joined", "1")]), Privacy::Private);
+            if let Err(error) = set_cookie(
+                &mut response,
+                &state,
+                reference,
                 joined.manage_token.expose(),
-                &[("joined", "1")],
-            ),
-            Privacy::Private,
-        ),
+            ) {
+                return error_page(&state, &error);
+            }
+            response
+        }
         Err(ApiError::Validation(errors)) => form_page(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -221,10 +233,47 @@ pub async fn submit(
     }
 }
 
-fn entry_href(reference: &str, token: &str, extra: &[(&str, &str)]) -> String {
-    let mut pairs = vec![("token", token)];
-    pairs.extend_from_slice(extra);
-    format!("/waitlist/{reference}?{}", encode_query(&pairs))
+/// An entry's page: no token, the cookie opens it.
+fn entry_href(reference: &str, extra: &[(&str, &str)]) -> String {
+    if extra.is_empty() {
+        format!("/waitlist/{reference}")
+    } else {
+        format!("/waitlist/{reference}?{}", encode_query(extra))
+    }
+}
+
+/// Gives `response` the cookie that opens the entry's pages with `token`
+/// (for another while, each time one is seen).
+fn set_cookie(
+    response: &mut HttpResponse,
+    state: &AppState,
+    reference: &str,
+    token: &str,
+) -> Result<(), ApiError> {
+    let now = chrono::Utc::now();
+    let cookie = manage_cookie::value(&state.server_key, reference, token, now)
+        .map_err(ApiError::Internal)?;
+    manage_cookie::set(response, state, &entry_href(reference, &[]), &cookie);
+    Ok(())
+}
+
+/// The tokens a request offers for entry `reference`: `given` (a link's or
+/// a form's) and those in cookies made for it that are still good.
+fn candidates(
+    req: &HttpRequest,
+    state: &AppState,
+    reference: &str,
+    given: Option<String>,
+) -> Vec<String> {
+    let now = chrono::Utc::now();
+    let from_cookies = manage_cookie::presented(req)
+        .into_iter()
+        .filter_map(|cookie| manage_cookie::token_in(&state.server_key, &cookie, reference, now));
+    given
+        .filter(|token| !token.is_empty())
+        .into_iter()
+        .chain(from_cookies)
+        .collect()
 }
 
 #[derive(Template)]
@@ -237,7 +286,6 @@ pub struct EntryPage {
     pub type_label: String,
     pub day: String,
     pub window: String,
-    pub token: String,
     /// The held seat (`when`, `until`), while one is.
     pub offer: Option<(String, String)>,
     pub open: bool,
@@ -248,7 +296,6 @@ fn entry_page(
     state: &AppState,
     status: StatusCode,
     view: EntryView,
-    token: String,
     notice: Option<&'static str>,
 ) -> HttpResponse {
     let calendar = &state.calendar;
@@ -272,7 +319,6 @@ fn entry_page(
                 .map_or_else(|| row.type_code.clone(), |kind| kind.label.clone()),
             day: super::date_ja(row.wanted_date),
             window: window_ja(row),
-            token,
             offer,
             open: row.status().is_open(),
             notice,
@@ -280,101 +326,134 @@ fn entry_page(
     )
 }
 
-fn token_of(req: &HttpRequest) -> String {
-    query_map(req.query_string())
-        .remove("token")
-        .unwrap_or_default()
-}
-
 async fn load(
     state: &web::Data<AppState>,
     reference: String,
-    token: String,
+    tokens: Vec<String>,
 ) -> Result<EntryView, ApiError> {
     state
         .db
         .read(move |conn| {
-            let row = waitlist::find_with_token(conn, &reference, &[token])?;
+            let row = waitlist::find_with_token(conn, &reference, &tokens)?;
             waitlist::view(conn, row)
         })
         .await
 }
 
-/// `GET /waitlist/{reference}?token=`
+/// `GET /waitlist/{reference}[?token=]`: an emailed link's token is
+/// exchanged for the cookie and the browser sent on (303) to the address
+/// without it (`[?joined=1]`, `[?done=left]` kept), where the cookie opens
+/// the page.
 pub async fn show(
     req: HttpRequest,
     reference: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let query = query_map(req.query_string());
-    let token = query.get("token").cloned().unwrap_or_default();
+    let mut query = query_map(req.query_string());
+    let given = query.remove("token").filter(|token| !token.is_empty());
+    let exchanging = given.is_some();
+    let reference = reference.into_inner();
+    // A link is judged by its own token; a page by its cookie.
+    let tokens = match given {
+        Some(token) => vec![token],
+        None => candidates(&req, &state, &reference, None),
+    };
+    let view = match load(&state, reference.clone(), tokens.clone()).await {
+        Ok(view) => view,
+        Err(ApiError::NotFound)
+            if !exchanging
+                && manage_cookie::presented(&req).is_empty()
+                && manage_cookie::came_from_another_site(&req) =>
+        {
+            return super::manage::continue_page(&state, &entry_href(&reference, &[]));
+        }
+        Err(error) => return error_page(&state, &error),
+    };
+    let reference = view.row.reference.clone();
+    let Some(token) = tokens.into_iter().next() else {
+        return error_page(&state, &ApiError::NotFound);
+    };
+    if exchanging {
+        let kept: Vec<(&str, &str)> = ["joined", "done"]
+            .iter()
+            .filter_map(|name| query.get(*name).map(|value| (*name, value.as_str())))
+            .collect();
+        let mut response = see_other(&entry_href(&reference, &kept), Privacy::Private);
+        if let Err(error) = set_cookie(&mut response, &state, &reference, &token) {
+            return error_page(&state, &error);
+        }
+        return response;
+    }
     let notice = match query.get("done").map(String::as_str) {
         _ if query.contains_key("joined") => Some("キャンセル待ちに登録しました。確認のメールをお送りしました。(You are on the waiting list; we have emailed you.)"),
         Some("left") => Some("キャンセル待ちの登録を取り消しました。(You have left the waiting list.)"),
         _ => None,
     };
-    match load(&state, reference.into_inner(), token.clone()).await {
-        Ok(view) => entry_page(&state, StatusCode::OK, view, token, notice),
-        Err(error) => error_page(&state, &error),
+    let mut response = entry_page(&state, StatusCode::OK, view, notice);
+    if let Err(error) = set_cookie(&mut response, &state, &reference, &token) {
+        return error_page(&state, &error);
     }
+    response
 }
 
-/// The token of a POSTed form (hidden field), else of the address.
-async fn posted_token(req: &HttpRequest, payload: web::Payload) -> String {
-    match read_submission(req, payload, 4096).await {
-        Ok(submission) => submission
-            .fields
-            .text("token")
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| token_of(req)),
-        Err(_) => token_of(req),
-    }
+/// The tokens a POST offers: its form's `token` field (a page served
+/// before the cookie existed) and the cookie's.
+async fn posted_tokens(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    reference: &str,
+) -> Vec<String> {
+    let given = match read_submission(req, payload, 4096).await {
+        Ok(submission) => submission.fields.text("token").ok().flatten(),
+        Err(_) => None,
+    };
+    candidates(req, state, reference, given)
 }
 
-/// `POST /waitlist/{reference}/cancel` (field `token`): leaves the list.
+/// `POST /waitlist/{reference}/cancel`: leaves the list.
 pub async fn cancel(
     req: HttpRequest,
     reference: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let token = posted_token(&req, payload).await;
+    let reference = reference.into_inner();
+    let tokens = posted_tokens(&req, payload, &state, &reference).await;
     let now = state.clock.now();
-    let (lookup, work_token) = (reference.into_inner(), token.clone());
     let left = state
         .db
         .write(move |conn| {
-            let row = waitlist::find_with_token(conn, &lookup, &[work_token])?;
+            let row = waitlist::find_with_token(conn, &reference, &tokens)?;
             waitlist::leave(conn, row, now)
         })
         .await;
     match left {
         Ok(row) => see_other(
-            &entry_href(&row.reference, &token, &[("done", "left")]),
+            &entry_href(&row.reference, &[("done", "left")]),
             Privacy::Private,
         ),
         Err(error) => error_page(&state, &error),
     }
 }
 
-/// `POST /waitlist/{reference}/accept` (field `token`): books the held
-/// seat and shows the booking's page, or says the hold has ended.
+/// `POST /waitlist/{reference}/accept`: books the held seat and shows the
+/// booking's page, or says the hold has ended.
 pub async fn accept(
     req: HttpRequest,
     reference: web::Path<String>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let token = posted_token(&req, payload).await;
-    let now = state.clock.now();
     let reference = reference.into_inner();
-    let (lookup, work_token) = (reference.clone(), token.clone());
+    let tokens = posted_tokens(&req, payload, &state, &reference).await;
+    let now = state.clock.now();
+    let (lookup, work_tokens) = (reference.clone(), tokens.clone());
     let work_state = state.clone();
     let booked = state
         .db
         .write(move |conn| {
-            let row = waitlist::find_with_token(conn, &lookup, &[work_token])?;
+            let row = waitlist::find_with_token(conn, &lookup, &work_tokens)?;
             waitlist::accept(conn, &work_state, row, now)
         })
         .await;
@@ -390,12 +469,11 @@ pub async fn accept(
         Err(ApiError::Conflict {
             code: "offer_expired",
             ..
-        }) => match load(&state, reference, token.clone()).await {
+        }) => match load(&state, reference, tokens).await {
             Ok(view) => entry_page(
                 &state,
                 StatusCode::CONFLICT,
                 view,
-                token,
                 Some("お取り置きの期限が過ぎたため、このお席はご予約いただけませんでした。空きが出れば、またご案内します。(The hold has ended; this place could not be booked.)"),
             ),
             Err(error) => error_page(&state, &error),
