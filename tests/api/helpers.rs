@@ -375,6 +375,17 @@ impl TestApp {
             .expect("request")
     }
 
+    /// GET `path` as a browser sent on from another site (a webmail page)
+    /// does: `Sec-Fetch-Site: cross-site`, no cookie.
+    pub async fn get_from_another_site(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Opens a manage link (`/manage/REF?token=...`) the way a browser does:
     /// the exchange, then the clean page with the cookie. Returns the clean
     /// path and the cookie.

@@ -169,13 +169,7 @@ async fn a_link_followed_from_another_site_is_sent_on_from_within_this_site(back
     let booking = app.book(&local(open_day(3), "10:00")).await;
     let reference = booking["reference"].as_str().unwrap();
     let path = format!("/manage/{reference}");
-    let from_webmail = app
-        .client
-        .get(app.url(&path))
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let from_webmail = app.get_from_another_site(&path).await;
     assert_eq!(from_webmail.status(), 200);
     let html = from_webmail.text().await.unwrap();
     assert!(

@@ -713,13 +713,7 @@ async fn the_emailed_link_is_traded_for_a_cookie(backend: Backend) {
     assert_eq!(wrong.status(), 404);
     // Sent on from a webmail page, the browser withholds the cookie on the
     // redirect: a page takes it on from within the site.
-    let from_webmail = app
-        .client
-        .get(app.url(&location))
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let from_webmail = app.get_from_another_site(&location).await;
     assert_eq!(from_webmail.status(), 200);
     let html = from_webmail.text().await.unwrap();
     assert!(
