@@ -63,6 +63,7 @@ where
     }
     COMMIT_HOOKS.with(|hooks| *hooks.borrow_mut() = Some(Vec::new()));
     let scope = Scope;
+    // What a failed transaction left noted on this thread is forgotten.
     schedule_versions::take();
     let result = DbConnection::transaction(conn, work);
     let changes = schedule_versions::take();

@@ -25,10 +25,10 @@ pub enum Holder<'a> {
     Offer(i64),
 }
 
-impl Holder<'_> {
-    fn booking(self) -> Option<String> {
+impl<'a> Holder<'a> {
+    fn booking(self) -> Option<&'a str> {
         match self {
-            Holder::Booking(reference) => Some(reference.to_string()),
+            Holder::Booking(reference) => Some(reference),
             Holder::Offer(_) => None,
         }
     }

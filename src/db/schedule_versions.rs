@@ -19,9 +19,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::sql_types::Text;
-use diesel::RunQueryDsl;
-
-use diesel::PgConnection;
+use diesel::{PgConnection, RunQueryDsl};
 
 use super::{takes_commit_hooks, ConnectionOpener, DbConnection};
 

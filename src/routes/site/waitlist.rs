@@ -15,6 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDate;
 
+use super::manage::Proof;
 use super::picker::FormErrors;
 use super::{
     encode_query, error_page, guard, manage_cookie, page, query_map, see_other, span_ja, Layout,
@@ -257,25 +258,6 @@ fn set_cookie(
     Ok(())
 }
 
-/// The tokens a request offers for entry `reference`: `given` (a link's or
-/// a form's) and those in cookies made for it that are still good.
-fn candidates(
-    req: &HttpRequest,
-    state: &AppState,
-    reference: &str,
-    given: Option<String>,
-) -> Vec<String> {
-    let now = chrono::Utc::now();
-    let from_cookies = manage_cookie::presented(req)
-        .into_iter()
-        .filter_map(|cookie| manage_cookie::token_in(&state.server_key, &cookie, reference, now));
-    given
-        .filter(|token| !token.is_empty())
-        .into_iter()
-        .chain(from_cookies)
-        .collect()
-}
-
 #[derive(Template)]
 #[template(path = "waitlist_entry.html")]
 pub struct EntryPage {
@@ -356,7 +338,7 @@ pub async fn show(
     // A link is judged by its own token; a page by its cookie.
     let tokens = match given {
         Some(token) => vec![token],
-        None => candidates(&req, &state, &reference, None),
+        None => Proof::of(&req, None).candidates(&state, &reference, chrono::Utc::now()),
     };
     let view = match load(&state, reference.clone(), tokens.clone()).await {
         Ok(view) => view,
@@ -408,7 +390,7 @@ async fn posted_tokens(
         Ok(submission) => submission.fields.text("token").ok().flatten(),
         Err(_) => None,
     };
-    candidates(req, state, reference, given)
+    Proof::of(req, given).candidates(state, reference, chrono::Utc::now())
 }
 
 /// `POST /waitlist/{reference}/cancel`: leaves the list.
