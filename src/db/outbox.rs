@@ -27,6 +27,14 @@ pub mod kind {
     pub const WAITLIST_OFFER: &str = "waitlist_offer";
 }
 
+/// Whether a message of `kind` is written when it is due, not when it is
+/// queued: a reminder is written from the booking as it then stands (its
+/// time, its practitioner: `mail::worker`), so its row holds no text and
+/// nothing of it is stored.
+pub fn written_when_due(kind: &str) -> bool {
+    kind == kind::BOOKING_REMINDER
+}
+
 /// Where a message stands: `pending` until delivered (`sent`), given up
 /// (`failed`, after the configured attempts), over the per-recipient cap
 /// (`suppressed`, never sent) or no longer wanted (`cancelled`, e.g. the
@@ -67,7 +75,8 @@ pub struct OutboxRow {
 /// Stored sealed with the server key (a confirmation carries the manage
 /// link) and only while the message may still be sent: a message sent,
 /// withdrawn or suppressed keeps no content. A failed one keeps it, sealed,
-/// for staff to send it again (`workflows::outbox_retry`).
+/// for staff to send it again (`workflows::outbox_retry`). A reminder has
+/// none (`written_when_due`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox_contents, treat_none_as_default_value = false)]
 pub struct OutboxContent {
@@ -181,13 +190,14 @@ impl NewOutboxRow {
     }
 
     /// What the database keeps of it: the text sealed; nothing for a
-    /// message that will never be sent (suppressed).
+    /// message that will never be sent (suppressed), nor for one written
+    /// when it is due.
     fn sealed_content(
         &self,
         outbox_id: i64,
         key: &ServerKey,
     ) -> Result<Option<OutboxContent>, ApiError> {
-        if self.status != status::PENDING {
+        if self.status != status::PENDING || written_when_due(&self.kind) {
             return Ok(None);
         }
         let ics = match &self.ics {

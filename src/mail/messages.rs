@@ -13,7 +13,7 @@ use crate::ics::{self, Method};
 use crate::schedule::ClinicCalendar;
 
 /// A subject and a plain-text body, ready for the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub body: String,

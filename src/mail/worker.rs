@@ -18,13 +18,15 @@ use tokio::task::JoinHandle;
 
 use super::hourly_cap::HourlyCap;
 use super::transport::{build_message, SendError, Transport};
-use crate::configuration::MailSettings;
+use crate::configuration::{MailSettings, Settings};
 use crate::db::bookings;
-use crate::db::outbox::{self, kind, OutboxContent, OutboxRow, Outcome};
+use crate::db::outbox::{self, OutboxContent, OutboxRow, Outcome};
 use crate::db::Db;
 use crate::domain::BookingStatus;
 use crate::error::ApiError;
 use crate::mail::handoff::Handoff;
+use crate::mail::messages;
+use crate::schedule::ClinicCalendar;
 
 /// What the worker needs of its instance: the database, the mail settings
 /// and the fresh mail its instance's writes hand over in memory.
@@ -34,6 +36,14 @@ pub struct Mailroom {
     pub handoff: Arc<Handoff>,
     /// Opens what the outbox keeps sealed.
     pub server_key: Arc<crate::server_key::ServerKey>,
+    pub reminders: Reminders,
+}
+
+/// What reminders are written from when they are due
+/// (`outbox::written_when_due`): the clinic's settings and calendar.
+pub struct Reminders {
+    pub settings: Settings,
+    pub calendar: ClinicCalendar,
 }
 
 /// A running worker; `stop` lets it finish the messages in hand.
@@ -224,18 +234,33 @@ pub fn after_failure(
     }
 }
 
-/// Whether a reminder still applies: the booking is confirmed and has not
-/// started.
-async fn reminder_still_wanted(state: &Mailroom, row: &OutboxRow) -> Result<bool, ApiError> {
+/// The reminder `row`, written from its booking as it now stands; `None`
+/// when it no longer applies (the booking is not confirmed any more, or has
+/// started).
+async fn due_reminder(
+    state: &Mailroom,
+    row: &OutboxRow,
+) -> Result<Option<Result<OutboxContent, askama::Error>>, ApiError> {
     let reference = row.reference.clone();
     let booking = state
         .db
         .read(move |conn| bookings::find(conn, &reference))
         .await?;
     let now = Utc::now().naive_utc();
-    Ok(booking.is_some_and(|booking| {
-        booking.status() == BookingStatus::Confirmed && booking.start_at > now
-    }))
+    let Some(booking) = booking
+        .filter(|booking| booking.status() == BookingStatus::Confirmed && booking.start_at > now)
+    else {
+        return Ok(None);
+    };
+    let Reminders { settings, calendar } = &state.reminders;
+    Ok(Some(
+        messages::booking_reminder(settings, calendar, &booking).map(|written| OutboxContent {
+            outbox_id: row.id,
+            subject: written.subject,
+            body: written.body,
+            ics: None,
+        }),
+    ))
 }
 
 /// Messages one task claims at a time.
@@ -452,16 +477,10 @@ async fn attempt(
     content: Option<&OutboxContent>,
 ) -> Option<Outcome> {
     let settings = &state.settings;
-    // Its content goes with its row (erasing personal data removes both).
-    let Some(content) = content else {
-        return Some(Outcome::Cancelled {
-            reason: "message no longer stored".to_string(),
-        });
-    };
-    if row.kind == kind::BOOKING_REMINDER {
-        match reminder_still_wanted(state, row).await {
-            Ok(true) => {}
-            Ok(false) => {
+    let written = if outbox::written_when_due(&row.kind) {
+        match due_reminder(state, row).await {
+            Ok(Some(written)) => written.map_err(|error| error.to_string()),
+            Ok(None) => {
                 return Some(Outcome::Cancelled {
                     reason: "booking no longer confirmed".to_string(),
                 })
@@ -471,16 +490,22 @@ async fn attempt(
                 return None;
             }
         }
-    }
-    // Stored sealed; a key other than the one it was sealed with cannot
-    // open it, and no later attempt will do better.
-    let content = match content.opened(&state.server_key) {
+    } else {
+        // Its content goes with its row (erasing personal data removes both).
+        let Some(content) = content else {
+            return Some(Outcome::Cancelled {
+                reason: "message no longer stored".to_string(),
+            });
+        };
+        // Stored sealed; a key other than the one it was sealed with cannot
+        // open it, and no later attempt will do better.
+        content
+            .opened(&state.server_key)
+            .map_err(|error| error.to_string())
+    };
+    let content = match written {
         Ok(content) => content,
-        Err(error) => {
-            return Some(Outcome::Failed {
-                error: error.to_string(),
-            })
-        }
+        Err(error) => return Some(Outcome::Failed { error }),
     };
     let result = match build_message(settings, row, &content) {
         Ok(message) => transport.send(message).await,

@@ -611,8 +611,8 @@ pub fn reschedule_by_staff(
 ///
 /// The patient is not mailed at once: a change of doctor is the clinic's
 /// to explain (by phone or at the desk). The manage page, the booking view
-/// and the feeds show the new practitioner at once, and a reminder still
-/// to come is written again to name them.
+/// and the feeds show the new practitioner at once, and so will the
+/// reminder, which is written when it is due.
 pub fn reassign(
     conn: &mut DbConnection,
     state: &AppState,
@@ -651,9 +651,7 @@ pub fn reassign(
         now,
     )?;
     tracing::info!(reference = %row.reference, "booking given to another practitioner");
-    let changed = reload(conn, &row.reference)?;
-    crate::workflows::outbox::renew_reminder(conn, state, &changed, now)?;
-    Ok(changed)
+    reload(conn, &row.reference)
 }
 
 /// The status changes staff may make: a confirmed booking may be cancelled,

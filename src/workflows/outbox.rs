@@ -144,7 +144,7 @@ pub fn render_booking_mail(
     let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
     let mut others = vec![clinic_row(state, clinic_kind, &row.reference, clinic, now)];
     if change != BookingChange::Cancelled {
-        others.extend(reminder_row(state, row, now)?);
+        others.extend(reminder_row(state, row, now));
     }
     Ok(BookingMessages {
         reference: row.reference.clone(),
@@ -189,30 +189,6 @@ pub fn store_booking_mail(
     rows.push(patient);
     rows.extend(others);
     store(conn, state, &row.reference, rows, row.sequence == 0)
-}
-
-/// Replaces a booking's pending reminder with one for `row` as it now
-/// stands (given to another practitioner: the reminder names them). A
-/// reminder already sent, or none pending, stays as it is.
-pub fn renew_reminder(
-    conn: &mut DbConnection,
-    state: &AppState,
-    row: &BookingRow,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let withdrawn = outbox::cancel_pending(
-        conn,
-        &row.reference,
-        kind::BOOKING_REMINDER,
-        now.naive_utc(),
-    )?;
-    if withdrawn == 0 {
-        return Ok(());
-    }
-    match reminder_row(state, row, now)? {
-        Some(reminder) => store(conn, state, &row.reference, vec![reminder], false),
-        None => Ok(()),
-    }
 }
 
 /// Queues the acknowledgement to an inquiry's sender (within the
@@ -336,30 +312,25 @@ fn store(
 
 /// Rule: the reminder goes `mail.reminder_hours_before` hours before a
 /// confirmed booking; none when that moment has already passed (the patient
-/// has just been sent the confirmation). The worker checks again that the
-/// booking is still confirmed when it is due.
-fn reminder_row(
-    state: &AppState,
-    row: &BookingRow,
-    now: DateTime<Utc>,
-) -> Result<Option<NewOutboxRow>, ApiError> {
+/// has just been sent the confirmation). Its text is written when it is due
+/// (`outbox::written_when_due`), once the worker has checked that the
+/// booking is still confirmed.
+fn reminder_row(state: &AppState, row: &BookingRow, now: DateTime<Utc>) -> Option<NewOutboxRow> {
     let due = row.start_at - Duration::hours(state.settings.mail.reminder_hours_before);
     if due <= now.naive_utc() {
-        return Ok(None);
+        return None;
     }
-    let reminder =
-        messages::booking_reminder(&state.settings, &state.calendar, row).map_err(render_error)?;
-    Ok(Some(new_row(
+    Some(new_row(
         kind::BOOKING_REMINDER,
         "patient",
         &row.reference,
         &row.email,
-        reminder,
+        Rendered::default(),
         None,
         status::PENDING,
         due,
         now,
-    )))
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]

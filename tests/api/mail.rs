@@ -23,7 +23,7 @@ use crate::helpers::{
 
 const CLINIC_INBOX: &str = "info@n2clinic-ginza.com";
 const PATIENT: &str = "taro@example.jp";
-const WAIT: Duration = Duration::from_secs(15);
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
 
 fn db_of(app: &TestApp) -> Db {
     let settings = Settings::defaults().unwrap();
@@ -36,7 +36,7 @@ fn outbox_of(app: &TestApp, reference: &str) -> Vec<OutboxSummary> {
     outbox::for_reference(&mut conn, reference).unwrap()
 }
 
-fn run_sql(app: &TestApp, sql: &str) {
+pub(crate) fn run_sql(app: &TestApp, sql: &str) {
     let db = db_of(app);
     let mut conn = db.connection().unwrap();
     diesel::sql_query(sql).execute(&mut *conn).unwrap();

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::console_helpers::Console;
 use crate::helpers::{assert_problem, local, open_day, spawn_app_with, Backend, TestApp};
+use crate::mail::{run_sql, WAIT};
 use crate::practitioners::{body_for, book_with, spawn_clinic, with_practitioners};
 use crate::staff_helpers::{
     calendar_token, patched, reference, staff_get, staff_patch, staff_post, staff_token,
@@ -96,10 +97,29 @@ async fn staff_give_a_booking_to_another_practitioner_only_when_they_are_free(ba
     assert_eq!(entry["detail"], json!({"from": "dr-a", "to": "dr-b"}));
     assert_eq!(entry["actor"], "desk");
     // The patient is not mailed (the desk tells them); the reminder to
-    // come is written again, to name dr-b.
+    // come is written when it is due, so it names dr-b.
     assert_eq!(patient_mail_kinds(&view), patient_mail_kinds(&before));
     assert_eq!(reminders(&before), ["pending"]);
-    assert_eq!(reminders(&view), ["cancelled", "pending"]);
+    assert_eq!(reminders(&view), ["pending"]);
+    run_sql(
+        &app,
+        &format!(
+            "UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00' \
+             WHERE kind = 'booking_reminder' AND reference = '{booked_ref}'"
+        ),
+    );
+    let reminder = app
+        .mail
+        .wait_for(1, WAIT, |mail| {
+            mail.subject().contains("ご予約日時のお知らせ")
+        })
+        .await;
+    assert!(reminder[0].text().contains(&booked_ref));
+    assert!(
+        reminder[0].text().contains("担当：B 医師"),
+        "{}",
+        reminder[0].text()
+    );
     // The claims moved: dr-a is free at 14:00 again, dr-b is not.
     book_with(&app, "stem-cell", &local(other, "14:00"), Some("dr-a")).await;
     let response = app
