@@ -113,6 +113,8 @@ pub struct NewOutboxRow {
     pub subject: String,
     pub body: String,
     pub ics: Option<String>,
+    /// What the database keeps of `recipient`, `body` and `ics`.
+    pub kept: Kept,
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
@@ -122,6 +124,41 @@ pub struct NewOutboxRow {
     pub lease_owner: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// What the database keeps of a message's text and recipient: the text
+/// sealed, and a patient's mailbox key (for the per-recipient cap). Worked
+/// out when the message is written, before the transaction that stores it,
+/// so that SQLite's one writer spends its time on writes.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    body: String,
+    ics: Option<String>,
+    recipient_key: Option<String>,
+}
+
+impl Kept {
+    pub fn of(
+        audience: &str,
+        recipient: &str,
+        body: &str,
+        ics: Option<&str>,
+        key: &ServerKey,
+    ) -> Result<Kept, ApiError> {
+        Ok(Kept {
+            body: key.seal(Purpose::MailBody, body)?,
+            ics: match ics {
+                Some(ics) => Some(key.seal(Purpose::MailCalendar, ics)?),
+                None => None,
+            },
+            recipient_key: (audience == "patient").then(|| mailbox_key(recipient)),
+        })
+    }
+
+    /// The recipient's mailbox key, for a patient.
+    pub fn recipient_key(&self) -> Option<&str> {
+        self.recipient_key.as_deref()
+    }
 }
 
 /// The `outbox` row of a `NewOutboxRow`.
@@ -139,7 +176,7 @@ struct NewState<'a> {
     lease_owner: Option<&'a str>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
-    recipient_key: Option<String>,
+    recipient_key: Option<&'a str>,
 }
 
 impl NewOutboxRow {
@@ -157,7 +194,7 @@ impl NewOutboxRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             // The per-recipient cap counts patients' messages by mailbox.
-            recipient_key: (self.audience == "patient").then(|| mailbox_key(&self.recipient)),
+            recipient_key: self.kept.recipient_key(),
         }
     }
 
@@ -192,24 +229,16 @@ impl NewOutboxRow {
     /// What the database keeps of it: the text sealed; nothing for a
     /// message that will never be sent (suppressed), nor for one written
     /// when it is due.
-    fn sealed_content(
-        &self,
-        outbox_id: i64,
-        key: &ServerKey,
-    ) -> Result<Option<OutboxContent>, ApiError> {
+    fn sealed_content(&self, outbox_id: i64) -> Option<OutboxContent> {
         if self.status != status::PENDING || written_when_due(&self.kind) {
-            return Ok(None);
+            return None;
         }
-        let ics = match &self.ics {
-            Some(ics) => Some(key.seal(Purpose::MailCalendar, ics)?),
-            None => None,
-        };
-        Ok(Some(OutboxContent {
+        Some(OutboxContent {
             outbox_id,
             subject: self.subject.clone(),
-            body: key.seal(Purpose::MailBody, &self.body)?,
-            ics,
-        }))
+            body: self.kept.body.clone(),
+            ics: self.kept.ics.clone(),
+        })
     }
 }
 
@@ -231,12 +260,8 @@ pub struct OutboxSummary {
     pub sent_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(
-    conn: &mut DbConnection,
-    message: &NewOutboxRow,
-    key: &ServerKey,
-) -> Result<i64, ApiError> {
-    let stored = insert_all(conn, std::slice::from_ref(message), key)?;
+pub fn insert(conn: &mut DbConnection, message: &NewOutboxRow) -> Result<i64, ApiError> {
+    let stored = insert_all(conn, std::slice::from_ref(message))?;
     Ok(stored[0].0)
 }
 
@@ -251,10 +276,9 @@ pub fn insert(
 pub fn insert_all(
     conn: &mut DbConnection,
     messages: &[NewOutboxRow],
-    key: &ServerKey,
 ) -> Result<Vec<(i64, String, String)>, ApiError> {
     match conn {
-        DbConnection::Postgresql(pg) => insert_all_at_once(pg, messages, key),
+        DbConnection::Postgresql(pg) => insert_all_at_once(pg, messages),
         DbConnection::Sqlite(sqlite) => {
             let mut stored = Vec::with_capacity(messages.len());
             for message in messages {
@@ -262,7 +286,7 @@ pub fn insert_all(
                     .values(message.state())
                     .execute(sqlite)?;
                 let id: i64 = diesel::select(last_insert_rowid()).get_result(sqlite)?;
-                if let Some(content) = message.sealed_content(id, key)? {
+                if let Some(content) = message.sealed_content(id) {
                     diesel::insert_into(outbox_contents::table)
                         .values(content)
                         .execute(sqlite)?;
@@ -277,7 +301,6 @@ pub fn insert_all(
 fn insert_all_at_once(
     conn: &mut diesel::PgConnection,
     messages: &[NewOutboxRow],
-    key: &ServerKey,
 ) -> Result<Vec<(i64, String, String)>, ApiError> {
     if messages.is_empty() {
         return Ok(Vec::new());
@@ -303,7 +326,7 @@ fn insert_all_at_once(
     }
     let mut contents = Vec::with_capacity(messages.len());
     for (message, (id, _, _)) in messages.iter().zip(&stored) {
-        contents.extend(message.sealed_content(*id, key)?);
+        contents.extend(message.sealed_content(*id));
     }
     if !contents.is_empty() {
         diesel::insert_into(outbox_contents::table)
@@ -329,19 +352,19 @@ diesel::define_sql_function!(
     fn last_insert_rowid() -> diesel::sql_types::BigInt
 );
 
-/// Messages to `recipient` created since `since` that count against the
-/// per-recipient cap: patient messages that were (or will be) sent now.
+/// Messages to the mailbox `recipient_key` (`domain::mailbox_key`) created
+/// since `since` that count against the per-recipient cap: patient messages that were (or will be) sent now.
 /// Reminders are scheduled for later and suppressed ones were never sent,
 /// so neither counts. Spellings of one mailbox (case, `+tag`, Gmail's dots:
 /// `domain::normalised_mailbox`) count together.
 pub fn recent_count_for(
     conn: &mut DbConnection,
-    recipient: &str,
+    recipient_key: &str,
     reminder_kind: &str,
     since: NaiveDateTime,
 ) -> Result<i64, ApiError> {
     Ok(outbox::table
-        .filter(outbox::recipient_key.eq(mailbox_key(recipient)))
+        .filter(outbox::recipient_key.eq(recipient_key))
         .filter(outbox::audience.eq("patient"))
         .filter(outbox::created_at.ge(since))
         .filter(outbox::status.ne(status::SUPPRESSED))

@@ -9,12 +9,13 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use crate::db::bookings::BookingRow;
 use crate::db::inquiries::InquiryRow;
 use crate::db::outbox::kind;
-use crate::db::outbox::{self, status, NewOutboxRow};
+use crate::db::outbox::{self, status, Kept, NewOutboxRow};
 use crate::db::{self, DbConnection};
 use crate::error::ApiError;
 use crate::ics::Method;
 use crate::mail::handoff::Handed;
 use crate::mail::messages::{self, BookingChange, Rendered};
+use crate::server_key::ServerKey;
 use crate::state::AppState;
 
 /// Which booking mail to send. The patient's confirmation carries the manage
@@ -131,20 +132,20 @@ pub fn render_booking_mail(
     .map_err(render_error)?;
     let ics = messages::patient_calendar(settings, calendar, row, method, now);
     let patient = new_row(
+        &state.server_key,
         patient_kind,
         "patient",
         &row.reference,
         &row.email,
         patient,
         Some(ics),
-        status::PENDING,
         now.naive_utc(),
         now,
-    );
+    )?;
     let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
-    let mut others = vec![clinic_row(state, clinic_kind, &row.reference, clinic, now)];
+    let mut others = vec![clinic_row(state, clinic_kind, &row.reference, clinic, now)?];
     if change != BookingChange::Cancelled {
-        others.extend(reminder_row(state, row, now));
+        others.extend(reminder_row(state, row, now)?);
     }
     Ok(BookingMessages {
         reference: row.reference.clone(),
@@ -184,7 +185,7 @@ pub fn store_booking_mail(
         others,
         ..
     } = messages;
-    patient.status = patient_status(conn, state, &row.email, now)?.to_string();
+    patient.status = patient_status(conn, state, &patient, now)?.to_string();
     let mut rows = Vec::with_capacity(1 + others.len());
     rows.push(patient);
     rows.extend(others);
@@ -201,19 +202,20 @@ pub fn enqueue_inquiry_mail(
 ) -> Result<(), ApiError> {
     let acknowledgement =
         messages::inquiry_received(&state.settings, &state.calendar, row).map_err(render_error)?;
-    let patient = new_row(
+    let mut patient = new_row(
+        &state.server_key,
         kind::INQUIRY_RECEIVED,
         "patient",
         &row.reference,
         &row.email,
         acknowledgement,
         None,
-        patient_status(conn, state, &row.email, now)?,
         now.naive_utc(),
         now,
-    );
+    )?;
+    patient.status = patient_status(conn, state, &patient, now)?.to_string();
     let clinic = messages::clinic_inquiry(&state.calendar, row).map_err(render_error)?;
-    let clinic = clinic_row(state, kind::CLINIC_INQUIRY, &row.reference, clinic, now);
+    let clinic = clinic_row(state, kind::CLINIC_INQUIRY, &row.reference, clinic, now)?;
     store(conn, state, &row.reference, vec![patient, clinic], true)
 }
 
@@ -228,18 +230,18 @@ pub fn enqueue_patient_message(
     rendered: Rendered,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let status = patient_status(conn, state, recipient, now)?;
-    let row = new_row(
+    let mut row = new_row(
+        &state.server_key,
         kind,
         "patient",
         reference,
         recipient,
         rendered,
         None,
-        status,
         now.naive_utc(),
         now,
-    );
+    )?;
+    row.status = patient_status(conn, state, &row, now)?.to_string();
     // Not `fresh`: an earlier message about the entry may still be pending,
     // so this one waits its turn with the worker's next poll.
     store(conn, state, reference, vec![row], false)
@@ -272,7 +274,7 @@ fn store(
             }
         }
     }
-    let stored = outbox::insert_all(conn, &rows, &state.server_key)?;
+    let stored = outbox::insert_all(conn, &rows)?;
     for (id, kind, status) in &stored {
         match status.as_str() {
             status::SUPPRESSED => tracing::warn!(
@@ -315,37 +317,43 @@ fn store(
 /// has just been sent the confirmation). Its text is written when it is due
 /// (`outbox::written_when_due`), once the worker has checked that the
 /// booking is still confirmed.
-fn reminder_row(state: &AppState, row: &BookingRow, now: DateTime<Utc>) -> Option<NewOutboxRow> {
+fn reminder_row(
+    state: &AppState,
+    row: &BookingRow,
+    now: DateTime<Utc>,
+) -> Result<Option<NewOutboxRow>, ApiError> {
     let due = row.start_at - Duration::hours(state.settings.mail.reminder_hours_before);
     if due <= now.naive_utc() {
-        return None;
+        return Ok(None);
     }
-    Some(new_row(
+    let reminder = new_row(
+        &state.server_key,
         kind::BOOKING_REMINDER,
         "patient",
         &row.reference,
         &row.email,
         Rendered::default(),
         None,
-        status::PENDING,
         due,
         now,
-    ))
+    )?;
+    Ok(Some(reminder))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn new_row(
+    key: &ServerKey,
     kind: &str,
     audience: &str,
     reference: &str,
     recipient: &str,
     rendered: Rendered,
     ics: Option<String>,
-    status: &str,
     due: NaiveDateTime,
     now: DateTime<Utc>,
-) -> NewOutboxRow {
-    NewOutboxRow {
+) -> Result<NewOutboxRow, ApiError> {
+    let kept = Kept::of(audience, recipient, &rendered.body, ics.as_deref(), key)?;
+    Ok(NewOutboxRow {
         kind: kind.to_string(),
         audience: audience.to_string(),
         reference: reference.to_string(),
@@ -353,14 +361,15 @@ fn new_row(
         subject: rendered.subject,
         body: rendered.body,
         ics,
-        status: status.to_string(),
+        kept,
+        status: status::PENDING.to_string(),
         attempts: 0,
         next_attempt_at: due,
         locked_until: None,
         lease_owner: None,
         created_at: now.naive_utc(),
         updated_at: now.naive_utc(),
-    }
+    })
 }
 
 /// The status of a new message to a patient: `suppressed` when the
@@ -368,11 +377,14 @@ fn new_row(
 fn patient_status(
     conn: &mut DbConnection,
     state: &AppState,
-    recipient: &str,
+    message: &NewOutboxRow,
     now: DateTime<Utc>,
 ) -> Result<&'static str, ApiError> {
+    let Some(recipient_key) = message.kept.recipient_key() else {
+        return Ok(status::PENDING);
+    };
     let since = now.naive_utc() - Duration::hours(1);
-    let recent = outbox::recent_count_for(conn, recipient, kind::BOOKING_REMINDER, since)?;
+    let recent = outbox::recent_count_for(conn, recipient_key, kind::BOOKING_REMINDER, since)?;
     Ok(
         if recent >= state.settings.mail.max_per_recipient_per_hour {
             status::SUPPRESSED
@@ -388,15 +400,15 @@ fn clinic_row(
     reference: &str,
     rendered: Rendered,
     now: DateTime<Utc>,
-) -> NewOutboxRow {
+) -> Result<NewOutboxRow, ApiError> {
     new_row(
+        &state.server_key,
         kind,
         "clinic",
         reference,
         &state.settings.mail.clinic_inbox,
         rendered,
         None,
-        status::PENDING,
         now.naive_utc(),
         now,
     )

@@ -499,21 +499,23 @@ fn due_message(
     recipient: &str,
 ) -> i64 {
     let now = Utc::now().naive_utc();
+    let audience = if recipient == CLINIC_INBOX {
+        "clinic"
+    } else {
+        "patient"
+    };
+    let key = ServerKey::from_material(TEST_KEY.as_bytes()).unwrap();
     outbox::insert(
         conn,
         &outbox::NewOutboxRow {
             kind: kind.into(),
-            audience: if recipient == CLINIC_INBOX {
-                "clinic"
-            } else {
-                "patient"
-            }
-            .into(),
+            audience: audience.into(),
             reference: reference.into(),
             recipient: recipient.into(),
             subject: "件名".into(),
             body: "本文".into(),
             ics: None,
+            kept: outbox::Kept::of(audience, recipient, "本文", None, &key).unwrap(),
             status: "pending".into(),
             attempts: 0,
             next_attempt_at: now - chrono::Duration::seconds(1),
@@ -522,7 +524,6 @@ fn due_message(
             created_at: now,
             updated_at: now,
         },
-        &ServerKey::from_material(TEST_KEY.as_bytes()).unwrap(),
     )
     .unwrap()
 }
