@@ -110,9 +110,10 @@ pub struct BookingRows {
     /// slot as `{slot}`.
     rows: Vec<(String, String, String)>,
     /// The outbox rows (one multi-row INSERT … RETURNING id), then their
-    /// contents, in the same order, each values list with `{id}`.
+    /// contents, in the same order (`None`: a message that stores none, a
+    /// reminder), each values list with `{id}`.
     outbox: (String, Vec<String>),
-    contents: (String, Vec<String>),
+    contents: (String, Vec<Option<String>>),
     pub reference: String,
 }
 
@@ -192,36 +193,46 @@ impl BookingRows {
                 rows.push((table.to_string(), columns, values));
             }
         }
+        // The messages as the booking stored them: waiting, not tried yet
+        // (the template's were refused while it was read, so each that has
+        // a content still has it).
         let mut outbox_columns = String::new();
         let mut outbox_values = Vec::new();
+        let mut outbox_ids = Vec::new();
         for row in rows_of(
             "SELECT row_to_json(t)::text AS row FROM outbox t WHERE reference = $1 ORDER BY id",
         )? {
-            let (columns, values) = columns_values(&row, &["id"])?;
+            let mut object: serde_json::Value = serde_json::from_str(&row)?;
+            outbox_ids.push(object["id"].as_i64().context("an outbox id")?);
+            object["status"] = "pending".into();
+            object["attempts"] = 0.into();
+            object["last_error"] = serde_json::Value::Null;
+            object["failing_since"] = serde_json::Value::Null;
+            let (columns, values) = columns_values(&object.to_string(), &["id"])?;
             outbox_columns = columns;
             outbox_values.push(values);
         }
         let mut contents_columns = String::new();
-        let mut contents_values = Vec::new();
+        let mut contents_values = vec![None; outbox_ids.len()];
         for row in rows_of(
             "SELECT row_to_json(c)::text AS row FROM outbox_contents c JOIN outbox o \
              ON o.id = c.outbox_id WHERE o.reference = $1 ORDER BY o.id",
         )? {
+            let object: serde_json::Value = serde_json::from_str(&row)?;
+            let id = object["outbox_id"]
+                .as_i64()
+                .context("a content's outbox id")?;
             let (columns, values) = columns_values(&row, &["outbox_id"])?;
             contents_columns = format!("outbox_id, {columns}");
-            contents_values.push(format!("{{id}}, {values}"));
-        }
-        // A message's content is dropped once it is sent: the messages
-        // already delivered get the content of one still waiting (the
-        // reminder's), as they each had one when the booking stored them.
-        if let Some(kept) = contents_values.first().cloned() {
-            contents_values.resize(outbox_values.len(), kept);
+            if let Some(at) = outbox_ids.iter().position(|known| *known == id) {
+                contents_values[at] = Some(format!("{{id}}, {values}"));
+            }
         }
         anyhow::ensure!(
             rows.iter().any(|(t, ..)| t == "bookings")
                 && rows.iter().any(|(t, ..)| t == "idempotency_keys")
                 && !outbox_values.is_empty()
-                && outbox_values.len() == contents_values.len(),
+                && contents_values.iter().any(Option::is_some),
             "the template booking's rows were not found"
         );
         Ok(BookingRows {
@@ -244,10 +255,10 @@ impl BookingRows {
         tables.dedup();
         format!(
             "{} rows: {}, outbox ×{}, outbox_contents ×{}",
-            self.rows.len() + self.outbox.1.len() + self.contents.1.len(),
+            self.rows.len() + self.outbox.1.len() + self.contents.1.iter().flatten().count(),
             tables.join(", "),
             self.outbox.1.len(),
-            self.contents.1.len()
+            self.contents.1.iter().flatten().count()
         )
     }
 
@@ -350,7 +361,12 @@ pub fn postgres_booking_transactions(
                 let values: Vec<String> = rows
                     .iter()
                     .zip(&ids)
-                    .map(|(v, id)| format!("({})", v.replace("{id}", &id.id.to_string())))
+                    .filter_map(|(v, id)| {
+                        Some(format!(
+                            "({})",
+                            v.as_ref()?.replace("{id}", &id.id.to_string())
+                        ))
+                    })
                     .collect();
                 conn.batch_execute(&format!(
                     "INSERT INTO outbox_contents ({columns}) VALUES {}",

@@ -1026,6 +1026,9 @@ impl Bench {
         // One booking made as the loads make them: the rows it wrote are
         // what the booking-shaped baseline writes.
         let template_slots = self.slots.take(1);
+        // Its messages are refused until they are read: a message delivered
+        // keeps no content, and the baseline writes the contents too.
+        sink.reject_with_550();
         let (status, body) =
             load::fetch(one.address, &booking_request("template", template_slots)(0)).await?;
         if status != 201 {
@@ -1040,6 +1043,7 @@ impl Bench {
             tokio::task::spawn_blocking(move || baseline::BookingRows::read(&url, &reference))
                 .await??
         };
+        sink.accept_again();
         self.say("postgres: baseline durable inserts");
         let (base_url, duration) = (base_url.to_string(), self.options.duration);
         let insert_url = base_url.clone();
