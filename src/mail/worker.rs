@@ -28,8 +28,9 @@ use crate::mail::handoff::Handoff;
 use crate::mail::messages;
 use crate::schedule::ClinicCalendar;
 
-/// What the worker needs of its instance: the database, the mail settings
-/// and the fresh mail its instance's writes hand over in memory.
+/// What the worker needs of its instance: the database, the mail settings,
+/// the fresh mail its instance's writes hand over in memory, and what
+/// reminders are written from.
 pub struct Mailroom {
     pub db: Db,
     pub settings: MailSettings,
