@@ -138,20 +138,31 @@ pub struct Kept {
 }
 
 impl Kept {
+    /// What is kept of a message of `kind`: no text for one written when
+    /// it is due (`written_when_due`), so there is nothing to seal.
     pub fn of(
+        kind: &str,
         audience: &str,
         recipient: &str,
         body: &str,
         ics: Option<&str>,
         key: &ServerKey,
     ) -> Result<Kept, ApiError> {
+        let recipient_key = (audience == "patient").then(|| mailbox_key(recipient));
+        if written_when_due(kind) {
+            return Ok(Kept {
+                body: String::new(),
+                ics: None,
+                recipient_key,
+            });
+        }
         Ok(Kept {
             body: key.seal(Purpose::MailBody, body)?,
             ics: match ics {
                 Some(ics) => Some(key.seal(Purpose::MailCalendar, ics)?),
                 None => None,
             },
-            recipient_key: (audience == "patient").then(|| mailbox_key(recipient)),
+            recipient_key,
         })
     }
 

@@ -352,7 +352,14 @@ fn new_row(
     due: NaiveDateTime,
     now: DateTime<Utc>,
 ) -> Result<NewOutboxRow, ApiError> {
-    let kept = Kept::of(audience, recipient, &rendered.body, ics.as_deref(), key)?;
+    let kept = Kept::of(
+        kind,
+        audience,
+        recipient,
+        &rendered.body,
+        ics.as_deref(),
+        key,
+    )?;
     Ok(NewOutboxRow {
         kind: kind.to_string(),
         audience: audience.to_string(),

@@ -515,7 +515,7 @@ fn due_message(
             subject: "件名".into(),
             body: "本文".into(),
             ics: None,
-            kept: outbox::Kept::of(audience, recipient, "本文", None, &key).unwrap(),
+            kept: outbox::Kept::of(kind, audience, recipient, "本文", None, &key).unwrap(),
             status: "pending".into(),
             attempts: 0,
             next_attempt_at: now - chrono::Duration::seconds(1),
