@@ -254,7 +254,7 @@ pub fn find(conn: &mut DbConnection, reference: &str) -> Result<Option<BookingRo
     Ok(bookings::table
         .find(reference)
         .select(BookingRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

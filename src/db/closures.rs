@@ -63,7 +63,7 @@ pub fn find(conn: &mut DbConnection, id: i32) -> Result<Option<ClosureRow>, ApiE
     Ok(closures::table
         .find(id)
         .select(ClosureRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

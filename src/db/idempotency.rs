@@ -28,7 +28,7 @@ pub fn find(
     Ok(idempotency_keys::table
         .find((scope, key))
         .select(StoredResponse::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -69,7 +69,7 @@ pub fn find(conn: &mut DbConnection, reference: &str) -> Result<Option<InquiryRo
     Ok(inquiries::table
         .find(reference)
         .select(InquiryRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -781,18 +781,17 @@ pub fn oldest_pending(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, 
 /// Whether any message is due now (a read, so that idle workers polling for
 /// work write nothing).
 pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiError> {
-    let due: Option<i64> = outbox::table
-        .filter(outbox::status.eq(status::PENDING))
-        .filter(outbox::next_attempt_at.le(now))
-        .filter(
-            outbox::locked_until
-                .is_null()
-                .or(outbox::locked_until.lt(now)),
-        )
-        .select(outbox::id)
-        .first(conn)
-        .optional()?;
-    Ok(due.is_some())
+    Ok(diesel::select(diesel::dsl::exists(
+        outbox::table
+            .filter(outbox::status.eq(status::PENDING))
+            .filter(outbox::next_attempt_at.le(now))
+            .filter(
+                outbox::locked_until
+                    .is_null()
+                    .or(outbox::locked_until.lt(now)),
+            ),
+    ))
+    .get_result(conn)?)
 }
 
 /// One message as staff see it.
@@ -800,7 +799,7 @@ pub fn find_summary(conn: &mut DbConnection, id: i64) -> Result<Option<OutboxSum
     Ok(outbox::table
         .find(id)
         .select(OutboxSummary::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -67,7 +67,7 @@ pub fn find(conn: &mut DbConnection, reference: &str) -> Result<Option<StoredAns
     let row: Option<Row> = questionnaire_answers::table
         .find(reference)
         .select(COLUMNS)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(row.map(stored).transpose()?.map(|(_, answers)| answers))
 }

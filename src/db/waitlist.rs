@@ -96,7 +96,7 @@ pub fn find_entry(conn: &mut DbConnection, reference: &str) -> Result<Option<Ent
     Ok(waitlist_entries::table
         .find(reference)
         .select(EntryRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -250,7 +250,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<DeliveryRow>, Api
     Ok(deliveries::table
         .find(id)
         .select(DeliveryRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
