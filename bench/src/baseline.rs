@@ -274,10 +274,10 @@ impl BookingRows {
 /// queries; each statement one round trip.
 ///
 /// `with_reads`: also the reads a booking's rules make, as the service
-/// makes them: the Idempotency-Key looked up before the transaction; in
-/// it, the closures over the slot, the patient's lock and bookings (the
-/// cap on active bookings) and their messages of the last hour (the mail
-/// cap). Each patient and key its own, as in the loads.
+/// makes them, in the transaction: the Idempotency-Key, the closures over
+/// the slot, the patient's lock and bookings (the cap on active bookings)
+/// and their messages of the last hour (the mail cap). Each patient and
+/// key its own, as in the loads.
 pub fn postgres_booking_transactions(
     url: &str,
     writers: usize,
@@ -310,14 +310,12 @@ pub fn postgres_booking_transactions(
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string();
                 let lock_key = (writer as i64) * 100_000_000 + n as i64;
+                conn.batch_execute("BEGIN")?;
                 if with_reads {
                     conn.batch_execute(&format!(
                         "SELECT * FROM idempotency_keys \
                          WHERE scope = 'bookings' AND idempotency_key = 'key-{reference}'"
                     ))?;
-                }
-                conn.batch_execute("BEGIN")?;
-                if with_reads {
                     conn.batch_execute(&format!(
                         "SELECT id, closed_date, start_at, end_at, reason, created_by, \
                          created_at, resource FROM closures \

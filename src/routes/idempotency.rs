@@ -129,44 +129,46 @@ where
         key,
         fingerprint,
     } = request;
-    if let Some(key) = &key {
-        if let Some(previous) = stored(db, &scope, key).await? {
-            return replay(server_key, previous, &fingerprint);
-        }
-    }
     let sealer = server_key.clone();
     let remembered_scope = scope.clone();
     let remembered_key = key.clone();
     let remembered_fingerprint = fingerprint.clone();
+    // The key is looked up in the transaction that would do the work, not
+    // before it: one call to the database for each request, not two.
     let outcome = db
         .write(move |conn| {
+            let Some(key) = remembered_key else {
+                return work(conn).map(Outcome::Done);
+            };
+            if let Some(previous) = idempotency::find(conn, &remembered_scope, &key)? {
+                return Ok(Outcome::AnsweredBefore(previous));
+            }
             // A request with this key that committed since we looked makes
             // the INSERT below a unique violation: this transaction is
             // undone and answered with that request's answer.
             let answer = work(conn)?;
-            if let Some(key) = remembered_key {
-                let response = StoredResponse {
-                    scope: remembered_scope,
-                    idempotency_key: key,
-                    request_hash: remembered_fingerprint,
-                    status_code: i32::from(answer.status.as_u16()),
-                    response_body: sealer.seal(Purpose::StoredAnswer, &answer.body)?,
-                    location: answer.location.clone(),
-                    created_at: Utc::now().naive_utc(),
-                };
-                idempotency::remember(conn, &response).map_err(|error| {
-                    if is_unique_violation(&error) {
-                        ApiError::IdempotencyRace
-                    } else {
-                        error.into()
-                    }
-                })?;
-            }
-            Ok(answer)
+            let response = StoredResponse {
+                scope: remembered_scope,
+                idempotency_key: key,
+                request_hash: remembered_fingerprint,
+                status_code: i32::from(answer.status.as_u16()),
+                response_body: sealer.seal(Purpose::StoredAnswer, &answer.body)?,
+                location: answer.location.clone(),
+                created_at: Utc::now().naive_utc(),
+            };
+            idempotency::remember(conn, &response).map_err(|error| {
+                if is_unique_violation(&error) {
+                    ApiError::IdempotencyRace
+                } else {
+                    error.into()
+                }
+            })?;
+            Ok(Outcome::Done(answer))
         })
         .await;
     match (outcome, key) {
-        (Ok(answer), _) => Ok(answer.into_response()),
+        (Ok(Outcome::Done(answer)), _) => Ok(answer.into_response()),
+        (Ok(Outcome::AnsweredBefore(previous)), _) => replay(server_key, previous, &fingerprint),
         // A concurrent request with the same key may have committed first
         // (and taken the very slot this one wanted): answer as it was answered.
         (Err(error), Some(key)) => match stored(db, &scope, &key).await? {
@@ -175,4 +177,12 @@ where
         },
         (Err(error), _) => Err(error),
     }
+}
+
+/// What the transaction of `answer_once` came to.
+enum Outcome {
+    /// The work was done (and its answer remembered, with a key).
+    Done(Answer),
+    /// The key was used before: its answer, as stored.
+    AnsweredBefore(StoredResponse),
 }
