@@ -1,10 +1,10 @@
 //! The database: SQLite (one file, the default) or PostgreSQL (shared by
 //! several instances), behind one connection type and one pool.
 //!
-//! A row found by its key is read with `get_result`, not `first`, and
-//! whether any row matches with `exists`: `first` adds a bound `LIMIT`, and
-//! SQLite prepares a statement with one again each time it runs (its
-//! planner reads the bound value), where a key finds one row at most.
+//! A row found by its key is read with `get_result`, not `first`: `first`
+//! adds a bound `LIMIT`, and SQLite prepares a statement with one again
+//! each time it runs (its planner reads the bound value), where a key finds
+//! one row at most.
 
 pub mod appointments;
 pub mod audit;

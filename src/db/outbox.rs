@@ -781,17 +781,18 @@ pub fn oldest_pending(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, 
 /// Whether any message is due now (a read, so that idle workers polling for
 /// work write nothing).
 pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiError> {
-    Ok(diesel::select(diesel::dsl::exists(
-        outbox::table
-            .filter(outbox::status.eq(status::PENDING))
-            .filter(outbox::next_attempt_at.le(now))
-            .filter(
-                outbox::locked_until
-                    .is_null()
-                    .or(outbox::locked_until.lt(now)),
-            ),
-    ))
-    .get_result(conn)?)
+    let due: Option<i64> = outbox::table
+        .filter(outbox::status.eq(status::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .filter(
+            outbox::locked_until
+                .is_null()
+                .or(outbox::locked_until.lt(now)),
+        )
+        .select(outbox::id)
+        .first(conn)
+        .optional()?;
+    Ok(due.is_some())
 }
 
 /// One message as staff see it.
