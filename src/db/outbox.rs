@@ -365,9 +365,10 @@ diesel::define_sql_function!(
 
 /// Messages to the mailbox `recipient_key` (`domain::mailbox_key`) created
 /// since `since` that count against the per-recipient cap: patient
-/// messages that were (or will be) sent now. Reminders are scheduled for later and suppressed ones were never sent,
-/// so neither counts. Spellings of one mailbox (case, `+tag`, Gmail's dots:
-/// `domain::normalised_mailbox`) count together.
+/// messages that were (or will be) sent now. Reminders are scheduled for
+/// later and suppressed ones were never sent, so neither counts. Spellings
+/// of one mailbox (case, `+tag`, Gmail's dots: `domain::normalised_mailbox`)
+/// count together.
 pub fn recent_count_for(
     conn: &mut DbConnection,
     recipient_key: &str,
