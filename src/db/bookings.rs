@@ -7,13 +7,14 @@ use diesel::expression::AsExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use super::prepared::KeepPrepared;
 use super::schema::{bookings, slot_claims};
 use super::{each_backend, is_contention, DbConnection};
 use crate::domain::{BookingStatus, NewBooking, Reference};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = bookings)]
+#[diesel(table_name = bookings, treat_none_as_default_value = false)]
 pub struct BookingRow {
     pub reference: String,
     pub manage_token_hash: String,
@@ -158,7 +159,7 @@ pub fn claim_slots(
 ) -> Result<(), ApiError> {
     let capacity = i32::try_from(capacity).unwrap_or(i32::MAX);
     for slot in slots {
-        if claim_first_free_seat(conn, slot, reference, capacity)? {
+        if claim_first_free_seat(conn, slot, reference, capacity)?.is_some() {
             super::schedule_versions::changed(*slot, *slot);
             continue;
         }
@@ -204,7 +205,7 @@ pub fn claim_slots(
 
 /// PostgreSQL: claims the lowest seat of `slot` free as it reads, in one
 /// statement, where reading the seats taken and then inserting are two
-/// round trips. `false` (nothing claimed) when none was free or another
+/// round trips. `None` (nothing claimed) when none was free or another
 /// transaction took the one it chose meanwhile: the caller then reads and
 /// tries seat by seat. SQLite, in the process, always does that.
 fn claim_first_free_seat(
@@ -212,25 +213,32 @@ fn claim_first_free_seat(
     slot: &NaiveDateTime,
     reference: &str,
     capacity: i32,
-) -> Result<bool, ApiError> {
+) -> Result<Option<i32>, ApiError> {
     use diesel::sql_types::{Integer, Timestamp};
+    #[derive(QueryableByName)]
+    struct Seat {
+        #[diesel(sql_type = Integer)]
+        seat: i32,
+    }
     let DbConnection::Postgresql(pg) = conn else {
-        return Ok(false);
+        return Ok(None);
     };
-    let inserted = diesel::sql_query(
-        "INSERT INTO slot_claims (slot_start, seat, booking_reference) \
-         SELECT $1, free.seat, $2 FROM generate_series(1, $3) AS free(seat) \
-         WHERE NOT EXISTS (SELECT 1 FROM slot_claims taken \
-             WHERE taken.slot_start = $1 AND taken.seat = free.seat) \
-         ORDER BY free.seat LIMIT 1 \
-         ON CONFLICT DO NOTHING",
+    let claimed: Result<Vec<Seat>, _> = KeepPrepared(
+        diesel::sql_query(
+            "INSERT INTO slot_claims (slot_start, seat, booking_reference) \
+             SELECT $1, free.seat, $2 FROM generate_series(1, $3) AS free(seat) \
+             WHERE NOT EXISTS (SELECT 1 FROM slot_claims taken \
+                 WHERE taken.slot_start = $1 AND taken.seat = free.seat) \
+             ORDER BY free.seat LIMIT 1 \
+             ON CONFLICT DO NOTHING RETURNING seat",
+        )
+        .bind::<Timestamp, _>(slot)
+        .bind::<Text, _>(reference)
+        .bind::<Integer, _>(capacity),
     )
-    .bind::<Timestamp, _>(slot)
-    .bind::<Text, _>(reference)
-    .bind::<Integer, _>(capacity)
-    .execute(pg);
-    match inserted {
-        Ok(count) => Ok(count == 1),
+    .load(pg);
+    match claimed {
+        Ok(seats) => Ok(seats.first().map(|claimed| claimed.seat)),
         Err(error) if is_contention(&error) => Err(ApiError::SlotUnavailable {
             alternatives: Vec::new(),
         }),

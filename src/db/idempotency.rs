@@ -9,7 +9,7 @@ use super::DbConnection;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = idempotency_keys)]
+#[diesel(table_name = idempotency_keys, treat_none_as_default_value = false)]
 pub struct StoredResponse {
     pub scope: String,
     pub idempotency_key: String,

@@ -9,7 +9,7 @@ use crate::domain::{InquiryCategory, InquiryStatus, NewInquiry, Reference};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = inquiries)]
+#[diesel(table_name = inquiries, treat_none_as_default_value = false)]
 pub struct InquiryRow {
     pub reference: String,
     pub status: String,

@@ -18,6 +18,7 @@ pub mod inquiries;
 mod migrations;
 pub mod outbox;
 mod pool;
+mod prepared;
 pub mod questionnaire_answers;
 pub mod resource_claims;
 pub mod schedule_versions;

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::prepared::KeepPrepared;
 use super::schema::{outbox, outbox_contents};
 use super::DbConnection;
 use crate::domain::mailbox_key;
@@ -317,10 +318,12 @@ fn insert_all_at_once(
         return Ok(Vec::new());
     }
     let states: Vec<NewState> = messages.iter().map(NewOutboxRow::state).collect();
-    let mut stored: Vec<(i64, String, String)> = diesel::insert_into(outbox::table)
-        .values(&states)
-        .returning((outbox::id, outbox::kind, outbox::status))
-        .get_results(conn)?;
+    let mut stored: Vec<(i64, String, String)> = KeepPrepared(
+        diesel::insert_into(outbox::table)
+            .values(&states)
+            .returning((outbox::id, outbox::kind, outbox::status)),
+    )
+    .get_results(conn)?;
     // RETURNING promises no order, but one statement numbers its rows in
     // the order of its VALUES (a single sequence, ascending): the smallest
     // id is the first message.
@@ -340,9 +343,14 @@ fn insert_all_at_once(
         contents.extend(message.sealed_content(*id));
     }
     if !contents.is_empty() {
-        diesel::insert_into(outbox_contents::table)
-            .values(&contents)
-            .execute(conn)?;
+        // The ids returned are not needed: reading them is what lets the
+        // statement be kept prepared (see `KeepPrepared`).
+        let _: Vec<i64> = KeepPrepared(
+            diesel::insert_into(outbox_contents::table)
+                .values(&contents)
+                .returning(outbox_contents::outbox_id),
+        )
+        .get_results(conn)?;
     }
     Ok(stored)
 }

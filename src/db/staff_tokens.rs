@@ -9,7 +9,7 @@ use super::{is_unique_violation, DbConnection};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = staff_tokens)]
+#[diesel(table_name = staff_tokens, treat_none_as_default_value = false)]
 pub struct StaffTokenRow {
     pub label: String,
     pub token_hash: String,

@@ -21,7 +21,7 @@ pub mod offer_status {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = waitlist_entries)]
+#[diesel(table_name = waitlist_entries, treat_none_as_default_value = false)]
 pub struct EntryRow {
     pub reference: String,
     pub manage_token_hash: String,
