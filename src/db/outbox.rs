@@ -436,6 +436,22 @@ fn unindexed_status() -> diesel::dsl::Concat<outbox::status, &'static str> {
     outbox::status.concat("")
 }
 
+/// The messages a mail worker may take at `now`: pending, due, and held by
+/// no worker (or held past the lease). Served by the due index
+/// (`status`, `next_attempt_at`).
+#[diesel::dsl::auto_type]
+fn claimable(now: NaiveDateTime) -> _ {
+    let pending: &'static str = status::PENDING;
+    outbox::status
+        .eq(pending)
+        .and(outbox::next_attempt_at.le(now))
+        .and(
+            outbox::locked_until
+                .is_null()
+                .or(outbox::locked_until.lt(now)),
+        )
+}
+
 /// Claims up to `limit` due messages for `owner` until `lease_until`,
 /// oldest first (none: nothing is due, or others hold it all). Three
 /// statements whatever the batch size: the candidates, the pending mail of
@@ -459,13 +475,7 @@ pub fn claim_due(
     macro_rules! due {
         () => {
             outbox::table
-                .filter(outbox::status.eq(status::PENDING))
-                .filter(outbox::next_attempt_at.le(now))
-                .filter(
-                    outbox::locked_until
-                        .is_null()
-                        .or(outbox::locked_until.lt(now)),
-                )
+                .filter(claimable(now))
                 .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
                 .select((outbox::id, outbox::reference, outbox::recipient))
                 .limit(fetch)
@@ -791,13 +801,7 @@ pub fn oldest_pending(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, 
 /// work write nothing).
 pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiError> {
     let due: Option<i64> = outbox::table
-        .filter(outbox::status.eq(status::PENDING))
-        .filter(outbox::next_attempt_at.le(now))
-        .filter(
-            outbox::locked_until
-                .is_null()
-                .or(outbox::locked_until.lt(now)),
-        )
+        .filter(claimable(now))
         .select(outbox::id)
         .first(conn)
         .optional()?;
@@ -853,7 +857,8 @@ mod tests {
         statements
     }
 
-    /// With a backlog of pending mail, claiming and recording look up the
+    /// With a backlog of pending mail, the poll and the claim find what is
+    /// due by the due index, and claiming and recording look up the
     /// chosen rows by id: SQLite must not walk the due index over every
     /// pending message for them (it did, and the mail worker slowed down
     /// as the backlog grew).
@@ -878,6 +883,7 @@ mod tests {
         let mut conn = DbConnection::Sqlite(sqlite);
         let now = Utc::now().naive_utc();
         let statements = statements_of(&mut conn, |conn| {
+            assert!(has_due(conn, now).unwrap());
             let claimed = claim_due(conn, "worker-1", now, now, 32).unwrap();
             assert_eq!(claimed.len(), 32);
             let ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
@@ -889,6 +895,24 @@ mod tests {
             );
             assert_eq!(release(conn, &ids[16..], "worker-1").unwrap(), 16);
         });
+        // What is due is found by the due index, by the poll and the claim.
+        let due: Vec<&String> = statements
+            .iter()
+            .filter(|sql| sql.starts_with("SELECT") && sql.contains("`next_attempt_at` <="))
+            .collect();
+        assert_eq!(due.len(), 2, "{statements:#?}");
+        for sql in due {
+            let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load(&mut conn)
+                .unwrap();
+            assert!(
+                plan.iter().any(|row| row.detail.contains("outbox_due")),
+                "{sql}\n{:?}",
+                plan.iter()
+                    .map(|row| row.detail.as_str())
+                    .collect::<Vec<_>>()
+            );
+        }
         let by_id: Vec<&String> = statements
             .iter()
             .filter(|sql| sql.starts_with("UPDATE"))
