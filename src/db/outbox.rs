@@ -857,6 +857,14 @@ mod tests {
         statements
     }
 
+    /// The steps of SQLite's plan for `sql`.
+    fn plan_of(conn: &mut DbConnection, sql: &str) -> Vec<String> {
+        let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(conn)
+            .unwrap();
+        plan.into_iter().map(|row| row.detail).collect()
+    }
+
     /// With a backlog of pending mail, the poll and the claim find what is
     /// due by the due index, and claiming and recording look up the
     /// chosen rows by id: SQLite must not walk the due index over every
@@ -902,15 +910,10 @@ mod tests {
             .collect();
         assert_eq!(due.len(), 2, "{statements:#?}");
         for sql in due {
-            let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load(&mut conn)
-                .unwrap();
+            let plan = plan_of(&mut conn, sql);
             assert!(
-                plan.iter().any(|row| row.detail.contains("outbox_due")),
-                "{sql}\n{:?}",
-                plan.iter()
-                    .map(|row| row.detail.as_str())
-                    .collect::<Vec<_>>()
+                plan.iter().any(|step| step.contains("outbox_due")),
+                "{sql}\n{plan:?}"
             );
         }
         let by_id: Vec<&String> = statements
@@ -919,10 +922,7 @@ mod tests {
             .collect();
         assert_eq!(by_id.len(), 3, "{statements:#?}");
         for sql in by_id {
-            let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load(&mut conn)
-                .unwrap();
-            let plan: Vec<&str> = plan.iter().map(|row| row.detail.as_str()).collect();
+            let plan = plan_of(&mut conn, sql);
             assert!(
                 plan.iter().any(|step| step.contains("INTEGER PRIMARY KEY"))
                     && !plan.iter().any(|step| step.contains("outbox_due")),
