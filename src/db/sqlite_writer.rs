@@ -229,9 +229,9 @@ pub(super) type WalRestart = Arc<std::sync::atomic::AtomicBool>;
 /// Frames (pages) in the WAL beyond which the writer finishes a checkpoint
 /// so that the WAL starts over: 512 MiB with 4 KiB pages. Each such
 /// checkpoint stops the writer for a moment (it syncs the database file),
-/// so it should be rare; and the longer a WAL lives, the more often a page
-/// rewritten in it (an index leaf) reaches the database file once for many
-/// commits. The choice of this size is measured in BENCHMARKS.md.
+/// so it should be rare; and the longer a WAL lives, the more commits'
+/// changes to one page (an index leaf) reach the database file as one
+/// write. The choice of this size is measured in BENCHMARKS.md.
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 256 } else { 131_072 };
 
 /// What `PRAGMA wal_checkpoint` answers.
