@@ -436,20 +436,24 @@ fn unindexed_status() -> diesel::dsl::Concat<outbox::status, &'static str> {
     outbox::status.concat("")
 }
 
-/// The messages a mail worker may take at `now`: pending, due, and held by
-/// no worker (or held past the lease). Served by the due index
-/// (`status`, `next_attempt_at`).
+/// Messages no worker holds at `now`: never leased, or held past the lease.
+#[diesel::dsl::auto_type]
+fn unleased(now: NaiveDateTime) -> _ {
+    outbox::locked_until
+        .is_null()
+        .or(outbox::locked_until.lt(now))
+}
+
+/// The messages a mail worker may take at `now`: pending, due and
+/// `unleased`. Served by the due index (`status`, `next_attempt_at`).
 #[diesel::dsl::auto_type]
 fn claimable(now: NaiveDateTime) -> _ {
     let pending: &'static str = status::PENDING;
+    let free: unleased = unleased(now);
     outbox::status
         .eq(pending)
         .and(outbox::next_attempt_at.le(now))
-        .and(
-            outbox::locked_until
-                .is_null()
-                .or(outbox::locked_until.lt(now)),
-        )
+        .and(free)
 }
 
 /// Claims up to `limit` due messages for `owner` until `lease_until`,
@@ -527,11 +531,7 @@ pub fn claim_due(
         outbox::table
             .filter(outbox::id.eq_any(&chosen))
             .filter(unindexed_status().eq(status::PENDING))
-            .filter(
-                outbox::locked_until
-                    .is_null()
-                    .or(outbox::locked_until.lt(now)),
-            ),
+            .filter(unleased(now)),
     )
     .set((
         outbox::locked_until.eq(Some(lease_until)),
