@@ -210,6 +210,7 @@ struct ClinicBooking<'a> {
     reference: &'a str,
     status: &'a str,
     type_label: &'a str,
+    practitioner: Option<&'a str>,
     when: &'a str,
     previous_when: Option<&'a str>,
     name: &'a str,
@@ -351,11 +352,13 @@ pub fn booking_reminder(
 /// The clinic inbox's notice of a booking, a move or a cancellation, with
 /// everything staff need to prepare or to call the patient back.
 pub fn clinic_booking(
+    settings: &Settings,
     calendar: &ClinicCalendar,
     row: &BookingRow,
     change: BookingChange,
 ) -> Result<Rendered, askama::Error> {
     let type_label = type_label(calendar, row);
+    let practitioner = practitioner_label(settings, row);
     let when = japanese_time_range(calendar, row.start_at, row.end_at);
     let (event, status, previous) = match change {
         BookingChange::Booked => ("新しいご予約", "予約確定", None),
@@ -370,6 +373,7 @@ pub fn clinic_booking(
         reference: &row.reference,
         status,
         type_label: &type_label,
+        practitioner: practitioner.as_deref(),
         when: &when,
         previous_when: previous_when.as_deref(),
         name: &row.name,
@@ -583,8 +587,8 @@ mod tests {
         insta::assert_snapshot!(snapshot(&rendered));
     }
 
-    #[test]
-    fn booking_confirmation_names_the_practitioner() {
+    /// The settings with one practitioner, 中村 医師 (Dr. Nakamura).
+    fn settings_with_dr_nakamura() -> Settings {
         let mut settings = settings();
         settings.resources = vec![crate::configuration::ResourceSettings {
             code: "dr-nakamura".into(),
@@ -600,6 +604,12 @@ mod tests {
             sunday: None,
             days_off: Vec::new(),
         }];
+        settings
+    }
+
+    #[test]
+    fn booking_confirmation_names_the_practitioner() {
+        let settings = settings_with_dr_nakamura();
         let calendar = calendar(&settings);
         let mut row = booking();
         row.practitioner = Some("dr-nakamura".into());
@@ -662,8 +672,28 @@ mod tests {
     fn clinic_notification_of_a_booking() {
         let settings = settings();
         let calendar = calendar(&settings);
-        let rendered = clinic_booking(&calendar, &booking(), BookingChange::Booked).unwrap();
+        let rendered =
+            clinic_booking(&settings, &calendar, &booking(), BookingChange::Booked).unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
+    }
+
+    #[test]
+    fn clinic_notification_names_the_practitioner() {
+        let settings = settings_with_dr_nakamura();
+        let calendar = calendar(&settings);
+        let mut row = booking();
+        row.practitioner = Some("dr-nakamura".into());
+        let rendered = clinic_booking(&settings, &calendar, &row, BookingChange::Booked).unwrap();
+        assert!(
+            rendered.body.contains(
+                "診療メニュー：無料カウンセリング・診察\n担当：中村 医師（Dr. Nakamura）\n日時："
+            ),
+            "{}",
+            rendered.body
+        );
+        let unnamed =
+            clinic_booking(&settings, &calendar, &booking(), BookingChange::Booked).unwrap();
+        assert!(!unnamed.body.contains("担当："), "{}", unnamed.body);
     }
 
     #[test]
@@ -671,8 +701,13 @@ mod tests {
         let settings = settings();
         let calendar = calendar(&settings);
         let previous = Some((at("2026-11-30 05:00"), at("2026-11-30 05:30")));
-        let rendered =
-            clinic_booking(&calendar, &booking(), BookingChange::Rescheduled(previous)).unwrap();
+        let rendered = clinic_booking(
+            &settings,
+            &calendar,
+            &booking(),
+            BookingChange::Rescheduled(previous),
+        )
+        .unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
     }
 
@@ -682,7 +717,8 @@ mod tests {
         let calendar = calendar(&settings);
         let mut row = booking();
         row.status = BookingStatus::Cancelled;
-        let rendered = clinic_booking(&calendar, &row, BookingChange::Cancelled).unwrap();
+        let rendered =
+            clinic_booking(&settings, &calendar, &row, BookingChange::Cancelled).unwrap();
         insta::assert_snapshot!(snapshot(&rendered));
     }
 

@@ -142,7 +142,7 @@ pub fn render_booking_mail(
         now.naive_utc(),
         now,
     )?;
-    let clinic = messages::clinic_booking(calendar, row, change).map_err(render_error)?;
+    let clinic = messages::clinic_booking(settings, calendar, row, change).map_err(render_error)?;
     let mut others = vec![clinic_row(state, clinic_kind, &row.reference, clinic, now)?];
     if change != BookingChange::Cancelled {
         others.extend(reminder_row(state, row, now)?);
