@@ -23,16 +23,19 @@ pub mod event {
     /// Any other status change staff make (completed, no-show, confirmed
     /// again, ...).
     pub const BOOKING_STATUS_CHANGED: &str = "booking.status_changed";
+    /// Staff gave the booking to another practitioner at the same time.
+    pub const BOOKING_PRACTITIONER_CHANGED: &str = "booking.practitioner_changed";
     pub const INQUIRY_CREATED: &str = "inquiry.created";
     /// A seat freed up was offered to a waiting-list entry (queued by
     /// `workflows::waitlist` in the transaction that makes the offer).
     pub const WAITLIST_OFFERED: &str = "waitlist.offered";
 
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 7] = [
         BOOKING_CREATED,
         BOOKING_CANCELLED,
         BOOKING_RESCHEDULED,
         BOOKING_STATUS_CHANGED,
+        BOOKING_PRACTITIONER_CHANGED,
         INQUIRY_CREATED,
         WAITLIST_OFFERED,
     ];

@@ -431,6 +431,8 @@ fn reschedule_as(
     )?;
     let before = Before {
         times: previous,
+        practitioner: (moved.practitioner != row.practitioner)
+            .then_some(row.practitioner.as_deref()),
         ..Before::default()
     };
     booking_event(conn, state, event::BOOKING_RESCHEDULED, &moved, before, now)?;
@@ -612,7 +614,8 @@ pub fn reschedule_by_staff(
 /// The patient is not mailed at once: a change of doctor is the clinic's
 /// to explain (by phone or at the desk). The manage page, the booking view
 /// and the feeds show the new practitioner at once, and so will the
-/// reminder, which is written when it is due.
+/// reminder, which is written when it is due. Webhook receivers get
+/// `booking.practitioner_changed`.
 pub fn reassign(
     conn: &mut DbConnection,
     state: &AppState,
@@ -651,7 +654,20 @@ pub fn reassign(
         now,
     )?;
     tracing::info!(reference = %row.reference, "booking given to another practitioner");
-    reload(conn, &row.reference)
+    let changed = reload(conn, &row.reference)?;
+    let before = Before {
+        practitioner: Some(row.practitioner.as_deref()),
+        ..Before::default()
+    };
+    booking_event(
+        conn,
+        state,
+        event::BOOKING_PRACTITIONER_CHANGED,
+        &changed,
+        before,
+        now,
+    )?;
+    Ok(changed)
 }
 
 /// The status changes staff may make: a confirmed booking may be cancelled,
@@ -812,12 +828,15 @@ fn reconfirm_with(
         },
         now,
     )?;
-    // Confirmed again is a status change; one confirmed at a new time
-    // also names the times it had.
+    // Confirmed again is a status change; one confirmed at a new time or
+    // with another practitioner also names the times or the practitioner
+    // it had.
     let moved = (confirmed.start_at, confirmed.end_at) != (row.start_at, row.end_at);
     let before = Before {
         status: Some(BookingStatus::Cancelled.as_str()),
         times: moved.then_some((row.start_at, row.end_at)),
+        practitioner: (confirmed.practitioner != row.practitioner)
+            .then_some(row.practitioner.as_deref()),
     };
     booking_event(
         conn,

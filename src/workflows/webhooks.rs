@@ -39,6 +39,9 @@ pub struct Before<'a> {
     pub status: Option<&'a str>,
     /// The previous (start_at, end_at), UTC (reschedules).
     pub times: Option<(NaiveDateTime, NaiveDateTime)>,
+    /// The previous practitioner's code, `Some(None)` for none, when the
+    /// change gave the booking to another one.
+    pub practitioner: Option<Option<&'a str>>,
 }
 
 /// Queues `kind` (a `webhooks::event`) about booking `row` as it stands
@@ -61,7 +64,7 @@ pub fn booking_event(
         "status": row.status.as_str(),
         "start": at(row.start_at),
         "end": at(row.end_at),
-        "practitioner": practitioner(state, row),
+        "practitioner": practitioner(state, row.practitioner.as_deref()),
     });
     if let Some(previous) = before.status {
         data["previous_status"] = json!(previous);
@@ -70,14 +73,17 @@ pub fn booking_event(
         data["previous_start"] = json!(at(start));
         data["previous_end"] = json!(at(end));
     }
+    if let Some(previous) = before.practitioner {
+        data["previous_practitioner"] = practitioner(state, previous);
+    }
     let personal = json!({"name": row.name, "email": row.email, "phone": row.phone});
     enqueue(conn, state, kind, &row.reference, data, personal, now)
 }
 
-/// The booking's practitioner as `{"code", "label", "label_en"}` (labelled
+/// A booking's practitioner as `{"code", "label", "label_en"}` (labelled
 /// by its code when the configuration no longer has them), or null.
-fn practitioner(state: &AppState, row: &BookingRow) -> Value {
-    let Some(code) = row.practitioner.as_deref() else {
+fn practitioner(state: &AppState, code: Option<&str>) -> Value {
+    let Some(code) = code else {
         return Value::Null;
     };
     match state.resources.find(code) {

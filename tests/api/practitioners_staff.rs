@@ -179,7 +179,10 @@ async fn the_console_gives_a_booking_to_another_practitioner(backend: Backend) {
         .await;
     assert!(html.contains("id=\"practitioner\">B 医師<"), "{html}");
     assert!(html.contains("の担当をB 医師にしました"), "{html}");
-    assert!(html.contains("booking.practitioner_changed"));
+    assert!(
+        html.contains("担当の変更"),
+        "the trail names the change: {html}"
+    );
 
     // dr-a is taken: the page comes back saying so, the choice kept.
     let busy = book_with(
@@ -471,7 +474,7 @@ async fn fhir_appointments_name_the_practitioner(backend: Backend) {
     assert_eq!(slot_status("14:00").await, "free");
 }
 
-async fn webhooks_carry_the_practitioner(backend: Backend) {
+async fn webhooks_carry_the_practitioner_and_its_changes(backend: Backend) {
     use crate::webhook_receiver::WebhookReceiver;
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let receiver = WebhookReceiver::start(&[SECRET]).await;
@@ -505,6 +508,41 @@ async fn webhooks_carry_the_practitioner(backend: Backend) {
         json!({"code": "dr-a", "label": "A 医師", "label_en": "Dr. A"})
     );
     assert_eq!(data_of(reference(&seat))["practitioner"], Value::Null);
+    assert!(data_of(reference(&booking))
+        .get("previous_practitioner")
+        .is_none());
+
+    // Staff give it to dr-b, then move it and give it back to dr-a: each
+    // event names the practitioner it had.
+    let token = staff_token(&app, "desk").await;
+    let booked_ref = reference(&booking);
+    patched(&app, &token, &booked_ref, json!({"practitioner": "dr-b"})).await;
+    let later = local(open_day(5), "14:00");
+    patched(
+        &app,
+        &token,
+        &booked_ref,
+        json!({"start": later, "practitioner": "dr-a"}),
+    )
+    .await;
+    let received = receiver.until(|received| received.len() >= 4).await;
+    let of = |kind: &str| {
+        let matching: Vec<_> = received.iter().filter(|r| r.kind() == kind).collect();
+        assert_eq!(matching.len(), 1, "{kind}");
+        matching[0].body["data"].clone()
+    };
+    let reassigned = of("booking.practitioner_changed");
+    assert_eq!(reassigned["reference"], booked_ref.as_str());
+    assert_eq!(reassigned["practitioner"]["code"], "dr-b");
+    assert_eq!(
+        reassigned["previous_practitioner"],
+        json!({"code": "dr-a", "label": "A 医師", "label_en": "Dr. A"})
+    );
+    assert_eq!(reassigned["start"], booking["start"], "the time stays");
+    let moved = of("booking.rescheduled");
+    assert_eq!(moved["practitioner"]["code"], "dr-a");
+    assert_eq!(moved["previous_practitioner"]["code"], "dr-b");
+    assert_eq!(moved["previous_start"], booking["start"]);
     assert!(received.iter().all(|r| r.verified));
 }
 
@@ -515,5 +553,5 @@ crate::backend_tests!(
     the_console_sets_a_practitioners_time_off,
     a_practitioner_has_a_feed_of_their_own,
     fhir_appointments_name_the_practitioner,
-    webhooks_carry_the_practitioner,
+    webhooks_carry_the_practitioner_and_its_changes,
 );

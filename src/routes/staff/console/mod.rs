@@ -361,6 +361,7 @@ fn action_label(action: &str) -> Option<&'static str> {
         "booking.cancelled" => "キャンセル",
         "booking.rescheduled" => "日時変更",
         "booking.status_changed" => "状態の変更",
+        "booking.practitioner_changed" => "担当の変更",
         "booking.reconfirmed" => "予約の復活",
         "booking.staff_note_changed" => "スタッフメモの変更",
         "booking.inside_closure" => "休診設定の時間内",
