@@ -14,7 +14,7 @@ use crate::configuration::Settings;
 use crate::db::Db;
 use crate::mail::handoff::Handoff;
 use crate::mail::transport::Transport;
-use crate::mail::worker::{MailWorker, Mailroom, Reminders};
+use crate::mail::worker::{MailWorker, Mailroom};
 use crate::routes::bursts::ClientBursts;
 use crate::routes::middleware::cross_site::{self, AllowedOrigins};
 use crate::routes::middleware::rate_limit::RateLimiter;
@@ -273,13 +273,10 @@ impl Application {
         let mail_worker = MailWorker::start(
             Mailroom {
                 db: state.db.clone(),
-                settings: settings.mail.clone(),
                 handoff: state.mail_handoff.clone(),
                 server_key: state.server_key.clone(),
-                reminders: Reminders {
-                    settings: settings.clone(),
-                    calendar: state.calendar.clone(),
-                },
+                settings: settings.clone(),
+                calendar: state.calendar.clone(),
             },
             mail_transport,
         );

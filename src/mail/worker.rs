@@ -28,23 +28,23 @@ use crate::mail::handoff::Handoff;
 use crate::mail::messages;
 use crate::schedule::ClinicCalendar;
 
-/// What the worker needs of its instance: the database, the mail settings,
-/// the fresh mail its instance's writes hand over in memory, and what
-/// reminders are written from.
+/// What the worker needs of its instance: the database, the fresh mail its
+/// instance's writes hand over in memory, the key to open what the outbox
+/// keeps sealed, and the settings and calendar (mail settings, and what
+/// reminders are written from when they are due:
+/// `outbox::written_when_due`).
 pub struct Mailroom {
     pub db: Db,
-    pub settings: MailSettings,
     pub handoff: Arc<Handoff>,
-    /// Opens what the outbox keeps sealed.
     pub server_key: Arc<crate::server_key::ServerKey>,
-    pub reminders: Reminders,
-}
-
-/// What reminders are written from when they are due
-/// (`outbox::written_when_due`): the clinic's settings and calendar.
-pub struct Reminders {
     pub settings: Settings,
     pub calendar: ClinicCalendar,
+}
+
+impl Mailroom {
+    fn mail(&self) -> &MailSettings {
+        &self.settings.mail
+    }
 }
 
 /// A running worker; `stop` lets it finish the messages in hand.
@@ -61,11 +61,11 @@ impl MailWorker {
         // Names this worker's leases, also those of the messages handed to
         // it in memory; unique enough across instances.
         let owner = state.handoff.owner().to_string();
-        let deliveries = state.settings.concurrent_deliveries.max(1);
+        let deliveries = state.mail().concurrent_deliveries.max(1);
         tracing::info!(transport = transport.describe(), %owner, deliveries, "mail worker started");
         let transport = Arc::new(transport);
         let gate = Arc::new(ClaimGate {
-            cap: HourlyCap::new(state.settings.max_per_hour),
+            cap: HourlyCap::new(state.mail().max_per_hour),
             ..ClaimGate::default()
         });
         let tasks = (0..deliveries)
@@ -164,7 +164,7 @@ async fn run(
     owner: String,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let poll = Duration::from_millis(state.settings.poll_interval_ms.max(10));
+    let poll = Duration::from_millis(state.mail().poll_interval_ms.max(10));
     loop {
         if *stopped.borrow() {
             break;
@@ -235,13 +235,17 @@ pub fn after_failure(
     }
 }
 
-/// The reminder `row`, written from its booking as it now stands; `None`
-/// when it no longer applies (the booking is not confirmed any more, or has
-/// started).
-async fn due_reminder(
-    state: &Mailroom,
-    row: &OutboxRow,
-) -> Result<Option<Result<OutboxContent, askama::Error>>, ApiError> {
+/// What a due reminder comes to, from its booking as it now stands.
+enum DueReminder {
+    Written(OutboxContent),
+    /// The booking is not confirmed any more, or has started.
+    NoLongerApplies,
+    /// The template failed: no later attempt will do better.
+    Unwritable(String),
+}
+
+/// Writes the reminder `row` from its booking as it now stands.
+async fn due_reminder(state: &Mailroom, row: &OutboxRow) -> Result<DueReminder, ApiError> {
     let reference = row.reference.clone();
     let booking = state
         .db
@@ -251,17 +255,19 @@ async fn due_reminder(
     let Some(booking) = booking
         .filter(|booking| booking.status() == BookingStatus::Confirmed && booking.start_at > now)
     else {
-        return Ok(None);
+        return Ok(DueReminder::NoLongerApplies);
     };
-    let Reminders { settings, calendar } = &state.reminders;
-    Ok(Some(
-        messages::booking_reminder(settings, calendar, &booking).map(|written| OutboxContent {
-            outbox_id: row.id,
-            subject: written.subject,
-            body: written.body,
-            ics: None,
-        }),
-    ))
+    Ok(
+        match messages::booking_reminder(&state.settings, &state.calendar, &booking) {
+            Ok(written) => DueReminder::Written(OutboxContent {
+                outbox_id: row.id,
+                subject: written.subject,
+                body: written.body,
+                ics: None,
+            }),
+            Err(error) => DueReminder::Unwritable(error.to_string()),
+        },
+    )
 }
 
 /// Messages one task claims at a time.
@@ -347,7 +353,7 @@ async fn claim_and_deliver(
     gate: &ClaimGate,
     owner: &str,
 ) -> Result<bool, ApiError> {
-    let settings = &state.settings;
+    let settings = state.mail();
     let claimed_at = std::time::Instant::now();
     let now = Utc::now().naive_utc();
     let lease_until = now + chrono::Duration::seconds(settings.lease_seconds.max(1) as i64);
@@ -418,7 +424,7 @@ async fn deliver_batch(
     mut contents: HashMap<i64, OutboxContent>,
     leased_at: std::time::Instant,
 ) -> Result<(), ApiError> {
-    let settings = &state.settings;
+    let settings = state.mail();
     let mut outcomes = Vec::with_capacity(claimed.len());
     let mut untried = Vec::new();
     let mut rows = claimed.into_iter();
@@ -477,11 +483,12 @@ async fn attempt(
     row: &OutboxRow,
     content: Option<&OutboxContent>,
 ) -> Option<Outcome> {
-    let settings = &state.settings;
+    let settings = state.mail();
     let written = if outbox::written_when_due(&row.kind) {
         match due_reminder(state, row).await {
-            Ok(Some(written)) => written.map_err(|error| error.to_string()),
-            Ok(None) => {
+            Ok(DueReminder::Written(content)) => Ok(content),
+            Ok(DueReminder::Unwritable(error)) => Err(error),
+            Ok(DueReminder::NoLongerApplies) => {
                 return Some(Outcome::Cancelled {
                     reason: "booking no longer confirmed".to_string(),
                 })
