@@ -333,78 +333,38 @@ fn typed_booking_request(
     })
 }
 
-/// The example of `config/default.toml`: two doctors, a counsellor and two
-/// treatment rooms; consultations need the counsellor, stem-cell a doctor
-/// and a room (30 minutes' cleaning after, four a day), exosome a doctor
-/// and a room.
+/// The practitioners and rooms of `config/examples/practitioners.toml`,
+/// read as the service reads it (as `config/local.toml`): two doctors, a
+/// counsellor and two treatment rooms; consultations need the counsellor,
+/// stem-cell a doctor and a room (30 minutes' cleaning after, four a day),
+/// exosome a doctor and a room.
 fn with_example_resources(settings: &mut Settings) -> anyhow::Result<()> {
-    let toml = r#"
-        [[resources]]
-        code = "dr-nakamura"
-        kind = "practitioner"
-        label = "中村 医師"
-        monday = ["10:00-13:00", "14:00-18:30"]
-        tuesday = ["10:00-13:00", "14:00-18:30"]
-        thursday = ["10:00-18:30"]
-        [[resources]]
-        code = "dr-sato"
-        kind = "practitioner"
-        label = "佐藤 医師"
-        wednesday = ["10:00-18:30"]
-        friday = ["10:00-13:00", "14:00-18:30"]
-        saturday = ["10:00-17:00"]
-        [[resources]]
-        code = "counsellor-ito"
-        kind = "practitioner"
-        label = "伊藤 カウンセラー"
-        monday = ["10:00-18:30"]
-        tuesday = ["10:00-18:30"]
-        wednesday = ["10:00-18:30"]
-        thursday = ["10:00-18:30"]
-        friday = ["10:00-18:30"]
-        saturday = ["10:00-18:30"]
-        [[resources]]
-        code = "room-1"
-        kind = "room"
-        label = "処置室1"
-        [[resources]]
-        code = "room-2"
-        kind = "room"
-        label = "処置室2"
-    "#;
-    #[derive(serde::Deserialize)]
-    struct Only {
-        resources: Vec<clinic_booking::configuration::ResourceSettings>,
-    }
-    let only: Only = toml::from_str(toml)?;
-    settings.resources = only.resources;
-    let doctors = vec!["dr-nakamura".to_string(), "dr-sato".to_string()];
-    let rooms = vec!["room-1".to_string(), "room-2".to_string()];
-    for kind in &mut settings.schedule.consultation_types {
-        match kind.code.as_str() {
-            "consultation" => kind.practitioners = vec!["counsellor-ito".into()],
-            "stem-cell" => {
-                kind.practitioners = doctors.clone();
-                kind.rooms = rooms.clone();
-                kind.buffer_minutes = 30;
-                kind.daily_limit = Some(4);
-            }
-            "exosome" => {
-                kind.practitioners = doctors.clone();
-                kind.rooms = rooms.clone();
-            }
-            _ => {}
-        }
-    }
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join("config"))?;
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/examples/practitioners.toml"
+    );
+    std::fs::copy(example, dir.path().join("config/local.toml"))?;
+    let example = Settings::load(dir.path())?;
+    settings.resources = example.resources;
+    settings.schedule.consultation_types = example.schedule.consultation_types;
     Ok(())
 }
 
-/// The next Thursday at least a week ahead, 10:00: only Dr. Nakamura
-/// works on Thursdays in the example, so a stem-cell treatment then needs
-/// the one doctor free.
-fn one_doctor_start(weeks_ahead: i64) -> String {
+/// The first Thursday `weeks_ahead` weeks ahead or later that is no one's
+/// day off, 10:00: only Dr. Nakamura works on Thursdays in the example, so
+/// a stem-cell treatment then needs the one doctor free.
+fn one_doctor_start(settings: &Settings, weeks_ahead: i64) -> String {
     let mut day = tokyo_today() + Days::days(7 * weeks_ahead.max(1));
-    while day.weekday() != Weekday::Thu {
+    let day_off = |day: NaiveDate| {
+        let date = day.to_string();
+        settings
+            .resources
+            .iter()
+            .any(|r| r.days_off.contains(&date))
+    };
+    while day.weekday() != Weekday::Thu || day_off(day) {
         day += Days::days(1);
     }
     format!("{day}T10:00:00+09:00")
@@ -714,7 +674,7 @@ impl Bench {
         for _ in 0..instances {
             running.push(Running::start(settings.clone()).await?);
         }
-        let start = Arc::new(vec![one_doctor_start(2)]);
+        let start = Arc::new(vec![one_doctor_start(&settings, 2)]);
         let race = load::run(LoadPlan {
             duration: Duration::from_secs(60),
             connections: RACERS as usize,
