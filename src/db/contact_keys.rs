@@ -1,12 +1,13 @@
 //! What the limits on one person count by: each booking's `mailbox_hash`
-//! and each patient message's `recipient_key` (`domain::mailbox_key`), the
-//! bookings one patient holds, and the lock that keeps two of their
-//! bookings from being counted at the same time.
+//! and the `recipient_key` of each patient message the mail cap counts
+//! (`domain::mailbox_key`), the bookings one patient holds, and the lock
+//! that keeps two of their bookings from being counted at the same time.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 
+use super::outbox::kind as outbox_kind;
 use super::schema::{bookings, outbox};
 use super::DbConnection;
 use crate::domain::{mailbox_key, BookingStatus};
@@ -116,9 +117,9 @@ fn lock_key(text: &str) -> i32 {
 
 /// Rows written before these keys existed get theirs: the bookings still
 /// ahead (only they are counted by the cap) and the patients' messages of
-/// the last hour (only they are counted by the mail cap). Idempotent, and
-/// cheap once done, so every instance runs it at start-up. Returns how
-/// many rows it keyed.
+/// the last hour other than reminders (only they are counted by the mail
+/// cap: `outbox::Kept::of`). Idempotent, and cheap once done, so every
+/// instance runs it at start-up. Returns how many rows it keyed.
 pub fn backfill(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, ApiError> {
     let unkeyed: Vec<(String, String)> = bookings::table
         .filter(bookings::mailbox_hash.is_null())
@@ -135,6 +136,7 @@ pub fn backfill(conn: &mut DbConnection, now: NaiveDateTime) -> Result<usize, Ap
     let messages: Vec<(i64, String)> = outbox::table
         .filter(outbox::recipient_key.is_null())
         .filter(outbox::audience.eq("patient"))
+        .filter(outbox::kind.ne(outbox_kind::BOOKING_REMINDER))
         .filter(outbox::created_at.ge(now - Duration::hours(1)))
         .select((outbox::id, outbox::recipient))
         .load(conn)?;

@@ -128,9 +128,9 @@ pub struct NewOutboxRow {
 }
 
 /// What the database keeps of a message's text and recipient: the text
-/// sealed, and a patient's mailbox key (for the per-recipient cap). Worked
-/// out when the message is written, before the transaction that stores it,
-/// so that SQLite's one writer spends its time on writes.
+/// sealed, and the mailbox key of a patient's message the per-recipient cap
+/// counts. Worked out when the message is written, before the transaction
+/// that stores it, so that SQLite's one writer spends its time on writes.
 #[derive(Debug, Clone)]
 pub struct Kept {
     body: String,
@@ -139,8 +139,9 @@ pub struct Kept {
 }
 
 impl Kept {
-    /// What is kept of a message of `kind`: no text for one written when
-    /// it is due (`written_when_due`), so there is nothing to seal.
+    /// What is kept of a message of `kind`: nothing for one written when
+    /// it is due (`written_when_due`): no text to seal, and no mailbox key,
+    /// since the cap counts only what is sent now.
     pub fn of(
         kind: &str,
         audience: &str,
@@ -149,14 +150,14 @@ impl Kept {
         ics: Option<&str>,
         key: &ServerKey,
     ) -> Result<Kept, ApiError> {
-        let recipient_key = (audience == "patient").then(|| mailbox_key(recipient));
         if written_when_due(kind) {
             return Ok(Kept {
                 body: String::new(),
                 ics: None,
-                recipient_key,
+                recipient_key: None,
             });
         }
+        let recipient_key = (audience == "patient").then(|| mailbox_key(recipient));
         Ok(Kept {
             body: key.seal(Purpose::MailBody, body)?,
             ics: match ics {
@@ -167,7 +168,7 @@ impl Kept {
         })
     }
 
-    /// The recipient's mailbox key, for a patient.
+    /// The recipient's mailbox key, for a patient's message the cap counts.
     pub fn recipient_key(&self) -> Option<&str> {
         self.recipient_key.as_deref()
     }
@@ -929,5 +930,28 @@ mod tests {
                 "{sql}\n{plan:?}"
             );
         }
+    }
+
+    /// The cap counts a patient's messages sent now by their mailbox key;
+    /// a reminder (sent later) and the clinic's copy carry none, so they
+    /// add nothing to the key's index.
+    #[test]
+    fn only_patient_messages_sent_now_keep_a_mailbox_key() {
+        let key = ServerKey::from_material(&[7; 32]).unwrap();
+        let kept = |kind: &str, audience: &str| {
+            Kept::of(kind, audience, "Taro@example.jp", "本文", None, &key).unwrap()
+        };
+        assert_eq!(
+            kept(kind::BOOKING_CONFIRMED, "patient").recipient_key(),
+            Some(mailbox_key("taro@example.jp").as_str())
+        );
+        assert_eq!(
+            kept(kind::BOOKING_REMINDER, "patient").recipient_key(),
+            None
+        );
+        assert_eq!(
+            kept(kind::CLINIC_BOOKING_CONFIRMED, "clinic").recipient_key(),
+            None
+        );
     }
 }

@@ -367,6 +367,37 @@ async fn tagged_and_dotted_spellings_of_one_mailbox_share_its_hourly_cap(backend
     assert_eq!(statuses[2], "suppressed", "{statuses:?}");
 }
 
+/// Messages written before the cap's keys existed count against it after
+/// an upgrade; the reminders, which the cap never counts, stay unkeyed.
+async fn messages_from_before_the_upgrade_count_against_the_hourly_cap(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let cap = |settings: &mut Settings| settings.mail.max_per_recipient_per_hour = 2;
+    let app = spawn_on(db.clone(), cap).await;
+    for time in ["10:00", "10:30"] {
+        app.book(&local(open_day(3), time)).await;
+    }
+    app.stop().await;
+    let settings = Settings::defaults().unwrap();
+    let old = Db::connect(&settings.database, &db.url).unwrap();
+    diesel::sql_query("UPDATE outbox SET recipient_key = NULL")
+        .execute(&mut *old.connection().unwrap())
+        .unwrap();
+    drop(old);
+    let upgraded = spawn_on(db, cap).await;
+    let third = upgraded.book(&local(open_day(3), "11:00")).await;
+    let messages = outbox_of(&upgraded, third["reference"].as_str().unwrap());
+    let confirmation = messages.iter().find(|m| m.kind == "booking_confirmed");
+    assert_eq!(confirmation.unwrap().status, "suppressed");
+    let of_kind = |kind: &str, keyed: &str| {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM outbox WHERE kind = '{kind}' AND recipient_key IS {keyed}"
+        );
+        count(&upgraded, &sql)
+    };
+    assert_eq!(of_kind("booking_confirmed", "NOT NULL"), 3);
+    assert_eq!(of_kind("booking_reminder", "NULL"), 3);
+}
+
 async fn a_reminder_goes_out_once_for_a_confirmed_booking(backend: Backend) {
     let app = spawn_app(backend).await;
     let booking = app.book(&local(open_day(3), "13:00")).await;
@@ -781,6 +812,7 @@ backend_tests!(
     a_permanently_rejected_message_ends_failed_after_the_configured_attempts,
     a_patient_gets_at_most_the_hourly_cap_but_the_clinic_hears_of_every_booking,
     tagged_and_dotted_spellings_of_one_mailbox_share_its_hourly_cap,
+    messages_from_before_the_upgrade_count_against_the_hourly_cap,
     a_reminder_goes_out_once_for_a_confirmed_booking,
     no_reminder_goes_out_for_a_cancelled_booking,
     a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried,
