@@ -180,6 +180,9 @@ pub struct TestApp {
     /// Kept so the database outlives the app.
     _db: Arc<TestDatabase>,
     handle: actix_web::dev::ServerHandle,
+    /// The running service (HTTP, then its workers), until `stop` waits
+    /// for it.
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     /// The SMTP server this app sends to (unless the test pointed
     /// `mail.smtp_url` elsewhere).
     pub mail: Arc<SmtpSink>,
@@ -245,7 +248,7 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
     let metrics_port = app.metrics_port();
     let handle = app.handle();
     let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         metrics_port,
@@ -255,6 +258,7 @@ pub async fn spawn_on(db: Arc<TestDatabase>, configure: impl FnOnce(&mut Setting
             .expect("http client"),
         _db: db,
         handle,
+        running: std::sync::Mutex::new(Some(running)),
         mail,
         state,
     }
@@ -270,9 +274,17 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// Stops the server, letting in-flight requests finish.
+    /// Stops the server, letting in-flight requests finish, and waits for
+    /// its workers (mail, retention, webhooks, waiting list) to stop too.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+        let running = self.running.lock().unwrap().take();
+        if let Some(running) = running {
+            running
+                .await
+                .expect("the service ran to its end")
+                .expect("the service stopped cleanly");
+        }
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
