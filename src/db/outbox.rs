@@ -799,10 +799,15 @@ pub fn oldest_pending(conn: &mut DbConnection) -> Result<Option<NaiveDateTime>, 
 }
 
 /// Whether any message is due now (a read, so that idle workers polling for
-/// work write nothing).
+/// work write nothing). Ordered as the due index is, so that the planner
+/// walks it: unordered, a LIMIT 1 over an outbox holding many reminders
+/// tempts PostgreSQL into scanning the whole table for a first match, and
+/// when nothing is due, the usual answer of an idle poll, it reads every
+/// row to find none.
 pub fn has_due(conn: &mut DbConnection, now: NaiveDateTime) -> Result<bool, ApiError> {
     let due: Option<i64> = outbox::table
         .filter(claimable(now))
+        .order(outbox::next_attempt_at.asc())
         .select(outbox::id)
         .first(conn)
         .optional()?;

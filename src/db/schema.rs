@@ -108,7 +108,8 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         failing_since -> Nullable<Timestamp>,
         /// `domain::mailbox_key` of a patient's `recipient`; `NULL` for
-        /// the clinic's copies.
+        /// the clinic's copies and for reminders (the mail cap does not
+        /// count them).
         recipient_key -> Nullable<Text>,
     }
 }

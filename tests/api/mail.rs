@@ -377,12 +377,8 @@ async fn messages_from_before_the_upgrade_count_against_the_hourly_cap(backend: 
         app.book(&local(open_day(3), time)).await;
     }
     app.stop().await;
-    let settings = Settings::defaults().unwrap();
-    let old = Db::connect(&settings.database, &db.url).unwrap();
-    diesel::sql_query("UPDATE outbox SET recipient_key = NULL")
-        .execute(&mut *old.connection().unwrap())
-        .unwrap();
-    drop(old);
+    // As a database from before the upgrade holds them: without a key.
+    run_sql(&app, "UPDATE outbox SET recipient_key = NULL");
     let upgraded = spawn_on(db, cap).await;
     let third = upgraded.book(&local(open_day(3), "11:00")).await;
     let messages = outbox_of(&upgraded, third["reference"].as_str().unwrap());
@@ -557,6 +553,43 @@ fn due_message(
         },
     )
     .unwrap()
+}
+
+/// An idle mail poll on PostgreSQL reads the due index, however many sent
+/// messages and waiting reminders the outbox holds: planned as an unordered
+/// LIMIT 1, it scanned the whole table to find that nothing was due.
+async fn an_idle_mail_poll_on_postgres_reads_the_due_index_not_the_table() {
+    use diesel::Connection;
+    let app = spawn_app(Backend::Postgres).await;
+    // A year of sent mail, and reminders waiting for their day.
+    run_sql(
+        &app,
+        "INSERT INTO outbox (kind, audience, reference, recipient, status, attempts,
+             next_attempt_at, created_at, updated_at)
+         SELECT CASE WHEN i % 4 = 0 THEN 'booking_reminder' ELSE 'booking_confirmed' END,
+             'patient', 'R' || i, 'taro@example.jp',
+             CASE WHEN i % 4 = 0 THEN 'pending' ELSE 'sent' END, 0,
+             CASE WHEN i % 4 = 0 THEN now() + interval '3 days'
+                 ELSE now() - interval '1 day' * (i % 365) END,
+             now(), now()
+         FROM generate_series(1, 20000) AS i",
+    );
+    run_sql(&app, "ANALYZE outbox");
+    let db = db_of(&app);
+    let mut conn = db.connection().unwrap();
+    let table_scans = conn
+        .transaction(|conn| {
+            let now = Utc::now().naive_utc();
+            for _ in 0..10 {
+                assert!(!outbox::has_due(conn, now)?, "nothing is due");
+            }
+            let sql = "SELECT seq_scan AS n FROM pg_stat_xact_user_tables WHERE relname = 'outbox'";
+            Ok::<_, clinic_booking::error::ApiError>(
+                diesel::sql_query(sql).get_result::<Count>(conn)?.n,
+            )
+        })
+        .unwrap();
+    assert_eq!(table_scans, 0);
 }
 
 /// Two workers claiming at the same moment on PostgreSQL get different
@@ -820,6 +853,7 @@ backend_tests!(
     an_invalid_sender_address_stops_start_up,
     stopping_the_service_stops_the_mail_worker;
     postgres_only:
+    an_idle_mail_poll_on_postgres_reads_the_due_index_not_the_table,
     two_instances_on_one_database_never_send_a_message_twice,
     concurrent_claims_on_postgres_skip_each_others_rows,
 );
