@@ -244,9 +244,71 @@ impl BookingRows {
     }
 
     /// Statements per transaction (BEGIN and COMMIT included): one per
-    /// table, the outbox rows in one; and with the reads, five more.
-    pub fn statements(&self, with_reads: bool) -> usize {
-        self.rows.len() + 2 + 2 + if with_reads { 5 } else { 0 }
+    /// table, the outbox rows in one; with the reads, five more; in one
+    /// statement, one.
+    pub fn statements(&self, shape: Shape) -> usize {
+        let per_table = self.rows.len() + 2 + 2;
+        match shape {
+            Shape::PerTable => per_table,
+            Shape::WithReads => per_table + 5,
+            Shape::OneStatement => 1,
+        }
+    }
+
+    /// Every row in one INSERT with data-modifying CTEs: each table's row,
+    /// the messages (RETURNING their ids), and their contents joined to
+    /// those ids by position (a multi-row INSERT draws its ids in the
+    /// order of its rows).
+    fn one_statement(&self, reference: &str, slot: &str) -> String {
+        let mut parts: Vec<String> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(at, (table, columns, values))| {
+                let values = self.with(values, reference).replace("{slot}", slot);
+                format!("r{at} AS (INSERT INTO {table} ({columns}) VALUES ({values}))")
+            })
+            .collect();
+        let (columns, rows) = &self.outbox;
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|v| format!("({})", self.with(v, reference)))
+            .collect();
+        parts.push(format!(
+            "messages AS (INSERT INTO outbox ({columns}) VALUES {} RETURNING id)",
+            rows.join(", ")
+        ));
+        parts.push(
+            "numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS at FROM messages)".into(),
+        );
+        let (columns, contents) = &self.contents;
+        let rest = columns.strip_prefix("outbox_id, ").unwrap_or(columns);
+        let picked = rest
+            .split(", ")
+            .map(|column| format!("v.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let values: Vec<String> = contents
+            .iter()
+            .enumerate()
+            .filter_map(|(at, v)| {
+                Some(format!(
+                    "({})",
+                    v.as_ref()?.replace("{id}", &(at + 1).to_string())
+                ))
+            })
+            .collect();
+        format!(
+            "WITH {} INSERT INTO outbox_contents ({columns}) SELECT numbered.id, {picked} \
+             FROM numbered JOIN (VALUES {}) AS v(at, {rest}) ON v.at = numbered.at",
+            parts.join(", "),
+            values.join(", ")
+        )
+    }
+
+    /// How many rows one booking wrote.
+    fn row_count(&self) -> usize {
+        self.rows.len() + self.outbox.1.len() + self.contents.1.iter().flatten().count()
     }
 
     /// A short description of what one transaction writes.
@@ -255,7 +317,7 @@ impl BookingRows {
         tables.dedup();
         format!(
             "{} rows: {}, outbox ×{}, outbox_contents ×{}",
-            self.rows.len() + self.outbox.1.len() + self.contents.1.iter().flatten().count(),
+            self.row_count(),
             tables.join(", "),
             self.outbox.1.len(),
             self.contents.1.iter().flatten().count()
@@ -267,23 +329,56 @@ impl BookingRows {
     }
 }
 
+/// How the booking-shaped baseline sends a booking's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// BEGIN, one INSERT per table (the messages in one, RETURNING their
+    /// ids), their contents, COMMIT.
+    PerTable,
+    /// The same, with the reads a booking's rules make, as the service
+    /// makes them, in the transaction: the Idempotency-Key, the closures
+    /// over the slot, the patient's lock and bookings (the cap on active
+    /// bookings) and their messages of the last hour (the mail cap). Each
+    /// patient and key its own, as in the loads.
+    WithReads,
+    /// The same rows as `PerTable` in one statement (data-modifying CTEs),
+    /// a transaction of its own: one round trip. What writing a booking
+    /// as one statement would save.
+    OneStatement,
+}
+
+impl Shape {
+    /// The reference of `writer`'s `n`th transaction: each shape its own,
+    /// as they share one database.
+    fn reference(self, writer: usize, n: u64) -> String {
+        let variant = match self {
+            Shape::PerTable => "T",
+            Shape::WithReads => "R",
+            Shape::OneStatement => "O",
+        };
+        format!("{variant}{writer:02}{n:08}")
+    }
+
+    /// Where this shape's slots start, in minutes from each writer's first.
+    fn slot_offset(self) -> i64 {
+        match self {
+            Shape::PerTable => 0,
+            Shape::WithReads => 3_000_000,
+            Shape::OneStatement => 6_000_000,
+        }
+    }
+}
+
 /// Transactions per second of `writers` PostgreSQL sessions each writing,
-/// one transaction at a time, the rows one booking writes (`template`):
-/// BEGIN, one INSERT per table (the messages in one, RETURNING their ids),
-/// their contents, COMMIT. Literal values, as sent by diesel's simple
+/// one transaction at a time, the rows one booking writes (`template`),
+/// sent as `shape` says. Literal values, as sent by diesel's simple
 /// queries; each statement one round trip.
-///
-/// `with_reads`: also the reads a booking's rules make, as the service
-/// makes them, in the transaction: the Idempotency-Key, the closures over
-/// the slot, the patient's lock and bookings (the cap on active bookings)
-/// and their messages of the last hour (the mail cap). Each patient and
-/// key its own, as in the loads.
 pub fn postgres_booking_transactions(
     url: &str,
     writers: usize,
     duration: Duration,
     template: &BookingRows,
-    with_reads: bool,
+    shape: Shape,
 ) -> anyhow::Result<(f64, u64)> {
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -297,11 +392,9 @@ pub fn postgres_booking_transactions(
             let mut n = 0u64;
             while start.elapsed() < duration {
                 // Each variant its own references and slots (one database).
-                let variant = if with_reads { "R" } else { "T" };
-                let reference = format!("{variant}{writer:02}{n:08}");
+                let reference = shape.reference(writer, n);
                 // A slot of its own: the seat's key is (slot, seat).
-                let minutes =
-                    (writer as i64) * 10_000_000 + i64::from(with_reads) * 5_000_000 + n as i64;
+                let minutes = (writer as i64) * 10_000_000 + shape.slot_offset() + n as i64;
                 let slot = (chrono::NaiveDate::from_ymd_opt(2031, 1, 1)
                     .context("a date")?
                     .and_hms_opt(0, 0, 0)
@@ -309,6 +402,13 @@ pub fn postgres_booking_transactions(
                     + chrono::Duration::minutes(minutes))
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string();
+                if shape == Shape::OneStatement {
+                    conn.batch_execute(&template.one_statement(&reference, &slot))?;
+                    n += 1;
+                    count.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let with_reads = shape == Shape::WithReads;
                 let lock_key = (writer as i64) * 100_000_000 + n as i64;
                 conn.batch_execute("BEGIN")?;
                 if with_reads {
@@ -383,7 +483,40 @@ pub fn postgres_booking_transactions(
             .map_err(|_| anyhow::anyhow!("baseline thread panicked"))??;
     }
     let n = count.load(Ordering::Relaxed);
-    Ok((n as f64 / start.elapsed().as_secs_f64(), n))
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    // A baseline that wrote less than the booking would flatter it.
+    let mut conn = PgConnection::establish(url).context("baseline postgres")?;
+    let first = shape.reference(0, 0);
+    let written = rows_written(&mut conn, &first)?;
+    anyhow::ensure!(
+        written == template.row_count(),
+        "the {shape:?} baseline wrote {written} rows for {first}, the booking {}",
+        template.row_count()
+    );
+    Ok((rate, n))
+}
+
+/// The rows the transaction that wrote `reference` left in the tables a
+/// booking writes.
+fn rows_written(conn: &mut PgConnection, reference: &str) -> anyhow::Result<usize> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let count: Count = diesel::sql_query(
+        "SELECT (SELECT COUNT(*) FROM bookings WHERE reference = $1) \
+         + (SELECT COUNT(*) FROM slot_claims WHERE booking_reference = $1) \
+         + (SELECT COUNT(*) FROM resource_claims WHERE booking_reference = $1) \
+         + (SELECT COUNT(*) FROM idempotency_keys WHERE location LIKE '%' || $1) \
+         + (SELECT COUNT(*) FROM audit_log WHERE reference = $1) \
+         + (SELECT COUNT(*) FROM outbox WHERE reference = $1) \
+         + (SELECT COUNT(*) FROM outbox_contents c JOIN outbox o ON o.id = c.outbox_id \
+            WHERE o.reference = $1) AS n",
+    )
+    .bind::<diesel::sql_types::Text, _>(reference)
+    .get_result(conn)?;
+    Ok(usize::try_from(count.n)?)
 }
 
 /// `sqlite_inserts` while every core is kept busy by a spinning thread

@@ -1026,7 +1026,7 @@ impl Bench {
                 POOL as usize,
                 duration,
                 &shaped,
-                false,
+                baseline::Shape::PerTable,
             )
         })
         .await??;
@@ -1036,19 +1036,20 @@ impl Bench {
                 "per_s": shaped_rate,
                 "transactions": shaped_count,
                 "writers": POOL,
-                "statements_per_transaction": template.statements(false),
+                "statements_per_transaction": template.statements(baseline::Shape::PerTable),
                 "rows": template.describe(),
             }),
         );
         self.say("postgres: baseline booking-shaped transactions with the booking's reads");
         let shaped = template.clone();
+        let read_url = base_url.clone();
         let (read_rate, read_count) = tokio::task::spawn_blocking(move || {
             baseline::postgres_booking_transactions(
-                &base_url,
+                &read_url,
                 POOL as usize,
                 duration,
                 &shaped,
-                true,
+                baseline::Shape::WithReads,
             )
         })
         .await??;
@@ -1058,7 +1059,28 @@ impl Bench {
                 "per_s": read_rate,
                 "transactions": read_count,
                 "writers": POOL,
-                "statements_per_transaction": template.statements(true),
+                "statements_per_transaction": template.statements(baseline::Shape::WithReads),
+            }),
+        );
+        self.say("postgres: baseline booking-shaped rows in one statement");
+        let shaped = template.clone();
+        let (one_statement_rate, one_statement_count) = tokio::task::spawn_blocking(move || {
+            baseline::postgres_booking_transactions(
+                &base_url,
+                POOL as usize,
+                duration,
+                &shaped,
+                baseline::Shape::OneStatement,
+            )
+        })
+        .await??;
+        phase.insert(
+            "baseline_booking_one_statement".into(),
+            json!({
+                "per_s": one_statement_rate,
+                "transactions": one_statement_count,
+                "writers": POOL,
+                "statements_per_transaction": template.statements(baseline::Shape::OneStatement),
             }),
         );
 
@@ -1171,6 +1193,10 @@ impl Bench {
         phase.insert(
             "booking_one_vs_booking_transaction_with_reads".into(),
             json!(single.rate() / read_rate),
+        );
+        phase.insert(
+            "booking_one_vs_booking_one_statement".into(),
+            json!(single.rate() / one_statement_rate),
         );
         phase.insert("mail_one_instance".into(), mail_single.json());
         phase.insert("rush".into(), rush);
@@ -1813,6 +1839,20 @@ fn figures_table(report: &Value) -> String {
                 &["postgres", "booking_one_vs_booking_transaction_with_reads"],
             ),
         );
+        let one_statement = num(
+            report,
+            &["postgres", "baseline_booking_one_statement", "per_s"],
+        );
+        row(
+            "postgres",
+            "booking POST, 1 instance (the same load)",
+            &["postgres", "booking_one_instance"],
+            format!("booking-shaped rows in one statement {one_statement:.0}/s"),
+            num(
+                report,
+                &["postgres", "booking_one_vs_booking_one_statement"],
+            ),
+        );
         let one = num(
             report,
             &["postgres", "booking_one_instance", "requests_per_s"],
@@ -1970,6 +2010,14 @@ fn figures_table(report: &Value) -> String {
             vec![
                 "postgres",
                 "baseline_booking_transaction_with_reads",
+                "statements_per_transaction",
+            ],
+        ),
+        (
+            "PostgreSQL: booking-shaped rows in one statement",
+            vec![
+                "postgres",
+                "baseline_booking_one_statement",
                 "statements_per_transaction",
             ],
         ),
