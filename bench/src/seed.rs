@@ -145,6 +145,18 @@ pub fn hot_queries(
             ),
         ),
         (
+            "mail worker: is anything due (the poll of an idle worker, every 2 s)",
+            format!(
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= '{now}' \
+                 AND (locked_until IS NULL OR locked_until < '{now}') \
+                 ORDER BY next_attempt_at ASC LIMIT 1"
+            ),
+        ),
+        (
+            "metrics scrape and staff mail page: messages per status",
+            "SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status".to_string(),
+        ),
+        (
             "mail worker: claim the chosen messages (by id; the status test is kept off the due index)",
             format!(
                 "UPDATE outbox SET locked_until = '{now}', lease_owner = 'worker-1' \
