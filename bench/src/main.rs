@@ -1014,75 +1014,53 @@ impl Bench {
         phase.insert("baseline_insert_per_s".into(), json!(insert_rate));
         phase.insert("baseline_inserts".into(), json!(inserts));
         phase.insert("baseline_writers".into(), json!(POOL));
-        self.say(&format!(
-            "postgres: baseline booking-shaped transactions ({})",
-            template.describe()
-        ));
-        let shaped = template.clone();
-        let shaped_url = base_url.clone();
-        let (shaped_rate, shaped_count) = tokio::task::spawn_blocking(move || {
-            baseline::postgres_booking_transactions(
-                &shaped_url,
-                POOL as usize,
-                duration,
-                &shaped,
+        let mut rates = Vec::new();
+        for (shape, key, what) in [
+            (
                 baseline::Shape::PerTable,
-            )
-        })
-        .await??;
-        phase.insert(
-            "baseline_booking_transaction".into(),
-            json!({
-                "per_s": shaped_rate,
-                "transactions": shaped_count,
-                "writers": POOL,
-                "statements_per_transaction": template.statements(baseline::Shape::PerTable),
-                "rows": template.describe(),
-            }),
-        );
-        self.say("postgres: baseline booking-shaped transactions with the booking's reads");
-        let shaped = template.clone();
-        let read_url = base_url.clone();
-        let (read_rate, read_count) = tokio::task::spawn_blocking(move || {
-            baseline::postgres_booking_transactions(
-                &read_url,
-                POOL as usize,
-                duration,
-                &shaped,
+                "baseline_booking_transaction",
+                "booking-shaped transactions",
+            ),
+            (
                 baseline::Shape::WithReads,
-            )
-        })
-        .await??;
-        phase.insert(
-            "baseline_booking_transaction_with_reads".into(),
-            json!({
-                "per_s": read_rate,
-                "transactions": read_count,
-                "writers": POOL,
-                "statements_per_transaction": template.statements(baseline::Shape::WithReads),
-            }),
-        );
-        self.say("postgres: baseline booking-shaped rows in one statement");
-        let shaped = template.clone();
-        let (one_statement_rate, one_statement_count) = tokio::task::spawn_blocking(move || {
-            baseline::postgres_booking_transactions(
-                &base_url,
-                POOL as usize,
-                duration,
-                &shaped,
+                "baseline_booking_transaction_with_reads",
+                "booking-shaped transactions with the booking's reads",
+            ),
+            (
                 baseline::Shape::OneStatement,
-            )
-        })
-        .await??;
-        phase.insert(
-            "baseline_booking_one_statement".into(),
-            json!({
-                "per_s": one_statement_rate,
-                "transactions": one_statement_count,
-                "writers": POOL,
-                "statements_per_transaction": template.statements(baseline::Shape::OneStatement),
-            }),
-        );
+                "baseline_booking_one_statement",
+                "booking-shaped rows in one statement",
+            ),
+        ] {
+            self.say(&format!(
+                "postgres: baseline {what} ({})",
+                template.describe()
+            ));
+            let (shaped, url) = (template.clone(), base_url.clone());
+            let (rate, count) = tokio::task::spawn_blocking(move || {
+                baseline::postgres_booking_transactions(
+                    &url,
+                    POOL as usize,
+                    duration,
+                    &shaped,
+                    shape,
+                )
+            })
+            .await??;
+            phase.insert(
+                key.into(),
+                json!({
+                    "per_s": rate,
+                    "transactions": count,
+                    "writers": POOL,
+                    "statements_per_transaction": template.statements(shape),
+                    "rows": template.describe(),
+                }),
+            );
+            rates.push(rate);
+        }
+        let [shaped_rate, read_rate, one_statement_rate] =
+            <[f64; 3]>::try_from(rates).map_err(|_| anyhow!("three booking-shaped baselines"))?;
 
         self.say("postgres: availability GET, one instance");
         let path_7d = availability_path();
