@@ -393,6 +393,17 @@ impl Settings {
             .try_deserialize()
     }
 
+    /// The built-in defaults with the file `local` over them, as
+    /// `config/local.toml` would be, untouched by the environment: how the
+    /// tests and the bench load a configuration of `config/examples/`.
+    pub fn defaults_with(local: &Path) -> Result<Self, config::ConfigError> {
+        let files = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from(local));
+        let receivers = files.build_cloned()?;
+        normalise(files, &receivers)?.build()?.try_deserialize()
+    }
+
     /// The full layering, with `config/` read from `base_dir`.
     pub fn load(base_dir: &Path) -> Result<Self, config::ConfigError> {
         let config_dir = base_dir.join("config");

@@ -11,6 +11,7 @@ mod statements;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -334,19 +335,15 @@ fn typed_booking_request(
 }
 
 /// The practitioners and rooms of `config/examples/practitioners.toml`,
-/// read as the service reads it (as `config/local.toml`): two doctors, a
+/// read as the service reads it as `config/local.toml`: two doctors, a
 /// counsellor and two treatment rooms; consultations need the counsellor,
 /// stem-cell a doctor and a room (30 minutes' cleaning after, four a day),
 /// exosome a doctor and a room.
 fn with_example_resources(settings: &mut Settings) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    std::fs::create_dir(dir.path().join("config"))?;
-    let example = concat!(
+    let example = Settings::defaults_with(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../config/examples/practitioners.toml"
-    );
-    std::fs::copy(example, dir.path().join("config/local.toml"))?;
-    let example = Settings::load(dir.path())?;
+    )))?;
     settings.resources = example.resources;
     settings.schedule.consultation_types = example.schedule.consultation_types;
     Ok(())

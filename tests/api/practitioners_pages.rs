@@ -204,14 +204,11 @@ async fn the_manage_page_names_the_practitioner_and_offers_only_their_times(back
 /// The example configuration as the service reads it: the built-in
 /// defaults with `config/examples/practitioners.toml` as `config/local.toml`.
 fn example_settings() -> Settings {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    std::fs::create_dir(dir.path().join("config")).unwrap();
     let example = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/examples/practitioners.toml"
     );
-    std::fs::copy(example, dir.path().join("config/local.toml")).unwrap();
-    Settings::load(dir.path()).expect("the example configuration loads")
+    Settings::defaults_with(std::path::Path::new(example)).expect("the example configuration loads")
 }
 
 /// The next Tuesday at least three days ahead that is not dr-nakamura's
