@@ -9,12 +9,13 @@ CLI, then fetches the CapabilityStatement, Slot and Appointment searches
 with the `fhir.resources` models. Then does the same for a booking of a
 second instance configured as config/examples/practitioners.toml (two
 doctors, a counsellor, two rooms): its Appointment has a Practitioner
-participant, and its Slots follow the practitioners.
+participant, which resolves to a Practitioner, and its Slots follow the
+practitioners.
 
 fhir.resources 8.x ships R4B models (pydantic 2); its R4 models need
-pydantic 1. R4B is the closest to R4 available: Slot, Appointment, Bundle,
-CapabilityStatement and OperationOutcome are structurally the same in both
-for everything this service sends. The models check structure, types,
+pydantic 1. R4B is the closest to R4 available: Slot, Appointment,
+Practitioner, Bundle, CapabilityStatement and OperationOutcome are
+structurally the same in both for everything this service sends. The models check structure, types,
 cardinalities and unknown elements; required code bindings and FHIR JSON's
 own rules (no nulls, no empty strings, arrays or objects) are checked here
 as well, since the models do not.
@@ -294,6 +295,12 @@ def run_with_practitioners(service):
     actors = [p["actor"].get("reference") for p in appointment["participant"]]
     if "Practitioner/counsellor-ito" not in actors:
         fail(f"no Practitioner participant: {appointment['participant']}")
+    practitioner = service.fhir("/fhir/r4/Practitioner/counsellor-ito")
+    if practitioner["id"] != "counsellor-ito":
+        fail(f"Practitioner/counsellor-ito read {practitioner['id']!r}")
+    practitioners = service.fhir("/fhir/r4/Practitioner")
+    if practitioners["total"] != 3 or len(practitioners["entry"]) != 3:
+        fail(f"Practitioner search: total {practitioners['total']}")
     slot = service.fhir(f"/fhir/r4/Slot/consultation-{day.strftime('%Y%m%d')}1000")
     if slot["status"] != "busy":
         fail(f"the counsellor's booked slot is {slot['status']}")

@@ -453,6 +453,8 @@ impl Modify for SecuritySchemes {
         routes::fhir::read_slot,
         routes::fhir::search_appointments,
         routes::fhir::read_appointment,
+        routes::fhir::search_practitioners,
+        routes::fhir::read_practitioner,
     ),
     components(schemas(
         BookingRequest,

@@ -1,5 +1,5 @@
-//! The FHIR R4 view: CapabilityStatement, Slot and Appointment searches and
-//! reads as `application/fhir+json` Bundles, and OperationOutcomes for every
+//! The FHIR R4 view: CapabilityStatement, Slot, Appointment and
+//! Practitioner searches and reads as `application/fhir+json` Bundles, and OperationOutcomes for every
 //! error under `/fhir`. (`.ci/fhir-validate.py` validates the same answers
 //! with the fhir.resources models.)
 
@@ -68,7 +68,7 @@ async fn the_capability_statement_describes_the_read_only_view(backend: Backend)
         .iter()
         .map(|r| r["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["Slot", "Appointment"]);
+    assert_eq!(types, ["Slot", "Appointment", "Practitioner"]);
     let params: Vec<&str> = resources[0]["searchParam"]
         .as_array()
         .unwrap()
@@ -323,6 +323,18 @@ async fn every_error_under_fhir_is_an_operation_outcome(backend: Backend) {
     assert_outcome(
         &fhir(&app, "/fhir/r4/Patient", None, 404).await,
         "not-found",
+    );
+    // A clinic with no practitioners configured has none to show.
+    let practitioners = fhir(&app, "/fhir/r4/Practitioner", None, 200).await;
+    assert_eq!(practitioners["total"], 0);
+    assert!(practitioners.get("entry").is_none());
+    assert_outcome(
+        &fhir(&app, "/fhir/r4/Practitioner/dr-a", None, 404).await,
+        "not-found",
+    );
+    assert_outcome(
+        &fhir(&app, "/fhir/r4/Practitioner?name=A", None, 400).await,
+        "not-supported",
     );
     let token = staff_token(&app, "ehr").await;
     let appointment = fhir(

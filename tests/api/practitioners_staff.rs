@@ -453,6 +453,57 @@ async fn fhir_appointments_name_the_practitioner(backend: Backend) {
     );
     let without = read(reference(&seat)).await;
     assert_eq!(without["participant"].as_array().unwrap().len(), 2);
+    // The participant's reference resolves, with no token: practitioners
+    // are public, as on the booking form.
+    let response = app.get("/fhir/r4/Practitioner/dr-b").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/fhir+json");
+    let practitioner: Value = response.json().await.unwrap();
+    let translation = json!({"extension": [{
+        "url": "http://hl7.org/fhir/StructureDefinition/translation",
+        "extension": [
+            {"url": "lang", "valueCode": "en"},
+            {"url": "content", "valueString": "Dr. B"},
+        ],
+    }]});
+    assert_eq!(
+        practitioner,
+        json!({
+            "resourceType": "Practitioner",
+            "id": "dr-b",
+            "identifier": [{"system": app.url("/fhir/practitioner"), "value": "dr-b"}],
+            "active": true,
+            "name": [{"text": "B 医師", "_text": translation}],
+        })
+    );
+    // The search lists practitioners only, in the clinic's order, paged;
+    // a room is not one, and the counsellor has no English label of its own.
+    let response = app.get("/fhir/r4/Practitioner?_count=2").await;
+    let bundle: Value = response.json().await.unwrap();
+    assert_eq!(bundle["total"], 3);
+    let ids: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["resource"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["dr-a", "dr-b"]);
+    let next = bundle["link"][1]["url"].as_str().unwrap();
+    assert!(
+        next.ends_with("/fhir/r4/Practitioner?_count=2&_offset=2"),
+        "{next}"
+    );
+    let rest: Value = app
+        .get("/fhir/r4/Practitioner?_count=2&_offset=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rest["entry"][0]["resource"]["name"],
+        json!([{"text": "C カウンセラー"}])
+    );
+    assert_eq!(app.get("/fhir/r4/Practitioner/room-1").await.status(), 404);
     // A Slot of a type with doctors is busy when none of them is free.
     let slot_status = |time: &'static str| {
         let app = &app;

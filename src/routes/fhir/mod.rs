@@ -1,7 +1,7 @@
 //! A read-only FHIR R4 view of the schedule under `/fhir/r4`
-//! (`application/fhir+json`): the CapabilityStatement, Slots (public) and
-//! Appointments (with a staff token), searched by clinic dates
-//! (Asia/Tokyo) and read one by one. Searches answer a `searchset` Bundle
+//! (`application/fhir+json`): the CapabilityStatement, Slots and
+//! Practitioners (public) and Appointments (with a staff token), searched
+//! (Slots and Appointments by clinic dates, Asia/Tokyo) and read one by one. Searches answer a `searchset` Bundle
 //! with `total` and `self`/`next` links; every error under `/fhir` is an
 //! OperationOutcome.
 
@@ -36,9 +36,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(fhir_resource("/r4/Slot/{id}").route(web::get().to(read_slot)))
             .service(fhir_resource("/r4/Appointment").route(web::get().to(search_appointments)))
             .service(fhir_resource("/r4/Appointment/{id}").route(web::get().to(read_appointment)))
+            .service(fhir_resource("/r4/Practitioner").route(web::get().to(search_practitioners)))
+            .service(
+                fhir_resource("/r4/Practitioner/{id}").route(web::get().to(read_practitioner)),
+            )
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(FhirError::not_found(format!(
-                    "{} is not served: this server reads metadata, Slot and Appointment",
+                    "{} is not served: this server reads metadata, Slot, Appointment and Practitioner",
                     req.path()
                 )))
             })),
@@ -387,6 +391,56 @@ pub async fn read_appointment(
         .read(move |conn| crate::workflows::booking::find_for_staff(conn, &reference))
         .await?;
     Ok(fhir_json(&resources::appointment(&state, &row), true))
+}
+
+/// `GET /fhir/r4/Practitioner`: the clinic's practitioners, in the
+/// clinic's order (none when none are configured).
+#[utoipa::path(get, path = "/fhir/r4/Practitioner", operation_id = "fhirSearchPractitioner", tag = "fhir",
+    params(
+        ("_count" = Option<i64>, Query, minimum = 0, maximum = 500, description = "Page size (default 100)"),
+        ("_offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip (the `next` link sets it)"),
+    ),
+    responses(
+        (status = 200, description = "A searchset Bundle of Practitioner", body = Object, content_type = "application/fhir+json"),
+        (status = 400, description = "An unknown or malformed search parameter (OperationOutcome)", body = Object, content_type = "application/fhir+json"),
+    ))]
+pub async fn search_practitioners(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let search = Search::parse(req.query_string(), &[])?;
+    let total = state.resources.practitioners().count();
+    let page: Vec<Value> = state
+        .resources
+        .practitioners()
+        .skip(search.offset)
+        .take(search.count)
+        .map(|resource| resources::practitioner(&state, resource))
+        .collect();
+    Ok(fhir_json(
+        &bundle(&state, &search, "Practitioner", total, page),
+        false,
+    ))
+}
+
+/// `GET /fhir/r4/Practitioner/{id}`: one practitioner, by its code (as an
+/// Appointment's participant refers to it).
+#[utoipa::path(get, path = "/fhir/r4/Practitioner/{id}", operation_id = "fhirReadPractitioner", tag = "fhir",
+    params(("id" = String, Path, description = "The practitioner's code, e.g. `dr-nakamura`")),
+    responses(
+        (status = 200, description = "The Practitioner", body = Object, content_type = "application/fhir+json"),
+        (status = 404, description = "No such practitioner (OperationOutcome)", body = Object, content_type = "application/fhir+json"),
+    ))]
+pub async fn read_practitioner(
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let resource = state
+        .resources
+        .practitioners()
+        .find(|resource| resource.code == id.as_str())
+        .ok_or_else(|| FhirError::not_found(format!("Practitioner/{id} does not exist.")))?;
+    Ok(fhir_json(&resources::practitioner(&state, resource), false))
 }
 
 /// Dates far from today mean nothing to a clinic, and bounding them keeps

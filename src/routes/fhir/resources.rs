@@ -1,7 +1,7 @@
 //! The FHIR R4 resources this server serves, as JSON: CapabilityStatement,
-//! Slot and Appointment. Codes follow R4's required value sets; elements
-//! this service has no value for are left out (FHIR JSON has no empty
-//! strings or arrays).
+//! Slot, Appointment and Practitioner. Codes follow R4's required value
+//! sets; elements this service has no value for are left out (FHIR JSON has
+//! no empty strings or arrays).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
@@ -9,11 +9,12 @@ use serde_json::{json, Value};
 use crate::db::bookings::BookingRow;
 use crate::domain::BookingStatus;
 use crate::schedule::availability::{rfc3339, SlotAvailability};
+use crate::schedule::resources::Resource;
 use crate::schedule::ConsultationType;
 use crate::state::AppState;
 
 /// When what the CapabilityStatement says last changed.
-const CAPABILITIES_CHANGED: &str = "2026-12-03";
+const CAPABILITIES_CHANGED: &str = "2026-12-04";
 
 fn public_url(state: &AppState) -> &str {
     state.settings.server.public_url.trim_end_matches('/')
@@ -28,6 +29,11 @@ fn type_system(state: &AppState) -> String {
 /// The identifier system of booking references.
 fn reference_system(state: &AppState) -> String {
     format!("{}/fhir/booking-reference", public_url(state))
+}
+
+/// The identifier system of practitioner codes (`[[resources]]`' codes).
+fn practitioner_system(state: &AppState) -> String {
+    format!("{}/fhir/practitioner", public_url(state))
 }
 
 fn service_type(state: &AppState, kind: &ConsultationType) -> Value {
@@ -153,8 +159,31 @@ pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
     appointment
 }
 
-/// What this server does: read and search Slot (public) and Appointment
-/// (staff token), JSON only.
+/// A Practitioner: one of the clinic's practitioners, by its code (the id
+/// an Appointment's participant refers to), named by its label, with the
+/// English label as its translation when it has one of its own.
+pub fn practitioner(state: &AppState, resource: &Resource) -> Value {
+    let mut name = json!({"text": resource.label});
+    if resource.label_en != resource.label {
+        name["_text"] = json!({"extension": [{
+            "url": "http://hl7.org/fhir/StructureDefinition/translation",
+            "extension": [
+                {"url": "lang", "valueCode": "en"},
+                {"url": "content", "valueString": resource.label_en},
+            ],
+        }]});
+    }
+    json!({
+        "resourceType": "Practitioner",
+        "id": resource.code,
+        "identifier": [{"system": practitioner_system(state), "value": resource.code}],
+        "active": true,
+        "name": [name],
+    })
+}
+
+/// What this server does: read and search Slot and Practitioner (public)
+/// and Appointment (staff token), JSON only.
 pub fn capability_statement(state: &AppState, base: &str) -> Value {
     let dates = "Clinic dates (Asia/Tokyo) as YYYY-MM-DD with a prefix: ge, gt, le, lt or eq.";
     let paging = [
@@ -173,6 +202,7 @@ pub fn capability_statement(state: &AppState, base: &str) -> Value {
                "type": "date", "documentation": format!("{dates} The day the appointment starts.")}),
     ];
     appointment_params.extend(paging.iter().cloned());
+    let practitioner_params: Vec<Value> = paging.to_vec();
     let interactions = json!([{"code": "read"}, {"code": "search-type"}]);
     json!({
         "resourceType": "CapabilityStatement",
@@ -191,11 +221,12 @@ pub fn capability_statement(state: &AppState, base: &str) -> Value {
             "mode": "server",
             "documentation": "Read-only. Unknown search parameters are refused (400).",
             "security": {
-                "description": "Appointment needs Authorization: Bearer with a staff token (clinic-booking staff-token create); metadata and Slot are public.",
+                "description": "Appointment needs Authorization: Bearer with a staff token (clinic-booking staff-token create); metadata, Slot and Practitioner are public.",
             },
             "resource": [
                 {"type": "Slot", "interaction": interactions, "searchParam": slot_params},
                 {"type": "Appointment", "interaction": interactions, "searchParam": appointment_params},
+                {"type": "Practitioner", "interaction": interactions, "searchParam": practitioner_params},
             ],
         }],
     })
