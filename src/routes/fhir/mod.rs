@@ -268,16 +268,7 @@ pub async fn search_slots(
             }
         }
     }
-    let total = slots.len();
-    let page: Vec<Value> = slots
-        .into_iter()
-        .skip(search.offset)
-        .take(search.count)
-        .collect();
-    Ok(fhir_json(
-        &bundle(&state, &search, "Slot", total, page),
-        false,
-    ))
+    Ok(public_searchset(&state, &search, "Slot", slots))
 }
 
 /// `GET /fhir/r4/Slot/{id}`: one slot as a search shows it.
@@ -409,17 +400,16 @@ pub async fn search_practitioners(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
     let search = Search::parse(req.query_string(), &[])?;
-    let total = state.resources.practitioners().count();
-    let page: Vec<Value> = state
+    let practitioners = state
         .resources
         .practitioners()
-        .skip(search.offset)
-        .take(search.count)
         .map(|resource| resources::practitioner(&state, resource))
         .collect();
-    Ok(fhir_json(
-        &bundle(&state, &search, "Practitioner", total, page),
-        false,
+    Ok(public_searchset(
+        &state,
+        &search,
+        "Practitioner",
+        practitioners,
     ))
 }
 
@@ -452,6 +442,23 @@ fn check_distance(today: NaiveDate, date: NaiveDate, name: &str) -> Result<(), F
         )));
     }
     Ok(())
+}
+
+/// The page `search` asks for of `matches` (public resources, all worked
+/// out in memory), as a `searchset` Bundle.
+fn public_searchset(
+    state: &AppState,
+    search: &Search,
+    resource_type: &str,
+    matches: Vec<Value>,
+) -> HttpResponse {
+    let total = matches.len();
+    let page = matches
+        .into_iter()
+        .skip(search.offset)
+        .take(search.count)
+        .collect();
+    fhir_json(&bundle(state, search, resource_type, total, page), false)
 }
 
 /// A `searchset` Bundle of `page` (the entries from `search.offset` on of
