@@ -6,7 +6,9 @@
 use serde_json::{json, Value};
 
 use crate::console_helpers::Console;
-use crate::helpers::{assert_problem, local, open_day, spawn_app_with, Backend, TestApp};
+use crate::helpers::{
+    assert_problem, local, open_day, spawn_app_with, spawn_on, Backend, TestApp, TestDatabase,
+};
 use crate::mail::{run_sql, WAIT};
 use crate::practitioners::{body_for, book_with, spawn_clinic, with_practitioners};
 use crate::staff_helpers::{
@@ -525,6 +527,47 @@ async fn fhir_appointments_name_the_practitioner(backend: Backend) {
     assert_eq!(slot_status("14:00").await, "free");
 }
 
+/// A booking keeps its practitioner's code when a later configuration no
+/// longer has them: its Appointment names them by code, with no reference
+/// that would not resolve.
+async fn fhir_names_a_practitioner_no_longer_configured_by_code(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let app = spawn_on(db.clone(), with_practitioners).await;
+    let booking = book_with(
+        &app,
+        "stem-cell",
+        &local(open_day(4), "10:00"),
+        Some("dr-b"),
+    )
+    .await;
+    app.stop().await;
+    let app = spawn_on(db, |settings| {
+        with_practitioners(settings);
+        settings
+            .resources
+            .retain(|resource| resource.code != "dr-b");
+        for kind in &mut settings.schedule.consultation_types {
+            kind.practitioners.retain(|code| code != "dr-b");
+        }
+    })
+    .await;
+    let token = staff_token(&app, "ehr").await;
+    let response = app
+        .client
+        .get(app.url(&format!("/fhir/r4/Appointment/{}", reference(&booking))))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let appointment: Value = response.json().await.unwrap();
+    assert_eq!(
+        appointment["participant"][1]["actor"],
+        json!({"type": "Practitioner", "display": "dr-b"})
+    );
+    assert_eq!(app.get("/fhir/r4/Practitioner/dr-b").await.status(), 404);
+}
+
 async fn webhooks_carry_the_practitioner_and_its_changes(backend: Backend) {
     use crate::webhook_receiver::WebhookReceiver;
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -604,5 +647,6 @@ crate::backend_tests!(
     the_console_sets_a_practitioners_time_off,
     a_practitioner_has_a_feed_of_their_own,
     fhir_appointments_name_the_practitioner,
+    fhir_names_a_practitioner_no_longer_configured_by_code,
     webhooks_carry_the_practitioner_and_its_changes,
 );

@@ -138,18 +138,18 @@ pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
         ],
     });
     if let Some(code) = row.practitioner.as_deref() {
-        let label = state
-            .resources
-            .find(code)
-            .map_or_else(|| code.to_string(), |(_, resource)| resource.label.clone());
+        // A practitioner the configuration no longer has is named by code,
+        // with no reference that would not resolve.
+        let actor = match state.resources.practitioners().find(|p| p.code == code) {
+            Some(practitioner) => {
+                json!({"reference": format!("Practitioner/{code}"), "display": practitioner.label})
+            }
+            None => json!({"type": "Practitioner", "display": code}),
+        };
         if let Some(participants) = appointment["participant"].as_array_mut() {
             participants.insert(
                 1,
-                json!({
-                    "actor": {"reference": format!("Practitioner/{code}"), "display": label},
-                    "required": "required",
-                    "status": "accepted",
-                }),
+                json!({"actor": actor, "required": "required", "status": "accepted"}),
             );
         }
     }
