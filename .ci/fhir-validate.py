@@ -4,18 +4,18 @@
 Starts the service (the binary given, default target/debug/clinic-booking)
 on a free port with a fresh SQLite database in a temporary folder, makes a
 few bookings (one cancelled, one completed), creates a staff token with the
-CLI, then fetches the CapabilityStatement, Slot and Appointment searches
-(with paging), single reads and two errors, and validates every resource
+CLI, then fetches the CapabilityStatement, Schedule, Slot and Appointment
+searches (with paging), single reads and two errors, and validates every resource
 with the `fhir.resources` models. Then does the same for a booking of a
 second instance configured as config/examples/practitioners.toml (two
 doctors, a counsellor, two rooms): its Appointment has a Practitioner
 participant, which resolves to a Practitioner, and its Slots follow the
-practitioners.
+practitioners, on the type's Schedule and on each practitioner's.
 
 fhir.resources 8.x ships R4B models (pydantic 2); its R4 models need
-pydantic 1. R4B is the closest to R4 available: Slot, Appointment,
-Practitioner, Bundle, CapabilityStatement and OperationOutcome are
-structurally the same in both for everything this service sends. The models check structure, types,
+pydantic 1. R4B is the closest to R4 available: Schedule, Slot,
+Appointment, Practitioner, Bundle, CapabilityStatement and OperationOutcome
+are structurally the same in both for everything this service sends. The models check structure, types,
 cardinalities and unknown elements; required code bindings and FHIR JSON's
 own rules (no nulls, no empty strings, arrays or objects) are checked here
 as well, since the models do not.
@@ -265,7 +265,9 @@ def run(service):
     first_ids = {entry["resource"]["id"] for entry in page["entry"]}
     if first_ids & {entry["resource"]["id"] for entry in rest["entry"]}:
         fail("Slot paging: pages overlap")
-    service.fhir(f"/fhir/r4/Slot/{page['entry'][0]['resource']['id']}")
+    slot = service.fhir(f"/fhir/r4/Slot/{page['entry'][0]['resource']['id']}")
+    service.fhir(f"/fhir/r4/{slot['schedule']['reference']}")
+    service.fhir("/fhir/r4/Schedule")
 
     day_range = f"date=ge{first}&date=lt{second + datetime.timedelta(days=1)}"
     appointments = service.fhir(f"/fhir/r4/Appointment?{day_range}", token=service.token)
@@ -301,6 +303,12 @@ def run_with_practitioners(service):
     practitioners = service.fhir("/fhir/r4/Practitioner")
     if practitioners["total"] != 3 or len(practitioners["entry"]) != 3:
         fail(f"Practitioner search: total {practitioners['total']}")
+    schedules = service.fhir("/fhir/r4/Schedule?actor=Practitioner/counsellor-ito")
+    if [entry["resource"]["id"] for entry in schedules["entry"]] != ["consultation.counsellor-ito"]:
+        fail(f"the counsellor's schedules: {schedules}")
+    own = service.fhir(f"/fhir/r4/Slot?start=eq{day}&schedule=Schedule/consultation.counsellor-ito")
+    if own["entry"][0]["resource"]["status"] != "busy":
+        fail("the counsellor's own schedule shows their booked slot free")
     slot = service.fhir(f"/fhir/r4/Slot/consultation-{day.strftime('%Y%m%d')}1000")
     if slot["status"] != "busy":
         fail(f"the counsellor's booked slot is {slot['status']}")

@@ -449,6 +449,8 @@ impl Modify for SecuritySchemes {
         routes::staff::webhooks::list,
         routes::staff::webhooks::retry,
         routes::fhir::metadata,
+        routes::fhir::search_schedules,
+        routes::fhir::read_schedule,
         routes::fhir::search_slots,
         routes::fhir::read_slot,
         routes::fhir::search_appointments,

@@ -1,4 +1,4 @@
-//! The FHIR R4 view: CapabilityStatement, Slot, Appointment and
+//! The FHIR R4 view: CapabilityStatement, Schedule, Slot, Appointment and
 //! Practitioner searches and reads as `application/fhir+json` Bundles, and OperationOutcomes for every
 //! error under `/fhir`. (`.ci/fhir-validate.py` validates the same answers
 //! with the fhir.resources models.)
@@ -68,14 +68,15 @@ async fn the_capability_statement_describes_the_read_only_view(backend: Backend)
         .iter()
         .map(|r| r["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["Slot", "Appointment", "Practitioner"]);
-    let params: Vec<&str> = resources[0]["searchParam"]
+    assert_eq!(types, ["Schedule", "Slot", "Appointment", "Practitioner"]);
+    let params: Vec<&str> = resources[1]["searchParam"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert!(params.contains(&"start") && params.contains(&"service-type"));
+    assert!(params.contains(&"schedule"));
 }
 
 async fn slots_are_a_searchset_of_free_and_busy_slots_paged_with_links(backend: Backend) {
@@ -97,7 +98,8 @@ async fn slots_are_a_searchset_of_free_and_busy_slots_paged_with_links(backend: 
             "serviceType": [{"coding": [{"system": app.url("/fhir/consultation-type"),
                 "code": "consultation", "display": "無料カウンセリング・診察"}],
                 "text": "無料カウンセリング・診察"}],
-            "schedule": {"display": "N2クリニック銀座本院 無料カウンセリング・診察"},
+            "schedule": {"reference": "Schedule/consultation",
+                "display": "N2クリニック銀座本院 無料カウンセリング・診察"},
             "status": "busy",
             "start": format!("{day}T10:00:00+09:00"), "end": format!("{day}T10:30:00+09:00"),
         })
@@ -161,6 +163,45 @@ async fn slots_are_a_searchset_of_free_and_busy_slots_paged_with_links(backend: 
         unknown.get("entry").is_none(),
         "FHIR JSON has no empty arrays"
     );
+    // The slots' schedule: the type's, the clinic's own; the same slots
+    // searched by it.
+    let schedule = fhir(&app, "/fhir/r4/Schedule/consultation", None, 200).await;
+    assert_eq!(
+        schedule,
+        json!({
+            "resourceType": "Schedule", "id": "consultation", "active": true,
+            "serviceType": first["serviceType"],
+            "actor": [{"type": "Location", "display": "N2クリニック銀座本院"}],
+            "comment": "N2クリニック銀座本院 無料カウンセリング・診察",
+        })
+    );
+    let by_schedule = fhir(
+        &app,
+        &format!("/fhir/r4/Slot?{query}&schedule=Schedule/consultation"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(entries(&by_schedule), slots);
+    // A schedule of another type than the one asked for matches nothing.
+    let neither = fhir(
+        &app,
+        &format!("/fhir/r4/Slot?{query}&schedule=consultation&service-type=stem-cell"),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(neither["total"], 0);
+    // With no practitioners, a schedule per type and none by a practitioner.
+    let schedules = fhir(&app, "/fhir/r4/Schedule", None, 200).await;
+    let ids: Vec<String> = entries(&schedules)
+        .iter()
+        .map(|schedule| schedule["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.contains(&"consultation".to_string()) && ids.contains(&"stem-cell".to_string()));
+    assert!(ids.iter().all(|id| !id.contains('.')), "{ids:?}");
+    let by_actor = fhir(&app, "/fhir/r4/Schedule?actor=Practitioner/dr-a", None, 200).await;
+    assert_eq!(by_actor["total"], 0);
     // A Sunday has no slots.
     let sunday = crate::helpers::sunday(3);
     let closed = fhir(&app, &format!("/fhir/r4/Slot?start=eq{sunday}"), None, 200).await;
@@ -335,6 +376,14 @@ async fn every_error_under_fhir_is_an_operation_outcome(backend: Backend) {
     assert_outcome(
         &fhir(&app, "/fhir/r4/Practitioner?name=A", None, 400).await,
         "not-supported",
+    );
+    assert_outcome(
+        &fhir(&app, "/fhir/r4/Schedule/massage", None, 404).await,
+        "not-found",
+    );
+    assert_outcome(
+        &fhir(&app, "/fhir/r4/Slot/massage-202612011000", None, 404).await,
+        "not-found",
     );
     let token = staff_token(&app, "ehr").await;
     let appointment = fhir(

@@ -506,6 +506,64 @@ async fn fhir_appointments_name_the_practitioner(backend: Backend) {
         json!([{"text": "C カウンセラー"}])
     );
     assert_eq!(app.get("/fhir/r4/Practitioner/room-1").await.status(), 404);
+    // Each practitioner has a schedule for each type they take; its slots
+    // are the times they are free: dr-b is booked at 10:00, dr-a is not.
+    let json_of = |path: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&path).await;
+            assert_eq!(response.status(), 200, "{path}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let schedules = json_of("/fhir/r4/Schedule?actor=Practitioner/dr-b".into()).await;
+    assert_eq!(schedules["total"], 1);
+    let schedule = &schedules["entry"][0]["resource"];
+    assert_eq!(schedule["id"], "stem-cell.dr-b");
+    assert_eq!(
+        schedule["actor"],
+        json!([{"reference": "Practitioner/dr-b", "display": "B 医師"}])
+    );
+    let follow_up = json_of("/fhir/r4/Schedule?service-type=follow-up".into()).await;
+    let ids: Vec<&str> = follow_up["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["resource"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["follow-up", "follow-up.counsellor"]);
+    let ten = format!("{}1000", day.format("%Y%m%d"));
+    let first_of = |schedule: &'static str| {
+        let json_of = &json_of;
+        async move {
+            let bundle = json_of(format!(
+                "/fhir/r4/Slot?start=eq{day}&schedule=Schedule/{schedule}"
+            ))
+            .await;
+            bundle["entry"][0]["resource"].clone()
+        }
+    };
+    let with_b = first_of("stem-cell.dr-b").await;
+    assert_eq!(with_b["id"], format!("stem-cell.dr-b-{ten}"));
+    assert_eq!(with_b["status"], "busy");
+    assert_eq!(with_b["schedule"]["reference"], "Schedule/stem-cell.dr-b");
+    assert_eq!(first_of("stem-cell.dr-a").await["status"], "free");
+    assert_eq!(first_of("stem-cell").await["status"], "free");
+    let read = json_of(format!("/fhir/r4/Slot/stem-cell.dr-b-{ten}")).await;
+    assert_eq!(read, with_b);
+    // A practitioner who does not take the type has no schedule for it.
+    assert_eq!(
+        app.get("/fhir/r4/Schedule/stem-cell.counsellor")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/fhir/r4/Slot/stem-cell.counsellor-{ten}"))
+            .await
+            .status(),
+        404
+    );
     // A Slot of a type with doctors is busy when none of them is free.
     let slot_status = |time: &'static str| {
         let app = &app;

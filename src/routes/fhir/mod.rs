@@ -1,7 +1,9 @@
 //! A read-only FHIR R4 view of the schedule under `/fhir/r4`
-//! (`application/fhir+json`): the CapabilityStatement, Slots and
-//! Practitioners (public) and Appointments (with a staff token), searched
-//! (Slots and Appointments by clinic dates, Asia/Tokyo) and read one by one. Searches answer a `searchset` Bundle
+//! (`application/fhir+json`): the CapabilityStatement, Schedules (each
+//! consultation type's, and each practitioner's for the types they take),
+//! their Slots and the Practitioners (public), and Appointments (with a
+//! staff token), searched (Slots and Appointments by clinic dates,
+//! Asia/Tokyo) and read one by one. Searches answer a `searchset` Bundle
 //! with `total` and `self`/`next` links; every error under `/fhir` is an
 //! OperationOutcome.
 
@@ -17,9 +19,11 @@ use serde_json::{json, Value};
 use crate::db::appointments;
 use crate::error::ApiError;
 use crate::schedule::availability::{days, utc_range};
+use crate::schedule::ConsultationType;
 use crate::state::AppState;
 use crate::workflows::availability::schedule_with_closures;
 use params::{DateRange, Search};
+use resources::Schedule;
 
 pub const FHIR_JSON: &str = "application/fhir+json";
 
@@ -32,6 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fhir")
             .service(fhir_resource("/r4/metadata").route(web::get().to(metadata)))
+            .service(fhir_resource("/r4/Schedule").route(web::get().to(search_schedules)))
+            .service(fhir_resource("/r4/Schedule/{id}").route(web::get().to(read_schedule)))
             .service(fhir_resource("/r4/Slot").route(web::get().to(search_slots)))
             .service(fhir_resource("/r4/Slot/{id}").route(web::get().to(read_slot)))
             .service(fhir_resource("/r4/Appointment").route(web::get().to(search_appointments)))
@@ -42,7 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .default_service(web::to(|req: HttpRequest| async move {
                 Err::<HttpResponse, _>(FhirError::not_found(format!(
-                    "{} is not served: this server reads metadata, Slot, Appointment and Practitioner",
+                    "{} is not served: this server reads metadata, Schedule, Slot, Appointment and Practitioner",
                     req.path()
                 )))
             })),
@@ -204,17 +210,20 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     )
 }
 
-/// The days of `kind` as the availability API reads them: by the seats,
-/// or by its practitioners and rooms (a slot is free when one of them is).
+/// The days of a schedule as the availability API reads them: by the
+/// seats, or by the type's practitioners and rooms (a slot is free when
+/// one of them is; on a practitioner's schedule, when that one is).
 async fn slot_days(
     state: &AppState,
-    kind: &crate::schedule::ConsultationType,
+    schedule: &Schedule<'_>,
     from: chrono::NaiveDate,
     last: chrono::NaiveDate,
 ) -> Result<Vec<crate::schedule::availability::DayAvailability>, crate::error::ApiError> {
     let now = Utc::now();
+    let kind = schedule.kind;
+    let only = schedule.only();
     if let Some(days) =
-        crate::workflows::resources::availability_days(state, kind, from, last, None, now).await?
+        crate::workflows::resources::availability_days(state, kind, from, last, only, now).await?
     {
         return Ok(days);
     }
@@ -222,14 +231,97 @@ async fn slot_days(
     Ok(days(&calendar, kind, from, last, &occupancy, now))
 }
 
-/// `GET /fhir/r4/Slot?start=geYYYY-MM-DD&start=ltYYYY-MM-DD[&service-type=CODE]`:
+/// What a search's `service-type` asks for: any type (none given), one of
+/// the clinic's, or one it does not have (which matches nothing).
+enum TypeWanted<'a> {
+    Any,
+    Type(&'a ConsultationType),
+    Unknown,
+}
+
+impl<'a> TypeWanted<'a> {
+    fn of(state: &'a AppState, search: &Search) -> Result<Self, FhirError> {
+        Ok(match search.single("service-type")? {
+            None => TypeWanted::Any,
+            Some(token) => resources::consultation_type(state, token)
+                .map_or(TypeWanted::Unknown, TypeWanted::Type),
+        })
+    }
+
+    fn admits(&self, kind: &ConsultationType) -> bool {
+        match self {
+            TypeWanted::Any => true,
+            TypeWanted::Type(wanted) => wanted.code == kind.code,
+            TypeWanted::Unknown => false,
+        }
+    }
+}
+
+/// `GET /fhir/r4/Schedule[?actor=Practitioner/CODE][&service-type=CODE]`:
+/// the clinic's schedules, each consultation type's and each
+/// practitioner's for the types they take.
+#[utoipa::path(get, path = "/fhir/r4/Schedule", operation_id = "fhirSearchSchedule", tag = "fhir",
+    params(
+        ("actor" = Option<String>, Query, description = "Whose: `Practitioner/CODE` (the type's own schedules have the clinic as actor and match no reference)"),
+        ("service-type" = Option<String>, Query, description = "A consultation type code (or `system|code`)"),
+        ("_count" = Option<i64>, Query, minimum = 0, maximum = 500, description = "Page size (default 100)"),
+        ("_offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip (the `next` link sets it)"),
+    ),
+    responses(
+        (status = 200, description = "A searchset Bundle of Schedule", body = Object, content_type = "application/fhir+json"),
+        (status = 400, description = "An unknown or malformed search parameter (OperationOutcome)", body = Object, content_type = "application/fhir+json"),
+    ))]
+pub async fn search_schedules(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let search = Search::parse(req.query_string(), &["actor", "service-type"])?;
+    let actor = search.single("actor")?;
+    let wanted = TypeWanted::of(&state, &search)?;
+    let schedules = resources::schedules(&state)
+        .iter()
+        .filter(|schedule| {
+            actor.is_none_or(|actor| {
+                schedule.practitioner.is_some_and(|practitioner| {
+                    actor.strip_prefix("Practitioner/").unwrap_or(actor) == practitioner.code
+                })
+            })
+        })
+        .filter(|schedule| wanted.admits(schedule.kind))
+        .map(|schedule| resources::schedule(&state, schedule))
+        .collect();
+    Ok(public_searchset(&state, &search, "Schedule", schedules))
+}
+
+/// `GET /fhir/r4/Schedule/{id}`: one schedule, `{type}` or
+/// `{type}.{practitioner}`.
+#[utoipa::path(get, path = "/fhir/r4/Schedule/{id}", operation_id = "fhirReadSchedule", tag = "fhir",
+    params(("id" = String, Path, description = "A Schedule id: a consultation type code, e.g. `stem-cell`, or with a practitioner's, e.g. `stem-cell.dr-sato`")),
+    responses(
+        (status = 200, description = "The Schedule", body = Object, content_type = "application/fhir+json"),
+        (status = 404, description = "No such schedule (OperationOutcome)", body = Object, content_type = "application/fhir+json"),
+    ))]
+pub async fn read_schedule(
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, FhirError> {
+    let schedule = resources::schedules(&state)
+        .into_iter()
+        .find(|schedule| schedule.id() == id.as_str())
+        .ok_or_else(|| FhirError::not_found(format!("Schedule/{id} does not exist.")))?;
+    Ok(fhir_json(&resources::schedule(&state, &schedule), false))
+}
+
+/// `GET /fhir/r4/Slot?start=geYYYY-MM-DD&start=ltYYYY-MM-DD[&service-type=CODE][&schedule=Schedule/ID]`:
 /// the slots of the clinic dates searched (default: seven days from
-/// today), `free` or `busy`, of one consultation type (default: the
-/// clinic's default type).
+/// today), `free` or `busy`, of one schedule (default: the consultation
+/// type's, and without a type the clinic's default type's). A schedule and
+/// a type that do not go together match nothing.
 #[utoipa::path(get, path = "/fhir/r4/Slot", operation_id = "fhirSearchSlot", tag = "fhir",
     params(
         ("start" = Option<Vec<String>>, Query, style = Form, explode = true, description = "Clinic dates with a prefix: `geYYYY-MM-DD` and `ltYYYY-MM-DD` (also `gt`, `le`, `eq`); at most 62 days"),
         ("service-type" = Option<String>, Query, description = "A consultation type code (or `system|code`)"),
+        ("schedule" = Option<String>, Query, description = "A Schedule (`Schedule/stem-cell.dr-sato`, or its id): one practitioner's free times"),
         ("_count" = Option<i64>, Query, minimum = 0, maximum = 500, description = "Page size (default 100)"),
         ("_offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip (the `next` link sets it)"),
     ),
@@ -241,7 +333,7 @@ pub async fn search_slots(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
-    let search = Search::parse(req.query_string(), &["start", "service-type"])?;
+    let search = Search::parse(req.query_string(), &["start", "service-type", "schedule"])?;
     let range = DateRange::from_values("start", search.values("start"))?;
     let today = state.calendar.today(Utc::now());
     let from = range.from.unwrap_or(today);
@@ -255,16 +347,22 @@ pub async fn search_slots(
             diagnostics: format!("A Slot search covers at most {MAX_SLOT_DAYS} days."),
         });
     }
-    let kind = match search.single("service-type")? {
-        None => Some(state.calendar.default_type().clone()),
-        Some(token) => resources::consultation_type(&state, token).cloned(),
+    let wanted = TypeWanted::of(&state, &search)?;
+    let schedule = match search.single("schedule")? {
+        Some(reference) => resources::schedule_by_reference(&state, reference)
+            .filter(|schedule| wanted.admits(schedule.kind)),
+        None => match wanted {
+            TypeWanted::Any => Some(Schedule::of_type(state.calendar.default_type())),
+            TypeWanted::Type(kind) => Some(Schedule::of_type(kind)),
+            TypeWanted::Unknown => None,
+        },
     };
     let mut slots = Vec::new();
-    if let Some(kind) = kind.filter(|_| until > from) {
+    if let Some(schedule) = schedule.filter(|_| until > from) {
         let last = until - Duration::days(1);
-        for day in slot_days(&state, &kind, from, last).await? {
+        for day in slot_days(&state, &schedule, from, last).await? {
             for slot in &day.slots {
-                slots.push(resources::slot(&state, &kind, slot));
+                slots.push(resources::slot(&state, &schedule, slot));
             }
         }
     }
@@ -273,7 +371,7 @@ pub async fn search_slots(
 
 /// `GET /fhir/r4/Slot/{id}`: one slot as a search shows it.
 #[utoipa::path(get, path = "/fhir/r4/Slot/{id}", operation_id = "fhirReadSlot", tag = "fhir",
-    params(("id" = String, Path, description = "A Slot id as a search gives it, e.g. `consultation-202612011000`")),
+    params(("id" = String, Path, description = "A Slot id as a search gives it, e.g. `consultation-202612011000` or `stem-cell.dr-sato-202612011000`")),
     responses(
         (status = 200, description = "The Slot", body = Object, content_type = "application/fhir+json"),
         (status = 404, description = "No such slot (OperationOutcome)", body = Object, content_type = "application/fhir+json"),
@@ -283,15 +381,15 @@ pub async fn read_slot(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
     let unknown = || FhirError::not_found(format!("Slot/{id} does not exist."));
-    let (kind, date, start) = resources::parse_slot_id(&state, &id).ok_or_else(unknown)?;
+    let (schedule, date, start) = resources::parse_slot_id(&state, &id).ok_or_else(unknown)?;
     check_distance(state.calendar.today(Utc::now()), date, "id").map_err(|_| unknown())?;
-    let day = slot_days(&state, &kind, date, date).await?;
+    let day = slot_days(&state, &schedule, date, date).await?;
     let slot = day
         .iter()
         .flat_map(|day| &day.slots)
         .find(|slot| slot.start == start)
         .ok_or_else(unknown)?;
-    Ok(fhir_json(&resources::slot(&state, &kind, slot), false))
+    Ok(fhir_json(&resources::slot(&state, &schedule, slot), false))
 }
 
 /// `GET /fhir/r4/Appointment?date=geYYYY-MM-DD&date=ltYYYY-MM-DD` (staff

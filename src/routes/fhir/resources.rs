@@ -1,7 +1,7 @@
 //! The FHIR R4 resources this server serves, as JSON: CapabilityStatement,
-//! Slot, Appointment and Practitioner. Codes follow R4's required value
-//! sets; elements this service has no value for are left out (FHIR JSON has
-//! no empty strings or arrays).
+//! Schedule, Slot, Appointment and Practitioner. Codes follow R4's required
+//! value sets; elements this service has no value for are left out (FHIR
+//! JSON has no empty strings or arrays).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{json, Value};
@@ -55,38 +55,133 @@ pub fn consultation_type<'a>(state: &'a AppState, token: &str) -> Option<&'a Con
     state.calendar.consultation_type(code)
 }
 
-/// A slot's id: its type and its start in clinic time,
-/// `consultation-202612011000`.
-fn slot_id(kind: &ConsultationType, start: &str) -> String {
+/// A schedule of the clinic: a consultation type's seats (its
+/// `Schedule/{type}`, as the availability API gives them), or one
+/// practitioner's who takes the type (`Schedule/{type}.{practitioner}`:
+/// the times that practitioner is free for it). Codes have no dots, so the
+/// id reads back unambiguously.
+pub struct Schedule<'a> {
+    pub kind: &'a ConsultationType,
+    pub practitioner: Option<&'a Resource>,
+}
+
+impl<'a> Schedule<'a> {
+    pub fn of_type(kind: &'a ConsultationType) -> Self {
+        Schedule {
+            kind,
+            practitioner: None,
+        }
+    }
+
+    pub fn id(&self) -> String {
+        match self.practitioner {
+            None => self.kind.code.clone(),
+            Some(practitioner) => format!("{}.{}", self.kind.code, practitioner.code),
+        }
+    }
+
+    /// The practitioner whose free times it shows, if any.
+    pub fn only(&self) -> Option<&'a str> {
+        self.practitioner
+            .map(|practitioner| practitioner.code.as_str())
+    }
+
+    fn display(&self, state: &AppState) -> String {
+        let clinic = &state.settings.clinic.name;
+        match self.practitioner {
+            None => format!("{clinic} {}", self.kind.label),
+            Some(practitioner) => format!("{clinic} {} {}", self.kind.label, practitioner.label),
+        }
+    }
+}
+
+/// Every schedule: each type's, then each practitioner's for the types
+/// they take, in the clinic's order.
+pub fn schedules(state: &AppState) -> Vec<Schedule<'_>> {
+    let types = state.calendar.consultation_types();
+    let mut all: Vec<Schedule> = types.iter().map(Schedule::of_type).collect();
+    for kind in types {
+        let Some(needs) = state.resources.needs(&kind.code) else {
+            continue;
+        };
+        all.extend(needs.practitioners.iter().map(|&index| Schedule {
+            kind,
+            practitioner: state.resources.get(index),
+        }));
+    }
+    all
+}
+
+/// The schedule with this id, or named by a reference to it (`Schedule/id`,
+/// or this server's full URL of it).
+pub fn schedule_by_reference<'a>(state: &'a AppState, reference: &str) -> Option<Schedule<'a>> {
+    let base = format!("{}/fhir/r4/", public_url(state));
+    let relative = reference.strip_prefix(base.as_str()).unwrap_or(reference);
+    let id = relative.strip_prefix("Schedule/").unwrap_or(relative);
+    schedules(state)
+        .into_iter()
+        .find(|schedule| schedule.id() == id)
+}
+
+/// A Schedule: whose it is (the clinic, or the practitioner), and for
+/// which consultation type.
+pub fn schedule(state: &AppState, schedule: &Schedule) -> Value {
+    let actor = match schedule.practitioner {
+        None => json!({"type": "Location", "display": state.settings.clinic.name}),
+        Some(practitioner) => json!({
+            "reference": format!("Practitioner/{}", practitioner.code),
+            "display": practitioner.label,
+        }),
+    };
+    json!({
+        "resourceType": "Schedule",
+        "id": schedule.id(),
+        "active": true,
+        "serviceType": [service_type(state, schedule.kind)],
+        "actor": [actor],
+        "comment": schedule.display(state),
+    })
+}
+
+/// A slot's id: its schedule's and its start in clinic time,
+/// `consultation-202612011000` or `stem-cell.dr-sato-202612011000`.
+fn slot_id(schedule: &Schedule, start: &str) -> String {
     let digits: String = start
         .chars()
         .take(16)
         .filter(char::is_ascii_digit)
         .collect();
-    format!("{}-{digits}", kind.code)
+    format!("{}-{digits}", schedule.id())
 }
 
-/// What a slot id names: its type, its clinic date and its start (RFC
+/// What a slot id names: its schedule, its clinic date and its start (RFC
 /// 3339, as the availability gives it).
-pub fn parse_slot_id(state: &AppState, id: &str) -> Option<(ConsultationType, NaiveDate, String)> {
-    let (code, digits) = id.rsplit_once('-')?;
+pub fn parse_slot_id<'a>(
+    state: &'a AppState,
+    id: &str,
+) -> Option<(Schedule<'a>, NaiveDate, String)> {
+    let (schedule, digits) = id.rsplit_once('-')?;
     if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let kind = state.calendar.consultation_type(code)?.clone();
+    let schedule = schedule_by_reference(state, schedule)?;
     let local = NaiveDateTime::parse_from_str(digits, "%Y%m%d%H%M").ok()?;
     let start = state.calendar.at(local.date(), local.time())?;
-    Some((kind, local.date(), rfc3339(start)))
+    Some((schedule, local.date(), rfc3339(start)))
 }
 
-/// A Slot: `free` while it can be booked, `busy` when full, closed by
+/// A Slot of a schedule: `free` while it can be booked (with that
+/// practitioner, on a practitioner's schedule), `busy` when full, closed by
 /// staff, or too soon or too far ahead to book.
-pub fn slot(state: &AppState, kind: &ConsultationType, slot: &SlotAvailability) -> Value {
+pub fn slot(state: &AppState, schedule: &Schedule, slot: &SlotAvailability) -> Value {
     json!({
         "resourceType": "Slot",
-        "id": slot_id(kind, &slot.start),
-        "serviceType": [service_type(state, kind)],
-        "schedule": {"display": format!("{} {}", state.settings.clinic.name, kind.label)},
+        "id": slot_id(schedule, &slot.start),
+        "serviceType": [service_type(state, schedule.kind)],
+        "schedule": {
+            "reference": format!("Schedule/{}", schedule.id()),
+            "display": schedule.display(state),
+        },
         "status": if slot.available { "free" } else { "busy" },
         "start": slot.start,
         "end": slot.end,
@@ -182,8 +277,8 @@ pub fn practitioner(state: &AppState, resource: &Resource) -> Value {
     })
 }
 
-/// What this server does: read and search Slot and Practitioner (public)
-/// and Appointment (staff token), JSON only.
+/// What this server does: read and search Schedule, Slot and Practitioner
+/// (public) and Appointment (staff token), JSON only.
 pub fn capability_statement(state: &AppState, base: &str) -> Value {
     let dates = "Clinic dates (Asia/Tokyo) as YYYY-MM-DD with a prefix: ge, gt, le, lt or eq.";
     let paging = [
@@ -195,8 +290,17 @@ pub fn capability_statement(state: &AppState, base: &str) -> Value {
                "type": "date", "documentation": format!("{dates} At most 62 days; default seven days from today.")}),
         json!({"name": "service-type", "definition": "http://hl7.org/fhir/SearchParameter/Slot-service-type",
                "type": "token", "documentation": "A consultation type code; default the clinic's default type."}),
+        json!({"name": "schedule", "definition": "http://hl7.org/fhir/SearchParameter/Slot-schedule",
+               "type": "reference", "documentation": "A Schedule: a practitioner's (type.practitioner) gives the times they are free."}),
     ];
     slot_params.extend(paging.iter().cloned());
+    let mut schedule_params = vec![
+        json!({"name": "actor", "definition": "http://hl7.org/fhir/SearchParameter/Schedule-actor",
+               "type": "reference", "documentation": "Practitioner/code: that practitioner's schedules."}),
+        json!({"name": "service-type", "definition": "http://hl7.org/fhir/SearchParameter/Schedule-service-type",
+               "type": "token", "documentation": "A consultation type code."}),
+    ];
+    schedule_params.extend(paging.iter().cloned());
     let mut appointment_params = vec![
         json!({"name": "date", "definition": "http://hl7.org/fhir/SearchParameter/clinical-date",
                "type": "date", "documentation": format!("{dates} The day the appointment starts.")}),
@@ -221,9 +325,10 @@ pub fn capability_statement(state: &AppState, base: &str) -> Value {
             "mode": "server",
             "documentation": "Read-only. Unknown search parameters are refused (400).",
             "security": {
-                "description": "Appointment needs Authorization: Bearer with a staff token (clinic-booking staff-token create); metadata, Slot and Practitioner are public.",
+                "description": "Appointment needs Authorization: Bearer with a staff token (clinic-booking staff-token create); metadata, Schedule, Slot and Practitioner are public.",
             },
             "resource": [
+                {"type": "Schedule", "interaction": interactions, "searchParam": schedule_params},
                 {"type": "Slot", "interaction": interactions, "searchParam": slot_params},
                 {"type": "Appointment", "interaction": interactions, "searchParam": appointment_params},
                 {"type": "Practitioner", "interaction": interactions, "searchParam": practitioner_params},
