@@ -1,7 +1,7 @@
 //! The FHIR R4 view: CapabilityStatement, Schedule, Slot, Appointment and
-//! Practitioner searches and reads as `application/fhir+json` Bundles, and OperationOutcomes for every
-//! error under `/fhir`. (`.ci/fhir-validate.py` validates the same answers
-//! with the fhir.resources models.)
+//! Practitioner searches and reads as `application/fhir+json` Bundles, and
+//! OperationOutcomes for every error under `/fhir`. (`.ci/fhir-validate.py`
+//! validates the same answers with the fhir.resources models.)
 
 use chrono::{DateTime, Duration};
 use serde_json::{json, Value};
