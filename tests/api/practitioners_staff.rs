@@ -455,8 +455,36 @@ async fn fhir_appointments_name_the_practitioner(backend: Backend) {
     );
     let without = read(reference(&seat)).await;
     assert_eq!(without["participant"].as_array().unwrap().len(), 2);
-    // The participant's reference resolves, with no token: practitioners
-    // are public, as on the booking form.
+    // The participant's reference resolves, with no token.
+    assert_eq!(app.get("/fhir/r4/Practitioner/dr-b").await.status(), 200);
+    // A Slot of a type with doctors is busy when none of them is free.
+    let slot_status = |time: &'static str| {
+        let app = &app;
+        async move {
+            let id = format!(
+                "stem-cell-{}{}",
+                day.format("%Y%m%d"),
+                time.replace(':', "")
+            );
+            let response = app.get(&format!("/fhir/r4/Slot/{id}")).await;
+            assert_eq!(response.status(), 200, "{id}");
+            let slot: Value = response.json().await.unwrap();
+            slot["status"].as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(slot_status("10:00").await, "free", "dr-a is free");
+    book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
+    assert_eq!(slot_status("10:00").await, "busy");
+    assert_eq!(slot_status("14:00").await, "free");
+}
+
+/// Practitioners are public FHIR resources, as on the booking form, and
+/// each has a Schedule for each type they take, whose slots are the times
+/// they are free.
+async fn fhir_serves_practitioners_and_their_schedules(backend: Backend) {
+    let app = spawn_clinic(backend).await;
+    let day = open_day(4);
+    book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-b")).await;
     let response = app.get("/fhir/r4/Practitioner/dr-b").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/fhir+json");
@@ -564,25 +592,6 @@ async fn fhir_appointments_name_the_practitioner(backend: Backend) {
             .status(),
         404
     );
-    // A Slot of a type with doctors is busy when none of them is free.
-    let slot_status = |time: &'static str| {
-        let app = &app;
-        async move {
-            let id = format!(
-                "stem-cell-{}{}",
-                day.format("%Y%m%d"),
-                time.replace(':', "")
-            );
-            let response = app.get(&format!("/fhir/r4/Slot/{id}")).await;
-            assert_eq!(response.status(), 200, "{id}");
-            let slot: Value = response.json().await.unwrap();
-            slot["status"].as_str().unwrap().to_string()
-        }
-    };
-    assert_eq!(slot_status("10:00").await, "free", "dr-a is free");
-    book_with(&app, "stem-cell", &local(day, "10:00"), Some("dr-a")).await;
-    assert_eq!(slot_status("10:00").await, "busy");
-    assert_eq!(slot_status("14:00").await, "free");
 }
 
 /// A booking keeps its practitioner's code when a later configuration no
@@ -705,6 +714,7 @@ crate::backend_tests!(
     the_console_sets_a_practitioners_time_off,
     a_practitioner_has_a_feed_of_their_own,
     fhir_appointments_name_the_practitioner,
+    fhir_serves_practitioners_and_their_schedules,
     fhir_names_a_practitioner_no_longer_configured_by_code,
     webhooks_carry_the_practitioner_and_its_changes,
 );
