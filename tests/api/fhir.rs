@@ -183,6 +183,17 @@ async fn slots_are_a_searchset_of_free_and_busy_slots_paged_with_links(backend: 
     )
     .await;
     assert_eq!(entries(&by_schedule), slots);
+    let by_url = fhir(
+        &app,
+        &format!(
+            "/fhir/r4/Slot?{query}&schedule={}",
+            app.url("/fhir/r4/Schedule/consultation")
+        ),
+        None,
+        200,
+    )
+    .await;
+    assert_eq!(entries(&by_url), slots);
     // A schedule of another type than the one asked for matches nothing.
     let neither = fhir(
         &app,
