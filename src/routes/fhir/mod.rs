@@ -305,9 +305,7 @@ pub async fn read_schedule(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
-    let schedule = resources::schedules(&state)
-        .into_iter()
-        .find(|schedule| schedule.id() == id.as_str())
+    let schedule = resources::schedule_by_id(&state, &id)
         .ok_or_else(|| FhirError::not_found(format!("Schedule/{id} does not exist.")))?;
     Ok(fhir_json(&resources::schedule(&state, &schedule), false))
 }

@@ -112,15 +112,22 @@ pub fn schedules(state: &AppState) -> Vec<Schedule<'_>> {
     all
 }
 
-/// The schedule with this id, or named by a reference to it (`Schedule/id`,
-/// or this server's full URL of it).
-pub fn schedule_by_reference<'a>(state: &'a AppState, reference: &str) -> Option<Schedule<'a>> {
-    let base = format!("{}/fhir/r4/", public_url(state));
-    let relative = reference.strip_prefix(base.as_str()).unwrap_or(reference);
-    let id = relative.strip_prefix("Schedule/").unwrap_or(relative);
+/// The schedule with this id, `{type}` or `{type}.{practitioner}`.
+pub fn schedule_by_id<'a>(state: &'a AppState, id: &str) -> Option<Schedule<'a>> {
     schedules(state)
         .into_iter()
         .find(|schedule| schedule.id() == id)
+}
+
+/// The schedule a search names: by its id, `Schedule/id`, or this server's
+/// full URL of it.
+pub fn schedule_by_reference<'a>(state: &'a AppState, reference: &str) -> Option<Schedule<'a>> {
+    let base = format!("{}/fhir/r4/", public_url(state));
+    let relative = reference.strip_prefix(base.as_str()).unwrap_or(reference);
+    schedule_by_id(
+        state,
+        relative.strip_prefix("Schedule/").unwrap_or(relative),
+    )
 }
 
 /// A Schedule: whose it is (the clinic, or the practitioner), and for
@@ -164,7 +171,7 @@ pub fn parse_slot_id<'a>(
     if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let schedule = schedule_by_reference(state, schedule)?;
+    let schedule = schedule_by_id(state, schedule)?;
     let local = NaiveDateTime::parse_from_str(digits, "%Y%m%d%H%M").ok()?;
     let start = state.calendar.at(local.date(), local.time())?;
     Some((schedule, local.date(), rfc3339(start)))
