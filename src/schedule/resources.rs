@@ -351,6 +351,11 @@ impl Resources {
             .filter(|resource| resource.kind == ResourceKind::Practitioner)
     }
 
+    /// The practitioner with this code (a room's code names none).
+    pub fn practitioner(&self, code: &str) -> Option<&Resource> {
+        self.practitioners().find(|resource| resource.code == code)
+    }
+
     /// What `type_code` needs (`None`: only a seat, as before resources).
     pub fn needs(&self, type_code: &str) -> Option<&TypeNeeds> {
         self.needs.get(type_code)

@@ -523,8 +523,7 @@ pub async fn read_practitioner(
 ) -> Result<HttpResponse, FhirError> {
     let resource = state
         .resources
-        .practitioners()
-        .find(|resource| resource.code == id.as_str())
+        .practitioner(&id)
         .ok_or_else(|| FhirError::not_found(format!("Practitioner/{id} does not exist.")))?;
     Ok(fhir_json(&resources::practitioner(&state, resource), false))
 }

@@ -242,7 +242,7 @@ pub fn appointment(state: &AppState, row: &BookingRow) -> Value {
     if let Some(code) = row.practitioner.as_deref() {
         // A practitioner the configuration no longer has is named by code,
         // with no reference that would not resolve.
-        let actor = match state.resources.practitioners().find(|p| p.code == code) {
+        let actor = match state.resources.practitioner(code) {
             Some(practitioner) => {
                 json!({"reference": format!("Practitioner/{code}"), "display": practitioner.label})
             }

@@ -70,8 +70,7 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         Some(code) => Some(
             state
                 .resources
-                .practitioners()
-                .find(|resource| resource.code == code)
+                .practitioner(code)
                 .cloned()
                 .ok_or_else(|| ApiError::field("practitioner", "invalid_practitioner"))?,
         ),
