@@ -335,7 +335,7 @@ fn typed_booking_request(
 }
 
 /// The practitioners and rooms of `config/examples/practitioners.toml`,
-/// read as the service reads it as `config/local.toml`: two doctors, a
+/// read as the service reads it from `config/local.toml`: two doctors, a
 /// counsellor and two treatment rooms; consultations need the counsellor,
 /// stem-cell a doctor and a room (30 minutes' cleaning after, four a day),
 /// exosome a doctor and a room.
