@@ -141,6 +141,12 @@ impl SlotSupply {
         self.take(self.slots.len() / LOAD_SHARES)
     }
 
+    /// Half a share: a PostgreSQL booking load books a fraction of what a
+    /// SQLite one does in the same time.
+    fn half_share(&mut self) -> Arc<Vec<String>> {
+        self.take(self.slots.len() / LOAD_SHARES / 2)
+    }
+
     fn take(&mut self, count: usize) -> Arc<Vec<String>> {
         let end = (self.next + count).min(self.slots.len());
         let taken = self.slots[self.next..end].to_vec();
@@ -153,13 +159,17 @@ impl SlotSupply {
 /// enough bookings for a full load (`LOAD_SHARES`).
 const CAPACITY: u32 = 8;
 /// A booking load takes this share of all slots (1 / LOAD_SHARES): six
-/// SQLite turns and three PostgreSQL loads, with room for the rushes.
+/// SQLite turns, six PostgreSQL turns of half a share and the load with
+/// PostgreSQL's history, with room for the rushes.
 const LOAD_SHARES: usize = 12;
 /// Turns of each SQLite booking load (the one with the median rate counts):
 /// within one run the same work per booking took 30 % more CPU in one 8 s
 /// load than in the next (BENCHMARKS.md, ninth session), which a single
 /// load cannot tell from the service.
 const BOOKING_TURNS: usize = 3;
+/// Turns of PostgreSQL's booking load on each of one and two instances
+/// (the one with the median rate counts, as for `BOOKING_TURNS`).
+const INSTANCE_TURNS: usize = 3;
 /// Bookings a second in the paced rush: a campaign or TV mention far above
 /// what one clinic sees, yet below what the service saturates at.
 const RUSH_PER_S: f64 = 200.0;
@@ -462,6 +472,37 @@ async fn mail_latency(
     }
 }
 
+/// What `Bench::instances_in_turns` measured.
+struct InstanceTurns {
+    one: Vec<(LoadResult, MailLatency)>,
+    two: Vec<(LoadResult, MailLatency)>,
+    /// Statements over the one-instance turns: the requests' own during
+    /// the loads, the background's until their mail was delivered.
+    one_instance_counts: statements::Counts,
+}
+
+/// Booking turns as the JSON summary keeps them.
+fn turns_json(turns: &[(LoadResult, MailLatency)]) -> Value {
+    json!(turns
+        .iter()
+        .map(|(result, mail)| {
+            json!({
+                "requests_per_s": finite(result.rate()),
+                "ok": result.ok,
+                "errors": result.errors,
+                "p99_ms": finite(result.percentile_ms(99.0)),
+                "mail_p99_s": finite(mail.p99_s()),
+            })
+        })
+        .collect::<Vec<_>>())
+}
+
+/// The turn with the median rate.
+fn median_rate(mut turns: Vec<(LoadResult, MailLatency)>) -> (LoadResult, MailLatency) {
+    turns.sort_by(|a, b| a.0.rate().total_cmp(&b.0.rate()));
+    turns.swap_remove(turns.len() / 2)
+}
+
 /// The run with the median p99 of several runs of one load.
 fn median_p99(mut runs: Vec<LoadResult>) -> LoadResult {
     runs.sort_by(|a, b| a.percentile_ms(99.0).total_cmp(&b.percentile_ms(99.0)));
@@ -616,20 +657,76 @@ impl Bench {
             ));
             turns.push((result, mail));
         }
-        let summary: Vec<Value> = turns
-            .iter()
-            .map(|(result, mail)| {
-                json!({
-                    "requests_per_s": finite(result.rate()),
-                    "ok": result.ok,
-                    "p99_ms": finite(result.percentile_ms(99.0)),
-                    "mail_p99_s": finite(mail.p99_s()),
-                })
-            })
-            .collect();
-        phase.insert("booking_turns".into(), json!(summary));
-        turns.sort_by(|a, b| a.0.rate().total_cmp(&b.0.rate()));
-        Ok(turns.swap_remove(turns.len() / 2))
+        phase.insert("booking_turns".into(), turns_json(&turns));
+        Ok(median_rate(turns))
+    }
+
+    /// PostgreSQL's booking load on one instance and on two (round robin,
+    /// the second started for its turns alone), `INSTANCE_TURNS` each, in
+    /// turns (one, two, two, one, ...), each on fresh slots and followed by
+    /// its mail, so that the two-instance ratio does not depend on which
+    /// was measured first. Counts the statements of the one-instance turns.
+    async fn instances_in_turns(
+        &mut self,
+        one: &Running,
+        settings: &Settings,
+        url: &str,
+        sink: &SmtpSink,
+    ) -> anyhow::Result<InstanceTurns> {
+        let mut turns = InstanceTurns {
+            one: Vec::with_capacity(INSTANCE_TURNS),
+            two: Vec::with_capacity(INSTANCE_TURNS),
+            one_instance_counts: statements::Counts::default(),
+        };
+        for round in 1..=INSTANCE_TURNS {
+            let order = if round % 2 == 1 { [1, 2] } else { [2, 1] };
+            for instances in order {
+                // Each load starts without the previous one's mail backlog.
+                clear_mail_backlog(url)?;
+                self.say(&format!(
+                    "postgres: booking POST, {}, turn {round}",
+                    ["one instance", "two instances round robin"][instances - 1]
+                ));
+                let tag: &'static str =
+                    Box::leak(format!("pg{instances}-{round}").into_boxed_str());
+                let slots = self.slots.half_share();
+                let max = seat_budget(&slots);
+                let second = match instances {
+                    2 => Some(Running::start(settings.clone()).await?),
+                    _ => None,
+                };
+                let targets = std::iter::once(one.address)
+                    .chain(second.as_ref().map(|two| two.address))
+                    .collect();
+                let counted = statements::now();
+                let result =
+                    load::run(self.plan(targets, booking_request(tag, slots), max, 201)).await?;
+                let requests = statements::now().since(counted);
+                let mail = mail_latency(sink, tag, &result, self.options.mail_wait).await;
+                let all = statements::now().since(counted);
+                if let Some(two) = second {
+                    two.stop().await;
+                }
+                self.say(&format!(
+                    "  {} instance(s), turn {round}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, mail p99 {:.3} s",
+                    instances,
+                    result.rate(),
+                    result.percentile_ms(50.0),
+                    result.percentile_ms(99.0),
+                    mail.p99_s()
+                ));
+                if instances == 1 {
+                    turns.one_instance_counts.add(&statements::Counts {
+                        background: all.background,
+                        ..requests
+                    });
+                    turns.one.push((result, mail));
+                } else {
+                    turns.two.push((result, mail));
+                }
+            }
+        }
+        Ok(turns)
     }
 
     /// A paced rush of `RUSH_PER_S` bookings a second for one load's
@@ -1067,24 +1164,35 @@ impl Bench {
         self.say("postgres: availability GET (7 days), windows over every start date");
         let spread = self.read_load(one.address, spread_request(None)).await?;
         phase.insert("availability_spread".into(), load_json(&spread));
-        self.say("postgres: booking POST, one instance");
-        let slots = self.slots.share();
-        let max = seat_budget(&slots);
-        let counted = statements::now();
-        let single =
-            load::run(self.plan(vec![one.address], booking_request("pg1", slots), max, 201))
-                .await?;
-        let counts = statements::now().since(counted);
-        let mail_single = mail_latency(&sink, "pg1", &single, self.options.mail_wait).await;
-        let all_counts = statements::now().since(counted);
+        let InstanceTurns {
+            one: single_turns,
+            two: double_turns,
+            one_instance_counts,
+        } = self.instances_in_turns(&one, &settings, url, &sink).await?;
+        let one_instance_ok: u64 = single_turns.iter().map(|(result, _)| result.ok).sum();
         phase.insert(
             "statements_per_booking".into(),
             json!({
-                "booking_requests": counts.requests as f64 / single.ok as f64,
-                "mail_and_background": all_counts.background as f64 / single.ok as f64,
-                "prepared_into_cache": counts.prepared,
+                "booking_requests": one_instance_counts.requests as f64 / one_instance_ok as f64,
+                "mail_and_background": one_instance_counts.background as f64 / one_instance_ok as f64,
+                "prepared_into_cache": one_instance_counts.prepared,
             }),
         );
+        phase.insert(
+            "booking_one_instance_turns".into(),
+            turns_json(&single_turns),
+        );
+        phase.insert(
+            "booking_two_instances_turns".into(),
+            turns_json(&double_turns),
+        );
+        let all_ok: u64 = single_turns
+            .iter()
+            .chain(&double_turns)
+            .map(|(result, _)| result.ok)
+            .sum();
+        let (single, mail_single) = median_rate(single_turns);
+        let (double, mail_double) = median_rate(double_turns);
         // Which statements a booking sends, from the paced rush (recording
         // their text costs the bench time the measured load should not pay).
         statements::record_texts(true);
@@ -1105,21 +1213,7 @@ impl Bench {
             }),
         );
 
-        // Each load starts without the previous one's mail backlog.
-        clear_mail_backlog(url)?;
-        self.say("postgres: booking POST, two instances round robin");
         let two = Running::start(settings.clone()).await?;
-        let slots = self.slots.share();
-        let max = seat_budget(&slots);
-        let double = load::run(self.plan(
-            vec![one.address, two.address],
-            booking_request("pg2", slots),
-            max,
-            201,
-        ))
-        .await?;
-        let mail_double = mail_latency(&sink, "pg2", &double, self.options.mail_wait).await;
-
         // A race: 256 requests for 8 slots of CAPACITY seats, across both instances.
         self.say("postgres: race for 8 slots across two instances");
         let race_slots = self.slots.take(8);
@@ -1153,7 +1247,7 @@ impl Bench {
         // races.
         let template_created = 1;
         let expected_confirmed =
-            template_created + single.ok + double.ok + race.ok + rush_created + doctor_created;
+            template_created + all_ok + race.ok + rush_created + doctor_created;
 
         phase.insert("availability".into(), load_json(&availability));
         phase.insert("booking_one_instance".into(), load_json(&single));
@@ -1348,6 +1442,19 @@ fn num(report: &Value, path: &[&str]) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The errors of every turn of a booking load (NaN when a turn does not
+/// say), not only of the turn that counts.
+fn turn_errors(report: &Value, path: &[&str]) -> f64 {
+    get(report, path)
+        .and_then(Value::as_array)
+        .map_or(f64::NAN, |turns| {
+            turns
+                .iter()
+                .map(|turn| turn["errors"].as_f64().unwrap_or(f64::NAN))
+                .sum()
+        })
+}
+
 /// One line per target: (what, measured, target, met).
 /// A mail p99 for the targets table (NaN: some mail never arrived).
 fn mail_p99_text(p99_s: f64) -> String {
@@ -1385,7 +1492,7 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             "≤ 50 ms",
             p <= 50.0,
         );
-        let errors = num(report, &["sqlite_empty", "booking", "errors"])
+        let errors = turn_errors(report, &["sqlite_empty", "booking_turns"])
             + num(report, &["sqlite_empty", "availability", "errors"]);
         add(
             "errors (SQLite, empty)",
@@ -1460,7 +1567,7 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             "≤ 10 ms",
             p <= 10.0,
         );
-        let errors = num(report, &["sqlite_1m", "booking", "errors"])
+        let errors = turn_errors(report, &["sqlite_1m", "booking_turns"])
             + num(report, &["sqlite_1m", "availability", "errors"])
             + num(report, &["sqlite_1m", "availability_spread", "errors"]);
         add(
@@ -1549,8 +1656,8 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             &format!("{}", 8 * CAPACITY),
             race == f64::from(8 * CAPACITY),
         );
-        let errors = num(report, &["postgres", "booking_one_instance", "errors"])
-            + num(report, &["postgres", "booking_two_instances", "errors"])
+        let errors = turn_errors(report, &["postgres", "booking_one_instance_turns"])
+            + turn_errors(report, &["postgres", "booking_two_instances_turns"])
             + num(report, &["postgres", "race", "other_errors"]);
         add(
             "errors (PostgreSQL)",
@@ -2168,7 +2275,7 @@ async fn run() -> anyhow::Result<()> {
             "- command: `cd bench && cargo run --release -- {}`",
             command.split_once(' ').map(|(_, a)| a).unwrap_or("")
         );
-        let _ = writeln!(md, "- {} connections, {} s per load, capacity {CAPACITY} per slot, 2 HTTP workers, rate limits off; each read-only load (bare handler, availability) runs {READ_RUNS} times ({PAIRED_TURNS} turns each where history and an empty database are read in turns) and the run with the median p99 counts; each SQLite booking load runs {BOOKING_TURNS} times on fresh slots and the turn with the median rate counts\n", bench.options.connections, bench.options.duration.as_secs_f64());
+        let _ = writeln!(md, "- {} connections, {} s per load, capacity {CAPACITY} per slot, 2 HTTP workers, rate limits off; each read-only load (bare handler, availability) runs {READ_RUNS} times ({PAIRED_TURNS} turns each where history and an empty database are read in turns) and the run with the median p99 counts; each SQLite booking load runs {BOOKING_TURNS} times on fresh slots, PostgreSQL's on one instance and on two {INSTANCE_TURNS} times each in turns (one, two, two, one, ...), and the turn with the median rate counts\n", bench.options.connections, bench.options.duration.as_secs_f64());
         let _ = writeln!(
             md,
             "## Figures\n\n{}\n### Where the CPU went during the booking loads (cores; 2 in all)\n\n{}\n## Targets\n\n{}",

@@ -106,6 +106,13 @@ pub fn now() -> Counts {
 }
 
 impl Counts {
+    pub fn add(&mut self, more: &Counts) {
+        self.requests += more.requests;
+        self.background += more.background;
+        self.sqlite_writer += more.sqlite_writer;
+        self.prepared += more.prepared;
+    }
+
     pub fn since(self, before: Counts) -> Counts {
         Counts {
             requests: self.requests - before.requests,
