@@ -546,6 +546,11 @@ async fn fhir_serves_practitioners_and_their_schedules(backend: Backend) {
     };
     let schedules = json_of("/fhir/r4/Schedule?actor=Practitioner/dr-b".into()).await;
     assert_eq!(schedules["total"], 1);
+    let by_url = format!(
+        "/fhir/r4/Schedule?actor={}",
+        app.url("/fhir/r4/Practitioner/dr-b")
+    );
+    assert_eq!(json_of(by_url).await["entry"], schedules["entry"]);
     let schedule = &schedules["entry"][0]["resource"];
     assert_eq!(schedule["id"], "stem-cell.dr-b");
     assert_eq!(

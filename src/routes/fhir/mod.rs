@@ -262,7 +262,7 @@ impl<'a> TypeWanted<'a> {
 /// practitioner's for the types they take.
 #[utoipa::path(get, path = "/fhir/r4/Schedule", operation_id = "fhirSearchSchedule", tag = "fhir",
     params(
-        ("actor" = Option<String>, Query, description = "Whose: `Practitioner/CODE` (the type's own schedules have the clinic as actor and match no reference)"),
+        ("actor" = Option<String>, Query, description = "Whose: `Practitioner/CODE`, its full URL or the code (the type's own schedules have the clinic as actor and match no reference)"),
         ("service-type" = Option<String>, Query, description = "A consultation type code (or `system|code`)"),
         ("_count" = Option<i64>, Query, minimum = 0, maximum = 500, description = "Page size (default 100)"),
         ("_offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip (the `next` link sets it)"),
@@ -276,15 +276,17 @@ pub async fn search_schedules(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, FhirError> {
     let search = Search::parse(req.query_string(), &["actor", "service-type"])?;
-    let actor = search.single("actor")?;
+    let actor = search
+        .single("actor")?
+        .map(|actor| resources::referenced_id(&state, actor, "Practitioner"));
     let wanted = TypeWanted::of(&state, &search)?;
     let schedules = resources::schedules(&state)
         .iter()
         .filter(|schedule| {
-            actor.is_none_or(|actor| {
-                schedule.practitioner.is_some_and(|practitioner| {
-                    actor.strip_prefix("Practitioner/").unwrap_or(actor) == practitioner.code
-                })
+            actor.as_ref().is_none_or(|actor| {
+                schedule
+                    .practitioner
+                    .is_some_and(|practitioner| *actor == practitioner.code)
             })
         })
         .filter(|schedule| wanted.admits(schedule.kind))

@@ -122,12 +122,19 @@ pub fn schedule_by_id<'a>(state: &'a AppState, id: &str) -> Option<Schedule<'a>>
 /// The schedule a search names: by its id, `Schedule/id`, or this server's
 /// full URL of it.
 pub fn schedule_by_reference<'a>(state: &'a AppState, reference: &str) -> Option<Schedule<'a>> {
+    schedule_by_id(state, &referenced_id(state, reference, "Schedule"))
+}
+
+/// The id in a search's reference to one of this server's resources of
+/// `resource_type`: the id itself, `Type/id`, or this server's full URL.
+pub fn referenced_id(state: &AppState, reference: &str, resource_type: &str) -> String {
     let base = format!("{}/fhir/r4/", public_url(state));
     let relative = reference.strip_prefix(base.as_str()).unwrap_or(reference);
-    schedule_by_id(
-        state,
-        relative.strip_prefix("Schedule/").unwrap_or(relative),
-    )
+    relative
+        .strip_prefix(resource_type)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(relative)
+        .to_string()
 }
 
 /// A Schedule: whose it is (the clinic, or the practitioner), and for
