@@ -1125,6 +1125,11 @@ impl Bench {
                 "baseline_booking_one_statement",
                 "booking-shaped rows in one statement",
             ),
+            (
+                baseline::Shape::OneStatementWithReads,
+                "baseline_booking_one_statement_with_reads",
+                "the booking's reads and rows in one statement",
+            ),
         ] {
             self.say(&format!(
                 "postgres: baseline {what} ({})",
@@ -1153,8 +1158,8 @@ impl Bench {
             );
             rates.push(rate);
         }
-        let [shaped_rate, read_rate, one_statement_rate] =
-            <[f64; 3]>::try_from(rates).map_err(|_| anyhow!("three booking-shaped baselines"))?;
+        let [shaped_rate, read_rate, one_statement_rate, one_statement_reads_rate] =
+            <[f64; 4]>::try_from(rates).map_err(|_| anyhow!("four booking-shaped baselines"))?;
 
         self.say("postgres: availability GET, one instance");
         let path_7d = availability_path();
@@ -1266,6 +1271,10 @@ impl Bench {
         phase.insert(
             "booking_one_vs_booking_one_statement".into(),
             json!(single.rate() / one_statement_rate),
+        );
+        phase.insert(
+            "booking_one_vs_booking_one_statement_with_reads".into(),
+            json!(single.rate() / one_statement_reads_rate),
         );
         phase.insert("mail_one_instance".into(), mail_single.json());
         phase.insert("rush".into(), rush);
@@ -1935,6 +1944,27 @@ fn figures_table(report: &Value) -> String {
                 &["postgres", "booking_one_vs_booking_one_statement"],
             ),
         );
+        let one_statement_reads = num(
+            report,
+            &[
+                "postgres",
+                "baseline_booking_one_statement_with_reads",
+                "per_s",
+            ],
+        );
+        row(
+            "postgres",
+            "booking POST, 1 instance (the same load)",
+            &["postgres", "booking_one_instance"],
+            format!("the booking's reads and rows in one statement {one_statement_reads:.0}/s"),
+            num(
+                report,
+                &[
+                    "postgres",
+                    "booking_one_vs_booking_one_statement_with_reads",
+                ],
+            ),
+        );
         let one = num(
             report,
             &["postgres", "booking_one_instance", "requests_per_s"],
@@ -2100,6 +2130,14 @@ fn figures_table(report: &Value) -> String {
             vec![
                 "postgres",
                 "baseline_booking_one_statement",
+                "statements_per_transaction",
+            ],
+        ),
+        (
+            "PostgreSQL: the booking's reads and rows in one statement",
+            vec![
+                "postgres",
+                "baseline_booking_one_statement_with_reads",
                 "statements_per_transaction",
             ],
         ),
