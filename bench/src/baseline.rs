@@ -268,20 +268,20 @@ impl BookingRows {
     /// the messages (RETURNING their ids), and their contents joined to
     /// those ids by position (a multi-row INSERT draws its ids in the
     /// order of its rows).
-    fn one_statement(&self, reference: &str, slot: &str) -> String {
+    fn one_statement(&self) -> String {
         let mut parts: Vec<String> = self
             .rows
             .iter()
             .enumerate()
             .map(|(at, (table, columns, values))| {
-                let values = self.with(values, reference).replace("{slot}", slot);
+                let values = self.parameterised(values);
                 format!("r{at} AS (INSERT INTO {table} ({columns}) VALUES ({values}))")
             })
             .collect();
         let (columns, rows) = &self.outbox;
         let rows: Vec<String> = rows
             .iter()
-            .map(|v| format!("({})", self.with(v, reference)))
+            .map(|v| format!("({})", self.parameterised(v)))
             .collect();
         parts.push(format!(
             "messages AS (INSERT INTO outbox ({columns}) VALUES {} RETURNING id)",
@@ -319,21 +319,22 @@ impl BookingRows {
     /// takes the patient's lock and makes the rules' four reads, and every
     /// row is an `INSERT … SELECT` that writes only if they all pass (each
     /// message's contents joined to its id). Answers whether they passed.
-    fn one_statement_with_reads(&self, reference: &str, slot: &str, lock_key: i64) -> String {
-        let mut parts = vec![format!(
-            "checks AS (SELECT pg_advisory_xact_lock(1835167608, {lock_key}) IS NOT NULL \
+    fn one_statement_with_reads(&self) -> String {
+        let mut parts = vec![
+            "checks AS (SELECT pg_advisory_xact_lock(1835167608, $3) IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM idempotency_keys \
-                 WHERE scope = 'bookings' AND idempotency_key = 'key-{reference}') \
+                 WHERE scope = 'bookings' AND idempotency_key = 'key-' || $1) \
              AND NOT EXISTS (SELECT 1 FROM closures \
-                 WHERE start_at < '{slot}'::timestamp + interval '30 minutes' AND end_at > '{slot}') \
-             AND (SELECT COUNT(*) FROM bookings WHERE mailbox_hash = '{reference}' \
+                 WHERE start_at < $2 + interval '30 minutes' AND end_at > $2) \
+             AND (SELECT COUNT(*) FROM bookings WHERE mailbox_hash = $1 \
                  AND (start_at > now() OR created_at >= now() - interval '60 minutes')) < 5 \
-             AND (SELECT COUNT(*) FROM outbox WHERE recipient_key = '{reference}' \
+             AND (SELECT COUNT(*) FROM outbox WHERE recipient_key = $1 \
                  AND audience = 'patient' AND created_at >= now() - interval '1 hour' \
                  AND status <> 'suppressed' AND kind <> 'booking_reminder') < 10 AS ok)"
-        )];
+                .to_string(),
+        ];
         for (at, (table, columns, values)) in self.rows.iter().enumerate() {
-            let values = self.with(values, reference).replace("{slot}", slot);
+            let values = self.parameterised(values);
             parts.push(format!(
                 "r{at} AS (INSERT INTO {table} ({columns}) SELECT {values} FROM checks WHERE ok)"
             ));
@@ -344,7 +345,7 @@ impl BookingRows {
             parts.push(format!(
                 "m{at} AS (INSERT INTO outbox ({columns}) SELECT {} FROM checks WHERE ok \
                  RETURNING id)",
-                self.with(message, reference)
+                self.parameterised(message)
             ));
             if let Some(content) = content {
                 let content = content.replace("{id}", &format!("m{at}.id"));
@@ -378,6 +379,30 @@ impl BookingRows {
     fn with(&self, text: &str, reference: &str) -> String {
         text.replace(&self.reference, reference)
     }
+
+    /// `text` for a prepared statement: the reference as `$1` (inside a
+    /// longer literal, joined to its parts), the slot as `$2`.
+    fn parameterised(&self, text: &str) -> String {
+        text.replace(&format!("'{}'", self.reference), "$1")
+            .replace(&self.reference, "' || $1 || '")
+            .replace("'{slot}'", "$2")
+    }
+
+    /// The statement `shape` prepares on each connection, if any, with its
+    /// parameters' types: the reference, the slot, the patient's lock.
+    fn prepared(&self, shape: Shape) -> Option<String> {
+        match shape {
+            Shape::OneStatement => Some(format!(
+                "PREPARE booking (text, timestamp) AS {}",
+                self.one_statement()
+            )),
+            Shape::OneStatementWithReads => Some(format!(
+                "PREPARE booking (text, timestamp, int) AS {}",
+                self.one_statement_with_reads()
+            )),
+            Shape::PerTable | Shape::WithReads => None,
+        }
+    }
 }
 
 /// How the booking-shaped baseline sends a booking's rows.
@@ -394,13 +419,16 @@ pub enum Shape {
     WithReads,
     /// The same rows as `PerTable` in one statement (data-modifying CTEs),
     /// a transaction of its own: one round trip. What writing a booking
-    /// as one statement would save.
+    /// as one statement would save. Prepared once on each connection, as
+    /// the service keeps its statements prepared (planning a statement of
+    /// this size costs more than running it).
     OneStatement,
     /// The reads of `WithReads` and the rows in one statement, the lock
     /// taken in it: the fewest round trips any service could spend on a
     /// booking with these rules (one that kept them correct could not take
     /// the lock inside the statement whose reads it guards, as the
-    /// statement reads what was committed before it started).
+    /// statement reads what was committed before it started). Prepared as
+    /// `OneStatement` is.
     OneStatementWithReads,
 }
 
@@ -430,8 +458,9 @@ impl Shape {
 
 /// Transactions per second of `writers` PostgreSQL sessions each writing,
 /// one transaction at a time, the rows one booking writes (`template`),
-/// sent as `shape` says. Literal values, as sent by diesel's simple
-/// queries; each statement one round trip.
+/// sent as `shape` says: as literal values, as sent by diesel's simple
+/// queries, or a statement prepared on each connection and executed with
+/// the transaction's reference and slot; each statement one round trip.
 pub fn postgres_booking_transactions(
     url: &str,
     writers: usize,
@@ -448,6 +477,9 @@ pub fn postgres_booking_transactions(
         let template = template.clone();
         threads.push(std::thread::spawn(move || -> anyhow::Result<()> {
             let mut conn = PgConnection::establish(&url).context("baseline postgres")?;
+            if let Some(prepare) = template.prepared(shape) {
+                conn.batch_execute(&prepare)?;
+            }
             let mut n = 0u64;
             while start.elapsed() < duration {
                 // Each variant its own references and slots (one database).
@@ -464,15 +496,15 @@ pub fn postgres_booking_transactions(
                 let lock_key = ((writer as i64) * 100_000_000 + n as i64) % i64::from(i32::MAX);
                 match shape {
                     Shape::OneStatement => {
-                        conn.batch_execute(&template.one_statement(&reference, &slot))?;
+                        conn.batch_execute(&format!("EXECUTE booking ('{reference}', '{slot}')"))?;
                         n += 1;
                         count.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     Shape::OneStatementWithReads => {
-                        let checks: Checks = diesel::sql_query(
-                            template.one_statement_with_reads(&reference, &slot, lock_key),
-                        )
+                        let checks: Checks = diesel::sql_query(format!(
+                            "EXECUTE booking ('{reference}', '{slot}', {lock_key})"
+                        ))
                         .get_result(&mut conn)?;
                         anyhow::ensure!(
                             checks.ok,
