@@ -540,7 +540,10 @@ pub fn claim_due(
     ))
     .returning(OutboxRow::as_returning())
     .get_results(c))?;
-    claimed.sort_by_key(|row| row.id);
+    // Handed over in the order they came due: a batch stops at the first
+    // temporary failure, and a message retried at every claim must not
+    // keep the others of its batch from being tried.
+    claimed.sort_by_key(|row| (row.next_attempt_at, row.id));
     Ok(claimed)
 }
 

@@ -681,6 +681,46 @@ async fn a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_
     assert!(again.iter().any(|m| m.id == cancelled));
 }
 
+/// A batch hands its messages over in the order they came due: one that
+/// failed and is due again goes behind one its batch did not get to, so a
+/// message retried at every claim cannot keep the others from being tried.
+async fn a_batch_claim_puts_a_message_retried_behind_those_not_yet_tried(backend: Backend) {
+    let test_db = TestDatabase::create(backend);
+    let db = Db::connect(&Settings::defaults().unwrap().database, &test_db.url).unwrap();
+    db.run_migrations().unwrap();
+    let mut conn = db.connection().unwrap();
+    let first = due_message(&mut conn, "booking_confirmed", "S0000000001", PATIENT);
+    let second = due_message(
+        &mut conn,
+        "booking_confirmed",
+        "S0000000002",
+        "hanako@example.jp",
+    );
+    let now = Utc::now().naive_utc();
+    let lease = now + chrono::Duration::seconds(300);
+    let ids = |rows: Vec<outbox::OutboxRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    assert_eq!(
+        ids(outbox::claim_due(&mut conn, "one", now, lease, 8).unwrap()),
+        vec![first, second]
+    );
+    // The batch stopped at the first message's temporary failure, its
+    // retry already due, and gave the second back untried.
+    let retry = outbox::Outcome::Retry {
+        at: now - chrono::Duration::milliseconds(500),
+        error: "cannot connect".into(),
+        failing_since: now,
+    };
+    assert!(outbox::record_attempt(&mut conn, first, "one", &retry, now).unwrap());
+    assert_eq!(outbox::release(&mut conn, &[second], "one").unwrap(), 1);
+
+    assert_eq!(
+        ids(outbox::claim_due(&mut conn, "one", now, lease, 8).unwrap()),
+        vec![second, first],
+        "the message not yet tried comes first"
+    );
+}
+
 async fn without_an_smtp_server_mail_is_written_as_eml_files(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mail");
@@ -849,6 +889,7 @@ backend_tests!(
     a_reminder_goes_out_once_for_a_confirmed_booking,
     no_reminder_goes_out_for_a_cancelled_booking,
     a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried,
+    a_batch_claim_puts_a_message_retried_behind_those_not_yet_tried,
     without_an_smtp_server_mail_is_written_as_eml_files,
     an_invalid_sender_address_stops_start_up,
     stopping_the_service_stops_the_mail_worker;
