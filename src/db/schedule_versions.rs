@@ -32,8 +32,12 @@ pub const CHANNEL: &str = "schedule_changed";
 pub const APPLICATION_NAME: &str = "clinic-booking schedule listener";
 /// What a notification says for "every day".
 const EVERY_DAY: &str = "*";
-/// How often the listener picks up the notifications that have arrived.
-const LISTEN_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+/// How often the listener names its instance's changes and picks up the
+/// notifications that have arrived. Each NOTIFY is a transaction of its
+/// own, with a commit to flush, and wakes every listener into one more:
+/// a cost per instance and second that grows with the instances, traded
+/// against how soon another instance's kept answers show a change.
+const LISTEN_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// How long the listener waits before connecting again.
 const RECONNECT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
