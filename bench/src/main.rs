@@ -476,9 +476,32 @@ async fn mail_latency(
 struct InstanceTurns {
     one: Vec<(LoadResult, MailLatency)>,
     two: Vec<(LoadResult, MailLatency)>,
-    /// Statements over the one-instance turns: the requests' own during
-    /// the loads, the background's until their mail was delivered.
-    one_instance_counts: statements::Counts,
+    /// What the one-instance and the two-instance turns sent and wrote.
+    one_instance_work: TurnsWork,
+    two_instance_work: TurnsWork,
+}
+
+/// Statements a kind of turn sent (the requests' own during the loads,
+/// the background's and the listeners' until their mail was delivered),
+/// and the write transactions PostgreSQL committed meanwhile.
+#[derive(Default)]
+struct TurnsWork {
+    counts: statements::Counts,
+    write_transactions: i64,
+}
+
+impl TurnsWork {
+    /// Per booking, for the JSON summary.
+    fn per_booking(&self, bookings: u64) -> Value {
+        let per = |n: f64| finite(n / bookings as f64);
+        json!({
+            "booking_requests": per(self.counts.requests as f64),
+            "mail_and_background": per(self.counts.background as f64),
+            "schedule_listener": per(self.counts.listener as f64),
+            "write_transactions": per(self.write_transactions as f64),
+            "prepared_into_cache": self.counts.prepared,
+        })
+    }
 }
 
 /// Booking turns as the JSON summary keeps them.
@@ -676,7 +699,8 @@ impl Bench {
         let mut turns = InstanceTurns {
             one: Vec::with_capacity(INSTANCE_TURNS),
             two: Vec::with_capacity(INSTANCE_TURNS),
-            one_instance_counts: statements::Counts::default(),
+            one_instance_work: TurnsWork::default(),
+            two_instance_work: TurnsWork::default(),
         };
         for round in 1..=INSTANCE_TURNS {
             let order = if round % 2 == 1 { [1, 2] } else { [2, 1] };
@@ -699,11 +723,13 @@ impl Bench {
                     .chain(second.as_ref().map(|two| two.address))
                     .collect();
                 let counted = statements::now();
+                let xids = next_transaction_id(url)?;
                 let result =
                     load::run(self.plan(targets, booking_request(tag, slots), max, 201)).await?;
                 let requests = statements::now().since(counted);
                 let mail = mail_latency(sink, tag, &result, self.options.mail_wait).await;
                 let all = statements::now().since(counted);
+                let written = next_transaction_id(url)? - xids;
                 if let Some(two) = second {
                     two.stop().await;
                 }
@@ -715,15 +741,17 @@ impl Bench {
                     result.percentile_ms(99.0),
                     mail.p99_s()
                 ));
-                if instances == 1 {
-                    turns.one_instance_counts.add(&statements::Counts {
-                        background: all.background,
-                        ..requests
-                    });
-                    turns.one.push((result, mail));
-                } else {
-                    turns.two.push((result, mail));
-                }
+                let (work, kept) = match instances {
+                    1 => (&mut turns.one_instance_work, &mut turns.one),
+                    _ => (&mut turns.two_instance_work, &mut turns.two),
+                };
+                work.counts.add(&statements::Counts {
+                    background: all.background,
+                    listener: all.listener,
+                    ..requests
+                });
+                work.write_transactions += written;
+                kept.push((result, mail));
             }
         }
         Ok(turns)
@@ -1172,16 +1200,19 @@ impl Bench {
         let InstanceTurns {
             one: single_turns,
             two: double_turns,
-            one_instance_counts,
+            one_instance_work,
+            two_instance_work,
         } = self.instances_in_turns(&one, &settings, url, &sink).await?;
-        let one_instance_ok: u64 = single_turns.iter().map(|(result, _)| result.ok).sum();
+        let booked = |turns: &[(LoadResult, MailLatency)]| -> u64 {
+            turns.iter().map(|(result, _)| result.ok).sum()
+        };
         phase.insert(
             "statements_per_booking".into(),
-            json!({
-                "booking_requests": one_instance_counts.requests as f64 / one_instance_ok as f64,
-                "mail_and_background": one_instance_counts.background as f64 / one_instance_ok as f64,
-                "prepared_into_cache": one_instance_counts.prepared,
-            }),
+            one_instance_work.per_booking(booked(&single_turns)),
+        );
+        phase.insert(
+            "statements_per_booking_two_instances".into(),
+            two_instance_work.per_booking(booked(&double_turns)),
         );
         phase.insert(
             "booking_one_instance_turns".into(),
@@ -1373,6 +1404,19 @@ struct Overbooking {
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// The next transaction id PostgreSQL will hand out. Every transaction
+/// that writes takes one (reads take none), so the difference over a
+/// load counts the write transactions committed or aborted meanwhile, in
+/// every database of the server (the bench's others are idle then). Read
+/// from a snapshot, unlike `pg_stat_database`, whose counts an idle
+/// backend may report seconds late.
+fn next_transaction_id(url: &str) -> anyhow::Result<i64> {
+    let next: Count =
+        diesel::sql_query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS n")
+            .get_result(&mut PgConnection::establish(url)?)?;
+    Ok(next.n)
 }
 
 /// Withdraws the messages a previous load left unsent, so that their
@@ -2110,6 +2154,46 @@ fn figures_table(report: &Value) -> String {
             vec!["postgres", "statements_per_booking", "mail_and_background"],
         ),
         (
+            "PostgreSQL: the schedule listener's (its NOTIFYs), per booking",
+            vec!["postgres", "statements_per_booking", "schedule_listener"],
+        ),
+        (
+            "PostgreSQL: write transactions (transaction ids taken), per booking",
+            vec!["postgres", "statements_per_booking", "write_transactions"],
+        ),
+        (
+            "PostgreSQL, two instances: the booking requests' own",
+            vec![
+                "postgres",
+                "statements_per_booking_two_instances",
+                "booking_requests",
+            ],
+        ),
+        (
+            "PostgreSQL, two instances: the mail workers', per booking",
+            vec![
+                "postgres",
+                "statements_per_booking_two_instances",
+                "mail_and_background",
+            ],
+        ),
+        (
+            "PostgreSQL, two instances: the schedule listeners', per booking",
+            vec![
+                "postgres",
+                "statements_per_booking_two_instances",
+                "schedule_listener",
+            ],
+        ),
+        (
+            "PostgreSQL, two instances: write transactions, per booking",
+            vec![
+                "postgres",
+                "statements_per_booking_two_instances",
+                "write_transactions",
+            ],
+        ),
+        (
             "PostgreSQL: booking-shaped baseline transaction",
             vec![
                 "postgres",
@@ -2153,7 +2237,7 @@ fn figures_table(report: &Value) -> String {
         let n = num(report, &path);
         if !n.is_nan() {
             any = true;
-            let _ = writeln!(statements, "| {name} | {n:.1} |");
+            let _ = writeln!(statements, "| {name} | {n:.2} |");
         }
     }
     if let Some(texts) = get(

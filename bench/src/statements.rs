@@ -22,6 +22,8 @@ pub enum Sender {
     Background,
     /// SQLite's one writer thread (every write, bookings and mail alike).
     SqliteWriter,
+    /// PostgreSQL's schedule listener: the NOTIFYs naming changed days.
+    Listener,
     Other,
 }
 
@@ -31,6 +33,7 @@ impl Sender {
             Some(name) if name.starts_with("tokio-rt-worker") => Sender::Requests,
             Some(name) if name.starts_with("service-rt") => Sender::Background,
             Some("sqlite-writer") => Sender::SqliteWriter,
+            Some("schedule-listener") => Sender::Listener,
             _ => Sender::Other,
         }
     }
@@ -39,6 +42,7 @@ impl Sender {
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static BACKGROUND: AtomicU64 = AtomicU64::new(0);
 static SQLITE_WRITER: AtomicU64 = AtomicU64::new(0);
+static LISTENER: AtomicU64 = AtomicU64::new(0);
 static OTHER: AtomicU64 = AtomicU64::new(0);
 static PREPARED: AtomicU64 = AtomicU64::new(0);
 
@@ -57,6 +61,7 @@ impl Instrumentation for Counter {
                     Sender::Requests => &REQUESTS,
                     Sender::Background => &BACKGROUND,
                     Sender::SqliteWriter => &SQLITE_WRITER,
+                    Sender::Listener => &LISTENER,
                     Sender::Other => &OTHER,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -93,6 +98,7 @@ pub struct Counts {
     pub requests: u64,
     pub background: u64,
     pub sqlite_writer: u64,
+    pub listener: u64,
     pub prepared: u64,
 }
 
@@ -101,6 +107,7 @@ pub fn now() -> Counts {
         requests: REQUESTS.load(Ordering::Relaxed),
         background: BACKGROUND.load(Ordering::Relaxed),
         sqlite_writer: SQLITE_WRITER.load(Ordering::Relaxed),
+        listener: LISTENER.load(Ordering::Relaxed),
         prepared: PREPARED.load(Ordering::Relaxed),
     }
 }
@@ -110,6 +117,7 @@ impl Counts {
         self.requests += more.requests;
         self.background += more.background;
         self.sqlite_writer += more.sqlite_writer;
+        self.listener += more.listener;
         self.prepared += more.prepared;
     }
 
@@ -118,6 +126,7 @@ impl Counts {
             requests: self.requests - before.requests,
             background: self.background - before.background,
             sqlite_writer: self.sqlite_writer - before.sqlite_writer,
+            listener: self.listener - before.listener,
             prepared: self.prepared - before.prepared,
         }
     }
