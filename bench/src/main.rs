@@ -159,7 +159,7 @@ impl SlotSupply {
 /// enough bookings for a full load (`LOAD_SHARES`).
 const CAPACITY: u32 = 8;
 /// A booking load takes this share of all slots (1 / LOAD_SHARES): six
-/// SQLite turns, six PostgreSQL turns of half a share and the load with
+/// SQLite turns, nine PostgreSQL turns of half a share and the load with
 /// PostgreSQL's history, with room for the rushes.
 const LOAD_SHARES: usize = 12;
 /// Turns of each SQLite booking load (the one with the median rate counts):
@@ -167,8 +167,8 @@ const LOAD_SHARES: usize = 12;
 /// load than in the next (BENCHMARKS.md, ninth session), which a single
 /// load cannot tell from the service.
 const BOOKING_TURNS: usize = 3;
-/// Turns of PostgreSQL's booking load on each of one and two instances
-/// (the one with the median rate counts, as for `BOOKING_TURNS`).
+/// Turns of PostgreSQL's booking load on each `Deployment` (the one with
+/// the median rate counts, as for `BOOKING_TURNS`).
 const INSTANCE_TURNS: usize = 3;
 /// Bookings a second in the paced rush: a campaign or TV mention far above
 /// what one clinic sees, yet below what the service saturates at.
@@ -472,13 +472,65 @@ async fn mail_latency(
     }
 }
 
-/// What `Bench::instances_in_turns` measured.
-struct InstanceTurns {
-    one: Vec<(LoadResult, MailLatency)>,
-    two: Vec<(LoadResult, MailLatency)>,
-    /// What the one-instance and the two-instance turns sent and wrote.
-    one_instance_work: TurnsWork,
-    two_instance_work: TurnsWork,
+/// What `Bench::spread_against_bare` measured.
+struct Spread {
+    spread: LoadResult,
+    bare: LoadResult,
+    body_bytes: usize,
+}
+
+/// How a turn of `Bench::instances_in_turns` serves PostgreSQL's booking
+/// load: instances started for the turn alone, round robin.
+#[derive(Clone, Copy)]
+enum Deployment {
+    /// One instance with the phase's pool.
+    One,
+    /// Two, each with the phase's pool: twice the connections.
+    TwoFullPools,
+    /// Two, each with half of it: as many connections as one instance,
+    /// as docs/DEPLOYMENT.md advises.
+    TwoHalfPools,
+}
+
+impl Deployment {
+    const ALL: [Deployment; 3] = [
+        Deployment::One,
+        Deployment::TwoFullPools,
+        Deployment::TwoHalfPools,
+    ];
+
+    fn describe(self) -> &'static str {
+        match self {
+            Deployment::One => "one instance",
+            Deployment::TwoFullPools => "two instances round robin, a pool each as one's",
+            Deployment::TwoHalfPools => "two instances round robin, pools summing to one's",
+        }
+    }
+
+    /// The instances' settings, from those of one instance.
+    fn instances(self, settings: &Settings) -> Vec<Settings> {
+        let mut halved = settings.clone();
+        halved.database.pool_size = (settings.database.pool_size / 2).max(1);
+        match self {
+            Deployment::One => vec![settings.clone()],
+            Deployment::TwoFullPools => vec![settings.clone(), settings.clone()],
+            Deployment::TwoHalfPools => vec![halved.clone(), halved],
+        }
+    }
+}
+
+/// What `Bench::instances_in_turns` measured of one deployment.
+#[derive(Default)]
+struct DeploymentTurns {
+    turns: Vec<(LoadResult, MailLatency)>,
+    /// What its turns sent and wrote.
+    work: TurnsWork,
+}
+
+impl DeploymentTurns {
+    fn booked(&self) -> u64 {
+        self.turns.iter().map(|(result, _)| result.ok).sum()
+    }
 }
 
 /// Statements a kind of turn sent (the requests' own during the loads,
@@ -590,23 +642,23 @@ impl Bench {
         Ok(median_p99(runs))
     }
 
-    /// The same read-only load against two services in turns (A B, B A,
-    /// A B, ...), `PAIRED_TURNS` runs each; each keeps the run with its median
-    /// p99. A comparison of two databases made this way does not depend
-    /// on which was measured first: measured one phase after the other,
-    /// the empty database's availability came out at ~1.5 ms p99 and the
-    /// later phase's at ~4.6 ms, also when that phase stored no history
+    /// Two read-only loads (a service and what it asks) in turns (A B,
+    /// B A, A B, ...), `PAIRED_TURNS` runs each; each keeps the run with its
+    /// median p99. A comparison made this way does not depend on which was
+    /// measured first: measured one phase after the other, the empty
+    /// database's availability came out at ~1.5 ms p99 and the later
+    /// phase's at ~4.6 ms, also when that phase stored no history
     /// (`--seed 0`); in turns, the two are within a few percent.
     async fn paired_read_load(
         &self,
-        targets: [SocketAddr; 2],
-        request: Arc<load::RequestFn>,
+        loads: [(SocketAddr, Arc<load::RequestFn>); 2],
     ) -> anyhow::Result<[load::LoadResult; 2]> {
         let mut runs = [Vec::new(), Vec::new()];
         for round in 0..PAIRED_TURNS {
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for which in order {
-                let plan = self.plan(vec![targets[which]], request.clone(), u64::MAX, 200);
+                let (target, request) = &loads[which];
+                let plan = self.plan(vec![*target], request.clone(), u64::MAX, 200);
                 let run = load::run(plan).await?;
                 self.say(&format!(
                     "  turn {}, {}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
@@ -621,6 +673,34 @@ impl Bench {
         }
         let [a, b] = runs;
         Ok([median_p99(a), median_p99(b)])
+    }
+
+    /// Availability over every start date from the service at `app`, in
+    /// turns with its baseline: a bare handler serving a body of the size
+    /// of the service's 7-day answer.
+    async fn spread_against_bare(&self, label: &str, app: SocketAddr) -> anyhow::Result<Spread> {
+        let (status, body) = load::fetch(app, &load::get(&availability_path())).await?;
+        if status != 200 {
+            return Err(anyhow!("availability answered {status}: {body}"));
+        }
+        let (bare, bare_handle) = baseline::bare_server(serde_json::from_str(&body)?, 2)?;
+        self.say(&format!(
+            "{label}: availability GET (7 days), windows over every start date (B), \
+             in turns with a bare handler of a {} byte body (A)",
+            body.len()
+        ));
+        let [bare_result, spread] = self
+            .paired_read_load([
+                (bare, Arc::new(|_: u64| load::get("/bare"))),
+                (app, spread_request(None)),
+            ])
+            .await?;
+        bare_handle.stop(true).await;
+        Ok(Spread {
+            spread,
+            bare: bare_result,
+            body_bytes: body.len(),
+        })
     }
 
     /// Availability (7 days) from the seeded service at `seeded` and from a
@@ -639,11 +719,9 @@ impl Bench {
             "{label}: availability GET (7 days), in turns with an empty database"
         ));
         let path_7d = availability_path();
+        let request: Arc<load::RequestFn> = Arc::new(move |_: u64| load::get(&path_7d));
         let [history, no_history] = self
-            .paired_read_load(
-                [seeded, empty.address],
-                Arc::new(move |_: u64| load::get(&path_7d)),
-            )
+            .paired_read_load([(seeded, request.clone()), (empty.address, request)])
             .await?;
         empty.stop().await;
         phase.insert("availability_empty_in_turns".into(), load_json(&no_history));
@@ -684,44 +762,37 @@ impl Bench {
         Ok(median_rate(turns))
     }
 
-    /// PostgreSQL's booking load on one instance and on two (round robin,
-    /// the second started for its turns alone), `INSTANCE_TURNS` each, in
-    /// turns (one, two, two, one, ...), each on fresh slots and followed by
-    /// its mail, so that the two-instance ratio does not depend on which
-    /// was measured first. Counts the statements of the one-instance turns.
+    /// PostgreSQL's booking load on each `Deployment`, `INSTANCE_TURNS`
+    /// times, in turns whose order rotates (each deployment takes each
+    /// place once in three rounds), so that the ratios do not depend on
+    /// which was measured first. Every turn starts its instances afresh,
+    /// runs on fresh slots and waits for its mail before they stop.
     async fn instances_in_turns(
         &mut self,
-        one: &Running,
         settings: &Settings,
         url: &str,
         sink: &SmtpSink,
-    ) -> anyhow::Result<InstanceTurns> {
-        let mut turns = InstanceTurns {
-            one: Vec::with_capacity(INSTANCE_TURNS),
-            two: Vec::with_capacity(INSTANCE_TURNS),
-            one_instance_work: TurnsWork::default(),
-            two_instance_work: TurnsWork::default(),
-        };
-        for round in 1..=INSTANCE_TURNS {
-            let order = if round % 2 == 1 { [1, 2] } else { [2, 1] };
-            for instances in order {
+    ) -> anyhow::Result<[DeploymentTurns; 3]> {
+        let mut measured: [DeploymentTurns; 3] = Default::default();
+        for round in 0..INSTANCE_TURNS {
+            for place in 0..Deployment::ALL.len() {
+                let which = (round + place) % Deployment::ALL.len();
+                let deployment = Deployment::ALL[which];
                 // Each load starts without the previous one's mail backlog.
                 clear_mail_backlog(url)?;
+                let turn = round + 1;
                 self.say(&format!(
-                    "postgres: booking POST, {}, turn {round}",
-                    ["one instance", "two instances round robin"][instances - 1]
+                    "postgres: booking POST, {}, turn {turn}",
+                    deployment.describe()
                 ));
-                let tag: &'static str =
-                    Box::leak(format!("pg{instances}-{round}").into_boxed_str());
+                let tag: &'static str = Box::leak(format!("pg{which}-{turn}").into_boxed_str());
                 let slots = self.slots.half_share();
                 let max = seat_budget(&slots);
-                let second = match instances {
-                    2 => Some(Running::start(settings.clone()).await?),
-                    _ => None,
-                };
-                let targets = std::iter::once(one.address)
-                    .chain(second.as_ref().map(|two| two.address))
-                    .collect();
+                let mut instances = Vec::new();
+                for instance in deployment.instances(settings) {
+                    instances.push(Running::start(instance).await?);
+                }
+                let targets = instances.iter().map(|running| running.address).collect();
                 let counted = statements::now();
                 let xids = next_transaction_id(url)?;
                 let result =
@@ -730,31 +801,27 @@ impl Bench {
                 let mail = mail_latency(sink, tag, &result, self.options.mail_wait).await;
                 let all = statements::now().since(counted);
                 let written = next_transaction_id(url)? - xids;
-                if let Some(two) = second {
-                    two.stop().await;
+                for instance in instances {
+                    instance.stop().await;
                 }
                 self.say(&format!(
-                    "  {} instance(s), turn {round}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, mail p99 {:.3} s",
-                    instances,
+                    "  turn {turn}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, mail p99 {:.3} s",
                     result.rate(),
                     result.percentile_ms(50.0),
                     result.percentile_ms(99.0),
                     mail.p99_s()
                 ));
-                let (work, kept) = match instances {
-                    1 => (&mut turns.one_instance_work, &mut turns.one),
-                    _ => (&mut turns.two_instance_work, &mut turns.two),
-                };
-                work.counts.add(&statements::Counts {
+                let kept = &mut measured[which];
+                kept.work.counts.add(&statements::Counts {
                     background: all.background,
                     listener: all.listener,
                     ..requests
                 });
-                work.write_transactions += written;
-                kept.push((result, mail));
+                kept.work.write_transactions += written;
+                kept.turns.push((result, mail));
             }
         }
-        Ok(turns)
+        Ok(measured)
     }
 
     /// A paced rush of `RUSH_PER_S` bookings a second for one load's
@@ -860,11 +927,9 @@ impl Bench {
         }
         self.say("resources: availability GET of stem-cell (7 days), without and with practitioners and rooms, in turns");
         let path = format!("{}&type=stem-cell", availability_path());
+        let request: Arc<load::RequestFn> = Arc::new(move |_: u64| load::get(&path));
         let [without, with_result] = self
-            .paired_read_load(
-                [plain.address, with.address],
-                Arc::new(move |_: u64| load::get(&path)),
-            )
+            .paired_read_load([(plain.address, request.clone()), (with.address, request)])
             .await?;
         plain.stop().await;
         with.stop().await;
@@ -935,26 +1000,14 @@ impl Bench {
         .await??;
 
         let app = Running::start(settings).await?;
-        let path_7d = availability_path();
-        let (status, body) = load::fetch(app.address, &load::get(&path_7d)).await?;
-        if status != 200 {
-            return Err(anyhow!("availability answered {status}: {body}"));
-        }
-        let body_json: Value = serde_json::from_str(&body)?;
-
         // Baseline 2: a bare handler with a body of the same size.
-        let (bare, bare_handle) = baseline::bare_server(body_json, 2)?;
-        self.say(&format!("{label}: bare handler ({} byte body)", body.len()));
-        let bare_result = self
-            .read_load(bare, Arc::new(|_: u64| load::get("/bare")))
-            .await?;
-        bare_handle.stop(true).await;
-
+        let Spread {
+            spread,
+            bare: bare_result,
+            body_bytes,
+        } = self.spread_against_bare(label, app.address).await?;
+        let path_7d = availability_path();
         let request = Arc::new(move |_: u64| load::get(&path_7d));
-        self.say(&format!(
-            "{label}: availability GET (7 days), windows over every start date"
-        ));
-        let spread = self.read_load(app.address, spread_request(None)).await?;
         let availability = if seeded {
             // History against no history, in turns in this phase: a fresh
             // empty database served beside this one, idle but for its turns.
@@ -1021,7 +1074,7 @@ impl Bench {
             json!(spread.rate() / bare_result.rate()),
         );
 
-        phase.insert("body_bytes".into(), json!(body.len()));
+        phase.insert("body_bytes".into(), json!(body_bytes));
         phase.insert("bare_handler".into(), load_json(&bare_result));
         phase.insert("availability".into(), load_json(&availability));
         phase.insert(
@@ -1197,38 +1250,31 @@ impl Bench {
         self.say("postgres: availability GET (7 days), windows over every start date");
         let spread = self.read_load(one.address, spread_request(None)).await?;
         phase.insert("availability_spread".into(), load_json(&spread));
-        let InstanceTurns {
-            one: single_turns,
-            two: double_turns,
-            one_instance_work,
-            two_instance_work,
-        } = self.instances_in_turns(&one, &settings, url, &sink).await?;
-        let booked = |turns: &[(LoadResult, MailLatency)]| -> u64 {
-            turns.iter().map(|(result, _)| result.ok).sum()
-        };
-        phase.insert(
-            "statements_per_booking".into(),
-            one_instance_work.per_booking(booked(&single_turns)),
-        );
-        phase.insert(
-            "statements_per_booking_two_instances".into(),
-            two_instance_work.per_booking(booked(&double_turns)),
-        );
-        phase.insert(
-            "booking_one_instance_turns".into(),
-            turns_json(&single_turns),
-        );
-        phase.insert(
-            "booking_two_instances_turns".into(),
-            turns_json(&double_turns),
-        );
-        let all_ok: u64 = single_turns
-            .iter()
-            .chain(&double_turns)
-            .map(|(result, _)| result.ok)
-            .sum();
-        let (single, mail_single) = median_rate(single_turns);
-        let (double, mail_double) = median_rate(double_turns);
+        one.stop().await;
+        let [single_turns, double_turns, half_pool_turns] =
+            self.instances_in_turns(&settings, url, &sink).await?;
+        for (measured, suffix) in [
+            (&single_turns, ""),
+            (&double_turns, "_two_instances"),
+            (&half_pool_turns, "_two_instances_half_pools"),
+        ] {
+            phase.insert(
+                format!("statements_per_booking{suffix}"),
+                measured.work.per_booking(measured.booked()),
+            );
+        }
+        for (measured, key) in [
+            (&single_turns, "booking_one_instance_turns"),
+            (&double_turns, "booking_two_instances_turns"),
+            (&half_pool_turns, "booking_two_instances_half_pools_turns"),
+        ] {
+            phase.insert(key.into(), turns_json(&measured.turns));
+        }
+        let all_ok = single_turns.booked() + double_turns.booked() + half_pool_turns.booked();
+        let (single, mail_single) = median_rate(single_turns.turns);
+        let (double, mail_double) = median_rate(double_turns.turns);
+        let (half_pools, mail_half_pools) = median_rate(half_pool_turns.turns);
+        let one = Running::start(settings.clone()).await?;
         // Which statements a booking sends, from the paced rush (recording
         // their text costs the bench time the measured load should not pay).
         statements::record_texts(true);
@@ -1313,6 +1359,18 @@ impl Bench {
         phase.insert("mail_two_instances".into(), mail_double.json());
         phase.insert("two_vs_one".into(), json!(double.rate() / single.rate()));
         phase.insert(
+            "booking_two_instances_half_pools".into(),
+            load_json(&half_pools),
+        );
+        phase.insert(
+            "mail_two_instances_half_pools".into(),
+            mail_half_pools.json(),
+        );
+        phase.insert(
+            "two_half_pools_vs_one".into(),
+            json!(half_pools.rate() / single.rate()),
+        );
+        phase.insert(
             "race".into(),
             json!({
                 "requests": race.ok + race.errors,
@@ -1355,9 +1413,20 @@ impl Bench {
             let availability = self
                 .availability_in_turns("postgres, seeded", app.address, empty_settings, &mut phase)
                 .await?;
-            self.say("postgres: availability GET (7 days), windows over every start date");
-            let spread = self.read_load(app.address, spread_request(None)).await?;
+            let Spread {
+                spread,
+                bare,
+                body_bytes,
+            } = self
+                .spread_against_bare("postgres, seeded", app.address)
+                .await?;
             phase.insert("availability_spread_1m".into(), load_json(&spread));
+            phase.insert("bare_handler_1m".into(), load_json(&bare));
+            phase.insert("body_bytes_1m".into(), json!(body_bytes));
+            phase.insert(
+                "availability_spread_1m_vs_bare".into(),
+                json!(spread.rate() / bare.rate()),
+            );
             self.say("postgres: booking POST, one instance, seeded");
             let slots = self.slots.share();
             let max = seat_budget(&slots);
@@ -1669,13 +1738,18 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
             "≤ 50 ms",
             p <= 50.0,
         );
-        let r = num(report, &["postgres", "two_vs_one"]);
-        add(
-            "PostgreSQL two instances / one (2 shared cores)",
-            format!("{r:.2}×"),
-            "≥ 0.95×",
-            r >= 0.95,
-        );
+        for (pools, key) in [
+            ("a pool each as one's", "two_vs_one"),
+            ("pools summing to one's", "two_half_pools_vs_one"),
+        ] {
+            let r = num(report, &["postgres", key]);
+            add(
+                &format!("PostgreSQL two instances / one (2 shared cores), {pools}"),
+                format!("{r:.2}×"),
+                "≥ 0.95×",
+                r >= 0.95,
+            );
+        }
         let created = num(report, &["postgres", "practitioner_race", "created"]);
         let others = num(report, &["postgres", "practitioner_race", "other_errors"]);
         add(
@@ -1711,6 +1785,10 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
         );
         let errors = turn_errors(report, &["postgres", "booking_one_instance_turns"])
             + turn_errors(report, &["postgres", "booking_two_instances_turns"])
+            + turn_errors(
+                report,
+                &["postgres", "booking_two_instances_half_pools_turns"],
+            )
             + num(report, &["postgres", "race", "other_errors"]);
         add(
             "errors (PostgreSQL)",
@@ -1755,17 +1833,10 @@ fn targets(report: &Value) -> Vec<(String, String, String, bool)> {
                     r <= 1.5,
                 );
             }
-            // The bare handler is measured once, in the SQLite phase of
-            // the same run (with history, as here).
-            let spread = num(
-                report,
-                &["postgres", "availability_spread_1m", "requests_per_s"],
-            );
-            let bare = num(report, &["sqlite_1m", "bare_handler", "requests_per_s"]);
-            if spread.is_finite() && bare.is_finite() {
-                let r = spread / bare;
+            let r = num(report, &["postgres", "availability_spread_1m_vs_bare"]);
+            if r.is_finite() {
                 add(
-                    "PostgreSQL availability GET, windows over every start date, with history / bare handler (SQLite phase)",
+                    "PostgreSQL availability GET, windows over every start date, with history / bare handler",
                     format!("{r:.2}×"),
                     "≥ 0.8×",
                     r >= 0.8,
@@ -1811,6 +1882,10 @@ fn cpu_table(report: &Value) -> String {
         (
             "PostgreSQL, 2 instances",
             vec!["postgres", "booking_two_instances"],
+        ),
+        (
+            "PostgreSQL, 2 instances, pools summing to one's",
+            vec!["postgres", "booking_two_instances_half_pools"],
         ),
     ];
     let parts: Vec<(&str, &serde_json::Map<String, Value>)> = loads
@@ -1900,7 +1975,7 @@ fn figures_table(report: &Value) -> String {
             phase,
             "availability GET 7 d, windows over every start date",
             &[phase, "availability_spread"],
-            format!("bare handler {bare:.0}/s"),
+            format!("bare handler {bare:.0}/s, in turns"),
             num(report, &[phase, "availability_spread_vs_bare"]),
         );
         row(
@@ -2015,10 +2090,17 @@ fn figures_table(report: &Value) -> String {
         );
         row(
             "postgres",
-            "booking POST, 2 instances",
+            "booking POST, 2 instances, a pool each as one's",
             &["postgres", "booking_two_instances"],
             format!("1 instance {one:.0}/s"),
             num(report, &["postgres", "two_vs_one"]),
+        );
+        row(
+            "postgres",
+            "booking POST, 2 instances, pools summing to one's",
+            &["postgres", "booking_two_instances_half_pools"],
+            format!("1 instance {one:.0}/s"),
+            num(report, &["postgres", "two_half_pools_vs_one"]),
         );
         row(
             "postgres",
@@ -2072,10 +2154,18 @@ fn figures_table(report: &Value) -> String {
                 f64::NAN,
             );
             if get(report, &["postgres", "availability_spread_1m"]).is_some() {
+                let bare = num(report, &["postgres", "bare_handler_1m", "requests_per_s"]);
                 row(
                     "postgres_1m",
                     "availability GET 7 d, windows over every start date",
                     &["postgres", "availability_spread_1m"],
+                    format!("bare handler {bare:.0}/s, in turns"),
+                    num(report, &["postgres", "availability_spread_1m_vs_bare"]),
+                );
+                row(
+                    "postgres_1m",
+                    "bare handler",
+                    &["postgres", "bare_handler_1m"],
                     String::new(),
                     f64::NAN,
                 );
@@ -2118,6 +2208,10 @@ fn figures_table(report: &Value) -> String {
             "PostgreSQL, 2 instances",
             vec!["postgres", "mail_two_instances"],
         ),
+        (
+            "PostgreSQL, 2 instances, pools summing to one's",
+            vec!["postgres", "mail_two_instances_half_pools"],
+        ),
         ("PostgreSQL, with history", vec!["postgres", "mail_1m"]),
         (
             "PostgreSQL, paced rush of 200 bookings/s",
@@ -2144,96 +2238,81 @@ fn figures_table(report: &Value) -> String {
     let mut statements =
         String::from("\n| statements (one round trip each) per booking | measured |\n|---|---:|\n");
     let mut any = false;
-    for (name, path) in [
+    let mut counted: Vec<(String, Vec<&str>)> = Vec::new();
+    for (deployment, key) in [
+        ("", "statements_per_booking"),
+        (", two instances", "statements_per_booking_two_instances"),
         (
-            "PostgreSQL: the booking requests' own (transaction included)",
-            vec!["postgres", "statements_per_booking", "booking_requests"],
-        ),
-        (
-            "PostgreSQL: the mail worker's, per booking",
-            vec!["postgres", "statements_per_booking", "mail_and_background"],
-        ),
-        (
-            "PostgreSQL: the schedule listener's (its NOTIFYs), per booking",
-            vec!["postgres", "statements_per_booking", "schedule_listener"],
-        ),
-        (
-            "PostgreSQL: write transactions (transaction ids taken), per booking",
-            vec!["postgres", "statements_per_booking", "write_transactions"],
-        ),
-        (
-            "PostgreSQL, two instances: the booking requests' own",
-            vec![
-                "postgres",
-                "statements_per_booking_two_instances",
-                "booking_requests",
-            ],
-        ),
-        (
-            "PostgreSQL, two instances: the mail workers', per booking",
-            vec![
-                "postgres",
-                "statements_per_booking_two_instances",
-                "mail_and_background",
-            ],
-        ),
-        (
-            "PostgreSQL, two instances: the schedule listeners', per booking",
-            vec![
-                "postgres",
-                "statements_per_booking_two_instances",
-                "schedule_listener",
-            ],
-        ),
-        (
-            "PostgreSQL, two instances: write transactions, per booking",
-            vec![
-                "postgres",
-                "statements_per_booking_two_instances",
-                "write_transactions",
-            ],
-        ),
-        (
-            "PostgreSQL: booking-shaped baseline transaction",
-            vec![
-                "postgres",
-                "baseline_booking_transaction",
-                "statements_per_transaction",
-            ],
-        ),
-        (
-            "PostgreSQL: the same with the booking's reads",
-            vec![
-                "postgres",
-                "baseline_booking_transaction_with_reads",
-                "statements_per_transaction",
-            ],
-        ),
-        (
-            "PostgreSQL: booking-shaped rows in one statement",
-            vec![
-                "postgres",
-                "baseline_booking_one_statement",
-                "statements_per_transaction",
-            ],
-        ),
-        (
-            "PostgreSQL: the booking's reads and rows in one statement",
-            vec![
-                "postgres",
-                "baseline_booking_one_statement_with_reads",
-                "statements_per_transaction",
-            ],
-        ),
-        (
-            "SQLite: the writer's (booking and mail), per booking",
-            vec!["sqlite_empty", "statements_per_booking", "sqlite_writer"],
-        ),
-        (
-            "SQLite: the HTTP workers' reads, per booking",
-            vec!["sqlite_empty", "statements_per_booking", "http_workers"],
+            ", two instances with pools summing to one's",
+            "statements_per_booking_two_instances_half_pools",
         ),
     ] {
+        for (what, field) in [
+            (
+                "the booking requests' own (transaction included)",
+                "booking_requests",
+            ),
+            ("the mail workers', per booking", "mail_and_background"),
+            (
+                "the schedule listeners' (their NOTIFYs), per booking",
+                "schedule_listener",
+            ),
+            (
+                "write transactions (transaction ids taken), per booking",
+                "write_transactions",
+            ),
+        ] {
+            counted.push((
+                format!("PostgreSQL{deployment}: {what}"),
+                vec!["postgres", key, field],
+            ));
+        }
+    }
+    for (name, path) in counted.into_iter().chain(
+        [
+            (
+                "PostgreSQL: booking-shaped baseline transaction",
+                vec![
+                    "postgres",
+                    "baseline_booking_transaction",
+                    "statements_per_transaction",
+                ],
+            ),
+            (
+                "PostgreSQL: the same with the booking's reads",
+                vec![
+                    "postgres",
+                    "baseline_booking_transaction_with_reads",
+                    "statements_per_transaction",
+                ],
+            ),
+            (
+                "PostgreSQL: booking-shaped rows in one statement",
+                vec![
+                    "postgres",
+                    "baseline_booking_one_statement",
+                    "statements_per_transaction",
+                ],
+            ),
+            (
+                "PostgreSQL: the booking's reads and rows in one statement",
+                vec![
+                    "postgres",
+                    "baseline_booking_one_statement_with_reads",
+                    "statements_per_transaction",
+                ],
+            ),
+            (
+                "SQLite: the writer's (booking and mail), per booking",
+                vec!["sqlite_empty", "statements_per_booking", "sqlite_writer"],
+            ),
+            (
+                "SQLite: the HTTP workers' reads, per booking",
+                vec!["sqlite_empty", "statements_per_booking", "http_workers"],
+            ),
+        ]
+        .map(|(name, path)| (name.to_string(), path)),
+    ) {
         let n = num(report, &path);
         if !n.is_nan() {
             any = true;
@@ -2397,7 +2476,7 @@ async fn run() -> anyhow::Result<()> {
             "- command: `cd bench && cargo run --release -- {}`",
             command.split_once(' ').map(|(_, a)| a).unwrap_or("")
         );
-        let _ = writeln!(md, "- {} connections, {} s per load, capacity {CAPACITY} per slot, 2 HTTP workers, rate limits off; each read-only load (bare handler, availability) runs {READ_RUNS} times ({PAIRED_TURNS} turns each where history and an empty database are read in turns) and the run with the median p99 counts; each SQLite booking load runs {BOOKING_TURNS} times on fresh slots, PostgreSQL's on one instance and on two {INSTANCE_TURNS} times each in turns (one, two, two, one, ...), and the turn with the median rate counts\n", bench.options.connections, bench.options.duration.as_secs_f64());
+        let _ = writeln!(md, "- {} connections, {} s per load, capacity {CAPACITY} per slot, 2 HTTP workers, rate limits off; each read-only load runs {READ_RUNS} times ({PAIRED_TURNS} turns each where two are compared in turns: history and an empty database, the windows over every start date and the bare handler) and the run with the median p99 counts; each SQLite booking load runs {BOOKING_TURNS} times on fresh slots, PostgreSQL's on one instance, on two with a pool each as one's and on two with pools summing to one's {INSTANCE_TURNS} times each, in turns whose order rotates and on instances started for the turn, and the turn with the median rate counts\n", bench.options.connections, bench.options.duration.as_secs_f64());
         let _ = writeln!(
             md,
             "## Figures\n\n{}\n### Where the CPU went during the booking loads (cores; 2 in all)\n\n{}\n## Targets\n\n{}",
