@@ -16,9 +16,10 @@ mod practitioners;
 mod questionnaire;
 mod waitlist;
 
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clinic_booking::configuration::Settings;
@@ -36,13 +37,6 @@ fn chromedriver_path() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
 /// The chromedriver process, stopped when the test ends (even on panic).
 struct Driver {
     child: Child,
@@ -50,24 +44,46 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a port it picks itself (`--port=0`) and reads
+    /// that port from its output. A port picked here and handed over could
+    /// be taken meanwhile by another test's server, whose answers the
+    /// browser session would then get.
     fn start(binary: &Path) -> Driver {
-        let port = free_port();
-        let child = Command::new(binary)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let mut child = Command::new(binary)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let output = child.stdout.take().expect("chromedriver's output");
+        let (told, port) = mpsc::channel();
+        // Reads until chromedriver exits, so that its output never fills
+        // the pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                if let Some(port) = listening_port(&line) {
+                    let _ = told.send(port);
+                }
+            }
+        });
+        let port = port
+            .recv_timeout(Duration::from_secs(20))
+            .expect("chromedriver tells the port it listens on");
         Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
         }
     }
+}
+
+/// The port in chromedriver's "ChromeDriver was started successfully on
+/// port 46305." line.
+fn listening_port(line: &str) -> Option<u16> {
+    line.split_once("started successfully on port ")?
+        .1
+        .trim_end_matches('.')
+        .parse()
+        .ok()
 }
 
 impl Drop for Driver {
