@@ -61,10 +61,7 @@ async fn bookings_survive_a_restart(backend: Backend) {
 /// committed. (PostgreSQL needs a savepoint for that, SQLite does not.)
 async fn a_lost_unique_race_leaves_the_rest_of_its_transaction_intact(backend: Backend) {
     use clinic_booking::db::staff_tokens::{self, StaffTokenRow};
-    let test_db = TestDatabase::create(backend);
-    let settings = clinic_booking::configuration::Settings::defaults().unwrap();
-    let db = clinic_booking::db::Db::connect(&settings.database, &test_db.url).unwrap();
-    db.run_migrations().unwrap();
+    let (_test_db, db) = TestDatabase::migrated(backend);
     let token = |label: &str| StaffTokenRow {
         label: label.into(),
         token_hash: format!("hash-of-{label}"),
@@ -110,10 +107,8 @@ async fn a_booking_whose_drafted_reference_is_taken_is_stored_under_another(back
     use clinic_booking::db::bookings;
     use clinic_booking::domain::{Fields, NewBooking};
     use clinic_booking::schedule::ClinicCalendar;
-    let test_db = TestDatabase::create(backend);
+    let (_test_db, db) = TestDatabase::migrated(backend);
     let settings = clinic_booking::configuration::Settings::defaults().unwrap();
-    let db = clinic_booking::db::Db::connect(&settings.database, &test_db.url).unwrap();
-    db.run_migrations().unwrap();
     let calendar = ClinicCalendar::from_settings(&settings.schedule, "Asia/Tokyo").unwrap();
     let now = chrono::Utc::now();
     let draft = |time: &str| {

@@ -147,6 +147,18 @@ fn without_tls(server: &str, database: Option<&str>) -> String {
 }
 
 impl TestDatabase {
+    /// A fresh database with the schema, and the service's handle on it
+    /// (for the storage functions themselves, with no service running);
+    /// the first value keeps the database alive.
+    pub fn migrated(backend: Backend) -> (Arc<TestDatabase>, clinic_booking::db::Db) {
+        let test_db = TestDatabase::create(backend);
+        let db =
+            clinic_booking::db::Db::connect(&Settings::defaults().unwrap().database, &test_db.url)
+                .unwrap();
+        db.run_migrations().unwrap();
+        (test_db, db)
+    }
+
     /// An existing SQLite file (e.g. a restored backup).
     pub fn sqlite_at(path: std::path::PathBuf) -> Arc<TestDatabase> {
         Arc::new(TestDatabase {

@@ -592,22 +592,12 @@ async fn an_idle_mail_poll_on_postgres_reads_the_due_index_not_the_table() {
     assert_eq!(table_scans, 0);
 }
 
-/// A fresh database with the schema, and the service's handle on it (the
-/// outbox's own functions, with no service running); the first value
-/// keeps the database alive.
-fn migrated_database(backend: Backend) -> (std::sync::Arc<TestDatabase>, Db) {
-    let test_db = TestDatabase::create(backend);
-    let db = Db::connect(&Settings::defaults().unwrap().database, &test_db.url).unwrap();
-    db.run_migrations().unwrap();
-    (test_db, db)
-}
-
 /// Two workers claiming at the same moment on PostgreSQL get different
 /// messages, and the second does not wait for the first one's commit.
 async fn concurrent_claims_on_postgres_skip_each_others_rows() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    let (_test_db, db) = migrated_database(Backend::Postgres);
+    let (_test_db, db) = TestDatabase::migrated(Backend::Postgres);
     let mut first = db.connection().unwrap();
     let ids: Vec<i64> = (1..=4)
         .map(|i| {
@@ -646,7 +636,7 @@ async fn concurrent_claims_on_postgres_skip_each_others_rows() {
 async fn a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_not_tried(
     backend: Backend,
 ) {
-    let (_test_db, db) = migrated_database(backend);
+    let (_test_db, db) = TestDatabase::migrated(backend);
     let mut conn = db.connection().unwrap();
     let now = Utc::now().naive_utc();
     let lease = now + chrono::Duration::seconds(300);
@@ -691,7 +681,7 @@ async fn a_batch_claim_keeps_each_persons_mail_in_order_and_gives_back_what_was_
 /// failed and is due again goes behind one its batch did not get to, so a
 /// message retried at every claim cannot keep the others from being tried.
 async fn a_batch_claim_puts_a_message_retried_behind_those_not_yet_tried(backend: Backend) {
-    let (_test_db, db) = migrated_database(backend);
+    let (_test_db, db) = TestDatabase::migrated(backend);
     let mut conn = db.connection().unwrap();
     let first = due_message(&mut conn, "booking_confirmed", "S0000000001", PATIENT);
     let second = due_message(
