@@ -1,8 +1,9 @@
 //! The same-run baselines: the durable single-row insert with no HTTP (on
 //! SQLite also with every core kept busy), a bare actix-web handler, and
 //! on PostgreSQL the rows one booking wrote, sent as a transaction of one
-//! INSERT per table, with the booking's reads, or as one statement (with
-//! or without the reads).
+//! INSERT per table, with the booking's reads, as the patient's lock, the
+//! reads and the rows in a statement each, or as one statement (with or
+//! without the reads).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -253,13 +254,14 @@ impl BookingRows {
     }
 
     /// Statements per transaction (BEGIN and COMMIT included): one per
-    /// table, the outbox rows in one; with the reads, five more; in one
-    /// statement, one.
+    /// table, the outbox rows in one; with the reads, five more; the lock,
+    /// the reads and the rows, five; in one statement, one.
     pub fn statements(&self, shape: Shape) -> usize {
         let per_table = self.rows.len() + 2 + 2;
         match shape {
             Shape::PerTable => per_table,
             Shape::WithReads => per_table + 5,
+            Shape::LockReadsRows => 5,
             Shape::OneStatement | Shape::OneStatementWithReads => 1,
         }
     }
@@ -315,24 +317,32 @@ impl BookingRows {
         )
     }
 
+    /// The rules' four reads as one condition on the reference (`$1`,
+    /// which stands for the patient and the key too) and the slot (`$2`):
+    /// no answer stored for the Idempotency-Key, no closure over the slot,
+    /// fewer than five of the patient's bookings ahead, fewer than ten
+    /// messages to them in the last hour.
+    fn rules_pass() -> &'static str {
+        "NOT EXISTS (SELECT 1 FROM idempotency_keys \
+             WHERE scope = 'bookings' AND idempotency_key = 'key-' || $1) \
+         AND NOT EXISTS (SELECT 1 FROM closures \
+             WHERE start_at < $2 + interval '30 minutes' AND end_at > $2) \
+         AND (SELECT COUNT(*) FROM bookings WHERE mailbox_hash = $1 \
+             AND (start_at > now() OR created_at >= now() - interval '60 minutes')) < 5 \
+         AND (SELECT COUNT(*) FROM outbox WHERE recipient_key = $1 \
+             AND audience = 'patient' AND created_at >= now() - interval '1 hour' \
+             AND status <> 'suppressed' AND kind <> 'booking_reminder') < 10"
+    }
+
     /// The reads of `WithReads` and the rows in one statement: a CTE
     /// takes the patient's lock and makes the rules' four reads, and every
     /// row is an `INSERT … SELECT` that writes only if they all pass (each
     /// message's contents joined to its id). Answers whether they passed.
     fn one_statement_with_reads(&self) -> String {
-        let mut parts = vec![
-            "checks AS (SELECT pg_advisory_xact_lock(1835167608, $3) IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM idempotency_keys \
-                 WHERE scope = 'bookings' AND idempotency_key = 'key-' || $1) \
-             AND NOT EXISTS (SELECT 1 FROM closures \
-                 WHERE start_at < $2 + interval '30 minutes' AND end_at > $2) \
-             AND (SELECT COUNT(*) FROM bookings WHERE mailbox_hash = $1 \
-                 AND (start_at > now() OR created_at >= now() - interval '60 minutes')) < 5 \
-             AND (SELECT COUNT(*) FROM outbox WHERE recipient_key = $1 \
-                 AND audience = 'patient' AND created_at >= now() - interval '1 hour' \
-                 AND status <> 'suppressed' AND kind <> 'booking_reminder') < 10 AS ok)"
-                .to_string(),
-        ];
+        let mut parts = vec![format!(
+            "checks AS (SELECT pg_advisory_xact_lock(1835167608, $3) IS NOT NULL AND {} AS ok)",
+            Self::rules_pass()
+        )];
         for (at, (table, columns, values)) in self.rows.iter().enumerate() {
             let values = self.parameterised(values);
             parts.push(format!(
@@ -388,8 +398,9 @@ impl BookingRows {
             .replace("'{slot}'", "$2")
     }
 
-    /// The statement `shape` prepares on each connection, if any, with its
-    /// parameters' types: the reference, the slot, the patient's lock.
+    /// The statements `shape` prepares on each connection, if any, with
+    /// their parameters' types: the reference, the slot, the patient's
+    /// lock.
     fn prepared(&self, shape: Shape) -> Option<String> {
         match shape {
             Shape::OneStatement => Some(format!(
@@ -399,6 +410,12 @@ impl BookingRows {
             Shape::OneStatementWithReads => Some(format!(
                 "PREPARE booking (text, timestamp, int) AS {}",
                 self.one_statement_with_reads()
+            )),
+            Shape::LockReadsRows => Some(format!(
+                "PREPARE rules_pass (text, timestamp) AS SELECT {} AS ok; \
+                 PREPARE booking (text, timestamp) AS {}",
+                Self::rules_pass(),
+                self.one_statement()
             )),
             Shape::PerTable | Shape::WithReads => None,
         }
@@ -417,6 +434,13 @@ pub enum Shape {
     /// bookings) and their messages of the last hour (the mail cap). Each
     /// patient and key its own, as in the loads.
     WithReads,
+    /// The fewest round trips a service could send with these rules kept
+    /// as they are kept now, under the patient's lock: BEGIN, the lock,
+    /// the reads of `WithReads` as one statement, the rows as one
+    /// statement (`OneStatement`'s), COMMIT. A second, PostgreSQL-only
+    /// way of storing a booking would send this; with no service around
+    /// it, what that way could reach at most. Both statements prepared.
+    LockReadsRows,
     /// The same rows as `PerTable` in one statement (data-modifying CTEs),
     /// a transaction of its own: one round trip. What writing a booking
     /// as one statement would save. Prepared once on each connection, as
@@ -439,6 +463,7 @@ impl Shape {
         let variant = match self {
             Shape::PerTable => "T",
             Shape::WithReads => "R",
+            Shape::LockReadsRows => "L",
             Shape::OneStatement => "O",
             Shape::OneStatementWithReads => "W",
         };
@@ -452,6 +477,7 @@ impl Shape {
             Shape::WithReads => 3_000_000,
             Shape::OneStatement => 6_000_000,
             Shape::OneStatementWithReads => 9_000_000,
+            Shape::LockReadsRows => 12_000_000,
         }
     }
 }
@@ -459,7 +485,7 @@ impl Shape {
 /// Transactions per second of `writers` PostgreSQL sessions each writing,
 /// one transaction at a time, the rows one booking writes (`template`),
 /// sent as `shape` says: as literal values, as sent by diesel's simple
-/// queries, or a statement prepared on each connection and executed with
+/// queries, or statements prepared on each connection and executed with
 /// the transaction's reference and slot; each statement one round trip.
 pub fn postgres_booking_transactions(
     url: &str,
@@ -485,7 +511,7 @@ pub fn postgres_booking_transactions(
                 // Each variant its own references and slots (one database).
                 let reference = shape.reference(writer, n);
                 // A slot of its own: the seat's key is (slot, seat).
-                let minutes = (writer as i64) * 10_000_000 + shape.slot_offset() + n as i64;
+                let minutes = (writer as i64) * 15_000_000 + shape.slot_offset() + n as i64;
                 let slot = (chrono::NaiveDate::from_ymd_opt(2031, 1, 1)
                     .context("a date")?
                     .and_hms_opt(0, 0, 0)
@@ -510,6 +536,25 @@ pub fn postgres_booking_transactions(
                             checks.ok,
                             "the rules refused baseline booking {reference}"
                         );
+                        n += 1;
+                        count.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Shape::LockReadsRows => {
+                        conn.batch_execute("BEGIN")?;
+                        conn.batch_execute(&format!(
+                            "SELECT pg_advisory_xact_lock(1835167608, {lock_key})"
+                        ))?;
+                        let checks: Checks = diesel::sql_query(format!(
+                            "EXECUTE rules_pass ('{reference}', '{slot}')"
+                        ))
+                        .get_result(&mut conn)?;
+                        anyhow::ensure!(
+                            checks.ok,
+                            "the rules refused baseline booking {reference}"
+                        );
+                        conn.batch_execute(&format!("EXECUTE booking ('{reference}', '{slot}')"))?;
+                        conn.batch_execute("COMMIT")?;
                         n += 1;
                         count.fetch_add(1, Ordering::Relaxed);
                         continue;

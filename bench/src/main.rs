@@ -1202,6 +1202,11 @@ impl Bench {
                 "booking-shaped transactions with the booking's reads",
             ),
             (
+                baseline::Shape::LockReadsRows,
+                "baseline_booking_lock_reads_rows",
+                "the booking as the patient's lock, its reads, its rows",
+            ),
+            (
                 baseline::Shape::OneStatement,
                 "baseline_booking_one_statement",
                 "booking-shaped rows in one statement",
@@ -1239,8 +1244,8 @@ impl Bench {
             );
             rates.push(rate);
         }
-        let [shaped_rate, read_rate, one_statement_rate, one_statement_reads_rate] =
-            <[f64; 4]>::try_from(rates).map_err(|_| anyhow!("four booking-shaped baselines"))?;
+        let [shaped_rate, read_rate, five_statement_rate, one_statement_rate, one_statement_reads_rate] =
+            <[f64; 5]>::try_from(rates).map_err(|_| anyhow!("five booking-shaped baselines"))?;
 
         self.say("postgres: availability GET, one instance");
         let path_7d = availability_path();
@@ -1344,6 +1349,14 @@ impl Bench {
         phase.insert(
             "booking_one_vs_booking_transaction_with_reads".into(),
             json!(single.rate() / read_rate),
+        );
+        phase.insert(
+            "booking_one_vs_booking_lock_reads_rows".into(),
+            json!(single.rate() / five_statement_rate),
+        );
+        phase.insert(
+            "lock_reads_rows_vs_booking_transaction".into(),
+            json!(five_statement_rate / shaped_rate),
         );
         phase.insert(
             "booking_one_vs_booking_one_statement".into(),
@@ -2049,6 +2062,22 @@ fn figures_table(report: &Value) -> String {
                 &["postgres", "booking_one_vs_booking_transaction_with_reads"],
             ),
         );
+        let five_statements = num(
+            report,
+            &["postgres", "baseline_booking_lock_reads_rows", "per_s"],
+        );
+        row(
+            "postgres",
+            "booking POST, 1 instance (the same load)",
+            &["postgres", "booking_one_instance"],
+            format!(
+                "the patient's lock, the reads, the rows: a statement each {five_statements:.0}/s"
+            ),
+            num(
+                report,
+                &["postgres", "booking_one_vs_booking_lock_reads_rows"],
+            ),
+        );
         let one_statement = num(
             report,
             &["postgres", "baseline_booking_one_statement", "per_s"],
@@ -2283,6 +2312,14 @@ fn figures_table(report: &Value) -> String {
                 vec![
                     "postgres",
                     "baseline_booking_transaction_with_reads",
+                    "statements_per_transaction",
+                ],
+            ),
+            (
+                "PostgreSQL: the patient's lock, the reads, the rows",
+                vec![
+                    "postgres",
+                    "baseline_booking_lock_reads_rows",
                     "statements_per_transaction",
                 ],
             ),
