@@ -66,13 +66,16 @@ impl Driver {
                 }
             }
         });
+        let mut driver = Driver {
+            child,
+            url: String::new(),
+        };
+        // Should it never tell, the panic drops `driver`, which ends it.
         let port = port
             .recv_timeout(Duration::from_secs(20))
             .expect("chromedriver tells the port it listens on");
-        Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
+        driver.url = format!("http://127.0.0.1:{port}");
+        driver
     }
 }
 
