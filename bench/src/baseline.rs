@@ -528,14 +528,11 @@ pub fn postgres_booking_transactions(
                         continue;
                     }
                     Shape::OneStatementWithReads => {
-                        let checks: Checks = diesel::sql_query(format!(
-                            "EXECUTE booking ('{reference}', '{slot}', {lock_key})"
-                        ))
-                        .get_result(&mut conn)?;
-                        anyhow::ensure!(
-                            checks.ok,
-                            "the rules refused baseline booking {reference}"
-                        );
+                        ensure_rules_passed(
+                            &mut conn,
+                            &format!("EXECUTE booking ('{reference}', '{slot}', {lock_key})"),
+                            &reference,
+                        )?;
                         n += 1;
                         count.fetch_add(1, Ordering::Relaxed);
                         continue;
@@ -545,14 +542,11 @@ pub fn postgres_booking_transactions(
                         conn.batch_execute(&format!(
                             "SELECT pg_advisory_xact_lock(1835167608, {lock_key})"
                         ))?;
-                        let checks: Checks = diesel::sql_query(format!(
-                            "EXECUTE rules_pass ('{reference}', '{slot}')"
-                        ))
-                        .get_result(&mut conn)?;
-                        anyhow::ensure!(
-                            checks.ok,
-                            "the rules refused baseline booking {reference}"
-                        );
+                        ensure_rules_passed(
+                            &mut conn,
+                            &format!("EXECUTE rules_pass ('{reference}', '{slot}')"),
+                            &reference,
+                        )?;
                         conn.batch_execute(&format!("EXECUTE booking ('{reference}', '{slot}')"))?;
                         conn.batch_execute("COMMIT")?;
                         n += 1;
@@ -645,6 +639,19 @@ pub fn postgres_booking_transactions(
         template.row_count()
     );
     Ok((rate, n))
+}
+
+/// Runs `execute`, a statement answering whether the booking rules'
+/// reads passed, and fails the baseline if they did not (a baseline that
+/// skipped its rows would flatter the booking).
+fn ensure_rules_passed(
+    conn: &mut PgConnection,
+    execute: &str,
+    reference: &str,
+) -> anyhow::Result<()> {
+    let checks: Checks = diesel::sql_query(execute).get_result(conn)?;
+    anyhow::ensure!(checks.ok, "the rules refused baseline booking {reference}");
+    Ok(())
 }
 
 /// The rows the transaction that wrote `reference` left in the tables a
