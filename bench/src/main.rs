@@ -170,6 +170,37 @@ const BOOKING_TURNS: usize = 3;
 /// Turns of PostgreSQL's booking load on each `Deployment` (the one with
 /// the median rate counts, as for `BOOKING_TURNS`).
 const INSTANCE_TURNS: usize = 3;
+/// PostgreSQL's booking-shaped baselines: how each sends the rows, its
+/// name (its figures are `baseline_<name>` in the JSON, the booking's
+/// rate over it `booking_one_vs_<name>`), and what the log and the tables
+/// call it.
+const BOOKING_SHAPED: [(baseline::Shape, &str, &str); 5] = [
+    (
+        baseline::Shape::PerTable,
+        "booking_transaction",
+        "booking-shaped transaction",
+    ),
+    (
+        baseline::Shape::WithReads,
+        "booking_transaction_with_reads",
+        "the same with the booking's reads",
+    ),
+    (
+        baseline::Shape::LockReadsRows,
+        "booking_lock_reads_rows",
+        "the patient's lock, the reads, the rows: a statement each",
+    ),
+    (
+        baseline::Shape::OneStatement,
+        "booking_one_statement",
+        "booking-shaped rows in one statement",
+    ),
+    (
+        baseline::Shape::OneStatementWithReads,
+        "booking_one_statement_with_reads",
+        "the booking's reads and rows in one statement",
+    ),
+];
 /// Bookings a second in the paced rush: a campaign or TV mention far above
 /// what one clinic sees, yet below what the service saturates at.
 const RUSH_PER_S: f64 = 200.0;
@@ -1190,33 +1221,7 @@ impl Bench {
         phase.insert("baseline_inserts".into(), json!(inserts));
         phase.insert("baseline_writers".into(), json!(POOL));
         let mut rates = Vec::new();
-        for (shape, key, what) in [
-            (
-                baseline::Shape::PerTable,
-                "baseline_booking_transaction",
-                "booking-shaped transactions",
-            ),
-            (
-                baseline::Shape::WithReads,
-                "baseline_booking_transaction_with_reads",
-                "booking-shaped transactions with the booking's reads",
-            ),
-            (
-                baseline::Shape::LockReadsRows,
-                "baseline_booking_lock_reads_rows",
-                "the booking as the patient's lock, its reads, its rows",
-            ),
-            (
-                baseline::Shape::OneStatement,
-                "baseline_booking_one_statement",
-                "booking-shaped rows in one statement",
-            ),
-            (
-                baseline::Shape::OneStatementWithReads,
-                "baseline_booking_one_statement_with_reads",
-                "the booking's reads and rows in one statement",
-            ),
-        ] {
+        for (shape, name, what) in BOOKING_SHAPED {
             self.say(&format!(
                 "postgres: baseline {what} ({})",
                 template.describe()
@@ -1233,7 +1238,7 @@ impl Bench {
             })
             .await??;
             phase.insert(
-                key.into(),
+                format!("baseline_{name}"),
                 json!({
                     "per_s": rate,
                     "transactions": count,
@@ -1242,10 +1247,8 @@ impl Bench {
                     "rows": template.describe(),
                 }),
             );
-            rates.push(rate);
+            rates.push((name, rate));
         }
-        let [shaped_rate, read_rate, five_statement_rate, one_statement_rate, one_statement_reads_rate] =
-            <[f64; 5]>::try_from(rates).map_err(|_| anyhow!("five booking-shaped baselines"))?;
 
         self.say("postgres: availability GET, one instance");
         let path_7d = availability_path();
@@ -1342,29 +1345,21 @@ impl Bench {
             "booking_one_vs_insert".into(),
             json!(single.rate() / insert_rate),
         );
-        phase.insert(
-            "booking_one_vs_booking_transaction".into(),
-            json!(single.rate() / shaped_rate),
-        );
-        phase.insert(
-            "booking_one_vs_booking_transaction_with_reads".into(),
-            json!(single.rate() / read_rate),
-        );
-        phase.insert(
-            "booking_one_vs_booking_lock_reads_rows".into(),
-            json!(single.rate() / five_statement_rate),
-        );
+        for (name, rate) in &rates {
+            phase.insert(
+                format!("booking_one_vs_{name}"),
+                json!(single.rate() / rate),
+            );
+        }
+        let rate_of = |wanted: &str| {
+            rates
+                .iter()
+                .find(|(name, _)| *name == wanted)
+                .map_or(f64::NAN, |(_, rate)| *rate)
+        };
         phase.insert(
             "lock_reads_rows_vs_booking_transaction".into(),
-            json!(five_statement_rate / shaped_rate),
-        );
-        phase.insert(
-            "booking_one_vs_booking_one_statement".into(),
-            json!(single.rate() / one_statement_rate),
-        );
-        phase.insert(
-            "booking_one_vs_booking_one_statement_with_reads".into(),
-            json!(single.rate() / one_statement_reads_rate),
+            json!(rate_of("booking_lock_reads_rows") / rate_of("booking_transaction")),
         );
         phase.insert("mail_one_instance".into(), mail_single.json());
         phase.insert("rush".into(), rush);
@@ -2026,10 +2021,6 @@ fn figures_table(report: &Value) -> String {
     }
     if report.get("postgres").is_some() {
         let ins = num(report, &["postgres", "baseline_insert_per_s"]);
-        let shaped = num(
-            report,
-            &["postgres", "baseline_booking_transaction", "per_s"],
-        );
         row(
             "postgres",
             "booking POST, 1 instance",
@@ -2037,82 +2028,16 @@ fn figures_table(report: &Value) -> String {
             format!("durable insert {ins:.0}/s"),
             num(report, &["postgres", "booking_one_vs_insert"]),
         );
-        row(
-            "postgres",
-            "booking POST, 1 instance (the same load)",
-            &["postgres", "booking_one_instance"],
-            format!("booking-shaped transaction {shaped:.0}/s"),
-            num(report, &["postgres", "booking_one_vs_booking_transaction"]),
-        );
-        let with_reads = num(
-            report,
-            &[
+        for (_, name, what) in BOOKING_SHAPED {
+            let rate = num(report, &["postgres", &format!("baseline_{name}"), "per_s"]);
+            row(
                 "postgres",
-                "baseline_booking_transaction_with_reads",
-                "per_s",
-            ],
-        );
-        row(
-            "postgres",
-            "booking POST, 1 instance (the same load)",
-            &["postgres", "booking_one_instance"],
-            format!("the same with the booking's reads {with_reads:.0}/s"),
-            num(
-                report,
-                &["postgres", "booking_one_vs_booking_transaction_with_reads"],
-            ),
-        );
-        let five_statements = num(
-            report,
-            &["postgres", "baseline_booking_lock_reads_rows", "per_s"],
-        );
-        row(
-            "postgres",
-            "booking POST, 1 instance (the same load)",
-            &["postgres", "booking_one_instance"],
-            format!(
-                "the patient's lock, the reads, the rows: a statement each {five_statements:.0}/s"
-            ),
-            num(
-                report,
-                &["postgres", "booking_one_vs_booking_lock_reads_rows"],
-            ),
-        );
-        let one_statement = num(
-            report,
-            &["postgres", "baseline_booking_one_statement", "per_s"],
-        );
-        row(
-            "postgres",
-            "booking POST, 1 instance (the same load)",
-            &["postgres", "booking_one_instance"],
-            format!("booking-shaped rows in one statement {one_statement:.0}/s"),
-            num(
-                report,
-                &["postgres", "booking_one_vs_booking_one_statement"],
-            ),
-        );
-        let one_statement_reads = num(
-            report,
-            &[
-                "postgres",
-                "baseline_booking_one_statement_with_reads",
-                "per_s",
-            ],
-        );
-        row(
-            "postgres",
-            "booking POST, 1 instance (the same load)",
-            &["postgres", "booking_one_instance"],
-            format!("the booking's reads and rows in one statement {one_statement_reads:.0}/s"),
-            num(
-                report,
-                &[
-                    "postgres",
-                    "booking_one_vs_booking_one_statement_with_reads",
-                ],
-            ),
-        );
+                "booking POST, 1 instance (the same load)",
+                &["postgres", "booking_one_instance"],
+                format!("{what} {rate:.0}/s"),
+                num(report, &["postgres", &format!("booking_one_vs_{name}")]),
+            );
+        }
         let one = num(
             report,
             &["postgres", "booking_one_instance", "requests_per_s"],
@@ -2297,48 +2222,15 @@ fn figures_table(report: &Value) -> String {
             ));
         }
     }
+    let shaped_keys = BOOKING_SHAPED.map(|(_, name, _)| format!("baseline_{name}"));
+    for ((_, _, what), key) in BOOKING_SHAPED.iter().zip(&shaped_keys) {
+        counted.push((
+            format!("PostgreSQL: {what}"),
+            vec!["postgres", key, "statements_per_transaction"],
+        ));
+    }
     for (name, path) in counted.into_iter().chain(
         [
-            (
-                "PostgreSQL: booking-shaped baseline transaction",
-                vec![
-                    "postgres",
-                    "baseline_booking_transaction",
-                    "statements_per_transaction",
-                ],
-            ),
-            (
-                "PostgreSQL: the same with the booking's reads",
-                vec![
-                    "postgres",
-                    "baseline_booking_transaction_with_reads",
-                    "statements_per_transaction",
-                ],
-            ),
-            (
-                "PostgreSQL: the patient's lock, the reads, the rows",
-                vec![
-                    "postgres",
-                    "baseline_booking_lock_reads_rows",
-                    "statements_per_transaction",
-                ],
-            ),
-            (
-                "PostgreSQL: booking-shaped rows in one statement",
-                vec![
-                    "postgres",
-                    "baseline_booking_one_statement",
-                    "statements_per_transaction",
-                ],
-            ),
-            (
-                "PostgreSQL: the booking's reads and rows in one statement",
-                vec![
-                    "postgres",
-                    "baseline_booking_one_statement_with_reads",
-                    "statements_per_transaction",
-                ],
-            ),
             (
                 "SQLite: the writer's (booking and mail), per booking",
                 vec!["sqlite_empty", "statements_per_booking", "sqlite_writer"],
